@@ -1,0 +1,59 @@
+//! Real servers for tests, benchmarks and `mush dev`: a Redis Cluster built from
+//! `redis-server` processes and a `nats-server`, on random free ports of 127.0.0.1.
+//!
+//! Nothing here is a mock. Each value owns its processes and kills them when dropped
+//! (also on panic); data and logs live in a temporary directory unless the caller names
+//! one. Parallel tests get their own ports and directories, so they never collide.
+
+mod nats;
+mod process;
+mod redis_cluster;
+
+pub use nats::NatsServer;
+pub use process::{find_binary, free_port};
+pub use redis_cluster::{ClusterOptions, RedisCluster};
+
+/// Why a server could not be started or driven.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The binary is not installed; the message names the Debian package.
+    #[error(
+        "{binary} not found on PATH: install Debian's {package} package (apt-get install {package})"
+    )]
+    MissingBinary {
+        /// Binary looked for.
+        binary: String,
+        /// Debian package that ships it.
+        package: &'static str,
+    },
+    /// Spawning the process failed.
+    #[error("could not start {name}: {source}")]
+    Spawn {
+        /// Which server.
+        name: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The process exited before it was ready.
+    #[error("{name} exited early ({status}); log: {log_tail}")]
+    Exited {
+        /// Which server.
+        name: String,
+        /// Its exit status.
+        status: String,
+        /// The last lines of its log.
+        log_tail: String,
+    },
+    /// Something did not happen in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(String),
+    /// The server is not running.
+    #[error("{0} is not running")]
+    NotRunning(String),
+    /// A request that cannot be satisfied.
+    #[error("{0}")]
+    Invalid(String),
+    /// File-system or socket error.
+    #[error(transparent)]
+    Io(std::io::Error),
+}

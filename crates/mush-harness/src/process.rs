@@ -1,0 +1,188 @@
+//! Child processes that never outlive their owner.
+//!
+//! Every server the harness starts is a [`Server`]: dropping it kills the process and reaps
+//! it, so a test that panics still cleans up. On Linux the child also gets
+//! `PR_SET_PDEATHSIG`, so even a test binary killed with SIGKILL (a CI timeout) takes its
+//! servers with it. The kernel ties that signal to the *thread* that spawned the child:
+//! start servers from the thread that owns them (a test body, `main`), never from a
+//! short-lived worker thread.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::HarnessError;
+
+/// Finds a server binary on `PATH`, or in the sbin directories Debian uses (nats-server
+/// lives in `/usr/sbin`, which a non-root `PATH` often lacks).
+pub fn find_binary(name: &str, package: &'static str) -> Result<PathBuf, HarnessError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let extra = ["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(extra)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .ok_or(HarnessError::MissingBinary {
+            binary: name.to_owned(),
+            package,
+        })
+}
+
+/// Asks the kernel for a free TCP port on 127.0.0.1.
+///
+/// The port is free when this returns; the server binds it a moment later. The small race
+/// with another process is handled by [`Server::spawn`]'s callers retrying on a fresh port.
+pub fn free_port() -> Result<u16, HarnessError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(HarnessError::Io)?;
+    Ok(listener.local_addr().map_err(HarnessError::Io)?.port())
+}
+
+/// One running server process on loopback.
+#[derive(Debug)]
+pub struct Server {
+    name: String,
+    port: u16,
+    command: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts `command args` and waits until it accepts TCP connections on `port`.
+    pub fn spawn(
+        name: impl Into<String>,
+        command: &Path,
+        args: Vec<String>,
+        port: u16,
+        log: PathBuf,
+    ) -> Result<Self, HarnessError> {
+        let mut server = Self {
+            name: name.into(),
+            port,
+            command: command.to_owned(),
+            args,
+            log,
+            child: None,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    /// The TCP port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// True while the process has been started and not stopped by the harness.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// (Re)starts the process with its original arguments on its original port.
+    pub fn start(&mut self) -> Result<(), HarnessError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(HarnessError::Io)?;
+        let log_err = log.try_clone().map_err(HarnessError::Io)?;
+        let mut command = Command::new(&self.command);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        die_with_parent(&mut command);
+        let child = command.spawn().map_err(|source| HarnessError::Spawn {
+            name: self.name.clone(),
+            source,
+        })?;
+        self.child = Some(child);
+        self.wait_listening(Duration::from_secs(10))
+    }
+
+    /// Kills the process with SIGKILL (a crash, not a shutdown) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal to the running process (SIGSTOP / SIGCONT to simulate a hung server).
+    pub fn signal(&self, signal: i32) -> Result<(), HarnessError> {
+        let Some(child) = &self.child else {
+            return Err(HarnessError::NotRunning(self.name.clone()));
+        };
+        let pid = libc::pid_t::try_from(child.id())
+            .map_err(|_| HarnessError::NotRunning(format!("{} (pid out of range)", self.name)))?;
+        send_signal(pid, signal)
+    }
+
+    fn wait_listening(&mut self, timeout: Duration) -> Result<(), HarnessError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + timeout;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                let tail = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                return Err(HarnessError::Exited {
+                    name: self.name.clone(),
+                    status: status.to_string(),
+                    log_tail: tail,
+                });
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                return Err(HarnessError::Timeout(format!(
+                    "{} to listen on 127.0.0.1:{}",
+                    self.name, self.port
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and calls only prctl, which is
+    // async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[allow(unsafe_code)]
+fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
+    // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child's.
+    let rc = unsafe { libc::kill(pid, signal) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(HarnessError::Io(std::io::Error::last_os_error()))
+    }
+}

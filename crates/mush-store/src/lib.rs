@@ -1,0 +1,185 @@
+//! Connection state, pod assignment and write-behind on Redis Cluster.
+//!
+//! The gateway and the game pods share one view of every player connection through this
+//! crate. The process that holds the socket (a gateway) and the process that runs the
+//! player's commands (a game pod) can each die on their own; whatever must outlive either
+//! of them is here.
+//!
+//! # Authority: who writes what
+//!
+//! | field(s) | written by | how |
+//! | --- | --- | --- |
+//! | handle, gateway, address, host, connection type, connected-at | the gateway, once, in [`Store::register`] | synchronous |
+//! | pod (the sticky assignment) | the gateway at register / [`Store::assign`]; a rescuer or a draining pod through [`Store::move_handle`] | synchronous, compare-and-set for moves |
+//! | player, state | the game pod serving the session ([`Store::bind_player`], [`Store::set_state`]) | synchronous |
+//! | last-seen | whoever sees activity ([`Store::touch`]) | write-behind |
+//! | metadata (terminal type, window size, client name...) | the gateway as the client tells it ([`Store::update_meta`]) | write-behind |
+//! | removal | the gateway when the socket closes, or a reaper ([`Store::remove`]) | synchronous |
+//!
+//! # Consistency
+//!
+//! * **Synchronous writes** return only after Redis has applied them, and fail with a
+//!   [`StoreError`] otherwise. Each is one Lua script inside one cluster slot, so it is
+//!   atomic: the record, its active index entry and its pod-set entry change together or
+//!   not at all. Two movers racing on one handle cannot both win.
+//! * **Write-behind writes** are queued in memory, coalesced (the newest value per field
+//!   wins) and written in one script call per bucket. They are *eventually* visible, usually
+//!   within [`WriteBehindConfig::flush_interval`]. They are never dropped silently: a failed
+//!   flush is logged with its keys and handles, counted, and retried with backoff until it
+//!   succeeds or shutdown's deadline passes (then counted as `abandoned`). A full queue
+//!   refuses the *newest* update and tells the caller ([`EnqueueError::Full`]). An update
+//!   for a connection that no longer exists is discarded, logged and counted as `missing`;
+//!   it never recreates the record.
+//! * **TTL**: a record and its metadata expire together after
+//!   [`StoreConfig::session_ttl`] without write-behind activity. Touches refresh it at most
+//!   once per flush window, never once per command.
+//! * **Indexes** (bucket active sets, per-pod sets) are derived from the records. The
+//!   record's `pod` field is the truth; a reader that finds an index entry whose record has
+//!   expired or names another pod removes the entry (atomically, in the same script).
+//! * **Reads** go to masters and see every synchronous write that returned before them.
+//!
+//! # Layout
+//!
+//! See [`Keys`] for the key layout and why a connection's keys share one bucket hash tag.
+
+mod assign;
+mod config;
+mod conn;
+mod error;
+mod keys;
+mod metrics;
+mod packed;
+mod scripts;
+mod writebehind;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+
+pub use assign::{MoveOutcome, PodInfo, PodStatus};
+pub use config::{StoreConfig, WriteBehindConfig};
+pub use conn::{ConnRecord, NewConnection};
+pub use error::{EnqueueError, StoreError};
+pub use keys::Keys;
+pub use metrics::{OpLabels, StoreMetrics, WbLabels};
+pub use writebehind::{META_FIELD_MAX, META_VALUE_MAX};
+
+use writebehind::WriteBehind;
+
+/// A handle on the shard's state in Redis Cluster. Cheap to clone; clones share one
+/// multiplexed cluster connection and one write-behind queue.
+#[derive(Clone)]
+pub struct Store {
+    conn: ClusterConnection,
+    keys: Arc<Keys>,
+    ttl_ms: u64,
+    metrics: StoreMetrics,
+    write_behind: WriteBehind,
+}
+
+impl Store {
+    /// Connects to the cluster and starts the write-behind flusher on the current Tokio
+    /// runtime.
+    pub async fn connect(config: StoreConfig, metrics: StoreMetrics) -> Result<Self, StoreError> {
+        let keys = Arc::new(Keys::new(&config.prefix, config.buckets)?);
+        let nodes = config.nodes.join(",");
+        let connect_error = |reason: String| StoreError::Connect {
+            nodes: nodes.clone(),
+            reason,
+        };
+        let client = ClusterClient::builder(config.nodes.clone())
+            .retries(config.retries)
+            .min_retry_wait(10)
+            .max_retry_wait(250)
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.response_timeout)
+            .build()
+            .map_err(|e| connect_error(e.to_string()))?;
+        let conn = tokio::time::timeout(config.connect_timeout, client.get_async_connection())
+            .await
+            .map_err(|_| connect_error(format!("no answer within {:?}", config.connect_timeout)))?
+            .map_err(|e| connect_error(e.to_string()))?;
+        let ttl_ms = millis(config.session_ttl);
+        let write_behind = WriteBehind::start(
+            conn.clone(),
+            keys.clone(),
+            ttl_ms,
+            config.write_behind.clone(),
+            metrics.clone(),
+        );
+        Ok(Self {
+            conn,
+            keys,
+            ttl_ms,
+            metrics,
+            write_behind,
+        })
+    }
+
+    /// The key layout (for tools that clean or inspect a shard).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The store's metrics.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    /// One round trip to a cluster node; readiness probes use it to notice an unreachable
+    /// or slow cluster.
+    pub async fn ping(&self) -> Result<Duration, StoreError> {
+        let start = Instant::now();
+        self.timed("ping", async {
+            redis::cmd("PING")
+                .query_async::<String>(&mut self.conn.clone())
+                .await
+                .map_err(StoreError::redis("ping", "cluster"))
+        })
+        .await?;
+        Ok(start.elapsed())
+    }
+
+    /// Waits until every write-behind operation queued before this call is written (or has
+    /// failed for good). Used by a draining pod and by tests.
+    pub async fn flush_write_behind(&self) -> Result<(), StoreError> {
+        self.write_behind.flush().await
+    }
+
+    /// Stops the write-behind flusher after a last flush that may run until `deadline`.
+    /// Returns how many operations had to be abandoned (also logged and counted).
+    pub async fn shutdown(&self, deadline: Instant) -> u64 {
+        self.write_behind.shutdown(deadline).await
+    }
+
+    fn conn(&self) -> ClusterConnection {
+        self.conn.clone()
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let start = Instant::now();
+        let result = work.await;
+        self.metrics
+            .observe_sync(op, start.elapsed(), result.is_ok());
+        result
+    }
+}
+
+/// Milliseconds since the Unix epoch, the time format of every stored timestamp.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,700 @@
+//! The store against a real 3-master Redis Cluster started by the harness.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use mush_harness::{ClusterOptions, RedisCluster};
+use mush_proto::{ConnState, ConnType, GatewayId, Handle, PodId};
+use mush_store::{
+    ConnRecord, EnqueueError, MoveOutcome, NewConnection, PodInfo, Store, StoreConfig, StoreError,
+    StoreMetrics,
+};
+use redis::cluster::ClusterClient;
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "mush_store=info,warn".into()),
+        )
+        .try_init();
+}
+
+fn config(cluster: &RedisCluster) -> StoreConfig {
+    StoreConfig {
+        nodes: cluster.urls(),
+        prefix: "test".into(),
+        buckets: 64,
+        ..StoreConfig::default()
+    }
+}
+
+async fn connect(config: StoreConfig) -> Store {
+    init_tracing();
+    Store::connect(config, StoreMetrics::unregistered())
+        .await
+        .expect("connect")
+}
+
+/// A plain cluster connection for looking at raw keys behind the store's back.
+async fn raw(cluster: &RedisCluster) -> redis::cluster_async::ClusterConnection {
+    ClusterClient::new(cluster.urls())
+        .expect("client")
+        .get_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+async fn exists(conn: &mut redis::cluster_async::ClusterConnection, key: &str) -> bool {
+    redis::cmd("EXISTS")
+        .arg(key)
+        .query_async::<i64>(conn)
+        .await
+        .expect("EXISTS")
+        == 1
+}
+
+async fn is_member(
+    conn: &mut redis::cluster_async::ClusterConnection,
+    key: &str,
+    h: Handle,
+) -> bool {
+    redis::cmd("SISMEMBER")
+        .arg(key)
+        .arg(h.0)
+        .query_async::<i64>(conn)
+        .await
+        .expect("SISMEMBER")
+        == 1
+}
+
+fn pod(name: &str) -> PodId {
+    PodId::new(name).expect("pod id")
+}
+
+fn new_conn(handle: u64, pod_name: Option<&str>) -> NewConnection {
+    NewConnection {
+        handle: Handle(handle),
+        gateway: GatewayId::new("gw-0").expect("gateway id"),
+        pod: pod_name.map(pod),
+        address: format!("10.0.0.{}:{}", handle % 250, 40000 + handle % 20000),
+        host: format!("client-{handle}.example"),
+        conn_type: if handle.is_multiple_of(2) {
+            ConnType::Telnet
+        } else {
+            ConnType::WebSocket
+        },
+        connected_at_ms: 1_700_000_000_000 + handle,
+    }
+}
+
+fn expected_record(new: &NewConnection) -> ConnRecord {
+    ConnRecord {
+        handle: new.handle,
+        gateway: new.gateway.clone(),
+        pod: new.pod.clone(),
+        player: None,
+        state: ConnState::Connected,
+        address: new.address.clone(),
+        host: new.host.clone(),
+        conn_type: new.conn_type,
+        connected_at_ms: new.connected_at_ms,
+        last_seen_ms: new.connected_at_ms,
+        meta: BTreeMap::new(),
+    }
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_lifecycle_register_bind_state_remove() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let mut raw = raw(&cluster).await;
+    let new = new_conn(42, Some("game-0"));
+
+    store.register(&new).await.expect("register");
+    let record = store.get(Handle(42)).await.expect("get").expect("exists");
+    assert_eq!(record, expected_record(&new));
+
+    store.bind_player(Handle(42), "#7").await.expect("bind");
+    let record = store.get(Handle(42)).await.expect("get").expect("exists");
+    assert_eq!(record.player.as_deref(), Some("#7"));
+    assert_eq!(record.state, ConnState::LoggedIn);
+
+    store
+        .set_state(Handle(42), ConnState::Connected)
+        .await
+        .expect("logout");
+    let record = store.get(Handle(42)).await.expect("get").expect("exists");
+    assert_eq!((record.state, record.player), (ConnState::Connected, None));
+
+    store
+        .update_meta(Handle(42), "ttype", "MUDLET")
+        .expect("enqueue");
+    store.flush_write_behind().await.expect("flush");
+    let keys = store.keys().clone();
+    let bucket = keys.bucket(Handle(42));
+    assert!(exists(&mut raw, &keys.meta(Handle(42))).await);
+    assert!(is_member(&mut raw, &keys.active(bucket), Handle(42)).await);
+    assert!(is_member(&mut raw, &keys.pod_set(bucket, &pod("game-0")), Handle(42)).await);
+
+    assert!(store.remove(Handle(42)).await.expect("remove"));
+    assert_eq!(store.get(Handle(42)).await.expect("get"), None);
+    assert!(
+        !exists(&mut raw, &keys.conn(Handle(42))).await,
+        "record left behind"
+    );
+    assert!(
+        !exists(&mut raw, &keys.meta(Handle(42))).await,
+        "metadata left behind"
+    );
+    assert!(
+        !is_member(&mut raw, &keys.active(bucket), Handle(42)).await,
+        "index entry left"
+    );
+    assert!(!is_member(&mut raw, &keys.pod_set(bucket, &pod("game-0")), Handle(42)).await);
+    assert!(!store.remove(Handle(42)).await.expect("second remove"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synchronous_writes_refuse_missing_and_duplicate_handles() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    store.register(&new_conn(1, None)).await.expect("register");
+    assert!(matches!(
+        store.register(&new_conn(1, None)).await,
+        Err(StoreError::AlreadyExists(Handle(1)))
+    ));
+    assert!(matches!(
+        store.bind_player(Handle(99), "#1").await,
+        Err(StoreError::NotFound(Handle(99)))
+    ));
+    assert!(matches!(
+        store.set_state(Handle(99), ConnState::LoggedIn).await,
+        Err(StoreError::NotFound(Handle(99)))
+    ));
+    assert!(matches!(
+        store.assign(Handle(99), &pod("game-0")).await,
+        Err(StoreError::NotFound(Handle(99)))
+    ));
+    assert_eq!(
+        store
+            .move_handle(Handle(99), &pod("a"), &pod("b"))
+            .await
+            .expect("move"),
+        MoveOutcome::Missing
+    );
+    assert_eq!(store.get(Handle(99)).await.expect("get"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_and_touch_are_written_behind_and_coalesced() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    store.register(&new_conn(7, None)).await.expect("register");
+    for cols in 1..=100 {
+        store
+            .update_meta(Handle(7), "naws", format!("{cols}x24"))
+            .expect("enqueue");
+        store.touch(Handle(7)).expect("touch");
+    }
+    store
+        .update_meta(Handle(7), "ttype", "TINTIN++")
+        .expect("enqueue");
+    store.flush_write_behind().await.expect("flush");
+
+    let record = store.get(Handle(7)).await.expect("get").expect("exists");
+    assert_eq!(record.meta.get("naws").map(String::as_str), Some("100x24"));
+    assert_eq!(
+        record.meta.get("ttype").map(String::as_str),
+        Some("TINTIN++")
+    );
+    assert!(
+        record.last_seen_ms > record.connected_at_ms,
+        "touch not written"
+    );
+
+    let m = store.metrics();
+    let meta_total = m.writebehind("meta", "ok") + m.writebehind("meta", "coalesced");
+    assert_eq!(meta_total, 101, "every metadata update accounted for");
+    assert_eq!(
+        m.writebehind("touch", "ok") + m.writebehind("touch", "coalesced"),
+        100
+    );
+    assert!(
+        m.writebehind("meta", "coalesced") > 0,
+        "no coalescing happened"
+    );
+    assert_eq!(m.queue_depth(), 0);
+
+    let err = store.update_meta(Handle(7), "x".repeat(65), "v");
+    assert!(matches!(err, Err(EnqueueError::TooLarge { .. })), "{err:?}");
+    let err = store.update_meta(Handle(7), "big", "v".repeat(1025));
+    assert!(matches!(err, Err(EnqueueError::TooLarge { .. })), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_for_a_missing_handle_is_counted_and_creates_nothing() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let mut raw = raw(&cluster).await;
+    store
+        .update_meta(Handle(555), "ttype", "ghost")
+        .expect("enqueue");
+    store.touch(Handle(555)).expect("touch");
+    store.flush_write_behind().await.expect("flush");
+    assert_eq!(store.metrics().writebehind("meta", "missing"), 1);
+    assert_eq!(store.metrics().writebehind("touch", "missing"), 1);
+    assert!(!exists(&mut raw, &store.keys().meta(Handle(555))).await);
+    assert!(!exists(&mut raw, &store.keys().conn(Handle(555))).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_expire_unless_touched_and_the_index_is_repaired() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(StoreConfig {
+        session_ttl: Duration::from_millis(1200),
+        ..config(&cluster)
+    })
+    .await;
+    let mut raw = raw(&cluster).await;
+    store
+        .register(&new_conn(10, Some("p1")))
+        .await
+        .expect("register");
+    store
+        .register(&new_conn(11, Some("p1")))
+        .await
+        .expect("register");
+    store
+        .update_meta(Handle(11), "ttype", "xterm")
+        .expect("enqueue");
+    store.flush_write_behind().await.expect("flush");
+
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        store.touch(Handle(10)).expect("touch");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    store.flush_write_behind().await.expect("flush");
+
+    assert!(
+        store.get(Handle(10)).await.expect("get").is_some(),
+        "touched record expired"
+    );
+    assert_eq!(
+        store.get(Handle(11)).await.expect("get"),
+        None,
+        "untouched record lived"
+    );
+    assert!(
+        !exists(&mut raw, &store.keys().meta(Handle(11))).await,
+        "metadata outlived record"
+    );
+
+    let bucket = store.keys().bucket(Handle(11));
+    assert!(is_member(&mut raw, &store.keys().active(bucket), Handle(11)).await);
+    let active: Vec<Handle> = store
+        .list_active()
+        .await
+        .expect("list")
+        .iter()
+        .map(|r| r.handle)
+        .collect();
+    assert_eq!(active, vec![Handle(10)]);
+    assert!(
+        !is_member(&mut raw, &store.keys().active(bucket), Handle(11)).await,
+        "not repaired"
+    );
+    let on_pod: Vec<Handle> = store
+        .list_pod(&pod("p1"))
+        .await
+        .expect("list pod")
+        .iter()
+        .map(|r| r.handle)
+        .collect();
+    assert_eq!(on_pod, vec![Handle(10)]);
+    assert_eq!(
+        store.pod_handles(&pod("p1")).await.expect("handles"),
+        vec![Handle(10)]
+    );
+    assert_eq!(
+        store.metrics().index_repaired(),
+        2,
+        "active + pod set entry of handle 11"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_heartbeats_and_session_counts() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let (a, b) = (pod("game-a"), pod("game-b"));
+    let ttl = Duration::from_millis(800);
+    for id in [&a, &b] {
+        let info = PodInfo {
+            id: id.clone(),
+            addr: format!("{id}:50051"),
+            draining: false,
+        };
+        store.heartbeat(&info, ttl).await.expect("heartbeat");
+    }
+    for handle in 0..30 {
+        store
+            .register(&new_conn(handle, Some("game-a")))
+            .await
+            .expect("register");
+    }
+    for handle in 30..40 {
+        store
+            .register(&new_conn(handle, None))
+            .await
+            .expect("register");
+        store.assign(Handle(handle), &b).await.expect("assign");
+    }
+    assert_eq!(
+        store.move_handle(Handle(0), &a, &b).await.expect("move"),
+        MoveOutcome::Moved
+    );
+    assert_eq!(
+        store.move_handle(Handle(0), &a, &b).await.expect("move"),
+        MoveOutcome::NotOnSource {
+            current: Some(b.clone())
+        }
+    );
+    store.assign(Handle(1), &b).await.expect("reassign");
+
+    let counts: Vec<(String, u64, bool)> = store
+        .pods()
+        .await
+        .expect("pods")
+        .into_iter()
+        .map(|p| (p.info.id.to_string(), p.sessions, p.alive))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("game-a".into(), 28, true), ("game-b".into(), 12, true)]
+    );
+    let mut on_b: Vec<u64> = store
+        .pod_handles(&b)
+        .await
+        .expect("handles")
+        .iter()
+        .map(|h| h.0)
+        .collect();
+    on_b.sort_unstable();
+    assert_eq!(on_b, [0, 1].into_iter().chain(30..40).collect::<Vec<_>>());
+    let records = store.list_pod(&b).await.expect("records");
+    assert!(records.iter().all(|r| r.pod.as_ref() == Some(&b)));
+    assert_eq!(records.len(), 12);
+
+    // game-b stops beating: it is reported dead with its orphans still counted.
+    let beat_a = PodInfo {
+        id: a.clone(),
+        addr: "a:1".into(),
+        draining: true,
+    };
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < deadline {
+        store.heartbeat(&beat_a, ttl).await.expect("heartbeat");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pods = store.pods().await.expect("pods");
+    assert!(pods[0].alive && pods[0].info.draining);
+    assert!(!pods[1].alive, "expired heartbeat still alive");
+    assert_eq!(pods[1].sessions, 12);
+    let live: Vec<PodId> = store
+        .live_pods()
+        .await
+        .expect("live")
+        .into_iter()
+        .map(|p| p.info.id)
+        .collect();
+    assert_eq!(live, vec![a.clone()]);
+    store.deregister_pod(&b).await.expect("deregister");
+    assert_eq!(store.pods().await.expect("pods").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_movers_exactly_one_wins() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let (a, b, c) = (pod("a"), pod("b"), pod("c"));
+    let handles: Vec<u64> = (1000..1200).collect();
+    for &h in &handles {
+        store
+            .register(&new_conn(h, Some("a")))
+            .await
+            .expect("register");
+    }
+    let mut races = Vec::new();
+    for &h in &handles {
+        let (s1, s2) = (store.clone(), store.clone());
+        let (a1, a2, b1, c1) = (a.clone(), a.clone(), b.clone(), c.clone());
+        races.push(tokio::spawn(async move {
+            let to_b = tokio::spawn(async move { s1.move_handle(Handle(h), &a1, &b1).await });
+            let to_c = tokio::spawn(async move { s2.move_handle(Handle(h), &a2, &c1).await });
+            (
+                h,
+                to_b.await.expect("join").expect("move"),
+                to_c.await.expect("join").expect("move"),
+            )
+        }));
+    }
+    let (mut won_b, mut won_c) = (BTreeSet::new(), BTreeSet::new());
+    for race in races {
+        let (h, to_b, to_c) = race.await.expect("join");
+        match (to_b, to_c) {
+            (MoveOutcome::Moved, MoveOutcome::NotOnSource { current }) => {
+                assert_eq!(current, Some(b.clone()));
+                won_b.insert(h);
+            }
+            (MoveOutcome::NotOnSource { current }, MoveOutcome::Moved) => {
+                assert_eq!(current, Some(c.clone()));
+                won_c.insert(h);
+            }
+            other => panic!("handle {h}: not exactly one winner: {other:?}"),
+        }
+    }
+    let set = |handles: Vec<Handle>| handles.into_iter().map(|h| h.0).collect::<BTreeSet<_>>();
+    assert_eq!(set(store.pod_handles(&b).await.expect("b")), won_b);
+    assert_eq!(set(store.pod_handles(&c).await.expect("c")), won_c);
+    assert!(store.pod_handles(&a).await.expect("a").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_returns_exactly_what_was_written() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(StoreConfig {
+        buckets: 256,
+        ..config(&cluster)
+    })
+    .await;
+    let mut expected = BTreeMap::new();
+    let writes = (0..10_000u64).map(|h| {
+        let store = store.clone();
+        async move {
+            let new = new_conn(h, Some(["g0", "g1", "g2"][(h % 3) as usize]));
+            store.register(&new).await.expect("register");
+            if h.is_multiple_of(5) {
+                store
+                    .update_meta(Handle(h), "client", format!("c{h}"))
+                    .expect("enqueue");
+            }
+            new
+        }
+    });
+    use futures_util::StreamExt;
+    let written: Vec<NewConnection> = futures_util::stream::iter(writes)
+        .buffer_unordered(128)
+        .collect()
+        .await;
+    store.flush_write_behind().await.expect("flush");
+    for new in &written {
+        let mut record = expected_record(new);
+        if new.handle.0.is_multiple_of(5) {
+            record
+                .meta
+                .insert("client".into(), format!("c{}", new.handle));
+        }
+        expected.insert(new.handle, record);
+    }
+    let listed: BTreeMap<Handle, ConnRecord> = store
+        .list_active()
+        .await
+        .expect("reconcile")
+        .into_iter()
+        .map(|r| (r.handle, r))
+        .collect();
+    assert_eq!(listed.len(), 10_000);
+    assert!(
+        listed == expected,
+        "reconciled records differ from what was written"
+    );
+    let on_g1 = store.list_pod(&pod("g1")).await.expect("pod reconcile");
+    assert_eq!(on_g1.len(), 3333);
+    assert!(on_g1.iter().all(|r| expected[&r.handle] == *r));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_redis_fails_sync_writes_counts_write_behind_and_drains_after() {
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        node_timeout: Duration::from_secs(10),
+        ..ClusterOptions::default()
+    })
+    .expect("cluster");
+    let mut cfg = config(&cluster);
+    cfg.response_timeout = Duration::from_millis(500);
+    cfg.write_behind.capacity = 10;
+    cfg.write_behind.retry_max = Duration::from_millis(300);
+    let store = connect(cfg).await;
+    for h in 0..20 {
+        store.register(&new_conn(h, None)).await.expect("register");
+    }
+
+    cluster.pause_all().expect("pause");
+    let started = Instant::now();
+    let err = store
+        .register(&new_conn(100, None))
+        .await
+        .expect_err("register while down");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, StoreError::Redis { op: "register", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("register for 100"), "{err}");
+    assert!(
+        err.outcome_unknown(),
+        "a timeout leaves the outcome unknown: {err}"
+    );
+    assert!(store.bind_player(Handle(1), "#1").await.is_err());
+    assert!(store.metrics().sync_errors("register") >= 1);
+
+    for h in 0..5 {
+        store
+            .update_meta(Handle(h), "during", "outage")
+            .expect("enqueue");
+    }
+    let m = store.metrics().clone();
+    wait_for("a failed flush", Duration::from_secs(10), async || {
+        m.writebehind("meta", "failed") >= 5
+    })
+    .await;
+    let mut refused = 0;
+    for h in 5..20 {
+        match store.update_meta(Handle(h), "during", "outage") {
+            Ok(()) => {}
+            Err(EnqueueError::Full { capacity: 10, .. }) => refused += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refused, 5, "10 fit in the queue, 5 are refused");
+    assert_eq!(m.writebehind("meta", "rejected"), 5);
+    assert!(m.queue_depth() >= 10, "depth {}", m.queue_depth());
+
+    cluster.resume_all().expect("resume");
+    tokio::time::timeout(Duration::from_secs(20), store.flush_write_behind())
+        .await
+        .expect("queue drained after Redis returned")
+        .expect("flush");
+    assert_eq!(m.writebehind("meta", "ok"), 15);
+    for h in 0..15 {
+        let record = store.get(Handle(h)).await.expect("get").expect("exists");
+        assert_eq!(
+            record.meta.get("during").map(String::as_str),
+            Some("outage"),
+            "handle {h}"
+        );
+    }
+    // The timed-out register was already in the socket; Redis may run it on waking. A retry
+    // either registers it now or finds it done: both leave the same record.
+    match store.register(&new_conn(100, None)).await {
+        Ok(()) | Err(StoreError::AlreadyExists(Handle(100))) => {}
+        Err(other) => panic!("retry after recovery: {other}"),
+    }
+    let record = store
+        .get(Handle(100))
+        .await
+        .expect("get")
+        .expect("registered");
+    assert_eq!(record, expected_record(&new_conn(100, None)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_abandons_only_after_its_deadline_and_counts_it() {
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        node_timeout: Duration::from_secs(10),
+        ..ClusterOptions::default()
+    })
+    .expect("cluster");
+    let mut cfg = config(&cluster);
+    cfg.response_timeout = Duration::from_millis(300);
+    let store = connect(cfg).await;
+    store.register(&new_conn(1, None)).await.expect("register");
+    cluster.pause_all().expect("pause");
+    store.update_meta(Handle(1), "a", "1").expect("enqueue");
+    store.touch(Handle(1)).expect("touch");
+    let abandoned = store
+        .shutdown(Instant::now() + Duration::from_millis(800))
+        .await;
+    cluster.resume_all().expect("resume");
+    assert_eq!(abandoned, 2);
+    assert_eq!(store.metrics().writebehind("meta", "abandoned"), 1);
+    assert_eq!(store.metrics().writebehind("touch", "abandoned"), 1);
+    assert!(matches!(
+        store.touch(Handle(1)),
+        Err(EnqueueError::Closed { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_recovers_after_a_master_fails_over() {
+    let mut cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    for h in 0..300 {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register");
+    }
+    // Let the replicas catch up before the crash (replication is asynchronous).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = cluster.kill_a_master().expect("kill");
+
+    let started = Instant::now();
+    let mut next = 1000;
+    wait_for(
+        "writes to work again after failover",
+        Duration::from_secs(30),
+        async || {
+            next += 1;
+            // Every bucket must be writable again, including the killed master's.
+            let mut ok = true;
+            for offset in 0..64 {
+                ok &= store
+                    .register(&new_conn(next * 64 + offset, Some("g")))
+                    .await
+                    .is_ok();
+            }
+            ok
+        },
+    )
+    .await;
+    eprintln!(
+        "master on port {killed} killed; store writable again after {:?}",
+        started.elapsed()
+    );
+
+    let listed = store.list_active().await.expect("reconcile after failover");
+    let old: BTreeSet<u64> = listed
+        .iter()
+        .map(|r| r.handle.0)
+        .filter(|&h| h < 300)
+        .collect();
+    assert_eq!(
+        old.len(),
+        300,
+        "records written before the crash survive on the replicas"
+    );
+    store
+        .update_meta(Handle(5), "after", "failover")
+        .expect("enqueue");
+    store.flush_write_behind().await.expect("flush");
+    let record = store.get(Handle(5)).await.expect("get").expect("exists");
+    assert_eq!(
+        record.meta.get("after").map(String::as_str),
+        Some("failover")
+    );
+}
