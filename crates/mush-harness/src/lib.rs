@@ -10,7 +10,7 @@ mod process;
 mod redis_cluster;
 
 pub use nats::NatsServer;
-pub use process::{find_binary, free_port};
+pub use process::{Server, find_binary, free_port};
 pub use redis_cluster::{ClusterOptions, RedisCluster};
 
 /// Why a server could not be started or driven.

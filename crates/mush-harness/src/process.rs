@@ -114,6 +114,26 @@ impl Server {
         }
     }
 
+    /// Asks the process to stop (SIGTERM) and waits up to `grace`, then kills it.
+    pub fn terminate(&mut self, grace: Duration) {
+        if self.signal(libc::SIGTERM).is_err() {
+            self.kill();
+            return;
+        }
+        let deadline = Instant::now() + grace;
+        while let Some(child) = self.child.as_mut() {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => {
+                    self.child = None;
+                    return;
+                }
+                Ok(None) if Instant::now() > deadline => break,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        self.kill();
+    }
+
     /// Sends a signal to the running process (SIGSTOP / SIGCONT to simulate a hung server).
     pub fn signal(&self, signal: i32) -> Result<(), HarnessError> {
         let Some(child) = &self.child else {

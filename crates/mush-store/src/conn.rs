@@ -109,6 +109,21 @@ impl Store {
         .await
     }
 
+    /// Reserves `count` fresh handles for one gateway: one `INCRBY` per block, not per
+    /// connection, and never a handle another gateway of the shard holds.
+    pub async fn allocate_handles(&self, count: u64) -> Result<std::ops::Range<u64>, StoreError> {
+        self.timed("allocate_handles", async {
+            let end: u64 = redis::cmd("INCRBY")
+                .arg(format!("{}:handles", self.keys.prefix()))
+                .arg(count)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("allocate handles", "shard"))?;
+            Ok(end.saturating_sub(count) + 1..end + 1)
+        })
+        .await
+    }
+
     /// Reads one connection with its metadata; `None` if it does not exist.
     pub async fn get(&self, handle: Handle) -> Result<Option<ConnRecord>, StoreError> {
         self.timed("get", async {

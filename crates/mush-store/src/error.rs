@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The connection does not exist (never registered, removed, or expired by TTL).
     #[error("connection {0} does not exist (removed or expired)")]
     NotFound(Handle),
+    /// The world object does not exist (never created, or destroyed).
+    #[error("object #{0} does not exist")]
+    NoObject(u64),
     /// `register` for a handle that is already registered: handles are never reused.
     #[error("connection {0} is already registered")]
     AlreadyExists(Handle),

@@ -50,6 +50,7 @@ mod keys;
 mod metrics;
 mod packed;
 mod scripts;
+mod world;
 mod writebehind;
 
 use std::future::Future;
@@ -65,6 +66,7 @@ pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
+pub use world::{ATTR_NAME_MAX, Dbref, Field, Kind, NewObject, Object, VALUE_MAX};
 pub use writebehind::{META_FIELD_MAX, META_VALUE_MAX};
 
 use writebehind::WriteBehind;

@@ -1,7 +1,11 @@
 //! `mush`: the one binary of mush-on-kube. Each process role is a subcommand, so one image
 //! serves the gateway, the game pods and the operator.
 
+mod config;
 mod dev;
+mod game;
+mod gateway;
+mod health;
 mod shutdown;
 mod telemetry;
 
@@ -24,8 +28,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a whole shard on 127.0.0.1 for development (Redis Cluster and NATS as children).
+    /// Run a whole shard on 127.0.0.1 for development: Redis Cluster, NATS, game pods and a
+    /// gateway as child processes.
     Dev(dev::DevArgs),
+    /// Run a game pod (stateless; serves sessions for gateways over gRPC).
+    Game(Box<game::GameArgs>),
+    /// Run a gateway (holds players' telnet and WebSocket connections).
+    Gateway(Box<gateway::GatewayArgs>),
 }
 
 #[tokio::main]
@@ -34,5 +43,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&cli.telemetry)?;
     match cli.command {
         Command::Dev(args) => dev::run(args).await,
+        Command::Game(args) => game::run(*args).await,
+        Command::Gateway(args) => gateway::run(*args).await,
     }
 }

@@ -1,0 +1,423 @@
+//! The pod's engine: its sessions, its cached view of the world, and where output goes.
+//!
+//! Each session has one worker task that runs its commands in order; sessions run in
+//! parallel. Output for any recipient goes to the recipient's gateway (every gateway is
+//! attached to every pod), so a `say` reaches players served by other pods without a hop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use mush_proto::{ConnState, GatewayId, Handle};
+use mush_rpc::v1::{Ack, Disconnect, Output, PodEvent, SessionState, pod_event};
+use mush_store::{Dbref, Kind, Object, Store, StoreError};
+use tokio::sync::mpsc;
+
+use crate::cache::{Cache, Invalidator, List};
+use crate::metrics::GameMetrics;
+use crate::password::PasswordHasher;
+
+/// Events waiting for one gateway; the stream task turns them into batches.
+pub type GatewayTx = mpsc::Sender<PodEvent>;
+
+/// Capacity of a gateway's event queue. A gateway that stops reading for this many events
+/// loses output (logged and counted) rather than growing the pod's memory.
+pub const GATEWAY_QUEUE: usize = 65_536;
+
+/// What a session worker is told.
+pub(crate) enum Work {
+    Input { seq: u64, line: String },
+    Close { reason: String },
+}
+
+/// The pod-local state of one session, rebuilt from Redis when a session moves here.
+pub(crate) struct Session {
+    pub handle: Handle,
+    pub gateway: GatewayId,
+    pub player: Option<Dbref>,
+    pub output_prefix: String,
+    pub output_suffix: String,
+    pub last_command: Instant,
+}
+
+/// Settings of the game that players see.
+#[derive(Clone, Debug)]
+pub struct GameSettings {
+    /// Shown on connect.
+    pub welcome: String,
+    /// Name in WHO, MSSP and the welcome banner.
+    pub mud_name: String,
+    /// Flags a player created at the connect screen starts with.
+    pub new_player_flags: Vec<String>,
+    /// Where new players start and `home` defaults to.
+    pub start_room: Dbref,
+}
+
+/// Everything a pod's sessions share.
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) cache: Arc<Cache>,
+    pub(crate) invalidator: Invalidator,
+    pub(crate) passwords: PasswordHasher,
+    pub(crate) settings: GameSettings,
+    pub(crate) metrics: GameMetrics,
+    gateways: RwLock<HashMap<GatewayId, GatewayTx>>,
+    handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
+    sessions: Mutex<HashMap<Handle, mpsc::UnboundedSender<Work>>>,
+}
+
+impl Engine {
+    /// Builds the engine; sessions arrive through [`crate::GameService`].
+    pub fn new(
+        store: Store,
+        cache: Arc<Cache>,
+        invalidator: Invalidator,
+        passwords: PasswordHasher,
+        settings: GameSettings,
+        metrics: GameMetrics,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            cache,
+            invalidator,
+            passwords,
+            settings,
+            metrics,
+            gateways: RwLock::new(HashMap::new()),
+            handle_gateways: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// True while cache invalidations flow (readiness).
+    pub fn nats_connected(&self) -> bool {
+        self.invalidator.is_connected()
+    }
+
+    /// Sessions served here.
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    pub(crate) fn attach_gateway(&self, gateway: GatewayId, tx: GatewayTx) {
+        self.gateways
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(gateway, tx);
+    }
+
+    pub(crate) fn detach_gateway(&self, gateway: &GatewayId, tx: &GatewayTx) {
+        let mut gateways = self.gateways.write().unwrap_or_else(|p| p.into_inner());
+        if gateways
+            .get(gateway)
+            .is_some_and(|current| current.same_channel(tx))
+        {
+            gateways.remove(gateway);
+        }
+    }
+
+    /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis).
+    pub(crate) async fn open(self: &Arc<Self>, gateway: GatewayId, handle: Handle, resume: bool) {
+        lock(&self.handle_gateways).insert(handle, gateway.clone());
+        let mut session = Session {
+            handle,
+            gateway,
+            player: None,
+            output_prefix: String::new(),
+            output_suffix: String::new(),
+            last_command: Instant::now(),
+        };
+        if resume {
+            match self.store.get(handle).await {
+                Ok(Some(record)) => {
+                    if record.state == ConnState::LoggedIn {
+                        session.player = record.player.as_deref().and_then(Dbref::parse);
+                    }
+                    session.output_prefix =
+                        record.meta.get("outputprefix").cloned().unwrap_or_default();
+                    session.output_suffix =
+                        record.meta.get("outputsuffix").cloned().unwrap_or_default();
+                }
+                Ok(None) => {
+                    tracing::warn!(%handle, "resumed session has no record; starting at the connect screen")
+                }
+                Err(error) => tracing::error!(%handle, %error, "cannot rebuild resumed session"),
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(old) = lock(&self.sessions).insert(handle, tx) {
+            drop(old);
+        }
+        self.metrics
+            .sessions
+            .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
+        let engine = self.clone();
+        tokio::spawn(async move { engine.run_session(session, rx, resume).await });
+    }
+
+    pub(crate) fn input(&self, handle: Handle, seq: u64, line: String) {
+        let sent = lock(&self.sessions)
+            .get(&handle)
+            .map(|tx| tx.send(Work::Input { seq, line }).is_ok());
+        if sent != Some(true) {
+            tracing::warn!(%handle, seq, "input for a session this pod does not serve");
+            self.metrics.orphan_inputs.inc();
+        }
+    }
+
+    pub(crate) fn close(&self, handle: Handle, reason: String) {
+        if let Some(tx) = lock(&self.sessions).get(&handle) {
+            let _ = tx.send(Work::Close { reason });
+        }
+    }
+
+    async fn run_session(
+        self: Arc<Self>,
+        mut session: Session,
+        mut rx: mpsc::UnboundedReceiver<Work>,
+        resume: bool,
+    ) {
+        if resume {
+            self.report_state(&session);
+        } else {
+            let welcome = self.settings.welcome.clone();
+            self.tell(session.handle, &welcome).await;
+        }
+        while let Some(work) = rx.recv().await {
+            match work {
+                Work::Input { seq, line } => {
+                    let started = Instant::now();
+                    let wrap = session.player.is_some();
+                    if wrap && !session.output_prefix.is_empty() {
+                        self.tell(session.handle, &session.output_prefix).await;
+                    }
+                    let was = session.player;
+                    let keep = crate::commands::run(&self, &mut session, &line).await;
+                    if session.player.is_some() != was.is_some() {
+                        self.report_state(&session);
+                    }
+                    if wrap && keep && !session.output_suffix.is_empty() {
+                        self.tell(session.handle, &session.output_suffix).await;
+                    }
+                    self.metrics.observe_command(started.elapsed());
+                    self.ack(&session, seq);
+                    if !keep {
+                        break;
+                    }
+                }
+                Work::Close { reason } => {
+                    tracing::debug!(handle = %session.handle, reason, "session closed by gateway");
+                    crate::commands::disconnected(&self, &mut session).await;
+                    break;
+                }
+            }
+        }
+        lock(&self.sessions).remove(&session.handle);
+        lock(&self.handle_gateways).remove(&session.handle);
+        self.metrics
+            .sessions
+            .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
+    }
+
+    fn ack(&self, session: &Session, seq: u64) {
+        self.to_gateway(
+            &session.gateway,
+            pod_event::Kind::Ack(Ack {
+                handle: session.handle.0,
+                seq,
+            }),
+        );
+    }
+
+    /// Sends `text` (a line, or several) to one connection.
+    pub(crate) async fn tell(&self, handle: Handle, text: &str) {
+        self.send_output(handle, text).await;
+    }
+
+    /// Tells the gateway whether the session is logged in.
+    pub(crate) fn report_state(&self, session: &Session) {
+        self.to_gateway(
+            &session.gateway,
+            pod_event::Kind::State(SessionState {
+                handle: session.handle.0,
+                logged_in: session.player.is_some(),
+            }),
+        );
+    }
+
+    /// Sends text, then asks the gateway to close the connection.
+    pub(crate) async fn disconnect(&self, session: &Session, text: &str) {
+        self.to_gateway(
+            &session.gateway,
+            pod_event::Kind::Disconnect(Disconnect {
+                handle: session.handle.0,
+                text: text.to_owned(),
+            }),
+        );
+    }
+
+    async fn send_output(&self, handle: Handle, text: &str) {
+        let Some(gateway) = self.gateway_of(handle).await else {
+            tracing::debug!(%handle, "output for a connection that no longer exists");
+            return;
+        };
+        self.to_gateway(
+            &gateway,
+            pod_event::Kind::Output(Output {
+                handle: handle.0,
+                text: text.to_owned(),
+                prompt: false,
+            }),
+        );
+    }
+
+    /// The gateway holding a connection: fixed for the connection's life, so cached until
+    /// it closes here (or forever for remote ones, bounded by a crude size cap).
+    async fn gateway_of(&self, handle: Handle) -> Option<GatewayId> {
+        if let Some(gateway) = lock(&self.handle_gateways).get(&handle) {
+            return Some(gateway.clone());
+        }
+        let record = self.store.get(handle).await.ok().flatten()?;
+        let mut map = lock(&self.handle_gateways);
+        if map.len() > 1_000_000 {
+            map.clear();
+        }
+        map.insert(handle, record.gateway.clone());
+        Some(record.gateway)
+    }
+
+    fn to_gateway(&self, gateway: &GatewayId, event: pod_event::Kind) {
+        let tx = self
+            .gateways
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(gateway)
+            .cloned();
+        let Some(tx) = tx else {
+            tracing::warn!(%gateway, "no stream to gateway; output dropped");
+            self.metrics.output_dropped.inc();
+            return;
+        };
+        if tx.try_send(PodEvent { kind: Some(event) }).is_err() {
+            tracing::warn!(%gateway, "gateway stream full or closed; output dropped");
+            self.metrics.output_dropped.inc();
+        }
+    }
+
+    // ---- cached world access -------------------------------------------------------
+
+    /// An object, from the cache or Redis.
+    pub(crate) async fn object(&self, id: Dbref) -> Result<Option<Arc<Object>>, StoreError> {
+        if let Some(cached) = self.cache.object(id) {
+            return Ok(cached);
+        }
+        let object = self.store.object(id).await?.map(Arc::new);
+        self.cache.put_object(id, object.clone());
+        Ok(object)
+    }
+
+    async fn list(&self, id: Dbref, list: List) -> Result<Arc<Vec<u64>>, StoreError> {
+        if let Some(cached) = self.cache.list(id, list) {
+            return Ok(cached);
+        }
+        let members: Vec<u64> = match list {
+            List::Contents => self
+                .store
+                .contents(id)
+                .await?
+                .into_iter()
+                .map(|d| d.0)
+                .collect(),
+            List::Exits => self
+                .store
+                .exits(id)
+                .await?
+                .into_iter()
+                .map(|d| d.0)
+                .collect(),
+            List::Conns => self
+                .store
+                .player_conns(id)
+                .await?
+                .into_iter()
+                .map(|h| h.0)
+                .collect(),
+        };
+        let members = Arc::new(members);
+        self.cache.put_list(id, list, members.clone());
+        Ok(members)
+    }
+
+    /// Objects whose location really is `room` (index entries are checked against the
+    /// truth, and stale ones are repaired).
+    pub(crate) async fn contents(&self, room: Dbref) -> Result<Vec<Arc<Object>>, StoreError> {
+        self.members(room, List::Contents).await
+    }
+
+    /// Exits leaving `room`.
+    pub(crate) async fn exits(&self, room: Dbref) -> Result<Vec<Arc<Object>>, StoreError> {
+        self.members(room, List::Exits).await
+    }
+
+    async fn members(&self, room: Dbref, list: List) -> Result<Vec<Arc<Object>>, StoreError> {
+        let ids = self.list(room, list).await?;
+        let mut objects = Vec::with_capacity(ids.len());
+        for &id in ids.iter() {
+            match self.object(Dbref(id)).await? {
+                Some(object) if object.location == Some(room) => objects.push(object),
+                _ => {
+                    self.store.unindex(room, Dbref(id)).await?;
+                    self.changed(&[room]).await;
+                }
+            }
+        }
+        Ok(objects)
+    }
+
+    /// The connections of a player.
+    pub(crate) async fn handles_of(&self, player: Dbref) -> Result<Vec<Handle>, StoreError> {
+        Ok(self
+            .list(player, List::Conns)
+            .await?
+            .iter()
+            .map(|&h| Handle(h))
+            .collect())
+    }
+
+    /// Tells every pod (this one first) that these objects changed.
+    pub(crate) async fn changed(&self, ids: &[Dbref]) {
+        for &id in ids {
+            self.cache.evict(id);
+            self.invalidator.publish(id).await;
+        }
+    }
+
+    /// Sends a line to every connection of a player.
+    pub(crate) async fn notify(&self, player: Dbref, text: &str) -> Result<(), StoreError> {
+        for handle in self.handles_of(player).await? {
+            self.tell(handle, text).await;
+        }
+        Ok(())
+    }
+
+    /// Sends a line to every connected player in a room, except `except`.
+    pub(crate) async fn emit_room(
+        &self,
+        room: Dbref,
+        text: &str,
+        except: Option<Dbref>,
+    ) -> Result<(), StoreError> {
+        for object in self.contents(room).await? {
+            if object.kind == Kind::Player && Some(object.id) != except {
+                self.notify(object.id, text).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

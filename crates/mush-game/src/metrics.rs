@@ -1,0 +1,72 @@
+//! Prometheus metrics of a game pod.
+
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Counters and histograms of one pod.
+#[derive(Clone, Debug)]
+pub struct GameMetrics {
+    /// Sessions served by this pod.
+    pub sessions: Gauge,
+    /// Commands run.
+    pub commands: Counter,
+    /// Command run time, Redis included, network to the gateway excluded.
+    pub command_seconds: Histogram,
+    /// Output events dropped because a gateway was gone or not reading.
+    pub output_dropped: Counter,
+    /// Inputs for sessions this pod does not serve (a gateway routing to a stale pod).
+    pub orphan_inputs: Counter,
+    /// Attached gateway streams.
+    pub gateway_streams: Gauge,
+}
+
+impl GameMetrics {
+    /// Creates and registers the metrics under `mush_game_`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            sessions: Gauge::default(),
+            commands: Counter::default(),
+            command_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 18)),
+            output_dropped: Counter::default(),
+            orphan_inputs: Counter::default(),
+            gateway_streams: Gauge::default(),
+        };
+        let sub = registry.sub_registry_with_prefix("mush_game");
+        sub.register(
+            "sessions",
+            "Sessions served by this pod",
+            metrics.sessions.clone(),
+        );
+        sub.register("commands", "Commands run", metrics.commands.clone());
+        sub.register(
+            "command_seconds",
+            "Command run time in the pod",
+            metrics.command_seconds.clone(),
+        );
+        sub.register(
+            "output_dropped",
+            "Output events dropped (gateway gone or not reading)",
+            metrics.output_dropped.clone(),
+        );
+        sub.register(
+            "orphan_inputs",
+            "Inputs for sessions this pod does not serve",
+            metrics.orphan_inputs.clone(),
+        );
+        sub.register(
+            "gateway_streams",
+            "Attached gateway streams",
+            metrics.gateway_streams.clone(),
+        );
+        metrics
+    }
+
+    pub(crate) fn observe_command(&self, took: Duration) {
+        self.commands.inc();
+        self.command_seconds.observe(took.as_secs_f64());
+    }
+}

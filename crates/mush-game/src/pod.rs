@@ -1,0 +1,216 @@
+//! One game pod: bootstraps the world if it is the first, serves gateways over gRPC, and
+//! announces itself with a heartbeat until it shuts down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mush_proto::PodId;
+use mush_rpc::MAX_MESSAGE;
+use mush_rpc::v1::game_server::GameServer;
+use mush_store::{Dbref, Kind, NewObject, PodInfo, Store};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::cache::{Cache, CacheTtl, Invalidator};
+use crate::engine::{Engine, GameSettings};
+use crate::metrics::GameMetrics;
+use crate::password::{PasswordCost, PasswordHasher};
+use crate::{GameError, GameService};
+
+/// Everything a pod needs to know.
+#[derive(Clone, Debug)]
+pub struct PodConfig {
+    /// This pod's name (the Kubernetes pod name).
+    pub pod_id: PodId,
+    /// Where the gRPC server listens.
+    pub listen: SocketAddr,
+    /// Host gateways dial; the port is the one actually bound (so port 0 works).
+    pub advertise_host: String,
+    /// NATS server for cache invalidations.
+    pub nats_url: String,
+    /// How often the pod renews its heartbeat.
+    pub heartbeat_interval: Duration,
+    /// How long a heartbeat lives: a silent pod is presumed dead after this.
+    pub heartbeat_ttl: Duration,
+    /// Password of the God character (#1), used only when the world is created.
+    pub god_password: Option<String>,
+    /// What players see.
+    pub settings: GameSettings,
+    /// Cost of new password hashes.
+    pub password_cost: PasswordCost,
+    /// Cache lifetimes.
+    pub cache_ttl: CacheTtl,
+}
+
+/// A running pod.
+pub struct Pod {
+    engine: Arc<Engine>,
+    addr: SocketAddr,
+}
+
+impl Pod {
+    /// Prepares the pod: NATS, world bootstrap, gRPC listener. Serving starts with
+    /// [`Pod::serve`].
+    pub async fn start(
+        config: &PodConfig,
+        store: Store,
+        registry: &mut Registry,
+    ) -> Result<(Self, TcpListener), GameError> {
+        let cache = Arc::new(Cache::new(config.cache_ttl));
+        let prefix = store.keys().prefix().to_owned();
+        let invalidator = Invalidator::start(&config.nats_url, &prefix, cache.clone()).await;
+        let passwords = PasswordHasher::new(config.password_cost)?;
+        bootstrap_world(
+            &store,
+            &config.pod_id,
+            config.god_password.as_deref(),
+            &passwords,
+            &config.settings,
+        )
+        .await?;
+        let metrics = GameMetrics::new(registry);
+        let engine = Engine::new(
+            store,
+            cache,
+            invalidator,
+            passwords,
+            config.settings.clone(),
+            metrics,
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| GameError::Io(format!("binding gRPC on {}", config.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| GameError::Io("reading the bound address".into(), e))?;
+        Ok((Self { engine, addr }, listener))
+    }
+
+    /// The bound gRPC address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine (readiness checks read it).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Serves until `shutdown` resolves, heartbeating meanwhile; then deregisters.
+    pub async fn serve(
+        self,
+        config: &PodConfig,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GameError> {
+        let info = PodInfo {
+            id: config.pod_id.clone(),
+            addr: format!("{}:{}", config.advertise_host, self.addr.port()),
+            draining: false,
+        };
+        let store = self.engine.store.clone();
+        store.heartbeat(&info, config.heartbeat_ttl).await?;
+        let beat = tokio::spawn(heartbeat(
+            store.clone(),
+            info.clone(),
+            config.heartbeat_interval,
+            config.heartbeat_ttl,
+        ));
+        tracing::info!(pod = %info.id, addr = %info.addr, "game pod serving");
+
+        let service = GameServer::new(GameService::new(self.engine.clone()))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let served = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_adaptive_window(Some(true))
+            .add_service(service)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await;
+        beat.abort();
+        if let Err(error) = store.deregister_pod(&info.id).await {
+            tracing::warn!(%error, "could not deregister; the heartbeat will expire");
+        }
+        let abandoned = store
+            .shutdown(Instant::now() + Duration::from_secs(5))
+            .await;
+        if abandoned > 0 {
+            tracing::error!(abandoned, "write-behind operations abandoned at shutdown");
+        }
+        served.map_err(|e| GameError::Serve(e.to_string()))
+    }
+}
+
+async fn heartbeat(store: Store, info: PodInfo, every: Duration, ttl: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(error) = store.heartbeat(&info, ttl).await {
+            tracing::warn!(%error, "heartbeat failed");
+        }
+    }
+}
+
+/// Creates room #0 and the God character #1 on first boot. One pod wins a lock; the
+/// others wait for it.
+async fn bootstrap_world(
+    store: &Store,
+    pod: &PodId,
+    god_password: Option<&str>,
+    passwords: &PasswordHasher,
+    settings: &GameSettings,
+) -> Result<(), GameError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !store.world_exists().await? {
+        if store.claim_bootstrap(pod, Duration::from_secs(30)).await? {
+            let password = god_password.ok_or(GameError::NoGodPassword)?;
+            let hash = passwords.hash(password).await?;
+            let limbo = NewObject {
+                kind: Kind::Room,
+                name: "Limbo".into(),
+                owner: Some(Dbref(1)),
+                location: None,
+                home: None,
+                destination: None,
+                flags: Vec::new(),
+                password_hash: String::new(),
+            };
+            let room = store.create_object(&limbo).await?;
+            let god = NewObject {
+                kind: Kind::Player,
+                name: "Wizard".into(),
+                owner: None,
+                location: Some(settings.start_room),
+                home: Some(settings.start_room),
+                destination: None,
+                flags: vec!["WIZARD".into()],
+                password_hash: hash,
+            };
+            let wizard = store.create_object(&god).await?;
+            if room != Some(Dbref(0)) || wizard != Some(Dbref(1)) {
+                return Err(GameError::Bootstrap(format!(
+                    "expected #0 and #1, got {room:?} and {wizard:?}: the key prefix holds another world"
+                )));
+            }
+            store
+                .set_field(
+                    Dbref(0),
+                    mush_store::Field::Description,
+                    "You are in Limbo, where every world begins. Type 'help' to get started.",
+                )
+                .await?;
+            tracing::info!("created the world: Limbo(#0) and Wizard(#1)");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(GameError::Bootstrap(
+                "another pod holds the bootstrap lock and never finished".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}

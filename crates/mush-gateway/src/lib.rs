@@ -1,0 +1,240 @@
+//! The gateway: the only process that holds players' sockets.
+//!
+//! It speaks telnet (with real option negotiation) and WebSocket to players, allocates
+//! shard-unique handles, picks a game pod per session (sticky, recorded in Redis), keeps
+//! one gRPC stream per pod, and keeps every command until the pod acknowledges it, so a
+//! pod can die without the player losing the connection or a typed command.
+
+mod limits;
+mod link;
+mod metrics;
+mod router;
+pub mod telnet;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mush_proto::GatewayId;
+use mush_store::Store;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use limits::ConnLimits;
+pub use metrics::GatewayMetrics;
+pub use router::{Router, RouterLimits};
+
+/// Settings of one gateway.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// This gateway's id (its pod name).
+    pub id: GatewayId,
+    /// Telnet listener.
+    pub telnet: SocketAddr,
+    /// WebSocket listener (`None`: off).
+    pub websocket: Option<SocketAddr>,
+    /// Game name for MSSP.
+    pub mud_name: String,
+    /// Per-connection limits.
+    pub conn: ConnLimits,
+    /// Router limits.
+    pub router: RouterLimits,
+    /// How often the pod list is read from Redis.
+    pub pod_poll: Duration,
+}
+
+/// A gateway with its listeners bound.
+pub struct Gateway {
+    config: GatewayConfig,
+    router: Arc<Router>,
+    telnet: TcpListener,
+    websocket: Option<TcpListener>,
+    started: u64,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct GatewayError {
+    what: String,
+    #[source]
+    source: std::io::Error,
+}
+
+impl Gateway {
+    /// Binds the listeners (so the caller learns the ports before serving).
+    pub async fn bind(
+        config: GatewayConfig,
+        store: Store,
+        registry: &mut Registry,
+    ) -> Result<Self, GatewayError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| GatewayError {
+                    what: format!("binding {addr}"),
+                    source,
+                })
+        };
+        let telnet = bind(config.telnet).await?;
+        let websocket = match config.websocket {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let metrics = GatewayMetrics::new(registry);
+        let router = Router::new(config.id.clone(), store, config.router.clone(), metrics);
+        Ok(Self {
+            config,
+            router,
+            telnet,
+            websocket,
+            started: mush_store::now_ms() / 1000,
+        })
+    }
+
+    /// The bound telnet address.
+    pub fn telnet_addr(&self) -> Option<SocketAddr> {
+        self.telnet.local_addr().ok()
+    }
+
+    /// The bound WebSocket address.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The router (readiness checks and tests read it).
+    pub fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
+
+    /// Serves until `shutdown` turns true; then tells every connection and returns.
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+        let router = self.router.clone();
+        let discovery = tokio::spawn(discover_pods(router.clone(), self.config.pod_poll));
+        let reassign = tokio::spawn(router.clone().reassign_orphans());
+        let conn = Arc::new(ConnContext {
+            router: router.clone(),
+            limits: self.config.conn.clone(),
+            mud_name: self.config.mud_name.clone(),
+            started: self.started,
+        });
+        let telnet = tokio::spawn(accept(
+            self.telnet,
+            conn.clone(),
+            shutdown.clone(),
+            Protocol::Telnet,
+        ));
+        let websocket = self.websocket.map(|listener| {
+            tokio::spawn(accept(
+                listener,
+                conn.clone(),
+                shutdown.clone(),
+                Protocol::WebSocket,
+            ))
+        });
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+        discovery.abort();
+        reassign.abort();
+        let _ = telnet.await;
+        if let Some(websocket) = websocket {
+            let _ = websocket.await;
+        }
+    }
+}
+
+/// What every connection task shares.
+pub(crate) struct ConnContext {
+    pub router: Arc<Router>,
+    pub limits: ConnLimits,
+    pub mud_name: String,
+    pub started: u64,
+}
+
+impl ConnContext {
+    pub fn mssp(&self) -> telnet::MsspStatus {
+        telnet::MsspStatus {
+            name: self.mud_name.clone(),
+            players: self.router.shard_players(),
+            uptime: self.started,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Protocol {
+    Telnet,
+    WebSocket,
+}
+
+async fn accept(
+    listener: TcpListener,
+    conn: Arc<ConnContext>,
+    mut shutdown: watch::Receiver<bool>,
+    protocol: Protocol,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let conn = conn.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        match protocol {
+                            Protocol::Telnet => telnet::serve(conn, stream, peer, shutdown).await,
+                            Protocol::WebSocket => ws::serve(conn, stream, peer, shutdown).await,
+                        }
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Reads the pod list and keeps one stream per live pod.
+async fn discover_pods(router: Arc<Router>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let connecting = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    loop {
+        tick.tick().await;
+        let pods = match router.store().pods().await {
+            Ok(pods) => pods,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the pod list");
+                continue;
+            }
+        };
+        router.update_pods(&pods);
+        for pod in pods.into_iter().filter(|p| p.alive) {
+            let id = pod.info.id.clone();
+            if router.is_linked(&id)
+                || !connecting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone())
+            {
+                continue;
+            }
+            let (router, connecting) = (router.clone(), connecting.clone());
+            tokio::spawn(async move {
+                let reason = link::run(router, id.clone(), pod.info.addr).await;
+                tracing::warn!(pod = %id, reason, "pod stream ended");
+                connecting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            });
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The gateway's long-lived gRPC stream to one game pod.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mush_proto::PodId;
+use mush_rpc::MAX_MESSAGE;
+use mush_rpc::v1::game_client::GameClient;
+use mush_rpc::v1::{GatewayBatch, GatewayEvent, Hello, gateway_event};
+use tokio::sync::mpsc;
+use tonic::transport::Endpoint;
+
+use crate::router::Router;
+
+/// Most events put in one outgoing batch.
+const BATCH_MAX: usize = 512;
+
+/// Connects to a pod, attaches, and pumps its events into the router until the stream
+/// ends; then orphans the pod's sessions. Returns the reason the stream ended.
+pub(crate) async fn run(router: Arc<Router>, pod: PodId, addr: String) -> String {
+    let reason = match attach(&router, &pod, &addr).await {
+        Ok(()) => "stream closed by the pod".to_owned(),
+        Err(error) => error,
+    };
+    router.link_down(&pod);
+    reason
+}
+
+async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), String> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("bad pod address {addr}: {e}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .http2_adaptive_window(true)
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(3))
+        .keep_alive_while_idle(true);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let mut client = GameClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+
+    let (tx, rx) = mpsc::unbounded_channel::<GatewayEvent>();
+    let hello = GatewayEvent {
+        kind: Some(gateway_event::Kind::Hello(Hello {
+            gateway_id: router.id().to_string(),
+        })),
+    };
+    tx.send(hello).map_err(|_| "stream closed".to_owned())?;
+    let outbound = futures_util::stream::unfold(rx, |mut rx| async move {
+        let first = rx.recv().await?;
+        let mut events = vec![first];
+        while events.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(event) => events.push(event),
+                Err(_) => break,
+            }
+        }
+        Some((GatewayBatch { events }, rx))
+    });
+    let response = client
+        .attach(outbound)
+        .await
+        .map_err(|status| format!("attach to {addr}: {status}"))?;
+    router.link_up(pod, tx);
+    tracing::info!(%pod, addr, "attached to game pod");
+    let mut inbound = response.into_inner();
+    loop {
+        match inbound.message().await {
+            Ok(Some(batch)) => {
+                for event in batch.events {
+                    if let Some(kind) = event.kind {
+                        router.on_pod_event(kind);
+                    }
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(status) => return Err(format!("stream from {addr}: {status}")),
+        }
+    }
+}

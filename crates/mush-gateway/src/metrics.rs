@@ -1,0 +1,53 @@
+//! Prometheus metrics of a gateway.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Counters and gauges of one gateway.
+#[derive(Clone, Debug, Default)]
+pub struct GatewayMetrics {
+    /// Connections held.
+    pub sessions: Gauge,
+    /// Lines sent to pods.
+    pub inputs: Counter,
+    /// Pods with a working stream.
+    pub pod_streams: Gauge,
+    /// Sessions moved to another pod after their pod's stream broke.
+    pub moves: Counter,
+    /// Connections closed because they did not read their output.
+    pub slow_clients: Counter,
+    /// Input refused: over-long lines, rate limit, backlog.
+    pub input_refused: Counter,
+}
+
+impl GatewayMetrics {
+    /// Creates and registers the metrics under `mush_gateway_`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        let sub = registry.sub_registry_with_prefix("mush_gateway");
+        sub.register("sessions", "Connections held", metrics.sessions.clone());
+        sub.register("inputs", "Lines sent to game pods", metrics.inputs.clone());
+        sub.register(
+            "pod_streams",
+            "Game pods with a working stream",
+            metrics.pod_streams.clone(),
+        );
+        sub.register(
+            "moves",
+            "Sessions moved to another pod",
+            metrics.moves.clone(),
+        );
+        sub.register(
+            "slow_clients",
+            "Connections closed for not reading output",
+            metrics.slow_clients.clone(),
+        );
+        sub.register(
+            "input_refused",
+            "Input lines refused (too long, too fast, backlog)",
+            metrics.input_refused.clone(),
+        );
+        metrics
+    }
+}

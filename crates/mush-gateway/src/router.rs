@@ -1,0 +1,532 @@
+//! Which pod serves which session, and what each session still owes the player.
+//!
+//! The router is the gateway's memory: for every connection it knows the pod (the sticky
+//! assignment, also in Redis), the commands sent but not yet acknowledged (re-sent if the
+//! pod dies), and where to deliver output. Sessions whose pod's stream broke are
+//! *orphans*; the reassigner moves them to a live pod with the store's compare-and-set, so
+//! two gateways or rescuers can never both take one.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mush_proto::{ConnType, GatewayId, Handle, PodId};
+use mush_rpc::v1::{GatewayEvent, Input, SessionClose, SessionOpen, gateway_event, pod_event};
+use mush_store::{MoveOutcome, NewConnection, Store, StoreError};
+use tokio::sync::{Notify, mpsc};
+
+use crate::metrics::GatewayMetrics;
+
+/// What a connection task is asked to do.
+#[derive(Debug)]
+pub enum ClientOut {
+    /// Text to show (LF line ends); a prompt gets no line end but EOR/GA.
+    Text {
+        /// The text.
+        text: String,
+        /// Whether it is a prompt.
+        prompt: bool,
+    },
+    /// Show the text, then close.
+    Close {
+        /// Last words.
+        text: String,
+    },
+    /// The session logged in or out.
+    State {
+        /// Logged in now.
+        logged_in: bool,
+    },
+}
+
+/// Facts about a new connection.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// Peer address.
+    pub address: String,
+    /// Peer host.
+    pub host: String,
+    /// Telnet or WebSocket.
+    pub conn_type: ConnType,
+}
+
+/// The connection task's handles on a session.
+pub struct Attachment {
+    /// The session's handle.
+    pub handle: Handle,
+    /// Output for the player.
+    pub output: mpsc::Receiver<ClientOut>,
+    /// Notified when the router gives up on the connection (output overflow).
+    pub kick: Arc<Notify>,
+}
+
+/// Why input was not accepted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Too many commands are waiting for the game (it is restarting or overloaded).
+    #[error("too many commands waiting")]
+    Backlog,
+    /// The session is gone.
+    #[error("no such session")]
+    Gone,
+}
+
+struct Entry {
+    pod: Option<PodId>,
+    /// The pod the session was on before its stream broke; the reassigner moves it away.
+    orphaned: bool,
+    out: mpsc::Sender<ClientOut>,
+    kick: Arc<Notify>,
+    unacked: VecDeque<(u64, String)>,
+    last_seq: u64,
+    facts: Facts,
+    told_delay: bool,
+}
+
+struct Link {
+    tx: mpsc::UnboundedSender<GatewayEvent>,
+    sessions: u64,
+    draining: bool,
+}
+
+/// Limits of the router.
+#[derive(Clone, Debug)]
+pub struct RouterLimits {
+    /// Messages queued for one connection before it counts as too slow and is closed.
+    pub output_queue: usize,
+    /// Commands waiting for acknowledgement per session.
+    pub max_unacked: usize,
+    /// Handles reserved per Redis round trip.
+    pub handle_block: u64,
+}
+
+/// The gateway's routing table.
+pub struct Router {
+    id: GatewayId,
+    store: Store,
+    limits: RouterLimits,
+    metrics: GatewayMetrics,
+    sessions: Mutex<HashMap<Handle, Entry>>,
+    links: Mutex<HashMap<PodId, Link>>,
+    handles: tokio::sync::Mutex<Range<u64>>,
+    players: AtomicU64,
+    orphans: Notify,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new(
+        id: GatewayId,
+        store: Store,
+        limits: RouterLimits,
+        metrics: GatewayMetrics,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            store,
+            limits,
+            metrics,
+            sessions: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            handles: tokio::sync::Mutex::new(0..0),
+            players: AtomicU64::new(0),
+            orphans: Notify::new(),
+        })
+    }
+
+    /// This gateway's id.
+    pub fn id(&self) -> &GatewayId {
+        &self.id
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sessions held here.
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    /// Connections shard-wide, as of the last pod poll (for MSSP).
+    pub fn shard_players(&self) -> u64 {
+        self.players.load(Ordering::Relaxed)
+    }
+
+    /// Pods with a working stream.
+    pub fn linked_pods(&self) -> Vec<PodId> {
+        lock(&self.links).keys().cloned().collect()
+    }
+
+    async fn allocate_handle(&self) -> Result<Handle, StoreError> {
+        let mut block = self.handles.lock().await;
+        if block.is_empty() {
+            *block = self
+                .store
+                .allocate_handles(self.limits.handle_block)
+                .await?;
+        }
+        let handle = block.start;
+        block.start += 1;
+        Ok(Handle(handle))
+    }
+
+    /// The live, non-draining pod with the fewest sessions.
+    fn pick_pod(&self) -> Option<PodId> {
+        let mut links = lock(&self.links);
+        let (pod, link) = links
+            .iter_mut()
+            .filter(|(_, link)| !link.draining)
+            .min_by_key(|(pod, link)| (link.sessions, (*pod).clone()))?;
+        // Count it at once so a burst of connections spreads before the next poll.
+        link.sessions += 1;
+        Some(pod.clone())
+    }
+
+    /// Registers a new connection and opens its session on a pod.
+    pub async fn open(&self, facts: Facts) -> Result<Attachment, StoreError> {
+        let handle = self.allocate_handle().await?;
+        let pod = self.pick_pod();
+        self.store
+            .register(&NewConnection {
+                handle,
+                gateway: self.id.clone(),
+                pod: pod.clone(),
+                address: facts.address.clone(),
+                host: facts.host.clone(),
+                conn_type: facts.conn_type,
+                connected_at_ms: mush_store::now_ms(),
+            })
+            .await?;
+        let (out, output) = mpsc::channel(self.limits.output_queue);
+        let kick = Arc::new(Notify::new());
+        let entry = Entry {
+            pod: pod.clone(),
+            orphaned: pod.is_none(),
+            out,
+            kick: kick.clone(),
+            unacked: VecDeque::new(),
+            last_seq: 0,
+            facts: facts.clone(),
+            told_delay: false,
+        };
+        lock(&self.sessions).insert(handle, entry);
+        self.metrics.sessions.inc();
+        match pod {
+            Some(pod) => self.send(&pod, open_event(handle, &facts, false, 1)),
+            None => {
+                self.notice(handle, "The game is starting up; one moment please.");
+                self.orphans.notify_one();
+            }
+        }
+        Ok(Attachment {
+            handle,
+            output,
+            kick,
+        })
+    }
+
+    /// Queues a line for the session's pod, keeping it until acknowledged.
+    pub fn input(&self, handle: Handle, line: String) -> Result<(), InputError> {
+        let (pod, event) = {
+            let mut sessions = lock(&self.sessions);
+            let entry = sessions.get_mut(&handle).ok_or(InputError::Gone)?;
+            if entry.unacked.len() >= self.limits.max_unacked {
+                return Err(InputError::Backlog);
+            }
+            entry.last_seq += 1;
+            let seq = entry.last_seq;
+            entry.unacked.push_back((seq, line.clone()));
+            if entry.orphaned {
+                if !std::mem::replace(&mut entry.told_delay, true) {
+                    let _ = entry.out.try_send(ClientOut::Text {
+                        text: "The game is restarting; your commands will run in a moment.".into(),
+                        prompt: false,
+                    });
+                }
+                return Ok(());
+            }
+            let Some(pod) = entry.pod.clone() else {
+                return Ok(());
+            };
+            (pod, input_event(handle, seq, line))
+        };
+        self.metrics.inputs.inc();
+        self.send(&pod, event);
+        Ok(())
+    }
+
+    /// The connection closed: tell its pod and delete its record.
+    pub async fn close(&self, handle: Handle, reason: &str) {
+        let entry = lock(&self.sessions).remove(&handle);
+        let Some(entry) = entry else { return };
+        self.metrics.sessions.dec();
+        if let Some(pod) = &entry.pod {
+            self.send(
+                pod,
+                GatewayEvent {
+                    kind: Some(gateway_event::Kind::Close(SessionClose {
+                        handle: handle.0,
+                        reason: reason.to_owned(),
+                    })),
+                },
+            );
+        }
+        if let Err(error) = self.store.remove(handle).await {
+            tracing::warn!(%handle, %error, "could not remove the connection record; its TTL will");
+        }
+    }
+
+    fn notice(&self, handle: Handle, text: &str) {
+        if let Some(entry) = lock(&self.sessions).get(&handle) {
+            let _ = entry.out.try_send(ClientOut::Text {
+                text: text.into(),
+                prompt: false,
+            });
+        }
+    }
+
+    fn send(&self, pod: &PodId, event: GatewayEvent) {
+        let sent = lock(&self.links)
+            .get(pod)
+            .map(|link| link.tx.send(event).is_ok());
+        if sent != Some(true) {
+            // The link is gone; link_down has orphaned (or will orphan) the session and
+            // its unacknowledged input will be re-sent to the next pod.
+            tracing::debug!(%pod, "event for a pod without a stream");
+        }
+    }
+
+    /// A pod's stream is up: new sessions may go there.
+    pub(crate) fn link_up(&self, pod: &PodId, tx: mpsc::UnboundedSender<GatewayEvent>) {
+        lock(&self.links).insert(
+            pod.clone(),
+            Link {
+                tx,
+                sessions: 0,
+                draining: false,
+            },
+        );
+        self.metrics.pod_streams.inc();
+        self.orphans.notify_one();
+    }
+
+    /// A pod's stream broke: its sessions become orphans to move elsewhere.
+    pub(crate) fn link_down(&self, pod: &PodId) {
+        if lock(&self.links).remove(pod).is_some() {
+            self.metrics.pod_streams.dec();
+        }
+        let mut orphaned = 0;
+        for entry in lock(&self.sessions).values_mut() {
+            if entry.pod.as_ref() == Some(pod) && !entry.orphaned {
+                entry.orphaned = true;
+                orphaned += 1;
+            }
+        }
+        if orphaned > 0 {
+            tracing::warn!(%pod, orphaned, "pod stream lost; moving its sessions");
+            self.orphans.notify_one();
+        }
+    }
+
+    /// True if a stream to this pod exists.
+    pub(crate) fn is_linked(&self, pod: &PodId) -> bool {
+        lock(&self.links).contains_key(pod)
+    }
+
+    /// Updates pod load and draining flags from the store's view.
+    pub(crate) fn update_pods(&self, pods: &[mush_store::PodStatus]) {
+        let mut links = lock(&self.links);
+        let mut total = 0;
+        for pod in pods.iter().filter(|p| p.alive) {
+            total += pod.sessions;
+            if let Some(link) = links.get_mut(&pod.info.id) {
+                link.sessions = pod.sessions;
+                link.draining = pod.info.draining;
+            }
+        }
+        self.players.store(total, Ordering::Relaxed);
+    }
+
+    /// Handles one event from a pod.
+    pub(crate) fn on_pod_event(&self, kind: pod_event::Kind) {
+        let mut sessions = lock(&self.sessions);
+        let (handle, out) = match kind {
+            pod_event::Kind::Output(output) => (
+                output.handle,
+                ClientOut::Text {
+                    text: output.text,
+                    prompt: output.prompt,
+                },
+            ),
+            pod_event::Kind::Ack(ack) => {
+                if let Some(entry) = sessions.get_mut(&Handle(ack.handle)) {
+                    while entry
+                        .unacked
+                        .front()
+                        .is_some_and(|(seq, _)| *seq <= ack.seq)
+                    {
+                        entry.unacked.pop_front();
+                    }
+                }
+                return;
+            }
+            pod_event::Kind::Disconnect(disconnect) => (
+                disconnect.handle,
+                ClientOut::Close {
+                    text: disconnect.text,
+                },
+            ),
+            pod_event::Kind::State(state) => (
+                state.handle,
+                ClientOut::State {
+                    logged_in: state.logged_in,
+                },
+            ),
+            pod_event::Kind::Moved(moved) => {
+                if let (Some(entry), Ok(pod)) = (
+                    sessions.get_mut(&Handle(moved.handle)),
+                    PodId::new(moved.pod),
+                ) {
+                    entry.pod = Some(pod);
+                }
+                return;
+            }
+        };
+        let Some(entry) = sessions.get(&Handle(handle)) else {
+            return;
+        };
+        if entry.out.try_send(out).is_err() {
+            self.metrics.slow_clients.inc();
+            tracing::warn!(
+                handle,
+                "client is not reading its output; closing the connection"
+            );
+            entry.kick.notify_one();
+        }
+    }
+
+    /// Moves orphaned sessions to live pods, forever; wakes on demand and every second.
+    pub(crate) async fn reassign_orphans(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.orphans.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let orphans: Vec<(Handle, Option<PodId>)> = lock(&self.sessions)
+                .iter()
+                .filter(|(_, e)| e.orphaned)
+                .map(|(h, e)| (*h, e.pod.clone()))
+                .collect();
+            for (handle, from) in orphans {
+                if let Err(error) = self.rescue(handle, from).await {
+                    tracing::warn!(%handle, %error, "could not move session yet");
+                }
+            }
+        }
+    }
+
+    async fn rescue(&self, handle: Handle, from: Option<PodId>) -> Result<(), StoreError> {
+        let Some(to) = self.pick_pod() else {
+            return Ok(());
+        };
+        let resume = from.is_some();
+        let owner = match &from {
+            Some(from) if *from == to => Some(to.clone()),
+            Some(from) => match self.store.move_handle(handle, from, &to).await? {
+                MoveOutcome::Moved => Some(to.clone()),
+                MoveOutcome::NotOnSource {
+                    current: Some(current),
+                } if self.is_linked(&current) => Some(current),
+                MoveOutcome::NotOnSource { current } => {
+                    // Someone moved it to a pod we cannot reach (yet); take it from there.
+                    let current = current.unwrap_or_else(|| to.clone());
+                    match self.store.move_handle(handle, &current, &to).await? {
+                        MoveOutcome::Moved => Some(to.clone()),
+                        _ => None,
+                    }
+                }
+                MoveOutcome::Missing => {
+                    tracing::warn!(%handle, "record gone while moving; closing");
+                    self.kick(handle);
+                    return Ok(());
+                }
+            },
+            None => {
+                self.store.assign(handle, &to).await?;
+                Some(to.clone())
+            }
+        };
+        let Some(owner) = owner else { return Ok(()) };
+        let events = {
+            let mut sessions = lock(&self.sessions);
+            let Some(entry) = sessions.get_mut(&handle) else {
+                return Ok(());
+            };
+            entry.pod = Some(owner.clone());
+            entry.orphaned = false;
+            entry.told_delay = false;
+            let next = entry
+                .unacked
+                .front()
+                .map_or(entry.last_seq + 1, |(seq, _)| *seq);
+            let mut events = vec![open_event(handle, &entry.facts, resume, next)];
+            events.extend(
+                entry
+                    .unacked
+                    .iter()
+                    .map(|(seq, line)| input_event(handle, *seq, line.clone())),
+            );
+            events
+        };
+        self.metrics.moves.inc();
+        tracing::info!(%handle, to = %owner, resent = events.len() - 1, "session moved");
+        for event in events {
+            self.send(&owner, event);
+        }
+        Ok(())
+    }
+
+    fn kick(&self, handle: Handle) {
+        if let Some(entry) = lock(&self.sessions).get(&handle) {
+            entry.kick.notify_one();
+        }
+    }
+}
+
+fn open_event(handle: Handle, facts: &Facts, resume: bool, next_seq: u64) -> GatewayEvent {
+    GatewayEvent {
+        kind: Some(gateway_event::Kind::Open(SessionOpen {
+            handle: handle.0,
+            address: facts.address.clone(),
+            host: facts.host.clone(),
+            conn_type: facts.conn_type.as_str().to_owned(),
+            resume,
+            next_seq,
+        })),
+    }
+}
+
+fn input_event(handle: Handle, seq: u64, line: String) -> GatewayEvent {
+    GatewayEvent {
+        kind: Some(gateway_event::Kind::Input(Input {
+            handle: handle.0,
+            seq,
+            line,
+        })),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

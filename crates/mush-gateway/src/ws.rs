@@ -1,0 +1,161 @@
+//! WebSocket connections for browser clients: one text frame per line, both ways.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use mush_proto::ConnType;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::ConnContext;
+use crate::limits::TokenBucket;
+use crate::router::{ClientOut, Facts, InputError};
+
+/// Serves one WebSocket client. Frames larger than the line limit are refused by the
+/// protocol layer (the connection closes with a "message too big" error, logged).
+pub(crate) async fn serve(
+    ctx: Arc<ConnContext>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
+    }
+    let limits = ctx.limits.clone();
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_line + 64))
+        .max_frame_size(Some(limits.max_line + 64));
+    let socket = match timeout(
+        limits.write_timeout,
+        tokio_tungstenite::accept_async_with_config(stream, Some(config)),
+    )
+    .await
+    {
+        Ok(Ok(socket)) => socket,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "WebSocket handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let (mut sink, mut source) = socket.split();
+    let facts = Facts {
+        address: peer.to_string(),
+        host: peer.ip().to_string(),
+        conn_type: ConnType::WebSocket,
+    };
+    let mut attachment = match ctx.router.open(facts).await {
+        Ok(attachment) => attachment,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "cannot register connection");
+            let _ = sink
+                .send(Message::text("The game is unavailable right now (storage is not answering); please try again shortly."))
+                .await;
+            return;
+        }
+    };
+    let handle = attachment.handle;
+    let router = ctx.router.clone();
+    let mut bucket = TokenBucket::new(limits.input_rate, limits.input_burst);
+    let mut logged_in = false;
+    let mut last_input = Instant::now();
+
+    let reason = loop {
+        let deadline = last_input
+            + if logged_in {
+                limits.idle_timeout
+            } else {
+                limits.login_timeout
+            };
+        let mut frames: Vec<String> = Vec::new();
+        let mut close = None;
+        tokio::select! {
+            frame = source.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if !bucket.take() {
+                        sleep_until(Instant::from_std(bucket.next_token())).await;
+                        bucket.take();
+                    }
+                    last_input = Instant::now();
+                    let line = text.as_str().trim_end_matches(['\r', '\n']).to_owned();
+                    if let Err(error) = router.store().touch(handle) {
+                        tracing::debug!(%error, "touch not queued");
+                    }
+                    match router.input(handle, line) {
+                        Ok(()) => {}
+                        Err(InputError::Backlog) => {
+                            router.metrics().input_refused.inc();
+                            frames.push("Too many commands are waiting for the game; that one was not sent.".into());
+                        }
+                        Err(InputError::Gone) => break "session gone",
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    router.metrics().input_refused.inc();
+                    frames.push("Binary frames are not supported: send text, one line per frame.".into());
+                }
+                Some(Ok(Message::Close(_))) | None => break "client closed the connection",
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    tracing::debug!(%peer, %error, "WebSocket error");
+                    break "protocol error";
+                }
+            },
+            message = attachment.output.recv() => {
+                let Some(message) = message else { break "router dropped the session" };
+                for message in std::iter::once(message).chain(std::iter::from_fn(|| attachment.output.try_recv().ok())) {
+                    match message {
+                        ClientOut::Text { text, .. } => frames.extend(text.lines().map(str::to_owned)),
+                        ClientOut::Close { text } => {
+                            frames.extend(text.lines().map(str::to_owned));
+                            close = Some("closed by the game");
+                            break;
+                        }
+                        ClientOut::State { logged_in: now } => logged_in = now,
+                    }
+                }
+            }
+            _ = attachment.kick.notified() => break "output overflow: the client stopped reading",
+            _ = sleep_until(deadline) => {
+                frames.push(if logged_in { "You have been idle too long. Goodbye!" } else { "Connect timed out. Goodbye!" }.into());
+                close = Some("timeout");
+            }
+            _ = shutdown.changed() => {
+                frames.push("The gateway is shutting down; please reconnect.".into());
+                close = Some("gateway shutdown");
+            }
+        }
+        let mut ok = true;
+        for frame in frames {
+            if !matches!(
+                timeout(limits.write_timeout, sink.feed(Message::text(frame))).await,
+                Ok(Ok(()))
+            ) {
+                ok = false;
+                break;
+            }
+        }
+        if ok
+            && !matches!(
+                timeout(limits.write_timeout, sink.flush()).await,
+                Ok(Ok(()))
+            )
+        {
+            ok = false;
+        }
+        if let Some(reason) = close {
+            let _ = sink.close().await;
+            break reason;
+        }
+        if !ok {
+            break "write failed or timed out";
+        }
+    };
+    tracing::debug!(%handle, %peer, reason, "WebSocket connection closed");
+    router.close(handle, reason).await;
+}

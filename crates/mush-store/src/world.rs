@@ -1,0 +1,550 @@
+//! World objects (rooms, players, things, exits) and their attributes in Redis Cluster.
+//!
+//! Each object is one HASH under its own hash tag, so a change to one object is one atomic
+//! command. What relates objects across slots is split into a *truth* field and
+//! repairable *indexes*: an object's `loc` field is the truth of where it is; the `:in` and
+//! `:ex` sets of its location are indexes that readers filter against `loc`. A pod that
+//! dies between the two writes of a move leaves at worst a stale index entry, never an
+//! object in two places.
+//!
+//! ```text
+//! {prefix}:o:{<id>}        HASH  type name owner loc home dest flags desc pw a:<ATTR>...
+//! {prefix}:o:{<id>}:in     SET   contents (index of objects whose loc is <id>)
+//! {prefix}:o:{<id>}:ex     SET   exits (index of exits whose loc is <id>)
+//! {prefix}:o:{<id>}:conns  SET   handles connected to player <id> (index of records)
+//! {prefix}:next            STRING last allocated dbref
+//! {prefix}:names           HASH  lower-case player name -> id (uniqueness by HSETNX)
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use mush_proto::Handle;
+
+use crate::scripts::UPDATE;
+use crate::{Store, StoreError};
+
+/// An object number, shown to players as `#<n>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dbref(pub u64);
+
+impl fmt::Display for Dbref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl Dbref {
+    /// Parses `#12` or `12`.
+    pub fn parse(text: &str) -> Option<Self> {
+        text.strip_prefix('#')
+            .unwrap_or(text)
+            .parse()
+            .ok()
+            .map(Self)
+    }
+}
+
+/// The four object types of a MUSH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A place.
+    Room,
+    /// A character someone connects to.
+    Player,
+    /// An object that can be carried.
+    Thing,
+    /// A link from a room to a destination.
+    Exit,
+}
+
+impl Kind {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Room => "room",
+            Kind::Player => "player",
+            Kind::Thing => "thing",
+            Kind::Exit => "exit",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "room" => Kind::Room,
+            "player" => Kind::Player,
+            "thing" => Kind::Thing,
+            "exit" => Kind::Exit,
+            _ => return None,
+        })
+    }
+}
+
+/// One object as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Its number.
+    pub id: Dbref,
+    /// Room, player, thing or exit.
+    pub kind: Kind,
+    /// Display name; for exits, `;`-separated aliases.
+    pub name: String,
+    /// Who may change it.
+    pub owner: Dbref,
+    /// Where it is (the source room of an exit).
+    pub location: Option<Dbref>,
+    /// Where `home` sends a player or thing.
+    pub home: Option<Dbref>,
+    /// Where an exit leads.
+    pub destination: Option<Dbref>,
+    /// Flag names, upper case (WIZARD, BUILDER, DARK, ...).
+    pub flags: Vec<String>,
+    /// What `look` shows.
+    pub description: String,
+    /// Argon2 password hash (players only).
+    pub password_hash: String,
+    /// User attributes set with `&ATTR obj=value`, names upper case.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Object {
+    /// True if the object has `flag` (case-insensitive).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+}
+
+/// What a new object starts with.
+#[derive(Clone, Debug)]
+pub struct NewObject {
+    /// Type.
+    pub kind: Kind,
+    /// Name.
+    pub name: String,
+    /// Owner; `None` makes the object its own owner (players).
+    pub owner: Option<Dbref>,
+    /// Location (source room of an exit).
+    pub location: Option<Dbref>,
+    /// Home.
+    pub home: Option<Dbref>,
+    /// Destination of an exit.
+    pub destination: Option<Dbref>,
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// Password hash (players).
+    pub password_hash: String,
+}
+
+/// A field of an object that commands change one at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// `name`.
+    Name,
+    /// `desc`.
+    Description,
+    /// `flags` (space-separated).
+    Flags,
+    /// `home`.
+    Home,
+    /// `dest` of an exit.
+    Destination,
+    /// `owner`.
+    Owner,
+    /// `pw`.
+    PasswordHash,
+}
+
+impl Field {
+    fn key(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Description => "desc",
+            Field::Flags => "flags",
+            Field::Home => "home",
+            Field::Destination => "dest",
+            Field::Owner => "owner",
+            Field::PasswordHash => "pw",
+        }
+    }
+}
+
+/// Longest attribute name accepted.
+pub const ATTR_NAME_MAX: usize = 64;
+/// Longest attribute value or description accepted.
+pub const VALUE_MAX: usize = 8 * 1024;
+
+impl Store {
+    fn object_key(&self, id: Dbref) -> String {
+        format!("{}:o:{{{}}}", self.keys.prefix(), id.0)
+    }
+
+    fn index_key(&self, id: Dbref, index: &str) -> String {
+        format!("{}:o:{{{}}}:{index}", self.keys.prefix(), id.0)
+    }
+
+    fn names_key(&self) -> String {
+        format!("{}:names", self.keys.prefix())
+    }
+
+    /// True once the world has been created (room #0 exists).
+    pub async fn world_exists(&self) -> Result<bool, StoreError> {
+        Ok(self.object(Dbref(0)).await?.is_some())
+    }
+
+    /// Takes the one-time lock for creating the world; false if another pod holds it.
+    pub async fn claim_bootstrap(
+        &self,
+        pod: &mush_proto::PodId,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(format!("{}:bootstrap", self.keys.prefix()))
+            .arg(pod.as_str())
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("claim bootstrap", pod))?;
+        Ok(claimed.is_some())
+    }
+
+    /// Allocates the next dbref. The first call returns #0.
+    async fn allocate(&self) -> Result<Dbref, StoreError> {
+        let next: i64 = redis::cmd("INCR")
+            .arg(format!("{}:next", self.keys.prefix()))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("allocate dbref", "world"))?;
+        Ok(Dbref(u64::try_from(next - 1).unwrap_or(0)))
+    }
+
+    /// Creates an object and indexes it in its location. Players must have a name no other
+    /// player has (case-insensitive); a clash returns `Ok(None)`.
+    pub async fn create_object(&self, new: &NewObject) -> Result<Option<Dbref>, StoreError> {
+        self.timed("create_object", async {
+            let id = self.allocate().await?;
+            let mut conn = self.conn();
+            if new.kind == Kind::Player {
+                let claimed: i64 = redis::cmd("HSETNX")
+                    .arg(self.names_key())
+                    .arg(new.name.to_lowercase())
+                    .arg(id.0)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(StoreError::redis("claim player name", &new.name))?;
+                if claimed == 0 {
+                    return Ok(None);
+                }
+            }
+            let opt = |d: Option<Dbref>| d.map(|d| d.0.to_string()).unwrap_or_default();
+            redis::cmd("HSET")
+                .arg(self.object_key(id))
+                .arg("type")
+                .arg(new.kind.as_str())
+                .arg("name")
+                .arg(&new.name)
+                .arg("owner")
+                .arg(new.owner.unwrap_or(id).0)
+                .arg("loc")
+                .arg(opt(new.location))
+                .arg("home")
+                .arg(opt(new.home))
+                .arg("dest")
+                .arg(opt(new.destination))
+                .arg("flags")
+                .arg(new.flags.join(" "))
+                .arg("desc")
+                .arg("")
+                .arg("pw")
+                .arg(&new.password_hash)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(StoreError::redis("create object", id))?;
+            if let Some(location) = new.location {
+                let index = if new.kind == Kind::Exit { "ex" } else { "in" };
+                self.index_add(location, index, id.0).await?;
+            }
+            Ok(Some(id))
+        })
+        .await
+    }
+
+    /// Reads an object; `None` if it does not exist (never created or destroyed).
+    pub async fn object(&self, id: Dbref) -> Result<Option<Object>, StoreError> {
+        self.timed("object", async {
+            let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+                .arg(self.object_key(id))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read object", id))?;
+            if fields.is_empty() {
+                return Ok(None);
+            }
+            parse_object(id, fields).map(Some)
+        })
+        .await
+    }
+
+    /// Changes one field of an existing object (one `HSET`).
+    pub async fn set_field(&self, id: Dbref, field: Field, value: &str) -> Result<(), StoreError> {
+        self.hset_existing(id, field.key(), value, "set_field")
+            .await
+    }
+
+    /// Sets a user attribute; an empty value clears it.
+    pub async fn set_attribute(
+        &self,
+        id: Dbref,
+        name: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let field = format!("a:{}", name.to_uppercase());
+        if value.is_empty() {
+            redis::cmd("HDEL")
+                .arg(self.object_key(id))
+                .arg(field)
+                .query_async::<i64>(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("clear attribute", id))?;
+            return Ok(());
+        }
+        self.hset_existing(id, &field, value, "set_attribute").await
+    }
+
+    async fn hset_existing(
+        &self,
+        id: Dbref,
+        field: &str,
+        value: &str,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        self.timed(op, async {
+            let updated: i64 = UPDATE
+                .key(self.object_key(id))
+                .arg(field)
+                .arg(value)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis(op, id))?;
+            if updated == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NoObject(id.0))
+            }
+        })
+        .await
+    }
+
+    /// Moves an object: its `loc` (the truth) first, then the two contents indexes.
+    pub async fn move_object(
+        &self,
+        id: Dbref,
+        from: Option<Dbref>,
+        to: Dbref,
+    ) -> Result<(), StoreError> {
+        self.hset_existing(id, "loc", &to.0.to_string(), "move_object")
+            .await?;
+        if let Some(from) = from {
+            self.index_remove(from, "in", id.0).await?;
+        }
+        self.index_add(to, "in", id.0).await
+    }
+
+    /// Relinks an exit to a new source room (exits are indexed by source).
+    pub async fn move_exit(
+        &self,
+        id: Dbref,
+        from: Option<Dbref>,
+        to: Dbref,
+    ) -> Result<(), StoreError> {
+        self.hset_existing(id, "loc", &to.0.to_string(), "move_exit")
+            .await?;
+        if let Some(from) = from {
+            self.index_remove(from, "ex", id.0).await?;
+        }
+        self.index_add(to, "ex", id.0).await
+    }
+
+    /// Objects indexed as inside `id` (may include stale entries: check their location).
+    pub async fn contents(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
+        self.index_members(id, "in")
+            .await
+            .map(|v| v.into_iter().map(Dbref).collect())
+    }
+
+    /// Exits indexed as leaving `id` (check their location too).
+    pub async fn exits(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
+        self.index_members(id, "ex")
+            .await
+            .map(|v| v.into_iter().map(Dbref).collect())
+    }
+
+    /// Removes a stale index entry found by a reader.
+    pub async fn unindex(&self, container: Dbref, member: Dbref) -> Result<(), StoreError> {
+        self.index_remove(container, "in", member.0).await?;
+        self.index_remove(container, "ex", member.0).await
+    }
+
+    /// Destroys an object: its hash, its indexes, its entry in its location's index and,
+    /// for a player, its name.
+    pub async fn destroy_object(&self, object: &Object) -> Result<(), StoreError> {
+        self.timed("destroy_object", async {
+            let mut conn = self.conn();
+            redis::cmd("DEL")
+                .arg(self.object_key(object.id))
+                .arg(self.index_key(object.id, "in"))
+                .arg(self.index_key(object.id, "ex"))
+                .arg(self.index_key(object.id, "conns"))
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(StoreError::redis("destroy object", object.id))?;
+            if let Some(location) = object.location {
+                self.unindex(location, object.id).await?;
+            }
+            if object.kind == Kind::Player {
+                redis::cmd("HDEL")
+                    .arg(self.names_key())
+                    .arg(object.name.to_lowercase())
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map_err(StoreError::redis("free player name", object.id))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Renames a player, keeping the name index unique. `Ok(false)` if the name is taken.
+    pub async fn rename_player(&self, player: &Object, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let claimed: i64 = redis::cmd("HSETNX")
+            .arg(self.names_key())
+            .arg(name.to_lowercase())
+            .arg(player.id.0)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::redis("claim player name", name))?;
+        if claimed == 0 && !name.eq_ignore_ascii_case(&player.name) {
+            return Ok(false);
+        }
+        self.set_field(player.id, Field::Name, name).await?;
+        if !name.eq_ignore_ascii_case(&player.name) {
+            redis::cmd("HDEL")
+                .arg(self.names_key())
+                .arg(player.name.to_lowercase())
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(StoreError::redis("free player name", player.id))?;
+        }
+        Ok(true)
+    }
+
+    /// Finds a player by name (case-insensitive).
+    pub async fn player_by_name(&self, name: &str) -> Result<Option<Dbref>, StoreError> {
+        let id: Option<u64> = redis::cmd("HGET")
+            .arg(self.names_key())
+            .arg(name.to_lowercase())
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("find player", name))?;
+        Ok(id.map(Dbref))
+    }
+
+    /// Records that `handle` is connected to `player`.
+    pub async fn add_player_conn(&self, player: Dbref, handle: Handle) -> Result<(), StoreError> {
+        self.index_add(player, "conns", handle.0).await
+    }
+
+    /// Records that `handle` left `player`.
+    pub async fn remove_player_conn(
+        &self,
+        player: Dbref,
+        handle: Handle,
+    ) -> Result<(), StoreError> {
+        self.index_remove(player, "conns", handle.0).await
+    }
+
+    /// Handles indexed as connected to `player` (check their records for stale ones).
+    pub async fn player_conns(&self, player: Dbref) -> Result<Vec<Handle>, StoreError> {
+        self.index_members(player, "conns")
+            .await
+            .map(|v| v.into_iter().map(Handle).collect())
+    }
+
+    async fn index_add(&self, id: Dbref, index: &str, member: u64) -> Result<(), StoreError> {
+        redis::cmd("SADD")
+            .arg(self.index_key(id, index))
+            .arg(member)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("index add", id))?;
+        Ok(())
+    }
+
+    async fn index_remove(&self, id: Dbref, index: &str, member: u64) -> Result<(), StoreError> {
+        redis::cmd("SREM")
+            .arg(self.index_key(id, index))
+            .arg(member)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("index remove", id))?;
+        Ok(())
+    }
+
+    async fn index_members(&self, id: Dbref, index: &str) -> Result<Vec<u64>, StoreError> {
+        self.timed("index_members", async {
+            let mut members: Vec<u64> = redis::cmd("SMEMBERS")
+                .arg(self.index_key(id, index))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read index", id))?;
+            members.sort_unstable();
+            Ok(members)
+        })
+        .await
+    }
+}
+
+fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        handle: id.to_string(),
+        reason,
+    };
+    let opt = |v: &str| if v.is_empty() { None } else { Dbref::parse(v) };
+    let mut object = Object {
+        id,
+        kind: Kind::Thing,
+        name: String::new(),
+        owner: id,
+        location: None,
+        home: None,
+        destination: None,
+        flags: Vec::new(),
+        description: String::new(),
+        password_hash: String::new(),
+        attributes: BTreeMap::new(),
+    };
+    for (field, value) in fields {
+        match field.as_str() {
+            "type" => {
+                object.kind = Kind::parse(&value)
+                    .ok_or_else(|| corrupt(format!("unknown type {value:?}")))?;
+            }
+            "name" => object.name = value,
+            "owner" => object.owner = opt(&value).unwrap_or(id),
+            "loc" => object.location = opt(&value),
+            "home" => object.home = opt(&value),
+            "dest" => object.destination = opt(&value),
+            "flags" => object.flags = value.split_whitespace().map(str::to_owned).collect(),
+            "desc" => object.description = value,
+            "pw" => object.password_hash = value,
+            other => {
+                if let Some(attr) = other.strip_prefix("a:") {
+                    object.attributes.insert(attr.to_owned(), value);
+                }
+            }
+        }
+    }
+    Ok(object)
+}

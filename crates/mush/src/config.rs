@@ -1,0 +1,44 @@
+//! Flags shared by the process roles (each also read from the environment).
+
+use std::time::Duration;
+
+use clap::Args;
+use mush_store::StoreConfig;
+
+/// How to reach the shard's Redis Cluster.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Redis Cluster seed nodes, comma-separated `redis://host:port`.
+    #[arg(
+        long,
+        env = "MUSH_REDIS",
+        value_delimiter = ',',
+        default_value = "redis://127.0.0.1:7000"
+    )]
+    pub redis: Vec<String>,
+    /// Key prefix of the shard (also the NATS subject prefix).
+    #[arg(long, env = "MUSH_PREFIX", default_value = "mush")]
+    pub prefix: String,
+    /// Lifetime of an idle connection record, in seconds.
+    #[arg(long, env = "MUSH_SESSION_TTL", default_value_t = 86_400)]
+    pub session_ttl_secs: u64,
+    /// Limit on one Redis request, in milliseconds.
+    #[arg(long, env = "MUSH_REDIS_TIMEOUT_MS", default_value_t = 1500)]
+    pub redis_timeout_ms: u64,
+    /// Readiness fails when a Redis round trip takes longer than this (milliseconds).
+    #[arg(long, env = "MUSH_REDIS_SLOW_MS", default_value_t = 500)]
+    pub redis_slow_ms: u64,
+}
+
+impl StoreArgs {
+    /// The store configuration these flags describe.
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            nodes: self.redis.clone(),
+            prefix: self.prefix.clone(),
+            session_ttl: Duration::from_secs(self.session_ttl_secs),
+            response_timeout: Duration::from_millis(self.redis_timeout_ms),
+            ..StoreConfig::default()
+        }
+    }
+}

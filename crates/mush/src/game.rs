@@ -1,0 +1,155 @@
+//! `mush game`: one stateless game pod.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use mush_game::{CacheTtl, GameSettings, PasswordCost, Pod, PodConfig};
+use mush_proto::PodId;
+use mush_store::{Dbref, Store, StoreMetrics};
+use prometheus_client::registry::Registry;
+
+use crate::config::StoreArgs;
+use crate::health::{self, ReadyCheck};
+
+/// Flags of `mush game`.
+#[derive(Args, Debug, Clone)]
+pub struct GameArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// This pod's name; in Kubernetes the pod name (downward API).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_id: Option<String>,
+    /// gRPC listen address.
+    #[arg(long, env = "MUSH_GRPC_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+    /// Host gateways dial to reach this pod; in Kubernetes the pod IP.
+    #[arg(long, env = "POD_IP", default_value = "127.0.0.1")]
+    pub advertise_host: String,
+    /// NATS server for cache invalidations.
+    #[arg(long, env = "MUSH_NATS", default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
+    /// Health and metrics listen address.
+    #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http: SocketAddr,
+    /// Password of the God character, needed only to create the world on first boot.
+    #[arg(long, env = "MUSH_GOD_PASSWORD", hide_env_values = true)]
+    pub god_password: Option<String>,
+    /// The game's name (banner, WHO, MSSP).
+    #[arg(long, env = "MUSH_NAME", default_value = "mush-on-kube")]
+    pub mud_name: String,
+    /// Flags of players created at the connect screen, space-separated.
+    #[arg(long, env = "MUSH_NEW_PLAYER_FLAGS", default_value = "BUILDER")]
+    pub new_player_flags: String,
+    /// Argon2 memory cost of new password hashes, KiB.
+    #[arg(long, env = "MUSH_PASSWORD_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
+    pub password_memory_kib: u32,
+    /// Argon2 passes of new password hashes.
+    #[arg(long, env = "MUSH_PASSWORD_ITERATIONS", default_value_t = PasswordCost::default().iterations)]
+    pub password_iterations: u32,
+    /// Heartbeat lifetime in milliseconds: a pod silent this long is presumed dead.
+    #[arg(long, env = "MUSH_HEARTBEAT_TTL_MS", default_value_t = 3000)]
+    pub heartbeat_ttl_ms: u64,
+}
+
+fn welcome(name: &str) -> String {
+    format!(
+        "Welcome to {name}.\n\
+         \n\
+         connect <name> <password>    connect to your character\n\
+         create <name> <password>     create a new character\n\
+         WHO                          see who is connected\n\
+         QUIT                         leave"
+    )
+}
+
+/// Runs a game pod until SIGTERM or Ctrl-C.
+pub async fn run(args: GameArgs) -> anyhow::Result<()> {
+    let pod_id = match &args.pod_id {
+        Some(id) => PodId::new(id.clone())?,
+        None => PodId::new(format!("game-{}", std::process::id()))?,
+    };
+    let mut registry = Registry::default();
+    let store = Store::connect(args.store.store_config(), StoreMetrics::new(&mut registry))
+        .await
+        .context("connecting to Redis Cluster")?;
+    let heartbeat_ttl = Duration::from_millis(args.heartbeat_ttl_ms.max(300));
+    let config = PodConfig {
+        pod_id,
+        listen: args.listen,
+        advertise_host: args.advertise_host.clone(),
+        nats_url: args.nats.clone(),
+        heartbeat_interval: heartbeat_ttl / 3,
+        heartbeat_ttl,
+        god_password: args.god_password.clone(),
+        settings: GameSettings {
+            welcome: welcome(&args.mud_name),
+            mud_name: args.mud_name.clone(),
+            new_player_flags: args
+                .new_player_flags
+                .split_whitespace()
+                .map(str::to_uppercase)
+                .collect(),
+            start_room: Dbref(0),
+        },
+        password_cost: PasswordCost {
+            memory_kib: args.password_memory_kib,
+            iterations: args.password_iterations,
+        },
+        cache_ttl: CacheTtl::default(),
+    };
+    let (pod, listener) = Pod::start(&config, store.clone(), &mut registry).await?;
+    let engine = pod.engine().clone();
+    let slow = Duration::from_millis(args.store.redis_slow_ms);
+    let ready: ReadyCheck = Arc::new(move || {
+        let (store, engine) = (store.clone(), engine.clone());
+        Box::pin(async move {
+            redis_ready(&store, slow).await?;
+            if !engine.nats_connected() {
+                return Err("NATS is not connected".into());
+            }
+            Ok(())
+        })
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let health = tokio::spawn(health::serve(
+        args.http,
+        registry,
+        ready,
+        wait_true(stop_rx.clone()),
+    ));
+    let serving = pod.serve(&config, listener, wait_true(stop_rx));
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => result?,
+        signal = crate::shutdown::signal() => {
+            signal?;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+            serving.await?;
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = health.await;
+    Ok(())
+}
+
+/// Ready when a Redis round trip works and is not slower than `slow`.
+pub async fn redis_ready(store: &Store, slow: Duration) -> Result<(), String> {
+    match tokio::time::timeout(slow, store.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("Redis Cluster unreachable: {error}")),
+        Err(_) => Err(format!("Redis Cluster slower than {slow:?}")),
+    }
+}
+
+/// Resolves once the watch turns true (or its sender is gone).
+pub async fn wait_true(mut rx: tokio::sync::watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `mush gateway`: holds the players' connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use mush_gateway::{ConnLimits, Gateway, GatewayConfig, RouterLimits};
+use mush_proto::GatewayId;
+use mush_store::{Store, StoreMetrics};
+use prometheus_client::registry::Registry;
+
+use crate::config::StoreArgs;
+use crate::game::{redis_ready, wait_true};
+use crate::health::{self, ReadyCheck};
+
+/// Flags of `mush gateway`.
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// This gateway's name; in Kubernetes the pod name.
+    #[arg(long, env = "POD_NAME")]
+    pub gateway_id: Option<String>,
+    /// Telnet listen address.
+    #[arg(long, env = "MUSH_TELNET_LISTEN", default_value = "0.0.0.0:4201")]
+    pub telnet: SocketAddr,
+    /// WebSocket listen address (`off` to disable).
+    #[arg(long, env = "MUSH_WEBSOCKET_LISTEN", default_value = "0.0.0.0:4202")]
+    pub websocket: String,
+    /// Health and metrics listen address.
+    #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8081")]
+    pub http: SocketAddr,
+    /// The game's name (MSSP).
+    #[arg(long, env = "MUSH_NAME", default_value = "mush-on-kube")]
+    pub mud_name: String,
+    /// Sustained input lines per second per connection.
+    #[arg(long, env = "MUSH_INPUT_RATE", default_value_t = 10.0)]
+    pub input_rate: f64,
+    /// Input lines a connection may send in a burst.
+    #[arg(long, env = "MUSH_INPUT_BURST", default_value_t = 100.0)]
+    pub input_burst: f64,
+    /// Seconds a logged-in connection may stay idle.
+    #[arg(long, env = "MUSH_IDLE_TIMEOUT", default_value_t = 3600)]
+    pub idle_timeout_secs: u64,
+    /// Seconds a connection may stay at the connect screen.
+    #[arg(long, env = "MUSH_LOGIN_TIMEOUT", default_value_t = 300)]
+    pub login_timeout_secs: u64,
+    /// Output messages queued per connection before it is closed as too slow.
+    #[arg(long, env = "MUSH_OUTPUT_QUEUE", default_value_t = 1024)]
+    pub output_queue: usize,
+    /// How often the pod list is read, in milliseconds.
+    #[arg(long, env = "MUSH_POD_POLL_MS", default_value_t = 500)]
+    pub pod_poll_ms: u64,
+}
+
+/// Runs a gateway until SIGTERM or Ctrl-C.
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let id = match &args.gateway_id {
+        Some(id) => GatewayId::new(id.clone())?,
+        None => GatewayId::new(format!("gateway-{}", std::process::id()))?,
+    };
+    let websocket = match args.websocket.as_str() {
+        "off" | "" => None,
+        addr => Some(
+            addr.parse()
+                .with_context(|| format!("--websocket {addr:?}"))?,
+        ),
+    };
+    let mut registry = Registry::default();
+    let store = Store::connect(args.store.store_config(), StoreMetrics::new(&mut registry))
+        .await
+        .context("connecting to Redis Cluster")?;
+    let config = GatewayConfig {
+        id,
+        telnet: args.telnet,
+        websocket,
+        mud_name: args.mud_name.clone(),
+        conn: ConnLimits {
+            input_rate: args.input_rate,
+            input_burst: args.input_burst,
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            login_timeout: Duration::from_secs(args.login_timeout_secs),
+            ..ConnLimits::default()
+        },
+        router: RouterLimits {
+            output_queue: args.output_queue.max(1),
+            max_unacked: 1000,
+            handle_block: 1000,
+        },
+        pod_poll: Duration::from_millis(args.pod_poll_ms.max(50)),
+    };
+    let gateway = Gateway::bind(config, store.clone(), &mut registry).await?;
+    tracing::info!(telnet = ?gateway.telnet_addr(), websocket = ?gateway.websocket_addr(), "gateway listening");
+    let slow = Duration::from_millis(args.store.redis_slow_ms);
+    let router = gateway.router().clone();
+    let ready: ReadyCheck = Arc::new(move || {
+        let (store, router) = (store.clone(), router.clone());
+        Box::pin(async move {
+            redis_ready(&store, slow).await?;
+            if router.linked_pods().is_empty() {
+                return Err("no game pod reachable".into());
+            }
+            Ok(())
+        })
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let health = tokio::spawn(health::serve(
+        args.http,
+        registry,
+        ready,
+        wait_true(stop_rx.clone()),
+    ));
+    let serving = tokio::spawn(gateway.serve(stop_rx));
+    crate::shutdown::signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = serving.await;
+    let _ = health.await;
+    Ok(())
+}

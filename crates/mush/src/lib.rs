@@ -1,0 +1,7 @@
+//! Library side of the `mush` binary: a whole shard on loopback, as real processes.
+//!
+//! `mush dev`, the data-plane tests and the load driver all start shards the same way:
+//! a Redis Cluster and a NATS server from `mush-harness`, game pods and a gateway as
+//! child processes of the `mush` executable. Every process dies with the [`Shard`].
+
+pub mod shard;

@@ -1,0 +1,214 @@
+//! A whole shard on 127.0.0.1: Redis Cluster, NATS, game pods and a gateway.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mush_harness::{ClusterOptions, HarnessError, NatsServer, RedisCluster, Server, free_port};
+
+/// How to start a shard.
+#[derive(Clone, Debug)]
+pub struct ShardOptions {
+    /// The `mush` executable.
+    pub exe: PathBuf,
+    /// Where every process keeps its data and log.
+    pub dir: PathBuf,
+    /// Game pods to start.
+    pub game_pods: usize,
+    /// Telnet port of the gateway (`None`: a free one).
+    pub telnet_port: Option<u16>,
+    /// WebSocket port of the gateway (`None`: a free one).
+    pub websocket_port: Option<u16>,
+    /// Password of Wizard (#1).
+    pub god_password: String,
+    /// Extra flags for the gateway.
+    pub gateway_args: Vec<String>,
+    /// Extra flags for every game pod.
+    pub game_args: Vec<String>,
+    /// Log filter of the children.
+    pub log: String,
+}
+
+impl ShardOptions {
+    /// Defaults for tests: two pods, free ports, quick timeouts.
+    pub fn for_tests(exe: impl Into<PathBuf>, dir: &Path) -> Self {
+        Self {
+            exe: exe.into(),
+            dir: dir.to_owned(),
+            game_pods: 2,
+            telnet_port: None,
+            websocket_port: None,
+            god_password: "potrzebie".into(),
+            gateway_args: vec!["--pod-poll-ms".into(), "200".into()],
+            game_args: vec!["--heartbeat-ttl-ms".into(), "1500".into()],
+            log: "info".into(),
+        }
+    }
+}
+
+/// A running shard; dropping it kills every process.
+pub struct Shard {
+    options: ShardOptions,
+    redis: RedisCluster,
+    nats: NatsServer,
+    pods: Vec<(String, Server)>,
+    gateway: Server,
+    telnet_port: u16,
+    websocket_port: u16,
+    pods_started: usize,
+}
+
+impl Shard {
+    /// Starts everything and returns once the gateway listens.
+    pub fn start(options: ShardOptions) -> Result<Self, HarnessError> {
+        std::fs::create_dir_all(&options.dir).map_err(HarnessError::Io)?;
+        let redis = RedisCluster::start_in(&options.dir.join("redis"), ClusterOptions::default())?;
+        let nats = NatsServer::start_in(&options.dir.join("nats"))?;
+        let telnet_port = options.telnet_port.map_or_else(free_port, Ok)?;
+        let websocket_port = options.websocket_port.map_or_else(free_port, Ok)?;
+        let mut pods = Vec::new();
+        for index in 0..options.game_pods {
+            let name = format!("game-{index}");
+            let server = spawn_pod(&options, &redis, &nats, &name)?;
+            pods.push((name, server));
+        }
+        let gateway = spawn_gateway(&options, &redis, telnet_port, websocket_port)?;
+        Ok(Self {
+            pods_started: options.game_pods,
+            options,
+            redis,
+            nats,
+            pods,
+            gateway,
+            telnet_port,
+            websocket_port,
+        })
+    }
+
+    /// Where players connect with telnet.
+    pub fn telnet_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.telnet_port))
+    }
+
+    /// Where browsers connect.
+    pub fn websocket_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/", self.websocket_port)
+    }
+
+    /// The Redis Cluster.
+    pub fn redis(&self) -> &RedisCluster {
+        &self.redis
+    }
+
+    /// The NATS server (tests stop and start it).
+    pub fn nats_mut(&mut self) -> &mut NatsServer {
+        &mut self.nats
+    }
+
+    /// The NATS URL.
+    pub fn nats_url(&self) -> String {
+        self.nats.url()
+    }
+
+    /// Names of the running game pods.
+    pub fn pod_names(&self) -> Vec<String> {
+        self.pods.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// SIGKILLs a game pod (a crash: no drain, no goodbye).
+    pub fn kill_pod(&mut self, name: &str) -> Result<(), HarnessError> {
+        let index = self
+            .pods
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| HarnessError::Invalid(format!("no pod {name}")))?;
+        let (_, mut server) = self.pods.remove(index);
+        server.kill();
+        Ok(())
+    }
+
+    /// Starts one more game pod with a fresh name and returns the name.
+    pub fn start_pod(&mut self) -> Result<String, HarnessError> {
+        let name = format!("game-{}", self.pods_started);
+        self.pods_started += 1;
+        let server = spawn_pod(&self.options, &self.redis, &self.nats, &name)?;
+        self.pods.push((name.clone(), server));
+        Ok(name)
+    }
+
+    /// Stops everything gracefully (SIGTERM, then SIGKILL after a grace period).
+    pub fn stop(mut self) {
+        self.gateway.terminate(Duration::from_secs(5));
+        for (_, pod) in &mut self.pods {
+            pod.terminate(Duration::from_secs(5));
+        }
+    }
+}
+
+fn common_args(options: &ShardOptions, redis: &RedisCluster, http: u16) -> Vec<String> {
+    vec![
+        "--log".into(),
+        options.log.clone(),
+        "--redis".into(),
+        redis.urls().join(","),
+        "--http".into(),
+        format!("127.0.0.1:{http}"),
+    ]
+}
+
+fn spawn_pod(
+    options: &ShardOptions,
+    redis: &RedisCluster,
+    nats: &NatsServer,
+    name: &str,
+) -> Result<Server, HarnessError> {
+    let grpc = free_port()?;
+    let mut args = vec!["game".to_owned()];
+    args.extend(common_args(options, redis, free_port()?));
+    args.extend([
+        "--pod-id".into(),
+        name.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{grpc}"),
+        "--advertise-host".into(),
+        "127.0.0.1".into(),
+        "--nats".into(),
+        nats.url(),
+        "--god-password".into(),
+        options.god_password.clone(),
+    ]);
+    args.extend(options.game_args.iter().cloned());
+    Server::spawn(
+        format!("mush game {name}"),
+        &options.exe,
+        args,
+        grpc,
+        options.dir.join(format!("{name}.log")),
+    )
+}
+
+fn spawn_gateway(
+    options: &ShardOptions,
+    redis: &RedisCluster,
+    telnet: u16,
+    websocket: u16,
+) -> Result<Server, HarnessError> {
+    let mut args = vec!["gateway".to_owned()];
+    args.extend(common_args(options, redis, free_port()?));
+    args.extend([
+        "--gateway-id".into(),
+        "gateway-0".into(),
+        "--telnet".into(),
+        format!("127.0.0.1:{telnet}"),
+        "--websocket".into(),
+        format!("127.0.0.1:{websocket}"),
+    ]);
+    args.extend(options.gateway_args.iter().cloned());
+    Server::spawn(
+        "mush gateway",
+        &options.exe,
+        args,
+        telnet,
+        options.dir.join("gateway.log"),
+    )
+}
