@@ -1,1 +1,455 @@
+//! The data plane as players see it: real Redis Cluster, NATS, game pods and a gateway
+//! (the `mush` binary as child processes), real sockets.
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use mush::shard::{Shard, ShardOptions};
+use mush_proto::{GatewayId, Handle, PodId};
+use mush_store::{Store, StoreConfig, StoreMetrics};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const IAC: u8 = 255;
+const SB: u8 = 250;
+const SE: u8 = 240;
+
+fn start_shard(name: &str, gateway_args: &[&str]) -> (Shard, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("mush-{name}-"))
+        .tempdir()
+        .expect("temp dir");
+    let mut options = ShardOptions::for_tests(env!("CARGO_BIN_EXE_mush"), dir.path());
+    options
+        .gateway_args
+        .extend(gateway_args.iter().map(|a| (*a).to_owned()));
+    let shard = Shard::start(options).expect("shard");
+    (shard, dir)
+}
+
+async fn store_of(shard: &Shard) -> Store {
+    Store::connect(
+        StoreConfig {
+            nodes: shard.redis().urls(),
+            ..StoreConfig::default()
+        },
+        StoreMetrics::unregistered(),
+    )
+    .await
+    .expect("store")
+}
+
+/// A scripted telnet player.
+struct Player {
+    stream: TcpStream,
+    text: String,
+    closed: bool,
+}
+
+impl Player {
+    async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut player = Self {
+            stream,
+            text: String::new(),
+            closed: false,
+        };
+        player.expect("connect <name> <password>").await;
+        player
+    }
+
+    async fn login(addr: SocketAddr, name: &str) -> Self {
+        let mut player = Self::connect(addr).await;
+        player.send(&format!("create {name} secret")).await;
+        player.expect("Limbo").await;
+        player
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads until `needle` appears; returns everything up to and including it.
+    async fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(at) = self.text.find(needle) {
+                let seen: String = self.text.drain(..at + needle.len()).collect();
+                return seen;
+            }
+            assert!(
+                !self.closed,
+                "connection closed while waiting for {needle:?}; got {:?}",
+                self.text
+            );
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {needle:?}; got {:?}",
+                self.text
+            );
+            let mut buf = [0u8; 8192];
+            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
+                Ok(Ok(n)) => self.text.push_str(&strip_telnet(&buf[..n])),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// True if the gateway has not closed the socket (checked without blocking long).
+    async fn is_open(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => false,
+            Ok(Ok(n)) => {
+                self.text.push_str(&strip_telnet(&buf[..n]));
+                true
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+/// Removes telnet commands from received bytes (the tests read text).
+fn strip_telnet(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == IAC && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                SB => {
+                    while i + 1 < bytes.len() && !(bytes[i] == IAC && bytes[i + 1] == SE) {
+                        i += 1;
+                    }
+                    i += 2;
+                }
+                251..=254 => i += 3,
+                _ => i += 2,
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn pod_of(store: &Store, name: &str) -> PodId {
+    let id = store
+        .player_by_name(name)
+        .await
+        .expect("lookup")
+        .expect("player exists");
+    let records = store.list_active().await.expect("records");
+    records
+        .into_iter()
+        .find(|r| r.player.as_deref() == Some(&id.0.to_string()))
+        .and_then(|r| r.pod)
+        .expect("player's session has a pod")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_on_different_pods_talk_page_and_see_each_other() {
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("talk", &[]));
+    let store = store_of(&shard).await;
+    let mut alice = Player::login(shard.telnet_addr(), "Alice").await;
+    let mut bob = Player::login(shard.telnet_addr(), "Bob").await;
+    alice.expect("Bob has connected.").await;
+    assert_ne!(
+        pod_of(&store, "Alice").await,
+        pod_of(&store, "Bob").await,
+        "sessions should spread over both pods"
+    );
+
+    alice.send("say hello from pod one").await;
+    alice.expect("You say, \"hello from pod one\"").await;
+    bob.expect("Alice says, \"hello from pod one\"").await;
+
+    bob.send(":waves.").await;
+    alice.expect("Bob waves.").await;
+    bob.expect("Bob waves.").await;
+    bob.send(";'s hat tilts").await;
+    alice.expect("Bob's hat tilts").await;
+
+    bob.send("page Alice=psst").await;
+    bob.expect("You paged Alice with 'psst'.").await;
+    alice.expect("Bob pages: psst").await;
+
+    let mut carol = Player::login(shard.telnet_addr(), "Carol").await;
+    carol.send("WHO").await;
+    let who = carol.expect("Players logged in.").await;
+    for name in ["Alice", "Bob", "Carol"] {
+        assert!(who.contains(name), "{name} missing from WHO: {who}");
+    }
+    // A page between Alice and Bob never reaches Carol.
+    carol.send("think done").await;
+    let seen = carol.expect("done").await;
+    assert!(!seen.contains("psst"), "page leaked: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_game_pod_is_replaced_without_dropping_the_player() {
+    let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("restart", &[]));
+    let store = store_of(&shard).await;
+    let mut alice = Player::login(shard.telnet_addr(), "Alice").await;
+    alice.send("@dig Workshop=workshop;w,out;o").await;
+    alice.expect("Linked exit").await;
+    alice.send("@create anvil").await;
+    alice.expect("Created: anvil").await;
+    alice.send("w").await;
+    alice.expect("Workshop").await;
+
+    let pod = pod_of(&store, "Alice").await;
+    tokio::task::block_in_place(|| {
+        shard.kill_pod(pod.as_str()).expect("kill");
+        shard.start_pod().expect("new pod");
+    });
+    alice.send("think still here").await;
+    alice.expect("still here").await;
+    assert!(
+        alice.is_open().await,
+        "the gateway closed the player's connection"
+    );
+    assert_ne!(
+        pod_of(&store, "Alice").await,
+        pod,
+        "session still points at the dead pod"
+    );
+
+    alice.send("look").await;
+    let look = alice.expect("Obvious exits:").await;
+    assert!(
+        look.contains("Workshop"),
+        "lost the room built before the restart: {look}"
+    );
+    alice.send("inventory").await;
+    alice.expect("anvil").await;
+    alice.send("o").await;
+    alice.expect("Limbo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_telnet_negotiation_and_a_websocket_client_both_play() {
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("wire", &[]));
+    let store = store_of(&shard).await;
+    let mut raw = Player::connect(shard.telnet_addr()).await;
+    let mut bytes = vec![IAC, 251, 31, IAC, SB, 31, 0, 132, 0, 40, IAC, SE];
+    bytes.extend_from_slice(&[IAC, 251, 24, IAC, SB, 24, 0]);
+    bytes.extend_from_slice(b"TINTIN++");
+    bytes.extend_from_slice(&[IAC, SE]);
+    bytes.extend_from_slice(b"create Raw secret\r\n");
+    for byte in bytes {
+        raw.send_raw(&[byte]).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    raw.expect("Limbo").await;
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(shard.websocket_url())
+        .await
+        .expect("ws connect");
+    let mut ws_text = String::new();
+    let mut ws_expect = async |ws: &mut tokio_tungstenite::WebSocketStream<_>, needle: &str| loop {
+        if let Some(at) = ws_text.find(needle) {
+            ws_text.drain(..at + needle.len());
+            return;
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("ws timed out")
+            .expect("ws closed")
+            .expect("ws error");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            ws_text.push_str(text.as_str());
+            ws_text.push('\n');
+        }
+    };
+    ws_expect(&mut ws, "connect <name> <password>").await;
+    ws.send("create Webby secret".into()).await.expect("send");
+    ws_expect(&mut ws, "Limbo").await;
+    raw.expect("Webby has connected.").await;
+    raw.send("say hi web").await;
+    ws_expect(&mut ws, "Raw says, \"hi web\"").await;
+    ws.send("say hi telnet".into()).await.expect("send");
+    raw.expect("Webby says, \"hi telnet\"").await;
+
+    // What the negotiation taught the gateway lands in the session's metadata.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = store.list_active().await.expect("records");
+        let meta = records
+            .iter()
+            .find(|r| r.meta.get("naws").map(String::as_str) == Some("132x40"));
+        if let Some(record) = meta {
+            assert_eq!(
+                record.meta.get("client").map(String::as_str),
+                Some("TINTIN++")
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "NAWS/TTYPE never reached the metadata"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors_and_loses_nothing() {
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard("bad", &["--input-rate", "50", "--input-burst", "20"])
+    });
+    let mut eve = Player::login(shard.telnet_addr(), "Eve").await;
+
+    eve.send(&"x".repeat(20_000)).await;
+    eve.expect("That line is too long").await;
+    eve.send("think after long line").await;
+    eve.expect("after long line").await;
+
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i * 7919 % 256) as u8)
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    eve.send_raw(&garbage).await;
+    eve.send_raw(b"\r\n").await;
+    eve.send("think after garbage").await;
+    eve.expect("after garbage").await;
+
+    let flood: String = (0..200).map(|n| format!("think flood-{n}\r\n")).collect();
+    eve.send_raw(flood.as_bytes()).await;
+    eve.expect("too fast").await;
+    for n in 0..200 {
+        eve.expect(&format!("flood-{n}\r\n")).await;
+    }
+    eve.send("think still fine").await;
+    eve.expect("still fine").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
+    use mush_rpc::v1::{GatewayEvent, Hello, Input, PodBatch, SessionOpen, gateway_event};
+
+    /// A newer gateway's batch: the same field 1, plus a field this pod has never heard of.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct FutureBatch {
+        #[prost(message, repeated, tag = "1")]
+        events: Vec<GatewayEvent>,
+        #[prost(string, tag = "99")]
+        from_the_future: String,
+    }
+
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("grpc", &[]));
+    let store = store_of(&shard).await;
+    let pods = loop {
+        let pods = store.live_pods().await.expect("pods");
+        if !pods.is_empty() {
+            break pods;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let addr = format!("http://{}", pods[0].info.addr);
+    let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
+    store
+        .register(&mush_store::NewConnection {
+            handle,
+            gateway: GatewayId::new("probe").expect("id"),
+            pod: Some(pods[0].info.id.clone()),
+            address: "127.0.0.1:1".into(),
+            host: "localhost".into(),
+            conn_type: mush_proto::ConnType::Telnet,
+            connected_at_ms: mush_store::now_ms(),
+        })
+        .await
+        .expect("register");
+
+    let event = |kind| GatewayEvent { kind: Some(kind) };
+    let batch = FutureBatch {
+        events: vec![
+            event(gateway_event::Kind::Hello(Hello {
+                gateway_id: "probe".into(),
+            })),
+            event(gateway_event::Kind::Open(SessionOpen {
+                handle: handle.0,
+                ..Default::default()
+            })),
+            event(gateway_event::Kind::Input(Input {
+                handle: handle.0,
+                seq: 1,
+                line: "WHO".into(),
+            })),
+        ],
+        from_the_future: "ignore me".into(),
+    };
+    let attach = |batches: Vec<FutureBatch>| {
+        let addr = addr.clone();
+        async move {
+            let channel = tonic::transport::Endpoint::from_shared(addr)
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect");
+            let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(8 << 20);
+            grpc.ready().await.expect("ready");
+            let codec = tonic_prost::ProstCodec::<FutureBatch, PodBatch>::default();
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static("/mush.v1.Game/Attach");
+            let outbound =
+                futures_util::stream::iter(batches).chain(futures_util::stream::pending());
+            grpc.streaming(tonic::Request::new(outbound), path, codec)
+                .await
+        }
+    };
+    let mut replies = attach(vec![batch.clone()])
+        .await
+        .expect("attach")
+        .into_inner();
+    let mut text = String::new();
+    while !text.contains("logged in.") {
+        let reply = tokio::time::timeout(Duration::from_secs(10), replies.message())
+            .await
+            .expect("reply in time")
+            .expect("stream ok")
+            .expect("stream open");
+        for event in reply.events {
+            if let Some(mush_rpc::v1::pod_event::Kind::Output(output)) = event.kind {
+                text.push_str(&output.text);
+            }
+        }
+    }
+    assert!(text.contains("Welcome"), "{text}");
+
+    // Over the 1 MiB limit: the pod refuses the stream, and keeps serving others.
+    let mut huge = batch.clone();
+    huge.events.truncate(1);
+    huge.from_the_future = "x".repeat(2 << 20);
+    let refused = match attach(vec![huge]).await {
+        Err(status) => status,
+        Ok(response) => {
+            let mut stream = response.into_inner();
+            tokio::time::timeout(Duration::from_secs(10), stream.message())
+                .await
+                .expect("answer in time")
+                .expect_err("oversized message accepted")
+        }
+    };
+    assert!(
+        matches!(
+            refused.code(),
+            tonic::Code::ResourceExhausted
+                | tonic::Code::OutOfRange
+                | tonic::Code::Internal
+                | tonic::Code::Unknown
+                | tonic::Code::Cancelled
+        ),
+        "unexpected status {refused:?}"
+    );
+    let mut player = Player::login(shard.telnet_addr(), "Survivor").await;
+    player.send("think pods still serve").await;
+    player.expect("pods still serve").await;
+}

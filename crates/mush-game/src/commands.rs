@@ -243,6 +243,15 @@ async fn in_world(
     if let Some(text) = line.strip_prefix('&') {
         return cx.set_attr_command(text).await.map(|()| true);
     }
+    // As in TinyMUX: `home`, then the exits here, then the built-in commands, so an exit
+    // named `w` or `look` wins over the command of that name.
+    if line.eq_ignore_ascii_case("home") {
+        cx.home().await?;
+        return Ok(true);
+    }
+    if cx.try_exit(line).await? {
+        return Ok(true);
+    }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
     match lower.as_str() {
@@ -257,7 +266,6 @@ async fn in_world(
         "look" | "l" => cx.look(rest).await?,
         "examine" | "ex" => cx.examine(rest).await?,
         "go" | "move" => cx.go(rest).await?,
-        "home" => cx.home().await?,
         "inventory" | "i" | "inv" => cx.inventory().await?,
         "get" | "take" => cx.get(rest).await?,
         "drop" => cx.drop(rest).await?,
@@ -305,11 +313,7 @@ async fn in_world(
             return Ok(false);
         }
         "help" => cx.tell(help::topic(rest)).await,
-        _ => {
-            if !cx.try_exit(line).await? {
-                cx.tell(HUH).await;
-            }
-        }
+        _ => cx.tell(HUH).await,
     }
     Ok(true)
 }

@@ -152,11 +152,9 @@ impl Options {
                     negotiate(DONT, option, out);
                 }
             }
-            WONT => {
-                if self.his.get(option) {
-                    self.his.set(option, false);
-                    negotiate(DONT, option, out);
-                }
+            WONT if self.his.get(option) => {
+                self.his.set(option, false);
+                negotiate(DONT, option, out);
             }
             DO => {
                 if self.ours.get(option) {
@@ -176,11 +174,9 @@ impl Options {
                     negotiate(WONT, option, out);
                 }
             }
-            DONT => {
-                if self.ours.get(option) {
-                    self.ours.set(option, false);
-                    negotiate(WONT, option, out);
-                }
+            DONT if self.ours.get(option) => {
+                self.ours.set(option, false);
+                negotiate(WONT, option, out);
             }
             _ => {}
         }
