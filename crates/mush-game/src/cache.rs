@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,8 +76,13 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         }
     }
 
-    fn put(&self, key: K, value: V) {
-        self.lock().insert(
+    /// Inserts unless `epoch` moved since `read_from`, checked under the map's lock.
+    fn put_if(&self, key: K, value: V, epoch: &AtomicU64, read_from: u64) {
+        let mut map = self.lock();
+        if epoch.load(Ordering::SeqCst) != read_from {
+            return;
+        }
+        map.insert(
             key,
             Entry {
                 value,
@@ -101,6 +106,10 @@ pub struct Cache {
     lists: Map<(Dbref, List), Arc<Vec<u64>>>,
     ttl: CacheTtl,
     nats_up: AtomicBool,
+    /// Bumped by every eviction. A read from Redis is cached only if no eviction happened
+    /// while it was in flight: otherwise a read that started before another pod's write
+    /// could land after that write's invalidation and pin stale data for a whole TTL.
+    epoch: AtomicU64,
 }
 
 impl Cache {
@@ -111,6 +120,7 @@ impl Cache {
             lists: Map::new(),
             ttl,
             nats_up: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -127,9 +137,14 @@ impl Cache {
         self.objects.get(&id, self.ttl())
     }
 
-    /// Remembers an object read from Redis.
-    pub fn put_object(&self, id: Dbref, object: Option<Arc<Object>>) {
-        self.objects.put(id, object);
+    /// The eviction epoch; take it before reading Redis and pass it to the `put_*`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Remembers an object read from Redis, unless it changed during the read.
+    pub fn put_object(&self, id: Dbref, object: Option<Arc<Object>>, read_from: u64) {
+        self.objects.put_if(id, object, &self.epoch, read_from);
     }
 
     /// A cached list.
@@ -137,13 +152,17 @@ impl Cache {
         self.lists.get(&(id, list), self.ttl())
     }
 
-    /// Remembers a list read from Redis.
-    pub fn put_list(&self, id: Dbref, list: List, members: Arc<Vec<u64>>) {
-        self.lists.put((id, list), members);
+    /// Remembers a list read from Redis, unless something changed during the read.
+    pub fn put_list(&self, id: Dbref, list: List, members: Arc<Vec<u64>>, read_from: u64) {
+        self.lists
+            .put_if((id, list), members, &self.epoch, read_from);
     }
 
     /// Forgets everything about one object.
     pub fn evict(&self, id: Dbref) {
+        // Bump first, remove second: a concurrent put either sees the new epoch or has
+        // already inserted (under the lock) and is removed here.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.objects.remove(&id);
         for list in [List::Contents, List::Exits, List::Conns] {
             self.lists.remove(&(id, list));
@@ -152,6 +171,7 @@ impl Cache {
 
     /// Forgets everything.
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.objects.clear();
         self.lists.clear();
     }
@@ -257,5 +277,44 @@ impl Invalidator {
         self.client
             .as_ref()
             .is_some_and(|c| c.connection_state() == async_nats::connection::State::Connected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_overlapping_an_eviction_is_not_cached() {
+        let cache = Cache::new(CacheTtl::default());
+        cache.set_nats_up(true);
+        let before = cache.epoch();
+        cache.evict(Dbref(0));
+        cache.put_list(Dbref(0), List::Contents, Arc::new(vec![1]), before);
+        assert!(
+            cache.list(Dbref(0), List::Contents).is_none(),
+            "stale read cached"
+        );
+        let now = cache.epoch();
+        cache.put_list(Dbref(0), List::Contents, Arc::new(vec![1, 2]), now);
+        assert_eq!(
+            cache.list(Dbref(0), List::Contents).as_deref(),
+            Some(&vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn entries_expire_after_the_short_ttl_while_nats_is_down() {
+        let cache = Cache::new(CacheTtl {
+            connected: Duration::from_secs(60),
+            disconnected: Duration::from_millis(20),
+        });
+        cache.put_list(Dbref(1), List::Exits, Arc::new(vec![3]), cache.epoch());
+        assert!(cache.list(Dbref(1), List::Exits).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            cache.list(Dbref(1), List::Exits).is_none(),
+            "outlived the short TTL"
+        );
     }
 }

@@ -172,11 +172,12 @@ async fn enter_world(
     player: &Object,
 ) -> Result<(), StoreError> {
     let handle = session.handle;
-    engine
-        .store
-        .bind_player(handle, &player.id.0.to_string())
-        .await?;
-    engine.store.add_player_conn(player.id, handle).await?;
+    let binding = player.id.0.to_string();
+    // Two keys in two slots: written together, one round trip instead of two.
+    tokio::try_join!(
+        engine.store.bind_player(handle, &binding),
+        engine.store.add_player_conn(player.id, handle),
+    )?;
     engine.changed(&[player.id]).await;
     session.player = Some(player.id);
     if let Some(room) = player.location {
@@ -318,8 +319,19 @@ async fn in_world(
     Ok(true)
 }
 
-async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> {
-    let now = mush_store::now_ms();
+/// One line of WHO, before the viewer's permissions are applied.
+pub(crate) struct WhoRow {
+    id: Dbref,
+    name: String,
+    dark: bool,
+    connected_at_ms: u64,
+    last_seen_ms: u64,
+    doing: String,
+}
+
+/// Reads every connection once; the engine shares the result between viewers for a moment
+/// (WHO reads the whole shard, and a room full of players typing it must not multiply that).
+pub(crate) async fn who_rows(engine: &Engine) -> Result<Vec<WhoRow>, StoreError> {
     let mut rows = Vec::new();
     for record in engine.store.list_active().await? {
         if record.state != ConnState::LoggedIn {
@@ -331,29 +343,40 @@ async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> 
         let Some(player) = engine.object(id).await? else {
             continue;
         };
-        if player.has_flag("DARK") && session.player != Some(id) {
-            continue;
-        }
-        let on_for = now.saturating_sub(record.connected_at_ms) / 1000;
-        let idle = now.saturating_sub(record.last_seen_ms) / 1000;
-        let doing = player.attributes.get("DOING").cloned().unwrap_or_default();
-        rows.push((player.name.clone(), on_for, idle, doing));
+        rows.push(WhoRow {
+            id,
+            name: player.name.clone(),
+            dark: player.has_flag("DARK"),
+            connected_at_ms: record.connected_at_ms,
+            last_seen_ms: record.last_seen_ms,
+            doing: player.attributes.get("DOING").cloned().unwrap_or_default(),
+        });
     }
-    rows.sort();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
+}
+
+async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> {
+    let now = mush_store::now_ms();
+    let rows = engine.who_rows().await?;
+    let visible: Vec<&WhoRow> = rows
+        .iter()
+        .filter(|r| !r.dark || session.player == Some(r.id))
+        .collect();
     let mut out = String::from("Player Name          On For Idle  Doing\n");
-    for (name, on_for, idle, doing) in &rows {
+    for row in &visible {
         out.push_str(&format!(
             "{:<20} {:>6} {:>4}  {}\n",
-            truncate(name, 20),
-            format_on_for(*on_for),
-            format_idle(*idle),
-            truncate(doing, 40)
+            truncate(&row.name, 20),
+            format_on_for(now.saturating_sub(row.connected_at_ms) / 1000),
+            format_idle(now.saturating_sub(row.last_seen_ms) / 1000),
+            truncate(&row.doing, 40)
         ));
     }
     out.push_str(&format!(
         "{} Player{} logged in.",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" }
+        visible.len(),
+        if visible.len() == 1 { "" } else { "s" }
     ));
     engine.tell(session.handle, &out).await;
     Ok(())

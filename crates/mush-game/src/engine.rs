@@ -64,7 +64,11 @@ pub struct Engine {
     gateways: RwLock<HashMap<GatewayId, GatewayTx>>,
     handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
     sessions: Mutex<HashMap<Handle, mpsc::UnboundedSender<Work>>>,
+    who: tokio::sync::Mutex<Option<(Instant, Arc<Vec<crate::commands::WhoRow>>)>>,
 }
+
+/// How long one WHO listing is shared between viewers.
+const WHO_SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Engine {
     /// Builds the engine; sessions arrive through [`crate::GameService`].
@@ -86,12 +90,27 @@ impl Engine {
             gateways: RwLock::new(HashMap::new()),
             handle_gateways: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            who: tokio::sync::Mutex::new(None),
         })
     }
 
     /// True while cache invalidations flow (readiness).
     pub fn nats_connected(&self) -> bool {
         self.invalidator.is_connected()
+    }
+
+    /// The WHO listing, read at most once a second per pod; concurrent viewers wait for
+    /// the one read in progress instead of starting their own.
+    pub(crate) async fn who_rows(&self) -> Result<Arc<Vec<crate::commands::WhoRow>>, StoreError> {
+        let mut cached = self.who.lock().await;
+        if let Some((at, rows)) = cached.as_ref()
+            && at.elapsed() < WHO_SHARED_FOR
+        {
+            return Ok(rows.clone());
+        }
+        let rows = Arc::new(crate::commands::who_rows(self).await?);
+        *cached = Some((Instant::now(), rows.clone()));
+        Ok(rows)
     }
 
     /// Sessions served here.
@@ -311,8 +330,9 @@ impl Engine {
         if let Some(cached) = self.cache.object(id) {
             return Ok(cached);
         }
+        let epoch = self.cache.epoch();
         let object = self.store.object(id).await?.map(Arc::new);
-        self.cache.put_object(id, object.clone());
+        self.cache.put_object(id, object.clone(), epoch);
         Ok(object)
     }
 
@@ -320,6 +340,7 @@ impl Engine {
         if let Some(cached) = self.cache.list(id, list) {
             return Ok(cached);
         }
+        let epoch = self.cache.epoch();
         let members: Vec<u64> = match list {
             List::Contents => self
                 .store
@@ -344,7 +365,7 @@ impl Engine {
                 .collect(),
         };
         let members = Arc::new(members);
-        self.cache.put_list(id, list, members.clone());
+        self.cache.put_list(id, list, members.clone(), epoch);
         Ok(members)
     }
 
@@ -361,9 +382,13 @@ impl Engine {
 
     async fn members(&self, room: Dbref, list: List) -> Result<Vec<Arc<Object>>, StoreError> {
         let ids = self.list(room, list).await?;
+        // Cache misses go to Redis together (one pipelined burst), not one by one.
+        let found =
+            futures_util::future::try_join_all(ids.iter().map(|&id| self.object(Dbref(id))))
+                .await?;
         let mut objects = Vec::with_capacity(ids.len());
-        for &id in ids.iter() {
-            match self.object(Dbref(id)).await? {
+        for (&id, object) in ids.iter().zip(found) {
+            match object {
                 Some(object) if object.location == Some(room) => objects.push(object),
                 _ => {
                     self.store.unindex(room, Dbref(id)).await?;
@@ -400,17 +425,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends a line to every connected player in a room, except `except`.
+    /// Sends a line to every connected player in a room, except `except`. The players'
+    /// connection lists are read together, so a crowded room costs one burst of reads.
     pub(crate) async fn emit_room(
         &self,
         room: Dbref,
         text: &str,
         except: Option<Dbref>,
     ) -> Result<(), StoreError> {
-        for object in self.contents(room).await? {
-            if object.kind == Kind::Player && Some(object.id) != except {
-                self.notify(object.id, text).await?;
-            }
+        let players: Vec<Dbref> = self
+            .contents(room)
+            .await?
+            .iter()
+            .filter(|o| o.kind == Kind::Player && Some(o.id) != except)
+            .map(|o| o.id)
+            .collect();
+        let handles =
+            futures_util::future::try_join_all(players.iter().map(|&p| self.handles_of(p))).await?;
+        for handle in handles.into_iter().flatten() {
+            self.tell(handle, text).await;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use mush_rpc::v1::game_server::GameServer;
 use mush_store::{Dbref, Kind, NewObject, PodInfo, Store};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::cache::{Cache, CacheTtl, Invalidator};
 use crate::engine::{Engine, GameSettings};
@@ -128,7 +128,12 @@ impl Pod {
             .tcp_nodelay(true)
             .http2_adaptive_window(Some(true))
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            // Our own listener (bound early so port 0 works): tonic's tcp_nodelay applies only
+            // to listeners it binds, so set it on the incoming stream itself.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                shutdown,
+            )
             .await;
         beat.abort();
         if let Err(error) = store.deregister_pod(&info.id).await {

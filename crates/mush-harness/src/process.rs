@@ -75,6 +75,11 @@ impl Server {
         self.port
     }
 
+    /// The process id while running (to read its memory from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// True while the process has been started and not stopped by the harness.
     pub fn is_running(&self) -> bool {
         self.child.is_some()

@@ -110,6 +110,11 @@ impl Shard {
         self.nats.url()
     }
 
+    /// The gateway's process id (for memory measurements).
+    pub fn gateway_pid(&self) -> Option<u32> {
+        self.gateway.pid()
+    }
+
     /// Names of the running game pods.
     pub fn pod_names(&self) -> Vec<String> {
         self.pods.iter().map(|(name, _)| name.clone()).collect()

@@ -1,0 +1,481 @@
+//! Load driver: the same scripted telnet players against a mush-on-kube shard (as `mush
+//! dev` runs it) and against TinyMUX (Debian's `tinymux`), in one run, side by side.
+//!
+//! ```text
+//! scripts/bench-dataplane            # builds release binaries, then runs this
+//! ```
+//!
+//! Figures: command round trip p50/p99 and throughput at 1, 50 and 200 clients (closed loop:
+//! each client sends `think` and waits for its echo), room fan-out (one `say`, 49 listeners,
+//! time until each listener sees it), login time (`connect` including the password hash,
+//! up to the first answered command), and resident memory per idle session of the process
+//! holding the sockets (our gateway, TinyMUX's netmux). Both servers get their input rate
+//! limits raised for the run. Every socket sets TCP_NODELAY and every command is written
+//! in one piece, so Nagle's algorithm does not distort either side.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mush::shard::{Shard, ShardOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Parser)]
+struct Args {
+    /// Client counts for the round-trip and throughput runs.
+    #[arg(long, value_delimiter = ',', default_value = "1,50,200")]
+    clients: Vec<usize>,
+    /// Seconds each round-trip level runs.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// `say`s in the fan-out run.
+    #[arg(long, default_value_t = 40)]
+    fanout_rounds: usize,
+    /// Idle sessions for the memory figure.
+    #[arg(long, default_value_t = 1000)]
+    idle_sessions: usize,
+    /// Logins timed.
+    #[arg(long, default_value_t = 30)]
+    logins: usize,
+    /// Skip TinyMUX (e.g. when it is not installed).
+    #[arg(long)]
+    no_tinymux: bool,
+}
+
+/// One server under test.
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+/// A scripted telnet player.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    async fn send(&mut self, text: &str) -> std::io::Result<()> {
+        self.stream.write_all(text.as_bytes()).await
+    }
+
+    /// Reads until `needle` is seen; drops everything up to it.
+    async fn wait_for(&mut self, needle: &[u8], limit: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(at) = find(&self.buf, needle) {
+                self.buf.drain(..at + needle.len());
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "waiting for {:?}; last output {:?}",
+                        String::from_utf8_lossy(needle),
+                        String::from_utf8_lossy(&self.buf[self.buf.len().saturating_sub(300)..])
+                    ),
+                ));
+            }
+            let mut chunk = [0u8; 16384];
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the connect banner: some output, then a moment of quiet. (TinyMUX can
+    /// lose a line typed before its banner is out when many clients connect at once.)
+    async fn wait_banner(&mut self) -> std::io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut chunk = [0u8; 16384];
+            let quiet = if self.buf.is_empty() {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_millis(100)
+            };
+            match tokio::time::timeout(quiet, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {
+                    self.buf.clear();
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+        }
+    }
+
+    /// Sends `think <token>` and waits for the echo: one command round trip.
+    async fn round_trip(&mut self, token: &str) -> std::io::Result<Duration> {
+        let started = Instant::now();
+        self.send(&format!("think {token}\r\n")).await?;
+        self.wait_for(format!("{token}\r\n").as_bytes(), Duration::from_secs(30))
+            .await?;
+        Ok(started.elapsed())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Creates `count` logged-in players named `<prefix><i>`.
+async fn create_players(
+    addr: SocketAddr,
+    prefix: &str,
+    count: usize,
+) -> std::io::Result<Vec<Client>> {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let name = format!("{prefix}{i}");
+            tokio::spawn(async move {
+                let mut client = Client::connect(addr).await?;
+                client.wait_banner().await?;
+                client
+                    .send(&format!("create {name} benchpw\r\nthink ready-{name}\r\n"))
+                    .await?;
+                client
+                    .wait_for(
+                        format!("ready-{name}\r\n").as_bytes(),
+                        Duration::from_secs(60),
+                    )
+                    .await?;
+                Ok::<_, std::io::Error>(client)
+            })
+        })
+        .collect();
+    let mut clients = Vec::with_capacity(count);
+    for task in tasks {
+        clients.push(task.await.map_err(std::io::Error::other)??);
+    }
+    Ok(clients)
+}
+
+/// Closed-loop round trips for `seconds`; returns sorted latencies and commands/s.
+async fn round_trips(clients: Vec<Client>, seconds: f64) -> std::io::Result<(Vec<Duration>, f64)> {
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut client)| {
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    samples.push(client.round_trip(&format!("rt{c}x{n}")).await?);
+                    n += 1;
+                }
+                Ok::<_, std::io::Error>(samples)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.map_err(std::io::Error::other)??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let rate = all.len() as f64 / elapsed;
+    Ok((all, rate))
+}
+
+/// One speaker, `listeners` listeners in the same room; time from `say` until each
+/// listener has the line.
+async fn fanout(
+    addr: SocketAddr,
+    prefix: &str,
+    listeners: usize,
+    rounds: usize,
+) -> std::io::Result<Vec<Duration>> {
+    let mut clients = create_players(addr, prefix, listeners + 1).await?;
+    let mut speaker = clients.remove(0);
+    // Let connect announcements settle, then drain them.
+    speaker.round_trip("settle").await?;
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.round_trip(&format!("settle{i}")).await?;
+    }
+    let mut samples = Vec::new();
+    for round in 0..rounds {
+        let token = format!("fan{round}z");
+        let needle = format!("says, \"{token}\"");
+        let started = Instant::now();
+        let waits: Vec<_> = clients
+            .drain(..)
+            .map(|mut client| {
+                let needle = needle.clone();
+                tokio::spawn(async move {
+                    client
+                        .wait_for(needle.as_bytes(), Duration::from_secs(30))
+                        .await?;
+                    Ok::<_, std::io::Error>((client, started.elapsed()))
+                })
+            })
+            .collect();
+        speaker.send(&format!("say {token}\r\n")).await?;
+        for wait in waits {
+            let (client, took) = wait.await.map_err(std::io::Error::other)??;
+            samples.push(took);
+            clients.push(client);
+        }
+        speaker
+            .wait_for(token.as_bytes(), Duration::from_secs(30))
+            .await?;
+    }
+    samples.sort_unstable();
+    Ok(samples)
+}
+
+/// `connect` of existing players, each on a fresh socket, until the first command answers.
+async fn logins(addr: SocketAddr, prefix: &str, count: usize) -> std::io::Result<Vec<Duration>> {
+    drop(create_players(addr, prefix, count).await?);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut samples = Vec::new();
+    for i in 0..count {
+        let mut client = Client::connect(addr).await?;
+        client.wait_banner().await?;
+        let started = Instant::now();
+        client
+            .send(&format!("connect {prefix}{i} benchpw\r\nthink in-{i}q\r\n"))
+            .await?;
+        client
+            .wait_for(format!("in-{i}q\r\n").as_bytes(), Duration::from_secs(30))
+            .await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort_unstable();
+    Ok(samples)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Memory per idle session: RSS of the socket-holding process before and after.
+async fn memory_per_session(target: &Target, count: usize) -> std::io::Result<f64> {
+    let before = rss_kib(target.pid).unwrap_or(0);
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        clients.push(Client::connect(target.addr).await?);
+    }
+    for client in &mut clients {
+        client.wait_banner().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(target.pid).unwrap_or(0);
+    drop(clients);
+    Ok(after.saturating_sub(before) as f64 * 1024.0 / count as f64)
+}
+
+/// A TinyMUX game in a temporary directory, with its command quota raised.
+struct TinyMux {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TinyMux {
+    fn start(port: u16) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = tempfile::Builder::new().prefix("tinymux-").tempdir()?;
+        let status = Command::new("/usr/games/tinymux-install")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err("tinymux-install failed".into());
+        }
+        let game = dir.path().join("tinymux/game");
+        let conf = game.join("netmux.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text = text.replace("port 2860", &format!("port {port}"));
+        text.push_str("\ncommand_quota_max 1000000\ncommand_quota_incr 1000000\npcreate_per_hour 1000000\nidle_timeout 86400\nconn_timeout 86400\n");
+        std::fs::write(&conf, text)?;
+        let child = Command::new(game.join("bin/netmux"))
+            .args(["-c", "netmux.conf", "-p", "netmux.pid", "-e", "."])
+            .current_dir(&game)
+            .env("LD_LIBRARY_PATH", game.join("bin"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Self { child, _dir: dir })
+    }
+}
+
+impl Drop for TinyMux {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_listening(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+fn mush_exe() -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
+    let mush = dir.join("mush");
+    if !mush.is_file() {
+        return Err(format!("{} not built: run scripts/bench-dataplane", mush.display()).into());
+    }
+    Ok(mush)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let run = std::process::id() % 1000;
+    let dir = tempfile::Builder::new().prefix("mush-bench-").tempdir()?;
+    let mut options = ShardOptions::for_tests(mush_exe()?, dir.path());
+    options.log = "warn".into();
+    options
+        .gateway_args
+        .extend(["--input-rate", "1000000", "--input-burst", "1000000"].map(String::from));
+    let shard = tokio::task::block_in_place(|| Shard::start(options))?;
+    let mut targets = vec![Target {
+        name: "mush-on-kube",
+        addr: shard.telnet_addr(),
+        pid: shard.gateway_pid().ok_or("gateway not running")?,
+    }];
+    // Wait until the gateway has streams to both pods.
+    let mut probe = Client::connect(shard.telnet_addr()).await?;
+    probe
+        .wait_for(b"connect <name>", Duration::from_secs(30))
+        .await?;
+    drop(probe);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let _tinymux = if args.no_tinymux {
+        None
+    } else {
+        let port = mush_harness::free_port()?;
+        let mux = TinyMux::start(port)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_listening(addr).await?;
+        targets.push(Target {
+            name: "TinyMUX",
+            addr,
+            pid: mux.child.id(),
+        });
+        Some(mux)
+    };
+
+    println!(
+        "load driver: same clients, same run; {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut table: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: String, values: Vec<String>| table.push((label, values));
+    // Memory first, before the other phases grow and fragment the heaps.
+    let mut memory = Vec::new();
+    for target in &targets {
+        let bytes = memory_per_session(target, args.idle_sessions).await?;
+        memory.push(format!("{:.1} KB", bytes / 1000.0));
+    }
+    row(
+        format!("memory per idle session ({} sessions)", args.idle_sessions),
+        memory,
+    );
+    for &clients in &args.clients {
+        let mut p50s = Vec::new();
+        let mut p99s = Vec::new();
+        let mut rates = Vec::new();
+        for (t, target) in targets.iter().enumerate() {
+            let players =
+                create_players(target.addr, &format!("r{run}t{t}c{clients}x"), clients).await?;
+            let (samples, rate) = round_trips(players, args.seconds).await?;
+            p50s.push(format!("{:.0} us", us(percentile(&samples, 50.0))));
+            p99s.push(format!("{:.0} us", us(percentile(&samples, 99.0))));
+            rates.push(format!("{rate:.0} cmd/s"));
+        }
+        row(format!("round trip p50, {clients} client(s)"), p50s);
+        row(format!("round trip p99, {clients} client(s)"), p99s);
+        row(format!("throughput, {clients} client(s)"), rates);
+    }
+    let (mut fan50, mut fan99) = (Vec::new(), Vec::new());
+    for (t, target) in targets.iter().enumerate() {
+        let samples = fanout(target.addr, &format!("f{run}t{t}x"), 49, args.fanout_rounds).await?;
+        fan50.push(format!("{:.0} us", us(percentile(&samples, 50.0))));
+        fan99.push(format!("{:.0} us", us(percentile(&samples, 99.0))));
+    }
+    row("fan-out p50 (say, 49 listeners)".into(), fan50);
+    row("fan-out p99 (say, 49 listeners)".into(), fan99);
+    let (mut login50, mut login99) = (Vec::new(), Vec::new());
+    for (t, target) in targets.iter().enumerate() {
+        let samples = logins(target.addr, &format!("l{run}t{t}x"), args.logins).await?;
+        login50.push(format!(
+            "{:.2} ms",
+            percentile(&samples, 50.0).as_secs_f64() * 1e3
+        ));
+        login99.push(format!(
+            "{:.2} ms",
+            percentile(&samples, 99.0).as_secs_f64() * 1e3
+        ));
+    }
+    row("login p50 (connect + 1 command)".into(), login50);
+    row("login p99".into(), login99);
+    let width = table
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0);
+    print!("{:width$}", "");
+    for target in &targets {
+        print!("  {:>16}", target.name);
+    }
+    println!();
+    for (label, values) in &table {
+        print!("{label:width$}");
+        for value in values {
+            print!("  {value:>16}");
+        }
+        println!();
+    }
+    tokio::task::block_in_place(|| shard.stop());
+    Ok(())
+}
