@@ -453,3 +453,74 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
     player.send("think pods still serve").await;
     player.expect("pods still serve").await;
 }
+
+/// `GET path` over a plain socket; returns (status, body).
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect health");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+async fn wait_status(addr: SocketAddr, path: &str, want: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http_get(addr, path).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} on {addr} stayed {status} ({body}), wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_endpoints_follow_nats_and_metrics_count_commands() {
+    let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("health", &[]));
+    let pod = shard.pod_http("game-0").expect("pod http");
+    assert_eq!(http_get(pod, "/livez").await.0, 200);
+    wait_status(pod, "/readyz", 200).await;
+    wait_status(shard.gateway_http(), "/readyz", 200).await;
+
+    let mut player = Player::login(shard.telnet_addr(), "Metric").await;
+    player.send("think counted").await;
+    player.expect("counted").await;
+    let (_, pod_metrics) = http_get(pod, "/metrics").await;
+    let (_, gateway_metrics) = http_get(shard.gateway_http(), "/metrics").await;
+    assert!(
+        pod_metrics.contains("mush_game_command_seconds_bucket"),
+        "{pod_metrics}"
+    );
+    assert!(
+        pod_metrics.contains("mush_store_writebehind_ops_total"),
+        "{pod_metrics}"
+    );
+    assert!(
+        gateway_metrics.contains("mush_gateway_sessions 1"),
+        "{gateway_metrics}"
+    );
+
+    // NATS gone: the pod says it is not ready (its caches run on the short TTL), and keeps
+    // serving; NATS back: ready again.
+    tokio::task::block_in_place(|| shard.nats_mut().stop());
+    let reason = wait_status(pod, "/readyz", 503).await;
+    assert!(reason.contains("NATS"), "{reason}");
+    player.send("think served without NATS").await;
+    player.expect("served without NATS").await;
+    tokio::task::block_in_place(|| shard.nats_mut().start_again()).expect("restart nats");
+    wait_status(pod, "/readyz", 200).await;
+}

@@ -40,9 +40,23 @@ pub struct StoreMetrics {
 }
 
 impl StoreMetrics {
-    /// Creates the metrics and registers them under `mush_store_` in `registry`.
+    /// Creates the metrics and registers them under `mush_store_` in `registry`. Every
+    /// write-behind series exists from the start at zero, so an alert on `failed` or
+    /// `rejected` sees a value before the first failure.
     pub fn new(registry: &mut Registry) -> Self {
         let metrics = Self::unregistered();
+        for op in ["meta", "touch"] {
+            for result in [
+                "ok",
+                "coalesced",
+                "missing",
+                "failed",
+                "rejected",
+                "abandoned",
+            ] {
+                drop(metrics.writebehind.get_or_create(&WbLabels { op, result }));
+            }
+        }
         let sub = registry.sub_registry_with_prefix("mush_store");
         sub.register(
             "writebehind_ops",

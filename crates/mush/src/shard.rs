@@ -51,8 +51,9 @@ pub struct Shard {
     options: ShardOptions,
     redis: RedisCluster,
     nats: NatsServer,
-    pods: Vec<(String, Server)>,
+    pods: Vec<(String, Server, u16)>,
     gateway: Server,
+    gateway_http: u16,
     telnet_port: u16,
     websocket_port: u16,
     pods_started: usize,
@@ -69,10 +70,10 @@ impl Shard {
         let mut pods = Vec::new();
         for index in 0..options.game_pods {
             let name = format!("game-{index}");
-            let server = spawn_pod(&options, &redis, &nats, &name)?;
-            pods.push((name, server));
+            let (server, http) = spawn_pod(&options, &redis, &nats, &name)?;
+            pods.push((name, server, http));
         }
-        let gateway = spawn_gateway(&options, &redis, telnet_port, websocket_port)?;
+        let (gateway, gateway_http) = spawn_gateway(&options, &redis, telnet_port, websocket_port)?;
         Ok(Self {
             pods_started: options.game_pods,
             options,
@@ -80,6 +81,7 @@ impl Shard {
             nats,
             pods,
             gateway,
+            gateway_http,
             telnet_port,
             websocket_port,
         })
@@ -117,7 +119,20 @@ impl Shard {
 
     /// Names of the running game pods.
     pub fn pod_names(&self) -> Vec<String> {
-        self.pods.iter().map(|(name, _)| name.clone()).collect()
+        self.pods.iter().map(|(name, _, _)| name.clone()).collect()
+    }
+
+    /// The health/metrics address of a game pod.
+    pub fn pod_http(&self, name: &str) -> Option<SocketAddr> {
+        self.pods
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, port)| SocketAddr::from(([127, 0, 0, 1], *port)))
+    }
+
+    /// The health/metrics address of the gateway.
+    pub fn gateway_http(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.gateway_http))
     }
 
     /// SIGKILLs a game pod (a crash: no drain, no goodbye).
@@ -125,9 +140,9 @@ impl Shard {
         let index = self
             .pods
             .iter()
-            .position(|(n, _)| n == name)
+            .position(|(n, _, _)| n == name)
             .ok_or_else(|| HarnessError::Invalid(format!("no pod {name}")))?;
-        let (_, mut server) = self.pods.remove(index);
+        let (_, mut server, _) = self.pods.remove(index);
         server.kill();
         Ok(())
     }
@@ -136,15 +151,15 @@ impl Shard {
     pub fn start_pod(&mut self) -> Result<String, HarnessError> {
         let name = format!("game-{}", self.pods_started);
         self.pods_started += 1;
-        let server = spawn_pod(&self.options, &self.redis, &self.nats, &name)?;
-        self.pods.push((name.clone(), server));
+        let (server, http) = spawn_pod(&self.options, &self.redis, &self.nats, &name)?;
+        self.pods.push((name.clone(), server, http));
         Ok(name)
     }
 
     /// Stops everything gracefully (SIGTERM, then SIGKILL after a grace period).
     pub fn stop(mut self) {
         self.gateway.terminate(Duration::from_secs(5));
-        for (_, pod) in &mut self.pods {
+        for (_, pod, _) in &mut self.pods {
             pod.terminate(Duration::from_secs(5));
         }
     }
@@ -166,10 +181,10 @@ fn spawn_pod(
     redis: &RedisCluster,
     nats: &NatsServer,
     name: &str,
-) -> Result<Server, HarnessError> {
-    let grpc = free_port()?;
+) -> Result<(Server, u16), HarnessError> {
+    let (grpc, http) = (free_port()?, free_port()?);
     let mut args = vec!["game".to_owned()];
-    args.extend(common_args(options, redis, free_port()?));
+    args.extend(common_args(options, redis, http));
     args.extend([
         "--pod-id".into(),
         name.into(),
@@ -190,6 +205,7 @@ fn spawn_pod(
         grpc,
         options.dir.join(format!("{name}.log")),
     )
+    .map(|server| (server, http))
 }
 
 fn spawn_gateway(
@@ -197,9 +213,10 @@ fn spawn_gateway(
     redis: &RedisCluster,
     telnet: u16,
     websocket: u16,
-) -> Result<Server, HarnessError> {
+) -> Result<(Server, u16), HarnessError> {
+    let http = free_port()?;
     let mut args = vec!["gateway".to_owned()];
-    args.extend(common_args(options, redis, free_port()?));
+    args.extend(common_args(options, redis, http));
     args.extend([
         "--gateway-id".into(),
         "gateway-0".into(),
@@ -216,4 +233,5 @@ fn spawn_gateway(
         telnet,
         options.dir.join("gateway.log"),
     )
+    .map(|server| (server, http))
 }
