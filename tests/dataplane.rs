@@ -240,6 +240,11 @@ async fn split_telnet_negotiation_and_a_websocket_client_both_play() {
     let (shard, _dir) = tokio::task::block_in_place(|| start_shard("wire", &[]));
     let store = store_of(&shard).await;
     let mut raw = Player::connect(shard.telnet_addr()).await;
+    raw.send("MSSP-REQUEST").await;
+    let mssp = raw.expect("MSSP-REPLY-END").await;
+    for var in ["MSSP-REPLY-START", "NAME\t", "PLAYERS\t", "UPTIME\t"] {
+        assert!(mssp.contains(var), "{var} missing from {mssp:?}");
+    }
     let mut bytes = vec![IAC, 251, 31, IAC, SB, 31, 0, 132, 0, 40, IAC, SE];
     bytes.extend_from_slice(&[IAC, 251, 24, IAC, SB, 24, 0]);
     bytes.extend_from_slice(b"TINTIN++");
