@@ -233,6 +233,22 @@ async fn a_killed_game_pod_is_replaced_without_dropping_the_player() {
     alice.expect("anvil").await;
     alice.send("o").await;
     alice.expect("Limbo").await;
+
+    // The dead pod, its sessions moved, is dropped from the registry.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store
+        .pods()
+        .await
+        .expect("pods")
+        .iter()
+        .any(|p| p.info.id == pod)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "dead pod {pod} never deregistered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

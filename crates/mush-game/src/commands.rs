@@ -881,14 +881,9 @@ impl Cx<'_> {
             self.tell("Usage: @link <object>=<destination>").await;
             return Ok(());
         };
-        let Some(object) = self.match_near(what.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         let Some(room) = self.match_room(to.trim()).await? else {
             self.tell("I can't find that destination.").await;
             return Ok(());
@@ -948,14 +943,9 @@ impl Cx<'_> {
             return Ok(());
         };
         let name = name.trim();
-        let Some(object) = self.match_near(what.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         if object.kind == Kind::Player {
             if let Err(reason) = valid_player_name(name) {
                 self.tell(reason).await;
@@ -989,14 +979,9 @@ impl Cx<'_> {
             self.tell(reason).await;
             return Ok(());
         }
-        let Some(object) = self.match_near(what.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         self.engine.store.set_field(object.id, field, value).await?;
         self.engine.changed(&[object.id]).await;
         self.tell(done).await;
@@ -1012,14 +997,9 @@ impl Cx<'_> {
         if let Some((attr, value)) = setting.split_once(':') {
             return self.set_attr(what, attr.trim(), value).await;
         }
-        let Some(object) = self.match_near(what.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         let setting = setting.trim();
         let (clear, flag) = match setting.strip_prefix('!') {
             Some(flag) => (true, flag.trim().to_ascii_uppercase()),
@@ -1075,14 +1055,9 @@ impl Cx<'_> {
             self.tell("That is too long.").await;
             return Ok(());
         }
-        let Some(object) = self.match_near(what.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         self.engine
             .store
             .set_attribute(object.id, attr, value)
@@ -1094,14 +1069,9 @@ impl Cx<'_> {
     }
 
     async fn destroy(&self, rest: &str) -> Result<(), StoreError> {
-        let Some(object) = self.match_near(rest.trim()).await? else {
-            self.tell(NOT_FOUND).await;
+        let Some(object) = self.controlled(rest.trim()).await? else {
             return Ok(());
         };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
         let start = self.engine.settings.start_room;
         if object.kind == Kind::Player || object.id == start || object.id == Dbref(1) {
             self.tell("You can't destroy that.").await;
@@ -1130,6 +1100,19 @@ impl Cx<'_> {
     }
 
     // ---- matching --------------------------------------------------------------
+
+    /// The object named, if the actor may change it; otherwise tells the actor why not.
+    async fn controlled(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {
+        let Some(object) = self.match_near(name).await? else {
+            self.tell(NOT_FOUND).await;
+            return Ok(None);
+        };
+        if !self.controls(&object) {
+            self.tell(NO_PERMISSION).await;
+            return Ok(None);
+        }
+        Ok(Some(object))
+    }
 
     /// `me`, `here`, `#n`, `*player`, or a name among what is here and what I carry.
     async fn match_near(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {

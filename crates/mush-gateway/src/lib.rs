@@ -216,6 +216,16 @@ async fn discover_pods(router: Arc<Router>, every: Duration) {
             }
         };
         router.update_pods(&pods);
+        // A dead pod whose sessions have all been moved is forgotten, so the registry does
+        // not grow with every crash. Any gateway may do it; deregistering twice is harmless.
+        for pod in pods.iter().filter(|p| !p.alive && p.sessions == 0) {
+            match router.store().deregister_pod(&pod.info.id).await {
+                Ok(()) => {
+                    tracing::info!(pod = %pod.info.id, "forgot a dead pod with no sessions left")
+                }
+                Err(error) => tracing::debug!(%error, "could not deregister a dead pod"),
+            }
+        }
         for pod in pods.into_iter().filter(|p| p.alive) {
             let id = pod.info.id.clone();
             if router.is_linked(&id)
