@@ -44,6 +44,8 @@ async fn store_of(shard: &Shard) -> Store {
 struct Player {
     stream: TcpStream,
     text: String,
+    /// Everything received, for exactly-once checks.
+    transcript: String,
     closed: bool,
 }
 
@@ -54,6 +56,7 @@ impl Player {
         let mut player = Self {
             stream,
             text: String::new(),
+            transcript: String::new(),
             closed: false,
         };
         player.expect("connect <name> <password>").await;
@@ -97,7 +100,11 @@ impl Player {
             let mut buf = [0u8; 8192];
             match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
-                Ok(Ok(n)) => self.text.push_str(&strip_telnet(&buf[..n])),
+                Ok(Ok(n)) => {
+                    let text = strip_telnet(&buf[..n]);
+                    self.transcript.push_str(&text);
+                    self.text.push_str(&text);
+                }
                 Err(_) => {}
             }
         }
@@ -109,7 +116,9 @@ impl Player {
         match tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => false,
             Ok(Ok(n)) => {
-                self.text.push_str(&strip_telnet(&buf[..n]));
+                let text = strip_telnet(&buf[..n]);
+                self.transcript.push_str(&text);
+                self.text.push_str(&text);
                 true
             }
             Err(_) => true,
@@ -544,4 +553,64 @@ async fn health_endpoints_follow_nats_and_metrics_count_commands() {
     player.expect("served without NATS").await;
     tokio::task::block_in_place(|| shard.nats_mut().start_again()).expect("restart nats");
     wait_status(pod, "/readyz", 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_pod_hands_its_players_over_mid_typing() {
+    const PLAYERS: usize = 8;
+    const COMMANDS: usize = 40;
+    let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("drain", &[]));
+    let store = store_of(&shard).await;
+    let mut players = Vec::new();
+    for i in 0..PLAYERS {
+        players.push(Player::login(shard.telnet_addr(), &format!("Typist{i}")).await);
+    }
+    let victim = pod_of(&store, "Typist0").await;
+    let typing: Vec<_> = players
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut player)| {
+            tokio::spawn(async move {
+                for n in 0..COMMANDS {
+                    player.send(&format!("think tok.{i}.{n}.")).await;
+                    player.expect(&format!("tok.{i}.{n}.\r\n")).await;
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                player.send("think finished").await;
+                player.expect("finished").await;
+                assert!(player.is_open().await, "player {i} was disconnected");
+                (i, player.transcript)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let victim_name = victim.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = shard.terminate_pod(victim_name.as_str(), Duration::from_secs(25));
+        (shard, status)
+    });
+    let mut transcripts = Vec::new();
+    for task in typing {
+        transcripts.push(task.await.expect("player task"));
+    }
+    let (_shard, status) = status.await.expect("terminate");
+    let status = status
+        .expect("terminate")
+        .expect("pod exited by itself within its grace period");
+    assert!(status.success(), "drained pod exited with {status}");
+    for (i, transcript) in transcripts {
+        for n in 0..COMMANDS {
+            let seen = transcript.matches(&format!("tok.{i}.{n}.\r\n")).count();
+            assert_eq!(seen, 1, "player {i} command {n} answered {seen} times");
+        }
+    }
+    assert!(
+        store
+            .pods()
+            .await
+            .expect("pods")
+            .iter()
+            .all(|p| p.info.id.as_str() != "game-0" || p.alive),
+        "drained pod left a dead registry entry"
+    );
 }

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use mush_proto::{ConnState, GatewayId, Handle};
-use mush_rpc::v1::{Ack, Disconnect, Output, PodEvent, SessionState, pod_event};
-use mush_store::{Dbref, Kind, Object, Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mush_proto::{ConnState, GatewayId, Handle, PodId};
+use mush_rpc::v1::{Ack, Disconnect, Output, PodEvent, SessionMoved, SessionState, pod_event};
+use mush_store::{Dbref, Kind, MoveOutcome, Object, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::cache::{Cache, Invalidator, List};
@@ -26,8 +28,17 @@ pub const GATEWAY_QUEUE: usize = 65_536;
 
 /// What a session worker is told.
 pub(crate) enum Work {
-    Input { seq: u64, line: String },
-    Close { reason: String },
+    Input {
+        seq: u64,
+        line: String,
+    },
+    Close {
+        reason: String,
+    },
+    /// Drain: after the command in progress, move the session to `to` and stop.
+    Handoff {
+        to: PodId,
+    },
 }
 
 /// The pod-local state of one session, rebuilt from Redis when a session moves here.
@@ -55,6 +66,8 @@ pub struct GameSettings {
 
 /// Everything a pod's sessions share.
 pub struct Engine {
+    pub(crate) pod_id: PodId,
+    pub(crate) draining: AtomicBool,
     pub(crate) store: Store,
     pub(crate) cache: Arc<Cache>,
     pub(crate) invalidator: Invalidator,
@@ -65,6 +78,9 @@ pub struct Engine {
     handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
     sessions: Mutex<HashMap<Handle, mpsc::UnboundedSender<Work>>>,
     who: tokio::sync::Mutex<Option<(Instant, Arc<Vec<crate::commands::WhoRow>>)>>,
+    /// Turns true when the pod ends its gateway streams (after a drain), so the gRPC
+    /// server's graceful shutdown is not held open by streams that never end by themselves.
+    streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 /// How long one WHO listing is shared between viewers.
@@ -73,6 +89,7 @@ const WHO_SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 impl Engine {
     /// Builds the engine; sessions arrive through [`crate::GameService`].
     pub fn new(
+        pod_id: PodId,
         store: Store,
         cache: Arc<Cache>,
         invalidator: Invalidator,
@@ -81,6 +98,8 @@ impl Engine {
         metrics: GameMetrics,
     ) -> Arc<Self> {
         Arc::new(Self {
+            pod_id,
+            draining: AtomicBool::new(false),
             store,
             cache,
             invalidator,
@@ -91,6 +110,7 @@ impl Engine {
             handle_gateways: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             who: tokio::sync::Mutex::new(None),
+            streams_closed: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -229,6 +249,11 @@ impl Engine {
                     crate::commands::disconnected(&self, &mut session).await;
                     break;
                 }
+                Work::Handoff { to } => {
+                    if self.hand_off(&session, &to).await {
+                        break;
+                    }
+                }
             }
         }
         lock(&self.sessions).remove(&session.handle);
@@ -236,6 +261,95 @@ impl Engine {
         self.metrics
             .sessions
             .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
+    }
+
+    /// Moves the session to `to` (compare-and-set from this pod) and tells its gateway,
+    /// which re-sends there whatever this pod has not acknowledged. Every command this
+    /// worker ran was acknowledged before, on the same ordered stream, so nothing runs
+    /// twice. Returns true when the session no longer belongs here.
+    async fn hand_off(&self, session: &Session, to: &PodId) -> bool {
+        let owner = match self
+            .store
+            .move_handle(session.handle, &self.pod_id, to)
+            .await
+        {
+            Ok(MoveOutcome::Moved) => to.clone(),
+            Ok(MoveOutcome::NotOnSource {
+                current: Some(current),
+            }) => current,
+            Ok(MoveOutcome::NotOnSource { current: None }) | Ok(MoveOutcome::Missing) => {
+                return true;
+            }
+            Err(error) => {
+                tracing::warn!(handle = %session.handle, %error, "handoff failed; will retry");
+                return false;
+            }
+        };
+        self.to_gateway(
+            &session.gateway,
+            pod_event::Kind::Moved(SessionMoved {
+                handle: session.handle.0,
+                pod: owner.to_string(),
+            }),
+        );
+        true
+    }
+
+    /// Drains the pod: every session is handed to a live, non-draining pod after its
+    /// current command. Returns how many sessions were still here at the deadline.
+    pub async fn drain(&self, deadline: Instant) -> usize {
+        self.draining.store(true, Ordering::SeqCst);
+        loop {
+            let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
+                .iter()
+                .map(|(h, tx)| (*h, tx.clone()))
+                .collect();
+            if handles.is_empty() || Instant::now() >= deadline {
+                return handles.len();
+            }
+            let mut targets: Vec<(u64, PodId)> = match self.store.live_pods().await {
+                Ok(pods) => pods
+                    .into_iter()
+                    .filter(|p| p.info.id != self.pod_id && !p.info.draining)
+                    .map(|p| (p.sessions, p.info.id))
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "drain: cannot read the pod list");
+                    Vec::new()
+                }
+            };
+            if targets.is_empty() {
+                tracing::warn!(
+                    sessions = handles.len(),
+                    "drain: no other pod to take the sessions yet"
+                );
+            } else {
+                for (handle, tx) in &handles {
+                    // Fewest sessions first, counting what this drain already sent.
+                    targets.sort();
+                    let (count, pod) = &mut targets[0];
+                    *count += 1;
+                    if tx.send(Work::Handoff { to: pod.clone() }).is_err() {
+                        tracing::debug!(%handle, "session ended during drain");
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Ends every gateway stream (their queued events are sent first).
+    pub fn close_streams(&self) {
+        self.streams_closed.send_replace(true);
+    }
+
+    pub(crate) fn streams_closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.streams_closed.subscribe()
+    }
+
+    /// True once the pod has started draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     fn ack(&self, session: &Session, seq: u64) {

@@ -43,6 +43,9 @@ pub struct PodConfig {
     pub password_cost: PasswordCost,
     /// Cache lifetimes.
     pub cache_ttl: CacheTtl,
+    /// Longest a drain may take before the pod exits with sessions still on it (they are
+    /// then rescued as after a crash). Keep it below Kubernetes' grace period.
+    pub drain_grace: Duration,
 }
 
 /// A running pod.
@@ -73,6 +76,7 @@ impl Pod {
         .await?;
         let metrics = GameMetrics::new(registry);
         let engine = Engine::new(
+            config.pod_id.clone(),
             store,
             cache,
             invalidator,
@@ -99,21 +103,24 @@ impl Pod {
         &self.engine
     }
 
-    /// Serves until `shutdown` resolves, heartbeating meanwhile; then deregisters.
+    /// Serves until `shutdown` resolves, heartbeating meanwhile. Then drains: the pod
+    /// announces itself as draining (gateways stop sending it new sessions), hands every
+    /// session to another pod after its current command, flushes the write-behind queue,
+    /// deregisters, and returns.
     pub async fn serve(
         self,
         config: &PodConfig,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GameError> {
-        let info = PodInfo {
+        let mut info = PodInfo {
             id: config.pod_id.clone(),
             addr: format!("{}:{}", config.advertise_host, self.addr.port()),
             draining: false,
         };
         let store = self.engine.store.clone();
         store.heartbeat(&info, config.heartbeat_ttl).await?;
-        let beat = tokio::spawn(heartbeat(
+        let mut beat = tokio::spawn(heartbeat(
             store.clone(),
             info.clone(),
             config.heartbeat_interval,
@@ -124,17 +131,53 @@ impl Pod {
         let service = GameServer::new(GameService::new(self.engine.clone()))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        let served = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .http2_adaptive_window(Some(true))
-            .add_service(service)
-            // Our own listener (bound early so port 0 works): tonic's tcp_nodelay applies only
-            // to listeners it binds, so set it on the incoming stream itself.
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown,
-            )
-            .await;
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .http2_adaptive_window(Some(true))
+                .add_service(service)
+                // Our own listener (bound early so port 0 works): tonic's tcp_nodelay applies
+                // only to listeners it binds, so set it on the incoming stream itself.
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    async {
+                        let _ = server_stopped.await;
+                    },
+                ),
+        );
+        tokio::pin!(shutdown);
+        let early = tokio::select! {
+            _ = &mut shutdown => None,
+            result = &mut server => Some(result),
+        };
+        if early.is_none() {
+            // Drain while the gRPC server still runs: acks and SessionMoved must reach
+            // the gateways.
+            beat.abort();
+            info.draining = true;
+            if let Err(error) = store.heartbeat(&info, config.heartbeat_ttl).await {
+                tracing::warn!(%error, "could not announce draining");
+            }
+            beat = tokio::spawn(heartbeat(
+                store.clone(),
+                info.clone(),
+                config.heartbeat_interval,
+                config.heartbeat_ttl,
+            ));
+            let started = Instant::now();
+            let sessions = self.engine.session_count();
+            let left = self.engine.drain(started + config.drain_grace).await;
+            tracing::info!(sessions, left, took = ?started.elapsed(), "drained");
+            // Let the last acks and moves leave on the streams before they close.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.engine.close_streams();
+        let _ = stop_server.send(());
+        let served = match early {
+            Some(result) => result,
+            None => server.await,
+        };
         beat.abort();
         if let Err(error) = store.deregister_pod(&info.id).await {
             tracing::warn!(%error, "could not deregister; the heartbeat will expire");
@@ -145,7 +188,9 @@ impl Pod {
         if abandoned > 0 {
             tracing::error!(abandoned, "write-behind operations abandoned at shutdown");
         }
-        served.map_err(|e| GameError::Serve(e.to_string()))
+        served
+            .map_err(|e| GameError::Serve(e.to_string()))?
+            .map_err(|e| GameError::Serve(e.to_string()))
     }
 }
 

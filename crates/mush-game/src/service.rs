@@ -55,7 +55,11 @@ impl Game for GameService {
         self.engine
             .attach_gateway(gateway.clone(), event_tx.clone());
         self.engine.metrics.gateway_streams.inc();
-        tokio::spawn(batch_events(event_rx, batch_tx));
+        tokio::spawn(batch_events(
+            event_rx,
+            batch_tx,
+            self.engine.streams_closed(),
+        ));
 
         let engine = self.engine.clone();
         let rest: Vec<_> = events.collect();
@@ -112,8 +116,17 @@ async fn dispatch(
 async fn batch_events(
     mut events: mpsc::Receiver<PodEvent>,
     batches: mpsc::Sender<Result<PodBatch, Status>>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
-    while let Some(first) = events.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+            _ = closed.wait_for(|closed| *closed) => return,
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
             match events.try_recv() {

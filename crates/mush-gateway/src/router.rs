@@ -392,11 +392,24 @@ impl Router {
                 },
             ),
             pod_event::Kind::Moved(moved) => {
-                if let (Some(entry), Ok(pod)) = (
-                    sessions.get_mut(&Handle(moved.handle)),
-                    PodId::new(moved.pod),
-                ) {
-                    entry.pod = Some(pod);
+                let handle = Handle(moved.handle);
+                let (Some(entry), Ok(pod)) = (sessions.get_mut(&handle), PodId::new(moved.pod))
+                else {
+                    return;
+                };
+                // A draining pod handed the session over: open it on the new pod and
+                // re-send what the old one did not acknowledge (acks came first, in order).
+                entry.pod = Some(pod.clone());
+                if !self.is_linked(&pod) {
+                    entry.orphaned = true;
+                    self.orphans.notify_one();
+                    return;
+                }
+                let events = replay(handle, entry, true);
+                drop(sessions);
+                self.metrics.moves.inc();
+                for event in events {
+                    self.send(&pod, event);
                 }
                 return;
             }
@@ -500,6 +513,24 @@ impl Router {
             entry.kick.notify_one();
         }
     }
+}
+
+/// Opens the session on its (new) pod and re-sends every unacknowledged command.
+fn replay(handle: Handle, entry: &mut Entry, resume: bool) -> Vec<GatewayEvent> {
+    entry.orphaned = false;
+    entry.told_delay = false;
+    let next = entry
+        .unacked
+        .front()
+        .map_or(entry.last_seq + 1, |(seq, _)| *seq);
+    let mut events = vec![open_event(handle, &entry.facts, resume, next)];
+    events.extend(
+        entry
+            .unacked
+            .iter()
+            .map(|(seq, line)| input_event(handle, *seq, line.clone())),
+    );
+    events
 }
 
 fn open_event(handle: Handle, facts: &Facts, resume: bool, next_seq: u64) -> GatewayEvent {

@@ -119,24 +119,30 @@ impl Server {
         }
     }
 
-    /// Asks the process to stop (SIGTERM) and waits up to `grace`, then kills it.
-    pub fn terminate(&mut self, grace: Duration) {
+    /// Asks the process to stop (SIGTERM) and waits up to `grace`, then kills it. Returns
+    /// the exit status if it exited by itself in time.
+    pub fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         if self.signal(libc::SIGTERM).is_err() {
             self.kill();
-            return;
+            return None;
         }
         let deadline = Instant::now() + grace;
         while let Some(child) = self.child.as_mut() {
             match child.try_wait() {
-                Ok(Some(_)) | Err(_) => {
+                Ok(Some(status)) => {
                     self.child = None;
-                    return;
+                    return Some(status);
+                }
+                Err(_) => {
+                    self.child = None;
+                    return None;
                 }
                 Ok(None) if Instant::now() > deadline => break,
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
         self.kill();
+        None
     }
 
     /// Sends a signal to the running process (SIGSTOP / SIGCONT to simulate a hung server).

@@ -49,6 +49,9 @@ pub struct GameArgs {
     /// Argon2 passes of new password hashes.
     #[arg(long, env = "MUSH_PASSWORD_ITERATIONS", default_value_t = PasswordCost::default().iterations)]
     pub password_iterations: u32,
+    /// Seconds a drain (SIGTERM) may take; keep it below the pod's termination grace period.
+    #[arg(long, env = "MUSH_DRAIN_GRACE", default_value_t = 20)]
+    pub drain_grace_secs: u64,
     /// Heartbeat lifetime in milliseconds: a pod silent this long is presumed dead.
     #[arg(long, env = "MUSH_HEARTBEAT_TTL_MS", default_value_t = 3000)]
     pub heartbeat_ttl_ms: u64,
@@ -99,6 +102,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             iterations: args.password_iterations,
         },
         cache_ttl: CacheTtl::default(),
+        drain_grace: Duration::from_secs(args.drain_grace_secs),
     };
     let (pod, listener) = Pod::start(&config, store.clone(), &mut registry).await?;
     let engine = pod.engine().clone();

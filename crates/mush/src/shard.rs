@@ -147,6 +147,22 @@ impl Shard {
         Ok(())
     }
 
+    /// Sends SIGTERM to a game pod (a drain, as Kubernetes does) and waits for it to exit;
+    /// returns its exit status, `None` if it had to be killed after `grace`.
+    pub fn terminate_pod(
+        &mut self,
+        name: &str,
+        grace: Duration,
+    ) -> Result<Option<std::process::ExitStatus>, HarnessError> {
+        let index = self
+            .pods
+            .iter()
+            .position(|(n, _, _)| n == name)
+            .ok_or_else(|| HarnessError::Invalid(format!("no pod {name}")))?;
+        let (_, mut server, _) = self.pods.remove(index);
+        Ok(server.terminate(grace))
+    }
+
     /// Starts one more game pod with a fresh name and returns the name.
     pub fn start_pod(&mut self) -> Result<String, HarnessError> {
         let name = format!("game-{}", self.pods_started);
