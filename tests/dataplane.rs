@@ -614,3 +614,47 @@ async fn a_drained_pod_hands_its_players_over_mid_typing() {
         "drained pod left a dead registry entry"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateways_sessions_are_reaped_not_leaked() {
+    let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("gwkill", &[]));
+    let store = store_of(&shard).await;
+    let mut ghosts = Vec::new();
+    for name in ["Ghost1", "Ghost2", "Ghost3"] {
+        ghosts.push(Player::login(shard.telnet_addr(), name).await);
+    }
+    let ghost = store
+        .player_by_name("Ghost1")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(store.list_active().await.expect("records").len(), 3);
+
+    tokio::task::block_in_place(|| shard.kill_gateway());
+    for ghost in &mut ghosts {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ghost.is_open().await {
+            assert!(Instant::now() < deadline, "connection outlived its gateway");
+        }
+    }
+    tokio::task::block_in_place(|| shard.start_gateway()).expect("new gateway");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let records = store.list_active().await.expect("records").len();
+        let conns = store.player_conns(ghost).await.expect("conns").len();
+        let dead = store.dead_gateways().await.expect("gateways").len();
+        if records == 0 && conns == 0 && dead == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leaked: {records} records, {conns} player connections, {dead} dead gateways"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut witness = Player::login(shard.telnet_addr(), "Witness").await;
+    witness.send("WHO").await;
+    let who = witness.expect("logged in.").await;
+    assert!(who.contains("1 Player logged in."), "{who}");
+}

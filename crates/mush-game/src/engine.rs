@@ -155,6 +155,38 @@ impl Engine {
         }
     }
 
+    /// True while a stream from this gateway is attached.
+    pub(crate) fn has_gateway(&self, gateway: &GatewayId) -> bool {
+        self.gateways
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(gateway)
+    }
+
+    /// Closes every session of a gateway that is gone for good (its sockets died with it):
+    /// the players leave the world with the usual announcement.
+    pub(crate) fn close_sessions_of(&self, gateway: &GatewayId) -> usize {
+        let handles: Vec<Handle> = lock(&self.handle_gateways)
+            .iter()
+            .filter(|(_, g)| *g == gateway)
+            .map(|(h, _)| *h)
+            .collect();
+        let sessions = lock(&self.sessions);
+        let mut closed = 0;
+        for handle in handles {
+            if let Some(tx) = sessions.get(&handle)
+                && tx
+                    .send(Work::Close {
+                        reason: "gateway gone".into(),
+                    })
+                    .is_ok()
+            {
+                closed += 1;
+            }
+        }
+        closed
+    }
+
     /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis).
     pub(crate) async fn open(self: &Arc<Self>, gateway: GatewayId, handle: Handle, resume: bool) {
         lock(&self.handle_gateways).insert(handle, gateway.clone());

@@ -12,6 +12,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::{Engine, GATEWAY_QUEUE};
 
+/// How long a gateway may stay detached before its sessions are closed.
+const GATEWAY_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Most events put in one outgoing batch.
 const BATCH_MAX: usize = 512;
 
@@ -78,6 +81,15 @@ impl Game for GameService {
             tracing::info!(%gateway, "gateway detached");
             engine.detach_gateway(&gateway, &event_tx);
             engine.metrics.gateway_streams.dec();
+            // A gateway that does not re-attach within the grace period is gone, and with it
+            // its players' sockets: end their sessions here.
+            tokio::time::sleep(GATEWAY_GRACE).await;
+            if !engine.has_gateway(&gateway) {
+                let closed = engine.close_sessions_of(&gateway);
+                if closed > 0 {
+                    tracing::warn!(%gateway, closed, "gateway did not come back; closed its sessions");
+                }
+            }
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(batch_rx);
         Ok(Response::new(Box::pin(stream)))

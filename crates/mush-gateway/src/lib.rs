@@ -8,6 +8,7 @@
 mod limits;
 mod link;
 mod metrics;
+mod reaper;
 mod router;
 pub mod telnet;
 mod ws;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 
 pub use limits::ConnLimits;
 pub use metrics::GatewayMetrics;
+pub use reaper::Liveness;
 pub use router::{Router, RouterLimits};
 
 /// Settings of one gateway.
@@ -43,6 +45,8 @@ pub struct GatewayConfig {
     pub router: RouterLimits,
     /// How often the pod list is read from Redis.
     pub pod_poll: Duration,
+    /// Heartbeat and reaper timing.
+    pub liveness: Liveness,
 }
 
 /// A gateway with its listeners bound.
@@ -112,6 +116,18 @@ impl Gateway {
     /// Serves until `shutdown` turns true; then tells every connection and returns.
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
         let router = self.router.clone();
+        if let Err(error) = router
+            .store()
+            .gateway_heartbeat(router.id(), self.config.liveness.heartbeat_ttl)
+            .await
+        {
+            tracing::warn!(%error, "first gateway heartbeat failed");
+        }
+        let beat = tokio::spawn(reaper::heartbeat(
+            router.clone(),
+            self.config.liveness.clone(),
+        ));
+        let reap = tokio::spawn(reaper::reap(router.clone(), self.config.liveness.clone()));
         let discovery = tokio::spawn(discover_pods(router.clone(), self.config.pod_poll));
         let reassign = tokio::spawn(router.clone().reassign_orphans());
         let conn = Arc::new(ConnContext {
@@ -145,6 +161,10 @@ impl Gateway {
         if let Some(websocket) = websocket {
             let _ = websocket.await;
         }
+        // Connection tasks remove their own records as they close; the heartbeat simply
+        // stops, and whatever a task could not remove is reaped once it expires.
+        beat.abort();
+        reap.abort();
     }
 }
 

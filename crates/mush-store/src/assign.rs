@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use mush_proto::{Handle, PodId};
+use mush_proto::{GatewayId, Handle, PodId};
 
 use crate::scripts::{ASSIGN, HEARTBEAT, MOVE};
 use crate::{Store, StoreError, millis, now_ms};
@@ -258,5 +258,96 @@ impl Store {
             }
         }
         Ok(totals)
+    }
+
+    /// Announces a gateway as alive for `ttl`. Its sessions are reaped once it stops.
+    pub async fn gateway_heartbeat(
+        &self,
+        gateway: &GatewayId,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed("gateway_heartbeat", async {
+            let mut conn = self.conn();
+            redis::cmd("SET")
+                .arg(self.gateway_key(gateway))
+                .arg(now_ms())
+                .arg("PX")
+                .arg(millis(ttl).max(1))
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(StoreError::redis("gateway heartbeat", gateway))?;
+            redis::cmd("SADD")
+                .arg(self.gateways_key())
+                .arg(gateway.as_str())
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(StoreError::redis("gateway heartbeat", gateway))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Registered gateways whose heartbeat has expired.
+    pub async fn dead_gateways(&self) -> Result<Vec<GatewayId>, StoreError> {
+        self.timed("dead_gateways", async {
+            let mut conn = self.conn();
+            let ids: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(self.gateways_key())
+                .query_async(&mut conn)
+                .await
+                .map_err(StoreError::redis("dead_gateways", "registry"))?;
+            let mut dead = Vec::new();
+            for id in ids.into_iter().filter_map(|id| GatewayId::new(id).ok()) {
+                let alive: i64 = redis::cmd("EXISTS")
+                    .arg(self.gateway_key(&id))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(StoreError::redis("dead_gateways", &id))?;
+                if alive == 0 {
+                    dead.push(id);
+                }
+            }
+            Ok(dead)
+        })
+        .await
+    }
+
+    /// Forgets a gateway (after a clean shutdown, or once its sessions were reaped).
+    pub async fn deregister_gateway(&self, gateway: &GatewayId) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        redis::cmd("DEL")
+            .arg(self.gateway_key(gateway))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map_err(StoreError::redis("deregister_gateway", gateway))?;
+        redis::cmd("SREM")
+            .arg(self.gateways_key())
+            .arg(gateway.as_str())
+            .query_async::<i64>(&mut conn)
+            .await
+            .map_err(StoreError::redis("deregister_gateway", gateway))?;
+        Ok(())
+    }
+
+    /// Takes the shard-wide reaper lease for `ttl`; false if another process holds it.
+    pub async fn claim_reaper(&self, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(format!("{}:reaper", self.keys.prefix()))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl).max(1))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("claim reaper", owner))?;
+        Ok(claimed.is_some())
+    }
+
+    fn gateway_key(&self, gateway: &GatewayId) -> String {
+        format!("{}:gw:{{{gateway}}}", self.keys.prefix())
+    }
+
+    fn gateways_key(&self) -> String {
+        format!("{}:gateways", self.keys.prefix())
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mush_gateway::{ConnLimits, Gateway, GatewayConfig, RouterLimits};
+use mush_gateway::{ConnLimits, Gateway, GatewayConfig, Liveness, RouterLimits};
 use mush_proto::GatewayId;
 use mush_store::{Store, StoreMetrics};
 use prometheus_client::registry::Registry;
@@ -50,6 +50,13 @@ pub struct GatewayArgs {
     /// Output messages queued per connection before it is closed as too slow.
     #[arg(long, env = "MUSH_OUTPUT_QUEUE", default_value_t = 1024)]
     pub output_queue: usize,
+    /// Gateway heartbeat lifetime in milliseconds: its sessions are reaped this long after
+    /// it dies.
+    #[arg(long, env = "MUSH_GATEWAY_HEARTBEAT_TTL_MS", default_value_t = 5000)]
+    pub heartbeat_ttl_ms: u64,
+    /// How often the reaper looks for dead gateways, in milliseconds.
+    #[arg(long, env = "MUSH_REAP_INTERVAL_MS", default_value_t = 15_000)]
+    pub reap_interval_ms: u64,
     /// How often the pod list is read, in milliseconds.
     #[arg(long, env = "MUSH_POD_POLL_MS", default_value_t = 500)]
     pub pod_poll_ms: u64,
@@ -90,6 +97,10 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             handle_block: 1000,
         },
         pod_poll: Duration::from_millis(args.pod_poll_ms.max(50)),
+        liveness: Liveness {
+            heartbeat_ttl: Duration::from_millis(args.heartbeat_ttl_ms.max(300)),
+            reap_every: Duration::from_millis(args.reap_interval_ms.max(100)),
+        },
     };
     let gateway = Gateway::bind(config, store.clone(), &mut registry).await?;
     tracing::info!(telnet = ?gateway.telnet_addr(), websocket = ?gateway.websocket_addr(), "gateway listening");

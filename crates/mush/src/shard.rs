@@ -39,7 +39,16 @@ impl ShardOptions {
             telnet_port: None,
             websocket_port: None,
             god_password: "potrzebie".into(),
-            gateway_args: vec!["--pod-poll-ms".into(), "200".into()],
+            gateway_args: [
+                "--pod-poll-ms",
+                "200",
+                "--heartbeat-ttl-ms",
+                "1500",
+                "--reap-interval-ms",
+                "1000",
+            ]
+            .map(String::from)
+            .to_vec(),
             game_args: vec!["--heartbeat-ttl-ms".into(), "1500".into()],
             log: "info".into(),
         }
@@ -57,6 +66,7 @@ pub struct Shard {
     telnet_port: u16,
     websocket_port: u16,
     pods_started: usize,
+    gateways_started: usize,
 }
 
 impl Shard {
@@ -73,9 +83,11 @@ impl Shard {
             let (server, http) = spawn_pod(&options, &redis, &nats, &name)?;
             pods.push((name, server, http));
         }
-        let (gateway, gateway_http) = spawn_gateway(&options, &redis, telnet_port, websocket_port)?;
+        let (gateway, gateway_http) =
+            spawn_gateway(&options, &redis, "gateway-0", telnet_port, websocket_port)?;
         Ok(Self {
             pods_started: options.game_pods,
+            gateways_started: 1,
             options,
             redis,
             nats,
@@ -163,6 +175,27 @@ impl Shard {
         Ok(server.terminate(grace))
     }
 
+    /// SIGKILLs the gateway: every player connection drops with it.
+    pub fn kill_gateway(&mut self) {
+        self.gateway.kill();
+    }
+
+    /// Starts a new gateway (fresh name, same ports) after [`Shard::kill_gateway`].
+    pub fn start_gateway(&mut self) -> Result<(), HarnessError> {
+        let name = format!("gateway-{}", self.gateways_started);
+        self.gateways_started += 1;
+        let (gateway, http) = spawn_gateway(
+            &self.options,
+            &self.redis,
+            &name,
+            self.telnet_port,
+            self.websocket_port,
+        )?;
+        self.gateway = gateway;
+        self.gateway_http = http;
+        Ok(())
+    }
+
     /// Starts one more game pod with a fresh name and returns the name.
     pub fn start_pod(&mut self) -> Result<String, HarnessError> {
         let name = format!("game-{}", self.pods_started);
@@ -227,6 +260,7 @@ fn spawn_pod(
 fn spawn_gateway(
     options: &ShardOptions,
     redis: &RedisCluster,
+    name: &str,
     telnet: u16,
     websocket: u16,
 ) -> Result<(Server, u16), HarnessError> {
@@ -235,7 +269,7 @@ fn spawn_gateway(
     args.extend(common_args(options, redis, http));
     args.extend([
         "--gateway-id".into(),
-        "gateway-0".into(),
+        name.into(),
         "--telnet".into(),
         format!("127.0.0.1:{telnet}"),
         "--websocket".into(),
