@@ -44,6 +44,8 @@ pub(crate) enum Work {
 /// The pod-local state of one session, rebuilt from Redis when a session moves here.
 pub(crate) struct Session {
     pub handle: Handle,
+    /// The last input sequence number run here; a repeat is acknowledged, not run again.
+    pub last_seq: u64,
     pub gateway: GatewayId,
     pub player: Option<Dbref>,
     pub output_prefix: String,
@@ -76,7 +78,10 @@ pub struct Engine {
     pub(crate) metrics: GameMetrics,
     gateways: RwLock<HashMap<GatewayId, GatewayTx>>,
     handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
-    sessions: Mutex<HashMap<Handle, mpsc::UnboundedSender<Work>>>,
+    /// Session workers by handle, with a generation so an ending worker never removes the
+    /// entry of a newer worker for the same handle (a session opened here again).
+    sessions: Mutex<HashMap<Handle, (u64, mpsc::UnboundedSender<Work>)>>,
+    generation: std::sync::atomic::AtomicU64,
     who: tokio::sync::Mutex<Option<(Instant, Arc<Vec<crate::commands::WhoRow>>)>>,
     /// Turns true when the pod ends its gateway streams (after a drain), so the gRPC
     /// server's graceful shutdown is not held open by streams that never end by themselves.
@@ -109,6 +114,7 @@ impl Engine {
             gateways: RwLock::new(HashMap::new()),
             handle_gateways: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             who: tokio::sync::Mutex::new(None),
             streams_closed: tokio::sync::watch::Sender::new(false),
         })
@@ -174,7 +180,7 @@ impl Engine {
         let sessions = lock(&self.sessions);
         let mut closed = 0;
         for handle in handles {
-            if let Some(tx) = sessions.get(&handle)
+            if let Some((_, tx)) = sessions.get(&handle)
                 && tx
                     .send(Work::Close {
                         reason: "gateway gone".into(),
@@ -188,10 +194,17 @@ impl Engine {
     }
 
     /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis).
-    pub(crate) async fn open(self: &Arc<Self>, gateway: GatewayId, handle: Handle, resume: bool) {
+    pub(crate) async fn open(
+        self: &Arc<Self>,
+        gateway: GatewayId,
+        handle: Handle,
+        resume: bool,
+        next_seq: u64,
+    ) {
         lock(&self.handle_gateways).insert(handle, gateway.clone());
         let mut session = Session {
             handle,
+            last_seq: next_seq.saturating_sub(1),
             gateway,
             player: None,
             output_prefix: String::new(),
@@ -216,20 +229,21 @@ impl Engine {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        if let Some(old) = lock(&self.sessions).insert(handle, tx) {
-            drop(old);
-        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        // A worker already here for this handle loses its sender and ends; it will not
+        // touch this entry (different generation).
+        lock(&self.sessions).insert(handle, (generation, tx));
         self.metrics
             .sessions
             .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
         let engine = self.clone();
-        tokio::spawn(async move { engine.run_session(session, rx, resume).await });
+        tokio::spawn(async move { engine.run_session(session, rx, resume, generation).await });
     }
 
     pub(crate) fn input(&self, handle: Handle, seq: u64, line: String) {
         let sent = lock(&self.sessions)
             .get(&handle)
-            .map(|tx| tx.send(Work::Input { seq, line }).is_ok());
+            .map(|(_, tx)| tx.send(Work::Input { seq, line }).is_ok());
         if sent != Some(true) {
             tracing::warn!(%handle, seq, "input for a session this pod does not serve");
             self.metrics.orphan_inputs.inc();
@@ -237,7 +251,7 @@ impl Engine {
     }
 
     pub(crate) fn close(&self, handle: Handle, reason: String) {
-        if let Some(tx) = lock(&self.sessions).get(&handle) {
+        if let Some((_, tx)) = lock(&self.sessions).get(&handle) {
             let _ = tx.send(Work::Close { reason });
         }
     }
@@ -247,6 +261,7 @@ impl Engine {
         mut session: Session,
         mut rx: mpsc::UnboundedReceiver<Work>,
         resume: bool,
+        generation: u64,
     ) {
         if resume {
             self.report_state(&session);
@@ -257,6 +272,12 @@ impl Engine {
         while let Some(work) = rx.recv().await {
             match work {
                 Work::Input { seq, line } => {
+                    if seq <= session.last_seq {
+                        tracing::debug!(handle = %session.handle, seq, "repeated input acknowledged, not run");
+                        self.ack(&session, seq);
+                        continue;
+                    }
+                    session.last_seq = seq;
                     let started = Instant::now();
                     let wrap = session.player.is_some();
                     if wrap && !session.output_prefix.is_empty() {
@@ -288,8 +309,16 @@ impl Engine {
                 }
             }
         }
-        lock(&self.sessions).remove(&session.handle);
-        lock(&self.handle_gateways).remove(&session.handle);
+        {
+            let mut sessions = lock(&self.sessions);
+            if sessions
+                .get(&session.handle)
+                .is_some_and(|(g, _)| *g == generation)
+            {
+                sessions.remove(&session.handle);
+                lock(&self.handle_gateways).remove(&session.handle);
+            }
+        }
         self.metrics
             .sessions
             .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
@@ -334,7 +363,7 @@ impl Engine {
         loop {
             let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
                 .iter()
-                .map(|(h, tx)| (*h, tx.clone()))
+                .map(|(h, (_, tx))| (*h, tx.clone()))
                 .collect();
             if handles.is_empty() || Instant::now() >= deadline {
                 return handles.len();

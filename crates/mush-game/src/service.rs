@@ -105,7 +105,12 @@ async fn dispatch(
         match event.kind {
             Some(gateway_event::Kind::Open(open)) => {
                 engine
-                    .open(gateway.clone(), Handle(open.handle), open.resume)
+                    .open(
+                        gateway.clone(),
+                        Handle(open.handle),
+                        open.resume,
+                        open.next_seq,
+                    )
                     .await;
             }
             Some(gateway_event::Kind::Input(input)) => {

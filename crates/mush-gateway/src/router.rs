@@ -405,8 +405,9 @@ impl Router {
                     self.orphans.notify_one();
                     return;
                 }
+                // Sent while the sessions lock is held: an input typed meanwhile waits for
+                // the lock and so follows the Open on the pod's ordered channel.
                 let events = replay(handle, entry, true);
-                drop(sessions);
                 self.metrics.moves.inc();
                 for event in events {
                     self.send(&pod, event);
@@ -479,32 +480,21 @@ impl Router {
             }
         };
         let Some(owner) = owner else { return Ok(()) };
-        let events = {
-            let mut sessions = lock(&self.sessions);
-            let Some(entry) = sessions.get_mut(&handle) else {
-                return Ok(());
-            };
-            entry.pod = Some(owner.clone());
-            entry.orphaned = false;
-            entry.told_delay = false;
-            let next = entry
-                .unacked
-                .front()
-                .map_or(entry.last_seq + 1, |(seq, _)| *seq);
-            let mut events = vec![open_event(handle, &entry.facts, resume, next)];
-            events.extend(
-                entry
-                    .unacked
-                    .iter()
-                    .map(|(seq, line)| input_event(handle, *seq, line.clone())),
-            );
-            events
+        // Replay while holding the sessions lock: an input typed meanwhile waits for the
+        // lock and so reaches the pod after the Open and the re-sent commands, never before
+        // (the pod would drop it, and a later ack would wrongly retire it).
+        let mut sessions = lock(&self.sessions);
+        let Some(entry) = sessions.get_mut(&handle) else {
+            return Ok(());
         };
-        self.metrics.moves.inc();
+        entry.pod = Some(owner.clone());
+        let events = replay(handle, entry, resume);
         tracing::info!(%handle, to = %owner, resent = events.len() - 1, "session moved");
         for event in events {
             self.send(&owner, event);
         }
+        drop(sessions);
+        self.metrics.moves.inc();
         Ok(())
     }
 

@@ -1,0 +1,149 @@
+//! The scripted telnet player shared by the benchmark drivers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A scripted telnet player.
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub async fn send(&mut self, text: &str) -> std::io::Result<()> {
+        self.stream.write_all(text.as_bytes()).await
+    }
+
+    /// Reads until `needle` is seen; drops everything up to it.
+    pub async fn wait_for(&mut self, needle: &[u8], limit: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(at) = find(&self.buf, needle) {
+                self.buf.drain(..at + needle.len());
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "waiting for {:?}; last output {:?}",
+                        String::from_utf8_lossy(needle),
+                        String::from_utf8_lossy(&self.buf[self.buf.len().saturating_sub(300)..])
+                    ),
+                ));
+            }
+            let mut chunk = [0u8; 16384];
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the connect banner: some output, then a moment of quiet. (TinyMUX can
+    /// lose a line typed before its banner is out when many clients connect at once.)
+    pub async fn wait_banner(&mut self) -> std::io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut chunk = [0u8; 16384];
+            let quiet = if self.buf.is_empty() {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_millis(100)
+            };
+            match tokio::time::timeout(quiet, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {
+                    self.buf.clear();
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+        }
+    }
+
+    /// Sends `think <token>` and waits for the echo: one command round trip.
+    pub async fn round_trip(&mut self, token: &str) -> std::io::Result<Duration> {
+        let started = Instant::now();
+        self.send(&format!("think {token}\r\n")).await?;
+        self.wait_for(format!("{token}\r\n").as_bytes(), Duration::from_secs(30))
+            .await?;
+        Ok(started.elapsed())
+    }
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The `p`th percentile of sorted samples.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Creates `count` logged-in players named `<prefix><i>`.
+pub async fn create_players(
+    addr: SocketAddr,
+    prefix: &str,
+    count: usize,
+) -> std::io::Result<Vec<Client>> {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let name = format!("{prefix}{i}");
+            tokio::spawn(async move {
+                let mut client = Client::connect(addr).await?;
+                client.wait_banner().await?;
+                client
+                    .send(&format!("create {name} benchpw\r\nthink ready-{name}\r\n"))
+                    .await?;
+                client
+                    .wait_for(
+                        format!("ready-{name}\r\n").as_bytes(),
+                        Duration::from_secs(60),
+                    )
+                    .await?;
+                Ok::<_, std::io::Error>(client)
+            })
+        })
+        .collect();
+    let mut clients = Vec::with_capacity(count);
+    for task in tasks {
+        clients.push(task.await.map_err(std::io::Error::other)??);
+    }
+    Ok(clients)
+}
+
+/// The release `mush` binary next to this example (built by the bench scripts).
+pub fn mush_exe() -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
+    let mush = dir.join("mush");
+    if !mush.is_file() {
+        return Err(format!("{} not built: run scripts/bench-dataplane", mush.display()).into());
+    }
+    Ok(mush)
+}
