@@ -149,14 +149,17 @@ impl Shard {
 
     /// SIGKILLs a game pod (a crash: no drain, no goodbye).
     pub fn kill_pod(&mut self, name: &str) -> Result<(), HarnessError> {
+        self.take_pod(name)?.kill();
+        Ok(())
+    }
+
+    fn take_pod(&mut self, name: &str) -> Result<Server, HarnessError> {
         let index = self
             .pods
             .iter()
             .position(|(n, _, _)| n == name)
             .ok_or_else(|| HarnessError::Invalid(format!("no pod {name}")))?;
-        let (_, mut server, _) = self.pods.remove(index);
-        server.kill();
-        Ok(())
+        Ok(self.pods.remove(index).1)
     }
 
     /// Sends SIGTERM to a game pod (a drain, as Kubernetes does) and waits for it to exit;
@@ -166,13 +169,7 @@ impl Shard {
         name: &str,
         grace: Duration,
     ) -> Result<Option<std::process::ExitStatus>, HarnessError> {
-        let index = self
-            .pods
-            .iter()
-            .position(|(n, _, _)| n == name)
-            .ok_or_else(|| HarnessError::Invalid(format!("no pod {name}")))?;
-        let (_, mut server, _) = self.pods.remove(index);
-        Ok(server.terminate(grace))
+        Ok(self.take_pod(name)?.terminate(grace))
     }
 
     /// SIGKILLs the gateway: every player connection drops with it.
