@@ -183,11 +183,6 @@ impl Cache {
         }
         self.nats_up.store(up, Ordering::Relaxed);
     }
-
-    /// True while invalidations are believed to flow.
-    pub fn nats_up(&self) -> bool {
-        self.nats_up.load(Ordering::Relaxed)
-    }
 }
 
 /// Publishes and receives invalidations on NATS.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use mush_proto::{ConnState, GatewayId, Handle, PodId};
 use mush_rpc::v1::{Ack, Disconnect, Output, PodEvent, SessionMoved, SessionState, pod_event};
@@ -58,8 +58,6 @@ pub(crate) struct Session {
 pub struct GameSettings {
     /// Shown on connect.
     pub welcome: String,
-    /// Name in WHO, MSSP and the welcome banner.
-    pub mud_name: String,
     /// Flags a player created at the connect screen starts with.
     pub new_player_flags: Vec<String>,
     /// Where new players start and `home` defaults to.
@@ -69,7 +67,6 @@ pub struct GameSettings {
 /// Everything a pod's sessions share.
 pub struct Engine {
     pub(crate) pod_id: PodId,
-    pub(crate) draining: AtomicBool,
     pub(crate) store: Store,
     pub(crate) cache: Arc<Cache>,
     pub(crate) invalidator: Invalidator,
@@ -104,7 +101,6 @@ impl Engine {
     ) -> Arc<Self> {
         Arc::new(Self {
             pod_id,
-            draining: AtomicBool::new(false),
             store,
             cache,
             invalidator,
@@ -359,7 +355,6 @@ impl Engine {
     /// Drains the pod: every session is handed to a live, non-draining pod after its
     /// current command. Returns how many sessions were still here at the deadline.
     pub async fn drain(&self, deadline: Instant) -> usize {
-        self.draining.store(true, Ordering::SeqCst);
         loop {
             let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
                 .iter()
@@ -406,11 +401,6 @@ impl Engine {
 
     pub(crate) fn streams_closed(&self) -> tokio::sync::watch::Receiver<bool> {
         self.streams_closed.subscribe()
-    }
-
-    /// True once the pod has started draining.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
     }
 
     fn ack(&self, session: &Session, seq: u64) {

@@ -52,6 +52,22 @@ pub struct Facts {
     pub conn_type: ConnType,
 }
 
+impl Facts {
+    /// The facts of a socket accepted from `peer` (host names are not resolved: a
+    /// reverse lookup per connection would put DNS on the login path).
+    pub fn from_peer(peer: std::net::SocketAddr, conn_type: ConnType) -> Self {
+        Self {
+            address: peer.to_string(),
+            host: peer.ip().to_string(),
+            conn_type,
+        }
+    }
+}
+
+/// Told to a connection when its session cannot even be registered.
+pub const UNAVAILABLE: &str =
+    "The game is unavailable right now (storage is not answering); please try again shortly.";
+
 /// The connection task's handles on a session.
 pub struct Attachment {
     /// The session's handle.

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::ConnContext;
 use crate::limits::TokenBucket;
-use crate::router::{ClientOut, Facts, InputError};
+use crate::router::{ClientOut, Facts, InputError, UNAVAILABLE};
 
 /// Serves one WebSocket client. Frames larger than the line limit are refused by the
 /// protocol layer (the connection closes with a "message too big" error, logged).
@@ -44,18 +44,12 @@ pub(crate) async fn serve(
         Err(_) => return,
     };
     let (mut sink, mut source) = socket.split();
-    let facts = Facts {
-        address: peer.to_string(),
-        host: peer.ip().to_string(),
-        conn_type: ConnType::WebSocket,
-    };
+    let facts = Facts::from_peer(peer, ConnType::WebSocket);
     let mut attachment = match ctx.router.open(facts).await {
         Ok(attachment) => attachment,
         Err(error) => {
             tracing::warn!(%peer, %error, "cannot register connection");
-            let _ = sink
-                .send(Message::text("The game is unavailable right now (storage is not answering); please try again shortly."))
-                .await;
+            let _ = sink.send(Message::text(UNAVAILABLE)).await;
             return;
         }
     };

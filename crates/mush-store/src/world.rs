@@ -351,21 +351,6 @@ impl Store {
         self.index_add(to, "in", id.0).await
     }
 
-    /// Relinks an exit to a new source room (exits are indexed by source).
-    pub async fn move_exit(
-        &self,
-        id: Dbref,
-        from: Option<Dbref>,
-        to: Dbref,
-    ) -> Result<(), StoreError> {
-        self.hset_existing(id, "loc", &to.0.to_string(), "move_exit")
-            .await?;
-        if let Some(from) = from {
-            self.index_remove(from, "ex", id.0).await?;
-        }
-        self.index_add(to, "ex", id.0).await
-    }
-
     /// Objects indexed as inside `id` (may include stale entries: check their location).
     pub async fn contents(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
         self.index_members(id, "in")

@@ -13,10 +13,10 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-#[path = "common/client.rs"]
-mod client;
-use client::{Client, create_players, mush_exe, percentile};
-use mush::shard::{Shard, ShardOptions};
+#[path = "common/bench.rs"]
+mod bench;
+use bench::{Client, bench_shard, create_players, percentile};
+use mush::shard::Shard;
 use mush_store::{Store, StoreConfig, StoreMetrics};
 
 #[derive(Parser)]
@@ -163,15 +163,7 @@ async fn scenario(
 }
 
 async fn start() -> Result<(Shard, Store, tempfile::TempDir), Box<dyn std::error::Error>> {
-    let dir = tempfile::Builder::new()
-        .prefix("mush-failover-")
-        .tempdir()?;
-    let mut options = ShardOptions::for_tests(mush_exe()?, dir.path());
-    options.log = "warn".into();
-    options
-        .gateway_args
-        .extend(["--input-rate", "1000000", "--input-burst", "1000000"].map(String::from));
-    let shard = tokio::task::block_in_place(|| Shard::start(options))?;
+    let (shard, dir) = bench_shard("mush-failover-").await?;
     let store = Store::connect(
         StoreConfig {
             nodes: shard.redis().urls(),
@@ -180,11 +172,6 @@ async fn start() -> Result<(Shard, Store, tempfile::TempDir), Box<dyn std::error
         StoreMetrics::unregistered(),
     )
     .await?;
-    let mut probe = Client::connect(shard.telnet_addr()).await?;
-    probe
-        .wait_for(b"connect <name>", Duration::from_secs(30))
-        .await?;
-    drop(probe);
     Ok((shard, store, dir))
 }
 

@@ -18,10 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-#[path = "common/client.rs"]
-mod client;
-use client::{Client, create_players, mush_exe, percentile};
-use mush::shard::{Shard, ShardOptions};
+#[path = "common/bench.rs"]
+mod bench;
+use bench::{Client, bench_shard, create_players, percentile};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
@@ -232,24 +231,13 @@ async fn wait_listening(addr: SocketAddr) -> Result<(), Box<dyn std::error::Erro
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let run = std::process::id() % 1000;
-    let dir = tempfile::Builder::new().prefix("mush-bench-").tempdir()?;
-    let mut options = ShardOptions::for_tests(mush_exe()?, dir.path());
-    options.log = "warn".into();
-    options
-        .gateway_args
-        .extend(["--input-rate", "1000000", "--input-burst", "1000000"].map(String::from));
-    let shard = tokio::task::block_in_place(|| Shard::start(options))?;
+    let (shard, _dir) = bench_shard("mush-bench-").await?;
     let mut targets = vec![Target {
         name: "mush-on-kube",
         addr: shard.telnet_addr(),
         pid: shard.gateway_pid().ok_or("gateway not running")?,
     }];
-    // Wait until the gateway has streams to both pods.
-    let mut probe = Client::connect(shard.telnet_addr()).await?;
-    probe
-        .wait_for(b"connect <name>", Duration::from_secs(30))
-        .await?;
-    drop(probe);
+    // Let the gateway attach to both pods.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let _tinymux = if args.no_tinymux {

@@ -12,7 +12,7 @@ use mush_store::{Dbref, Store, StoreMetrics};
 use prometheus_client::registry::Registry;
 
 use crate::config::StoreArgs;
-use crate::health::{self, ReadyCheck};
+use crate::health::{self, ReadyCheck, redis_ready};
 
 /// Flags of `mush game`.
 #[derive(Args, Debug, Clone)]
@@ -89,7 +89,6 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
         god_password: args.god_password.clone(),
         settings: GameSettings {
             welcome: welcome(&args.mud_name),
-            mud_name: args.mud_name.clone(),
             new_player_flags: args
                 .new_player_flags
                 .split_whitespace()
@@ -117,43 +116,10 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let health = tokio::spawn(health::serve(
-        args.http,
-        registry,
-        ready,
-        wait_true(stop_rx.clone()),
-    ));
-    let serving = pod.serve(&config, listener, wait_true(stop_rx));
-    tokio::pin!(serving);
-    tokio::select! {
-        result = &mut serving => result?,
-        signal = crate::shutdown::signal() => {
-            signal?;
-            tracing::info!("shutting down");
-            let _ = stop_tx.send(true);
-            serving.await?;
-        }
-    }
-    let _ = stop_tx.send(true);
-    let _ = health.await;
-    Ok(())
-}
-
-/// Ready when a Redis round trip works and is not slower than `slow`.
-pub async fn redis_ready(store: &Store, slow: Duration) -> Result<(), String> {
-    match tokio::time::timeout(slow, store.ping()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(format!("Redis Cluster unreachable: {error}")),
-        Err(_) => Err(format!("Redis Cluster slower than {slow:?}")),
-    }
-}
-
-/// Resolves once the watch turns true (or its sender is gone).
-pub async fn wait_true(mut rx: tokio::sync::watch::Receiver<bool>) {
-    while !*rx.borrow() {
-        if rx.changed().await.is_err() {
-            return;
-        }
-    }
+    health::run_role(args.http, registry, ready, |stop| async move {
+        pod.serve(&config, listener, health::wait_true(stop))
+            .await
+            .map_err(anyhow::Error::from)
+    })
+    .await
 }

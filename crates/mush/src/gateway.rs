@@ -12,8 +12,7 @@ use mush_store::{Store, StoreMetrics};
 use prometheus_client::registry::Registry;
 
 use crate::config::StoreArgs;
-use crate::game::{redis_ready, wait_true};
-use crate::health::{self, ReadyCheck};
+use crate::health::{self, ReadyCheck, redis_ready};
 
 /// Flags of `mush gateway`.
 #[derive(Args, Debug, Clone)]
@@ -116,18 +115,9 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let health = tokio::spawn(health::serve(
-        args.http,
-        registry,
-        ready,
-        wait_true(stop_rx.clone()),
-    ));
-    let serving = tokio::spawn(gateway.serve(stop_rx));
-    crate::shutdown::signal().await?;
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    let _ = serving.await;
-    let _ = health.await;
-    Ok(())
+    health::run_role(args.http, registry, ready, |stop| async move {
+        gateway.serve(stop).await;
+        Ok(())
+    })
+    .await
 }

@@ -10,7 +10,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use mush_store::Store;
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
 /// A readiness check: `Ok` when the process can do its work, else why not.
 pub type ReadyCheck =
@@ -70,5 +72,57 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
             [(header::CONTENT_TYPE, "text/plain")],
             error.to_string(),
         ),
+    }
+}
+
+/// Runs a process role beside its health server until it ends or SIGTERM/Ctrl-C arrives;
+/// then tells both to stop (through the watch handed to `serve`) and waits for them.
+pub async fn run_role<Fut>(
+    http: SocketAddr,
+    registry: Registry,
+    ready: ReadyCheck,
+    serve: impl FnOnce(watch::Receiver<bool>) -> Fut,
+) -> anyhow::Result<()>
+where
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let health = tokio::spawn(self::serve(
+        http,
+        registry,
+        ready,
+        wait_true(stop_rx.clone()),
+    ));
+    let serving = serve(stop_rx);
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        result = &mut serving => result,
+        signal = crate::shutdown::signal() => {
+            signal?;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+            serving.await
+        }
+    };
+    let _ = stop_tx.send(true);
+    let _ = health.await;
+    result
+}
+
+/// Ready when a Redis round trip works and is not slower than `slow`.
+pub async fn redis_ready(store: &Store, slow: std::time::Duration) -> Result<(), String> {
+    match tokio::time::timeout(slow, store.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("Redis Cluster unreachable: {error}")),
+        Err(_) => Err(format!("Redis Cluster slower than {slow:?}")),
+    }
+}
+
+/// Resolves once the watch turns true (or its sender is gone).
+pub async fn wait_true(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
     }
 }

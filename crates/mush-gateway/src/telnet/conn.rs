@@ -15,7 +15,7 @@ use super::codec::{Decoder, EOR_MARK, Event, GA, IAC, encode_text};
 use super::options::Options;
 use crate::ConnContext;
 use crate::limits::TokenBucket;
-use crate::router::{ClientOut, Facts, InputError};
+use crate::router::{ClientOut, Facts, InputError, UNAVAILABLE};
 
 /// Serves one telnet client until it quits, times out, stops reading, or the gateway
 /// shuts down. The socket is never held open waiting for negotiation answers.
@@ -35,17 +35,13 @@ pub(crate) async fn serve(
     if writer.write_all(&out).await.is_err() {
         return;
     }
-    let facts = Facts {
-        address: peer.to_string(),
-        host: peer.ip().to_string(),
-        conn_type: ConnType::Telnet,
-    };
+    let facts = Facts::from_peer(peer, ConnType::Telnet);
     let mut attachment = match ctx.router.open(facts).await {
         Ok(attachment) => attachment,
         Err(error) => {
             tracing::warn!(%peer, %error, "cannot register connection");
             let _ = writer
-                .write_all(b"The game is unavailable right now (storage is not answering); please try again shortly.\r\n")
+                .write_all(format!("{UNAVAILABLE}\r\n").as_bytes())
                 .await;
             return;
         }

@@ -1,4 +1,4 @@
-//! The scripted telnet player shared by the benchmark drivers.
+//! What the benchmark drivers share: a scripted telnet player and a shard to drive.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -146,4 +146,24 @@ pub fn mush_exe() -> Result<PathBuf, Box<dyn std::error::Error>> {
         return Err(format!("{} not built: run scripts/bench-dataplane", mush.display()).into());
     }
     Ok(mush)
+}
+
+/// A shard as `mush dev` runs it, input limits raised so the driver measures the system
+/// rather than the rate limiter; returns once the gateway answers. The temporary directory
+/// holds every process' data and must live as long as the shard.
+pub async fn bench_shard(
+    prefix: &str,
+) -> Result<(mush::shard::Shard, tempfile::TempDir), Box<dyn std::error::Error>> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let mut options = mush::shard::ShardOptions::for_tests(mush_exe()?, dir.path());
+    options.log = "warn".into();
+    options
+        .gateway_args
+        .extend(["--input-rate", "1000000", "--input-burst", "1000000"].map(String::from));
+    let shard = tokio::task::block_in_place(|| mush::shard::Shard::start(options))?;
+    let mut probe = Client::connect(shard.telnet_addr()).await?;
+    probe
+        .wait_for(b"connect <name>", Duration::from_secs(30))
+        .await?;
+    Ok((shard, dir))
 }
