@@ -15,7 +15,7 @@ pub struct PasswordCost {
 }
 
 impl Default for PasswordCost {
-    /// 2 MiB, 1 pass: about 2.5 ms on the 2-core development machine, which keeps a
+    /// 2 MiB, 1 pass: about 2 ms on the 2-core development machine, which keeps a
     /// whole login (hash, Redis, the room's announcements) under 5 ms there. That is below
     /// OWASP's argon2id minimum (19 MiB x 2); a shard that can spend more per login raises
     /// `--password-memory-kib`, and old hashes keep verifying with their own parameters.
