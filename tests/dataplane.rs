@@ -1,168 +1,13 @@
 //! The data plane as players see it: real Redis Cluster, NATS, game pods and a gateway
 //! (the `mush` binary as child processes), real sockets.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use mush::shard::{Shard, ShardOptions};
-use mush_proto::{GatewayId, Handle, PodId};
-use mush_store::{Store, StoreConfig, StoreMetrics};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use mush_proto::{GatewayId, Handle};
 
-const IAC: u8 = 255;
-const SB: u8 = 250;
-const SE: u8 = 240;
-
-fn start_shard(name: &str, gateway_args: &[&str]) -> (Shard, tempfile::TempDir) {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("mush-{name}-"))
-        .tempdir()
-        .expect("temp dir");
-    let mut options = ShardOptions::for_tests(env!("CARGO_BIN_EXE_mush"), dir.path());
-    options
-        .gateway_args
-        .extend(gateway_args.iter().map(|a| (*a).to_owned()));
-    let shard = Shard::start(options).expect("shard");
-    (shard, dir)
-}
-
-async fn store_of(shard: &Shard) -> Store {
-    Store::connect(
-        StoreConfig {
-            nodes: shard.redis().urls(),
-            ..StoreConfig::default()
-        },
-        StoreMetrics::unregistered(),
-    )
-    .await
-    .expect("store")
-}
-
-/// A scripted telnet player.
-struct Player {
-    stream: TcpStream,
-    text: String,
-    /// Everything received, for exactly-once checks.
-    transcript: String,
-    closed: bool,
-}
-
-impl Player {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        let mut player = Self {
-            stream,
-            text: String::new(),
-            transcript: String::new(),
-            closed: false,
-        };
-        player.expect("connect <name> <password>").await;
-        player
-    }
-
-    async fn login(addr: SocketAddr, name: &str) -> Self {
-        let mut player = Self::connect(addr).await;
-        player.send(&format!("create {name} secret")).await;
-        player.expect("Limbo").await;
-        player
-    }
-
-    async fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\r\n").as_bytes()).await;
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("write");
-    }
-
-    /// Reads until `needle` appears; returns everything up to and including it.
-    async fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(at) = self.text.find(needle) {
-                let seen: String = self.text.drain(..at + needle.len()).collect();
-                return seen;
-            }
-            assert!(
-                !self.closed,
-                "connection closed while waiting for {needle:?}; got {:?}",
-                self.text
-            );
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "timed out waiting for {needle:?}; got {:?}",
-                self.text
-            );
-            let mut buf = [0u8; 8192];
-            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
-                Ok(Ok(n)) => {
-                    let text = strip_telnet(&buf[..n]);
-                    self.transcript.push_str(&text);
-                    self.text.push_str(&text);
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
-    /// True if the gateway has not closed the socket (checked without blocking long).
-    async fn is_open(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => false,
-            Ok(Ok(n)) => {
-                let text = strip_telnet(&buf[..n]);
-                self.transcript.push_str(&text);
-                self.text.push_str(&text);
-                true
-            }
-            Err(_) => true,
-        }
-    }
-}
-
-/// Removes telnet commands from received bytes (the tests read text).
-fn strip_telnet(bytes: &[u8]) -> String {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == IAC && i + 1 < bytes.len() {
-            match bytes[i + 1] {
-                SB => {
-                    while i + 1 < bytes.len() && !(bytes[i] == IAC && bytes[i + 1] == SE) {
-                        i += 1;
-                    }
-                    i += 2;
-                }
-                251..=254 => i += 3,
-                _ => i += 2,
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn pod_of(store: &Store, name: &str) -> PodId {
-    let id = store
-        .player_by_name(name)
-        .await
-        .expect("lookup")
-        .expect("player exists");
-    let records = store.list_active().await.expect("records");
-    records
-        .into_iter()
-        .find(|r| r.player.as_deref() == Some(&id.0.to_string()))
-        .and_then(|r| r.pod)
-        .expect("player's session has a pod")
-}
+mod support;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn players_on_different_pods_talk_page_and_see_each_other() {
@@ -413,6 +258,7 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
                 handle: handle.0,
                 seq: 1,
                 line: "WHO".into(),
+                acked: 0,
             })),
         ],
         from_the_future: "ignore me".into(),
@@ -447,8 +293,11 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
             .expect("stream ok")
             .expect("stream open");
         for event in reply.events {
-            if let Some(mush_rpc::v1::pod_event::Kind::Output(output)) = event.kind {
-                text.push_str(&output.text);
+            match event.kind {
+                Some(mush_rpc::v1::pod_event::Kind::Output(output)) => text.push_str(&output.text),
+                // A command's own reply travels with its acknowledgement.
+                Some(mush_rpc::v1::pod_event::Kind::Ack(ack)) => text.push_str(&ack.text),
+                _ => {}
             }
         }
     }
@@ -485,39 +334,6 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
 }
 
 /// `GET path` over a plain socket; returns (status, body).
-async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect health");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("response");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
-
-async fn wait_status(addr: SocketAddr, path: &str, want: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = http_get(addr, path).await;
-        if status == want {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} on {addr} stayed {status} ({body}), wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoints_follow_nats_and_metrics_count_commands() {
     let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("health", &[]));
@@ -657,4 +473,117 @@ async fn a_killed_gateways_sessions_are_reaped_not_leaked() {
     witness.send("WHO").await;
     let who = witness.expect("logged in.").await;
     assert!(who.contains("1 Player logged in."), "{who}");
+}
+
+/// A command the dead pod ran, whose acknowledgement never reached the gateway, is answered
+/// from the journal on the next pod with the same reply, and not run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
+    use mush_rpc::v1::game_client::GameClient;
+    use mush_rpc::v1::{
+        GatewayBatch, GatewayEvent, Hello, Input, SessionOpen, gateway_event, pod_event,
+    };
+
+    let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("journal", &[]));
+    let store = store_of(&shard).await;
+    let pods = loop {
+        let pods = store.live_pods().await.expect("pods");
+        if pods.len() == 2 {
+            break pods;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (first, second) = (&pods[0].info, &pods[1].info);
+    let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
+    store
+        .register(&mush_store::NewConnection {
+            handle,
+            gateway: GatewayId::new("probe").expect("id"),
+            pod: Some(first.id.clone()),
+            address: "127.0.0.1:1".into(),
+            host: "localhost".into(),
+            conn_type: mush_proto::ConnType::Telnet,
+            connected_at_ms: mush_store::now_ms(),
+        })
+        .await
+        .expect("register");
+
+    let event = |kind| GatewayEvent { kind: Some(kind) };
+    let input = |seq, line: &str| {
+        event(gateway_event::Kind::Input(Input {
+            handle: handle.0,
+            seq,
+            line: line.into(),
+            acked: 0,
+        }))
+    };
+    // Attaches as gateway "probe", sends `events`, and collects acks until `last` is acked.
+    let exchange = |addr: String, events: Vec<GatewayEvent>, last: u64| async move {
+        let mut client = GameClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        let mut all = vec![event(gateway_event::Kind::Hello(Hello {
+            gateway_id: "probe".into(),
+        }))];
+        all.extend(events);
+        let outbound = futures_util::stream::iter([GatewayBatch { events: all }])
+            .chain(futures_util::stream::pending());
+        let mut replies = client.attach(outbound).await.expect("attach").into_inner();
+        let mut acks = std::collections::BTreeMap::new();
+        while !acks.contains_key(&last) {
+            let batch = tokio::time::timeout(Duration::from_secs(10), replies.message())
+                .await
+                .expect("answer in time")
+                .expect("stream ok")
+                .expect("stream open");
+            for event in batch.events {
+                if let Some(pod_event::Kind::Ack(ack)) = event.kind {
+                    acks.insert(ack.seq, ack.text);
+                }
+            }
+        }
+        acks
+    };
+
+    let create = "create Journal secret";
+    let open = |resume| {
+        event(gateway_event::Kind::Open(SessionOpen {
+            handle: handle.0,
+            resume,
+            next_seq: 1,
+            ..Default::default()
+        }))
+    };
+    let acks = exchange(first.addr.clone(), vec![open(false), input(1, create)], 1).await;
+    let reply = acks[&1].clone();
+    assert!(reply.contains("Limbo"), "{reply}");
+
+    // The pod dies; the gateway never saw that acknowledgement and re-sends command 1 to the
+    // pod the session moves to.
+    let first_name = first.id.to_string();
+    shard.kill_pod(&first_name).expect("kill");
+    assert_eq!(
+        store
+            .move_handle(handle, &first.id, &second.id)
+            .await
+            .expect("move"),
+        mush_store::MoveOutcome::Moved
+    );
+    let acks = exchange(
+        second.addr.clone(),
+        vec![open(true), input(1, create), input(2, "think after")],
+        2,
+    )
+    .await;
+    assert_eq!(
+        acks[&1], reply,
+        "the re-sent command was not answered from the journal"
+    );
+    assert_eq!(acks[&2], "after", "the session did not resume logged in");
+    let second_http = shard.pod_http(second.id.as_str()).expect("second pod http");
+    let (_, metrics) = http_get(second_http, "/metrics").await;
+    assert!(
+        metrics.contains("mush_game_journal_answers_total 1"),
+        "{metrics}"
+    );
 }

@@ -4,9 +4,10 @@
 //! parallel. Output for any recipient goes to the recipient's gateway (every gateway is
 //! attached to every pod), so a `say` reaches players served by other pods without a hop.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
 
@@ -26,11 +27,29 @@ pub type GatewayTx = mpsc::Sender<PodEvent>;
 /// loses output (logged and counted) rather than growing the pod's memory.
 pub const GATEWAY_QUEUE: usize = 65_536;
 
+/// How long a session worker keeps trying to journal a command (or read a journalled
+/// reply) while Redis does not answer, before it answers without it (logged and counted).
+/// Longer than a Redis Cluster failover.
+const JOURNAL_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What the player is told, once per command, while its journal write waits for Redis.
+const JOURNAL_DELAY: &str = "The world is unavailable right now (storage is not answering); your command will finish when it is back.";
+
+tokio::task_local! {
+    /// The events of the command a session worker is running, held back until the command
+    /// is journalled: nothing it did is seen by anyone before it is durable, so a command
+    /// re-sent after this pod dies is answered from the journal or, if it never got there,
+    /// runs again as if for the first time.
+    static OUTBOX: RefCell<Vec<(GatewayId, pod_event::Kind)>>;
+}
+
 /// What a session worker is told.
 pub(crate) enum Work {
     Input {
         seq: u64,
         line: String,
+        /// The gateway has seen every command up to this one acknowledged.
+        acked: u64,
     },
     Close {
         reason: String,
@@ -44,7 +63,8 @@ pub(crate) enum Work {
 /// The pod-local state of one session, rebuilt from Redis when a session moves here.
 pub(crate) struct Session {
     pub handle: Handle,
-    /// The last input sequence number run here; a repeat is acknowledged, not run again.
+    /// The newest command journalled for this session (here or by an earlier pod); a repeat
+    /// is answered from the journal, not run again.
     pub last_seq: u64,
     pub gateway: GatewayId,
     pub player: Option<Dbref>,
@@ -190,7 +210,11 @@ impl Engine {
     }
 
     /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis).
-    pub(crate) async fn open(
+    /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis by
+    /// its worker). Returns at once: a pod taking over a thousand sessions from a drained
+    /// one rebuilds them all in parallel, and inputs that arrive meanwhile wait, in order,
+    /// in the worker's queue.
+    pub(crate) fn open(
         self: &Arc<Self>,
         gateway: GatewayId,
         handle: Handle,
@@ -198,7 +222,7 @@ impl Engine {
         next_seq: u64,
     ) {
         lock(&self.handle_gateways).insert(handle, gateway.clone());
-        let mut session = Session {
+        let session = Session {
             handle,
             last_seq: next_seq.saturating_sub(1),
             gateway,
@@ -207,23 +231,6 @@ impl Engine {
             output_suffix: String::new(),
             last_command: Instant::now(),
         };
-        if resume {
-            match self.store.get(handle).await {
-                Ok(Some(record)) => {
-                    if record.state == ConnState::LoggedIn {
-                        session.player = record.player.as_deref().and_then(Dbref::parse);
-                    }
-                    session.output_prefix =
-                        record.meta.get("outputprefix").cloned().unwrap_or_default();
-                    session.output_suffix =
-                        record.meta.get("outputsuffix").cloned().unwrap_or_default();
-                }
-                Ok(None) => {
-                    tracing::warn!(%handle, "resumed session has no record; starting at the connect screen")
-                }
-                Err(error) => tracing::error!(%handle, %error, "cannot rebuild resumed session"),
-            }
-        }
         let (tx, rx) = mpsc::unbounded_channel();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         // A worker already here for this handle loses its sender and ends; it will not
@@ -236,10 +243,33 @@ impl Engine {
         tokio::spawn(async move { engine.run_session(session, rx, resume, generation).await });
     }
 
-    pub(crate) fn input(&self, handle: Handle, seq: u64, line: String) {
+    /// Rebuilds a session moved here from its record and journal.
+    async fn rebuild(&self, session: &mut Session) {
+        let handle = session.handle;
+        let (journalled, record) =
+            tokio::join!(self.journalled_upto(handle), self.store.get(handle));
+        session.last_seq = session.last_seq.max(journalled);
+        match record {
+            Ok(Some(record)) => {
+                if record.state == ConnState::LoggedIn {
+                    session.player = record.player.as_deref().and_then(Dbref::parse);
+                }
+                session.output_prefix =
+                    record.meta.get("outputprefix").cloned().unwrap_or_default();
+                session.output_suffix =
+                    record.meta.get("outputsuffix").cloned().unwrap_or_default();
+            }
+            Ok(None) => {
+                tracing::warn!(%handle, "resumed session has no record; starting at the connect screen")
+            }
+            Err(error) => tracing::error!(%handle, %error, "cannot rebuild resumed session"),
+        }
+    }
+
+    pub(crate) fn input(&self, handle: Handle, seq: u64, line: String, acked: u64) {
         let sent = lock(&self.sessions)
             .get(&handle)
-            .map(|(_, tx)| tx.send(Work::Input { seq, line }).is_ok());
+            .map(|(_, tx)| tx.send(Work::Input { seq, line, acked }).is_ok());
         if sent != Some(true) {
             tracing::warn!(%handle, seq, "input for a session this pod does not serve");
             self.metrics.orphan_inputs.inc();
@@ -260,6 +290,7 @@ impl Engine {
         generation: u64,
     ) {
         if resume {
+            self.rebuild(&mut session).await;
             self.report_state(&session);
         } else {
             let welcome = self.settings.welcome.clone();
@@ -267,28 +298,27 @@ impl Engine {
         }
         while let Some(work) = rx.recv().await {
             match work {
-                Work::Input { seq, line } => {
+                Work::Input { seq, line, acked } => {
                     if seq <= session.last_seq {
-                        tracing::debug!(handle = %session.handle, seq, "repeated input acknowledged, not run");
-                        self.ack(&session, seq);
+                        tracing::debug!(handle = %session.handle, seq, "repeated input answered from the journal, not run");
+                        self.answer_again(&session, seq).await;
                         continue;
                     }
                     session.last_seq = seq;
                     let started = Instant::now();
-                    let wrap = session.player.is_some();
-                    if wrap && !session.output_prefix.is_empty() {
-                        self.tell(session.handle, &session.output_prefix).await;
-                    }
                     let was = session.player;
-                    let keep = crate::commands::run(&self, &mut session, &line).await;
+                    let (keep, held) = OUTBOX
+                        .scope(RefCell::new(Vec::new()), async {
+                            let keep = self.run_command(&mut session, &line).await;
+                            (keep, OUTBOX.with(RefCell::take))
+                        })
+                        .await;
+                    let reply = self.release(&session, seq, acked, held).await;
                     if session.player.is_some() != was.is_some() {
                         self.report_state(&session);
                     }
-                    if wrap && keep && !session.output_suffix.is_empty() {
-                        self.tell(session.handle, &session.output_suffix).await;
-                    }
                     self.metrics.observe_command(started.elapsed());
-                    self.ack(&session, seq);
+                    tracing::trace!(handle = %session.handle, seq, reply_bytes = reply, "command done");
                     if !keep {
                         break;
                     }
@@ -318,6 +348,139 @@ impl Engine {
         self.metrics
             .sessions
             .set(i64::try_from(self.session_count()).unwrap_or(i64::MAX));
+    }
+
+    /// Runs one command with the player's OUTPUTPREFIX/OUTPUTSUFFIX around its output.
+    async fn run_command(self: &Arc<Self>, session: &mut Session, line: &str) -> bool {
+        let wrap = session.player.is_some();
+        if wrap && !session.output_prefix.is_empty() {
+            self.tell(session.handle, &session.output_prefix).await;
+        }
+        let keep = crate::commands::run(self, session, line).await;
+        if wrap && keep && !session.output_suffix.is_empty() {
+            self.tell(session.handle, &session.output_suffix).await;
+        }
+        keep
+    }
+
+    /// Journals command `seq` with its reply (the player's own output), then lets its held
+    /// events go: other recipients' output first, then the acknowledgement carrying the
+    /// reply, then the player's own non-text events (a disconnect comes after the text).
+    /// Returns the reply's size.
+    async fn release(
+        &self,
+        session: &Session,
+        seq: u64,
+        acked: u64,
+        held: Vec<(GatewayId, pod_event::Kind)>,
+    ) -> usize {
+        let own = session.handle.0;
+        let mut reply = String::new();
+        let mut own_events = Vec::new();
+        let mut others = Vec::new();
+        for (gateway, event) in held {
+            match event {
+                pod_event::Kind::Output(output) if output.handle == own && !output.prompt => {
+                    if !reply.is_empty() {
+                        reply.push('\n');
+                    }
+                    reply.push_str(&output.text);
+                }
+                event if event_handle(&event) == own => own_events.push(event),
+                event => others.push((gateway, event)),
+            }
+        }
+        self.journal(session, seq, &reply, acked).await;
+        for (gateway, event) in others {
+            self.to_gateway(&gateway, event);
+        }
+        let size = reply.len();
+        self.ack(session, seq, reply);
+        for event in own_events {
+            self.to_gateway(&session.gateway, event);
+        }
+        size
+    }
+
+    /// Writes the command to the journal, waiting out a Redis failover (the player is told
+    /// once). After [`JOURNAL_PATIENCE`] it gives up, logged and counted: the command is
+    /// answered anyway, and would run again only if this pod died before the answer left.
+    async fn journal(&self, session: &Session, seq: u64, reply: &str, acked: u64) {
+        let handle = session.handle;
+        let mut told = false;
+        let written = self
+            .patiently(
+                || async {
+                    match self.store.commit_command(handle, seq, reply, acked).await {
+                        // A closed connection needs no journal.
+                        Err(StoreError::NotFound(_)) => Ok(()),
+                        other => other,
+                    }
+                },
+                || {
+                    if !std::mem::replace(&mut told, true) {
+                        self.to_gateway(&session.gateway, output_event(handle, JOURNAL_DELAY));
+                    }
+                },
+            )
+            .await;
+        if let Err(error) = written {
+            tracing::error!(%handle, seq, %error, "command not journalled; answering without it");
+        }
+    }
+
+    /// Answers a command that already ran (on this pod or a dead one) with its journalled
+    /// reply. A reply already forgotten was acknowledged before: a bare ack is enough.
+    async fn answer_again(&self, session: &Session, seq: u64) {
+        let handle = session.handle;
+        self.metrics.journal_answers.inc();
+        let reply = self
+            .patiently(|| self.store.committed_reply(handle, seq), || {})
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%handle, seq, %error, "journalled reply unreadable; acknowledging without it");
+                None
+            });
+        self.ack(session, seq, reply.unwrap_or_default());
+    }
+
+    /// The newest journalled command of a session moved here: never run those again.
+    async fn journalled_upto(&self, handle: Handle) -> u64 {
+        self.patiently(|| self.store.last_committed(handle), || {})
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%handle, %error, "journal unreadable; trusting the gateway's sequence");
+                0
+            })
+    }
+
+    /// Retries a journal call with backoff (50 ms doubling to 1 s) for up to
+    /// [`JOURNAL_PATIENCE`]; every failure is logged, counted and reported to `on_failure`.
+    async fn patiently<T, F>(
+        &self,
+        mut call: impl FnMut() -> F,
+        mut on_failure: impl FnMut(),
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let give_up = Instant::now() + JOURNAL_PATIENCE;
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    self.metrics.journal_failures.inc();
+                    if Instant::now() >= give_up {
+                        return Err(error);
+                    }
+                    tracing::warn!(%error, "journal call failed; retrying");
+                    on_failure();
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
     }
 
     /// Moves the session to `to` (compare-and-set from this pod) and tells its gateway,
@@ -403,12 +566,13 @@ impl Engine {
         self.streams_closed.subscribe()
     }
 
-    fn ack(&self, session: &Session, seq: u64) {
+    fn ack(&self, session: &Session, seq: u64, text: String) {
         self.to_gateway(
             &session.gateway,
             pod_event::Kind::Ack(Ack {
                 handle: session.handle.0,
                 seq,
+                text,
             }),
         );
     }
@@ -445,14 +609,7 @@ impl Engine {
             tracing::debug!(%handle, "output for a connection that no longer exists");
             return;
         };
-        self.to_gateway(
-            &gateway,
-            pod_event::Kind::Output(Output {
-                handle: handle.0,
-                text: text.to_owned(),
-                prompt: false,
-            }),
-        );
+        self.to_gateway(&gateway, output_event(handle, text));
     }
 
     /// The gateway holding a connection: fixed for the connection's life, so cached until
@@ -471,6 +628,14 @@ impl Engine {
     }
 
     fn to_gateway(&self, gateway: &GatewayId, event: pod_event::Kind) {
+        // Inside a command: held until the command is journalled.
+        let mut event = Some(event);
+        let _ = OUTBOX.try_with(|outbox| {
+            if let Some(event) = event.take() {
+                outbox.borrow_mut().push((gateway.clone(), event));
+            }
+        });
+        let Some(event) = event else { return };
         let tx = self
             .gateways
             .read()
@@ -611,6 +776,25 @@ impl Engine {
             self.tell(handle, text).await;
         }
         Ok(())
+    }
+}
+
+fn output_event(handle: Handle, text: &str) -> pod_event::Kind {
+    pod_event::Kind::Output(Output {
+        handle: handle.0,
+        text: text.to_owned(),
+        prompt: false,
+    })
+}
+
+/// The session an event is for.
+fn event_handle(event: &pod_event::Kind) -> u64 {
+    match event {
+        pod_event::Kind::Ack(e) => e.handle,
+        pod_event::Kind::Output(e) => e.handle,
+        pod_event::Kind::Disconnect(e) => e.handle,
+        pod_event::Kind::Moved(e) => e.handle,
+        pod_event::Kind::State(e) => e.handle,
     }
 }
 

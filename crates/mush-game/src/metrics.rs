@@ -22,6 +22,10 @@ pub struct GameMetrics {
     pub orphan_inputs: Counter,
     /// Attached gateway streams.
     pub gateway_streams: Gauge,
+    /// Failed command-journal calls (each retried; Redis unreachable or failing over).
+    pub journal_failures: Counter,
+    /// Re-sent commands answered from the journal instead of running again.
+    pub journal_answers: Counter,
 }
 
 impl GameMetrics {
@@ -34,6 +38,8 @@ impl GameMetrics {
             output_dropped: Counter::default(),
             orphan_inputs: Counter::default(),
             gateway_streams: Gauge::default(),
+            journal_failures: Counter::default(),
+            journal_answers: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -61,6 +67,16 @@ impl GameMetrics {
             "gateway_streams",
             "Attached gateway streams",
             metrics.gateway_streams.clone(),
+        );
+        sub.register(
+            "journal_failures",
+            "Failed command-journal calls, each retried",
+            metrics.journal_failures.clone(),
+        );
+        sub.register(
+            "journal_answers",
+            "Re-sent commands answered from the journal, not run again",
+            metrics.journal_answers.clone(),
         );
         metrics
     }

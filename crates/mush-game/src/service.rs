@@ -103,18 +103,14 @@ async fn dispatch(
 ) {
     for event in events {
         match event.kind {
-            Some(gateway_event::Kind::Open(open)) => {
-                engine
-                    .open(
-                        gateway.clone(),
-                        Handle(open.handle),
-                        open.resume,
-                        open.next_seq,
-                    )
-                    .await;
-            }
+            Some(gateway_event::Kind::Open(open)) => engine.open(
+                gateway.clone(),
+                Handle(open.handle),
+                open.resume,
+                open.next_seq,
+            ),
             Some(gateway_event::Kind::Input(input)) => {
-                engine.input(Handle(input.handle), input.seq, input.line);
+                engine.input(Handle(input.handle), input.seq, input.line, input.acked);
             }
             Some(gateway_event::Kind::Close(close)) => {
                 engine.close(Handle(close.handle), close.reason);

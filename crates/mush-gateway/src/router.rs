@@ -258,6 +258,7 @@ impl Router {
             if entry.unacked.len() >= self.limits.max_unacked {
                 return Err(InputError::Backlog);
             }
+            let acked = acked_upto(entry);
             entry.last_seq += 1;
             let seq = entry.last_seq;
             entry.unacked.push_back((seq, line.clone()));
@@ -273,7 +274,7 @@ impl Router {
             let Some(pod) = entry.pod.clone() else {
                 return Ok(());
             };
-            (pod, input_event(handle, seq, line))
+            (pod, input_event(handle, seq, line, acked))
         };
         self.metrics.inputs.inc();
         self.send(&pod, event);
@@ -384,16 +385,28 @@ impl Router {
                 },
             ),
             pod_event::Kind::Ack(ack) => {
-                if let Some(entry) = sessions.get_mut(&Handle(ack.handle)) {
-                    while entry
-                        .unacked
-                        .front()
-                        .is_some_and(|(seq, _)| *seq <= ack.seq)
-                    {
-                        entry.unacked.pop_front();
-                    }
+                let Some(entry) = sessions.get_mut(&Handle(ack.handle)) else {
+                    return;
+                };
+                // The reply and the acknowledgement are one step: a reply seen here is
+                // never asked for again.
+                while entry
+                    .unacked
+                    .front()
+                    .is_some_and(|(seq, _)| *seq <= ack.seq)
+                {
+                    entry.unacked.pop_front();
                 }
-                return;
+                if ack.text.is_empty() {
+                    return;
+                }
+                (
+                    ack.handle,
+                    ClientOut::Text {
+                        text: ack.text,
+                        prompt: false,
+                    },
+                )
             }
             pod_event::Kind::Disconnect(disconnect) => (
                 disconnect.handle,
@@ -525,18 +538,23 @@ impl Router {
 fn replay(handle: Handle, entry: &mut Entry, resume: bool) -> Vec<GatewayEvent> {
     entry.orphaned = false;
     entry.told_delay = false;
-    let next = entry
-        .unacked
-        .front()
-        .map_or(entry.last_seq + 1, |(seq, _)| *seq);
+    let next = acked_upto(entry) + 1;
     let mut events = vec![open_event(handle, &entry.facts, resume, next)];
     events.extend(
         entry
             .unacked
             .iter()
-            .map(|(seq, line)| input_event(handle, *seq, line.clone())),
+            .map(|(seq, line)| input_event(handle, *seq, line.clone(), next - 1)),
     );
     events
+}
+
+/// Every command up to this one was acknowledged.
+fn acked_upto(entry: &Entry) -> u64 {
+    entry
+        .unacked
+        .front()
+        .map_or(entry.last_seq, |(seq, _)| seq - 1)
 }
 
 fn open_event(handle: Handle, facts: &Facts, resume: bool, next_seq: u64) -> GatewayEvent {
@@ -552,12 +570,13 @@ fn open_event(handle: Handle, facts: &Facts, resume: bool, next_seq: u64) -> Gat
     }
 }
 
-fn input_event(handle: Handle, seq: u64, line: String) -> GatewayEvent {
+fn input_event(handle: Handle, seq: u64, line: String, acked: u64) -> GatewayEvent {
     GatewayEvent {
         kind: Some(gateway_event::Kind::Input(Input {
             handle: handle.0,
             seq,
             line,
+            acked,
         })),
     }
 }

@@ -190,6 +190,7 @@ impl Store {
                 .key(self.keys.conn(handle))
                 .key(self.keys.meta(handle))
                 .key(self.keys.active(bucket))
+                .key(self.keys.journal(handle))
                 .arg(handle.0)
                 .arg(self.keys.pod_set_prefix(bucket))
                 .invoke_async(&mut self.conn())

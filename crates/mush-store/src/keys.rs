@@ -85,6 +85,11 @@ impl Keys {
         format!("{}:m:{handle}", self.tag(self.bucket(handle)))
     }
 
+    /// The connection's command journal (the last command run and unacknowledged replies).
+    pub fn journal(&self, handle: Handle) -> String {
+        format!("{}:j:{handle}", self.tag(self.bucket(handle)))
+    }
+
     /// The active index of a bucket.
     pub fn active(&self, bucket: u16) -> String {
         format!("{}:active", self.tag(bucket))

@@ -45,7 +45,9 @@
 mod assign;
 mod config;
 mod conn;
+mod connection;
 mod error;
+mod journal;
 mod keys;
 mod metrics;
 mod packed;
@@ -58,6 +60,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::cluster::ClusterClient;
+
+use crate::connection::SharedConnection;
 use redis::cluster_async::ClusterConnection;
 
 pub use assign::{MoveOutcome, PodInfo, PodStatus};
@@ -75,7 +79,7 @@ use writebehind::WriteBehind;
 /// multiplexed cluster connection and one write-behind queue.
 #[derive(Clone)]
 pub struct Store {
-    conn: ClusterConnection,
+    conn: Arc<SharedConnection>,
     keys: Arc<Keys>,
     ttl_ms: u64,
     metrics: StoreMetrics,
@@ -104,6 +108,7 @@ impl Store {
             .await
             .map_err(|_| connect_error(format!("no answer within {:?}", config.connect_timeout)))?
             .map_err(|e| connect_error(e.to_string()))?;
+        let conn = SharedConnection::new(client, conn, config.connect_timeout, metrics.clone());
         let ttl_ms = millis(config.session_ttl);
         let write_behind = WriteBehind::start(
             conn.clone(),
@@ -131,13 +136,23 @@ impl Store {
         &self.metrics
     }
 
-    /// One round trip to a cluster node; readiness probes use it to notice an unreachable
-    /// or slow cluster.
+    /// One round trip to the master of every bucket's slot, concurrently: readiness probes
+    /// use it to notice a master that is gone (a plain `PING` is answered by any live node,
+    /// so it stays green while a third of the sessions cannot be written).
     pub async fn ping(&self) -> Result<Duration, StoreError> {
         let start = Instant::now();
         self.timed("ping", async {
-            redis::cmd("PING")
-                .query_async::<String>(&mut self.conn.clone())
+            let probes = (0..self.keys.buckets()).map(|bucket| {
+                let mut conn = self.conn();
+                let key = self.keys.active(bucket);
+                async move {
+                    redis::cmd("EXISTS")
+                        .arg(key)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                }
+            });
+            futures_util::future::try_join_all(probes)
                 .await
                 .map_err(StoreError::redis("ping", "cluster"))
         })
@@ -158,7 +173,7 @@ impl Store {
     }
 
     fn conn(&self) -> ClusterConnection {
-        self.conn.clone()
+        self.conn.get()
     }
 
     async fn timed<T>(
@@ -170,6 +185,12 @@ impl Store {
         let result = work.await;
         self.metrics
             .observe_sync(op, start.elapsed(), result.is_ok());
+        // Only a silent or broken connection says anything about the connection.
+        match &result {
+            Ok(_) => self.conn.observe(true),
+            Err(error) if error.outcome_unknown() => self.conn.observe(false),
+            Err(_) => {}
+        }
         result
     }
 }

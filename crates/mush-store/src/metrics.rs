@@ -37,6 +37,14 @@ pub struct StoreMetrics {
     sync_seconds: Family<OpLabels, Histogram>,
     sync_errors: Family<OpLabels, Counter>,
     index_repaired: Counter,
+    reconnects: Family<ReconnectLabels, Counter>,
+}
+
+/// Labels of the reconnect counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconnectLabels {
+    /// `ok` (a new connection replaced a silent one) or `failed`.
+    pub result: &'static str,
 }
 
 impl StoreMetrics {
@@ -84,6 +92,11 @@ impl StoreMetrics {
             metrics.sync_errors.clone(),
         );
         sub.register(
+            "reconnects",
+            "Cluster connections replaced after they stopped answering, by outcome",
+            metrics.reconnects.clone(),
+        );
+        sub.register(
             "index_repaired",
             "Stale index entries removed during reconciliation",
             metrics.index_repaired.clone(),
@@ -102,6 +115,7 @@ impl StoreMetrics {
             }),
             sync_errors: Family::default(),
             index_repaired: Counter::default(),
+            reconnects: Family::default(),
         }
     }
 
@@ -158,6 +172,21 @@ impl StoreMetrics {
         if !ok {
             self.sync_errors.get_or_create(&OpLabels { op }).inc();
         }
+    }
+
+    /// Connections replaced after going silent (`ok`) or attempts that failed.
+    pub fn reconnects(&self, ok: bool) -> u64 {
+        let result = if ok { "ok" } else { "failed" };
+        self.reconnects
+            .get_or_create(&ReconnectLabels { result })
+            .get()
+    }
+
+    pub(crate) fn reconnected(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.reconnects
+            .get_or_create(&ReconnectLabels { result })
+            .inc();
     }
 
     pub(crate) fn repaired(&self, n: u64) {

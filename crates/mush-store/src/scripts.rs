@@ -36,8 +36,9 @@ return 1
     )
 });
 
-/// KEYS: conn, meta, active. ARGV: handle, pod-set prefix. Returns 1 if a record existed.
-/// Index entries are removed whether or not the record still existed (it may have expired).
+/// KEYS: conn, meta, active, journal. ARGV: handle, pod-set prefix. Returns 1 if a record
+/// existed. Index entries are removed whether or not the record still existed (it may have
+/// expired).
 pub static REMOVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -45,6 +46,7 @@ local pod = redis.call('HGET', KEYS[1], 'pod')
 if pod and pod ~= '' then redis.call('SREM', ARGV[2] .. pod, ARGV[1]) end
 local existed = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[4])
 redis.call('SREM', KEYS[3], ARGV[1])
 return existed
 ",
@@ -156,6 +158,29 @@ pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: conn, journal. ARGV: ttl_ms, seq, reply, forget_upto.
+/// Records that command `seq` ran, with its reply, and forgets the replies the gateway has
+/// acknowledged. Returns 1, or 0 if the connection no longer exists (nothing is written).
+pub static COMMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local seq = tonumber(ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+if seq > last then redis.call('HSET', KEYS[2], 'seq', ARGV[2]) end
+redis.call('HSET', KEYS[2], 'r' .. ARGV[2], ARGV[3])
+local forget = tonumber(ARGV[4])
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if field ~= 'seq' and tonumber(string.sub(field, 2)) <= forget then
+    redis.call('HDEL', KEYS[2], field)
+  end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1
 ",
     )

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mush_proto::Handle;
-use redis::cluster_async::ClusterConnection;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::WriteBehindConfig;
+use crate::connection::SharedConnection;
 use crate::scripts::FLUSH;
 use crate::{EnqueueError, Keys, Store, StoreError, StoreMetrics, now_ms};
 
@@ -63,7 +63,7 @@ pub(crate) struct WriteBehind {
 
 impl WriteBehind {
     pub(crate) fn start(
-        conn: ClusterConnection,
+        conn: Arc<SharedConnection>,
         keys: Arc<Keys>,
         ttl_ms: u64,
         config: WriteBehindConfig,
@@ -270,7 +270,7 @@ fn op_counts(pending: &HashMap<Handle, Pending>) -> (u64, u64) {
 
 struct Flusher {
     rx: mpsc::Receiver<Item>,
-    conn: ClusterConnection,
+    conn: Arc<SharedConnection>,
     keys: Arc<Keys>,
     ttl_ms: u64,
     config: WriteBehindConfig,
@@ -386,9 +386,18 @@ impl Flusher {
                         call.arg(field).arg(value);
                     }
                 }
-                let mut conn = self.conn.clone();
+                let mut conn = self.conn.get();
+                let shared = self.conn.clone();
                 async move {
                     let result = call.invoke_async::<Vec<usize>>(&mut conn).await;
+                    shared.observe(match &result {
+                        Ok(_) => true,
+                        Err(error) => {
+                            !(error.is_timeout()
+                                || error.is_connection_dropped()
+                                || error.is_io_error())
+                        }
+                    });
                     (bucket, handles, result)
                 }
             })

@@ -164,6 +164,74 @@ async fn record_lifecycle_register_bind_state_remove() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let mut raw = raw(&cluster).await;
+    let handle = Handle(7);
+    assert!(matches!(
+        store.commit_command(handle, 1, "no record", 0).await,
+        Err(StoreError::NotFound(Handle(7)))
+    ));
+    assert!(
+        !exists(&mut raw, &store.keys().journal(handle)).await,
+        "a commit for a missing connection wrote a journal"
+    );
+
+    store.register(&new_conn(7, None)).await.expect("register");
+    assert_eq!(store.last_committed(handle).await.expect("read"), 0);
+    store
+        .commit_command(handle, 1, "one", 0)
+        .await
+        .expect("commit 1");
+    store
+        .commit_command(handle, 2, "two\nlines", 0)
+        .await
+        .expect("commit 2");
+    // A retry after an unknown outcome is harmless.
+    store
+        .commit_command(handle, 2, "two\nlines", 0)
+        .await
+        .expect("again");
+    assert_eq!(store.last_committed(handle).await.expect("read"), 2);
+    assert_eq!(
+        store
+            .committed_reply(handle, 2)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("two\nlines")
+    );
+    // The gateway saw 1 and 2 acknowledged: their replies are forgotten with the next commit.
+    store
+        .commit_command(handle, 3, "", 2)
+        .await
+        .expect("commit 3");
+    assert_eq!(store.committed_reply(handle, 1).await.expect("read"), None);
+    assert_eq!(store.committed_reply(handle, 2).await.expect("read"), None);
+    assert_eq!(
+        store
+            .committed_reply(handle, 3)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("")
+    );
+    // An older commit arriving late never moves the marker back.
+    store
+        .commit_command(handle, 1, "late", 2)
+        .await
+        .expect("late");
+    assert_eq!(store.last_committed(handle).await.expect("read"), 3);
+
+    assert!(store.remove(handle).await.expect("remove"));
+    assert!(
+        !exists(&mut raw, &store.keys().journal(handle)).await,
+        "journal left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synchronous_writes_refuse_missing_and_duplicate_handles() {
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
@@ -651,7 +719,18 @@ async fn store_recovers_after_a_master_fails_over() {
     }
     // Let the replicas catch up before the crash (replication is asynchronous).
     tokio::time::sleep(Duration::from_millis(500)).await;
+    store.ping().await.expect("every master answers");
     let killed = cluster.kill_a_master().expect("kill");
+    // A plain PING would still be answered by the survivors; the probe is not.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), store.ping())
+            .await
+            .is_ok_and(|r| r.is_err())
+            || tokio::time::timeout(Duration::from_millis(500), store.ping())
+                .await
+                .is_err(),
+        "readiness probe passed with a master dead"
+    );
 
     let started = Instant::now();
     let mut next = 1000;
@@ -676,6 +755,17 @@ async fn store_recovers_after_a_master_fails_over() {
         "master on port {killed} killed; store writable again after {:?}",
         started.elapsed()
     );
+    wait_for(
+        "the probe to pass again",
+        Duration::from_secs(10),
+        async || {
+            matches!(
+                tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
+                Ok(Ok(_))
+            )
+        },
+    )
+    .await;
 
     let listed = store.list_active().await.expect("reconcile after failover");
     let old: BTreeSet<u64> = listed
@@ -697,4 +787,78 @@ async fn store_recovers_after_a_master_fails_over() {
         record.meta.get("after").map(String::as_str),
         Some("failover")
     );
+}
+
+/// redis-rs' cluster connection can wedge for good when a master dies under load (every
+/// request queues behind a slot refresh stuck on the dead node); the store replaces a
+/// connection that stops answering, so work resumes once the replica is promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_store_recovers_after_a_master_fails_over() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut cluster = RedisCluster::start().expect("cluster");
+    let store = connect(StoreConfig {
+        buckets: 256,
+        ..config(&cluster)
+    })
+    .await;
+    for h in 0..50 {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let busy: Vec<_> = (0..50u64)
+        .map(|h| {
+            let (store, stop, done) = (store.clone(), stop.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut seq = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    seq += 1;
+                    if store
+                        .commit_command(Handle(h), seq, "x", seq - 1)
+                        .await
+                        .is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill_a_master().expect("kill");
+    let killed_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = done.load(Ordering::Relaxed);
+    wait_for(
+        "every master to answer again",
+        Duration::from_secs(20),
+        async || {
+            matches!(
+                tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
+                Ok(Ok(_))
+            )
+        },
+    )
+    .await;
+    let recovered = killed_at.elapsed();
+    wait_for(
+        "busy writers to succeed again",
+        Duration::from_secs(5),
+        async || done.load(Ordering::Relaxed) > before + 50,
+    )
+    .await;
+    eprintln!(
+        "busy store answering on every master {recovered:?} after the kill ({} reconnects)",
+        store.metrics().reconnects(true)
+    );
+    stop.store(true, Ordering::Relaxed);
+    for task in busy {
+        task.await.expect("writer");
+    }
 }

@@ -114,6 +114,11 @@ impl Shard {
         &self.redis
     }
 
+    /// The Redis Cluster, for tests that kill and restart its nodes.
+    pub fn redis_mut(&mut self) -> &mut RedisCluster {
+        &mut self.redis
+    }
+
     /// The NATS server (tests stop and start it).
     pub fn nats_mut(&mut self) -> &mut NatsServer {
         &mut self.nats

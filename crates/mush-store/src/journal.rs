@@ -1,0 +1,79 @@
+//! The command journal: which of a session's commands have run, and what they answered.
+//!
+//! A game pod commits each command here (one atomic script in the connection's slot)
+//! *before* any of its output leaves the pod. So when a pod dies and the gateway re-sends
+//! the commands it never saw acknowledged, the next pod knows which of them already ran and
+//! answers those from the journal instead of running them again. A reply is kept until the
+//! gateway says it has seen the acknowledgement (`Input.acked`), so the journal holds only
+//! the replies still in flight, usually none or one.
+
+use mush_proto::Handle;
+
+use crate::Store;
+use crate::error::StoreError;
+use crate::scripts::COMMIT;
+
+impl Store {
+    /// Records that command `seq` of `handle` ran and answered `reply`, forgetting the
+    /// replies of commands up to `forget_upto` (the gateway has them). Synchronous and
+    /// idempotent: a retry after an unknown outcome writes the same thing again. Fails with
+    /// [`StoreError::NotFound`] if the connection is gone.
+    pub async fn commit_command(
+        &self,
+        handle: Handle,
+        seq: u64,
+        reply: &str,
+        forget_upto: u64,
+    ) -> Result<(), StoreError> {
+        self.timed("commit_command", async {
+            let written: i64 = COMMIT
+                .key(self.keys.conn(handle))
+                .key(self.keys.journal(handle))
+                .arg(self.ttl_ms)
+                .arg(seq)
+                .arg(reply)
+                .arg(forget_upto)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("commit command", handle))?;
+            if written == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(handle))
+            }
+        })
+        .await
+    }
+
+    /// The newest command of `handle` that ran (0 if none did).
+    pub async fn last_committed(&self, handle: Handle) -> Result<u64, StoreError> {
+        self.timed("last_committed", async {
+            let seq: Option<u64> = redis::cmd("HGET")
+                .arg(self.keys.journal(handle))
+                .arg("seq")
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read journal", handle))?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// The journalled reply of command `seq`; `None` once the gateway acknowledged it (or if
+    /// it never ran).
+    pub async fn committed_reply(
+        &self,
+        handle: Handle,
+        seq: u64,
+    ) -> Result<Option<String>, StoreError> {
+        self.timed("committed_reply", async {
+            redis::cmd("HGET")
+                .arg(self.keys.journal(handle))
+                .arg(format!("r{seq}"))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read journal", handle))
+        })
+        .await
+    }
+}

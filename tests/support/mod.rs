@@ -1,0 +1,215 @@
+//! What the cross-crate tests and the e2e suites share: a shard of real processes, a
+//! scripted telnet player, and small HTTP and store helpers.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mush::shard::{Shard, ShardOptions};
+use mush_proto::PodId;
+use mush_store::{Store, StoreConfig, StoreMetrics};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const IAC: u8 = 255;
+pub const SB: u8 = 250;
+pub const SE: u8 = 240;
+
+/// A shard of real processes for one test, its files in a temporary directory that must
+/// live as long as the shard.
+pub fn start_shard(name: &str, gateway_args: &[&str]) -> (Shard, tempfile::TempDir) {
+    start_shard_with(name, |options| {
+        options
+            .gateway_args
+            .extend(gateway_args.iter().map(|a| (*a).to_owned()))
+    })
+}
+
+/// [`start_shard`] with the options adjusted first.
+pub fn start_shard_with(
+    name: &str,
+    adjust: impl FnOnce(&mut ShardOptions),
+) -> (Shard, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("mush-{name}-"))
+        .tempdir()
+        .expect("temp dir");
+    let mut options = ShardOptions::for_tests(env!("CARGO_BIN_EXE_mush"), dir.path());
+    adjust(&mut options);
+    let shard = Shard::start(options).expect("shard");
+    (shard, dir)
+}
+
+pub async fn store_of(shard: &Shard) -> Store {
+    Store::connect(
+        StoreConfig {
+            nodes: shard.redis().urls(),
+            ..StoreConfig::default()
+        },
+        StoreMetrics::unregistered(),
+    )
+    .await
+    .expect("store")
+}
+
+/// A scripted telnet player.
+pub struct Player {
+    stream: TcpStream,
+    text: String,
+    /// Everything received, for exactly-once checks.
+    pub transcript: String,
+    closed: bool,
+}
+
+impl Player {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut player = Self {
+            stream,
+            text: String::new(),
+            transcript: String::new(),
+            closed: false,
+        };
+        player.expect("connect <name> <password>").await;
+        player
+    }
+
+    pub async fn login(addr: SocketAddr, name: &str) -> Self {
+        let mut player = Self::connect(addr).await;
+        player.send(&format!("create {name} secret")).await;
+        player.expect("Limbo").await;
+        player
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads until `needle` appears; returns everything up to and including it.
+    pub async fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(at) = self.text.find(needle) {
+                let seen: String = self.text.drain(..at + needle.len()).collect();
+                return seen;
+            }
+            assert!(
+                !self.closed,
+                "connection closed while waiting for {needle:?}; got {:?}",
+                self.text
+            );
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {needle:?}; got {:?}",
+                self.text
+            );
+            let mut buf = [0u8; 8192];
+            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
+                Ok(Ok(n)) => {
+                    let text = strip_telnet(&buf[..n]);
+                    self.transcript.push_str(&text);
+                    self.text.push_str(&text);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The socket, for a driver that reads and writes on its own from here on.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
+    /// True if the gateway has not closed the socket (checked without blocking long).
+    pub async fn is_open(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => false,
+            Ok(Ok(n)) => {
+                let text = strip_telnet(&buf[..n]);
+                self.transcript.push_str(&text);
+                self.text.push_str(&text);
+                true
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+/// Removes telnet commands from received bytes (the tests read text).
+pub fn strip_telnet(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == IAC && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                SB => {
+                    while i + 1 < bytes.len() && !(bytes[i] == IAC && bytes[i + 1] == SE) {
+                        i += 1;
+                    }
+                    i += 2;
+                }
+                251..=254 => i += 3,
+                _ => i += 2,
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub async fn pod_of(store: &Store, name: &str) -> PodId {
+    let id = store
+        .player_by_name(name)
+        .await
+        .expect("lookup")
+        .expect("player exists");
+    let records = store.list_active().await.expect("records");
+    records
+        .into_iter()
+        .find(|r| r.player.as_deref() == Some(&id.0.to_string()))
+        .and_then(|r| r.pod)
+        .expect("player's session has a pod")
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect health");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+pub async fn wait_status(addr: SocketAddr, path: &str, want: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http_get(addr, path).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} on {addr} stayed {status} ({body}), wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
