@@ -51,6 +51,7 @@ mod journal;
 mod keys;
 mod metrics;
 mod packed;
+mod purge;
 mod scripts;
 mod world;
 mod writebehind;

@@ -862,3 +862,37 @@ async fn busy_store_recovers_after_a_master_fails_over() {
         task.await.expect("writer");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_every_key_of_the_prefix_and_nothing_else() {
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let other = connect(StoreConfig {
+        prefix: "other".into(),
+        ..config(&cluster)
+    })
+    .await;
+    for h in 0..300 {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register");
+    }
+    other
+        .register(&new_conn(1, Some("g")))
+        .await
+        .expect("register other");
+    let deleted = store.purge().await.expect("purge");
+    assert!(deleted >= 300, "deleted {deleted}");
+    assert!(store.list_active().await.expect("list").is_empty());
+    let mut raw = raw(&cluster).await;
+    for h in [0, 150, 299] {
+        assert!(!exists(&mut raw, &store.keys().conn(Handle(h))).await);
+    }
+    assert_eq!(
+        other.list_active().await.expect("list other").len(),
+        1,
+        "another shard's keys were touched"
+    );
+    assert_eq!(store.purge().await.expect("again"), 0, "idempotent");
+}

@@ -6,6 +6,7 @@ mod dev;
 mod game;
 mod gateway;
 mod health;
+mod operator;
 mod shutdown;
 mod telemetry;
 
@@ -35,6 +36,10 @@ enum Command {
     Game(Box<game::GameArgs>),
     /// Run a gateway (holds players' telnet and WebSocket connections).
     Gateway(Box<gateway::GatewayArgs>),
+    /// Run the Kubernetes operator (reconciles MushShard objects).
+    Operator(Box<operator::OperatorArgs>),
+    /// Print the MushShard CustomResourceDefinition as YAML (what `crds/` holds).
+    Crdgen,
 }
 
 #[tokio::main]
@@ -45,5 +50,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args).await,
         Command::Game(args) => game::run(*args).await,
         Command::Gateway(args) => gateway::run(*args).await,
+        Command::Operator(args) => operator::run(*args).await,
+        Command::Crdgen => {
+            use std::io::Write;
+            let yaml = mush_operator::crd::crd_yaml()?;
+            match std::io::stdout().write_all(yaml.as_bytes()) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+                _ => Ok(()),
+            }
+        }
     }
 }

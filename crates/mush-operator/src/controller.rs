@@ -1,0 +1,563 @@
+//! The reconcile loop: one `MushShard` in, its objects applied, its game pods scaled, its
+//! status written.
+//!
+//! Every owned object is applied with server-side apply under one field manager, so the
+//! operator owns exactly the fields it sets and a user's `kubectl` edits elsewhere survive.
+//! Deleting a shard runs the finalizer (its Redis keys are removed unless the spec keeps
+//! them), then garbage collection removes the owned objects.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use mush_store::{Store, StoreConfig, StoreError, StoreMetrics};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::autoscale::{self, Observation};
+use crate::crd::{MushShard, MushShardStatus};
+use crate::metrics::OperatorMetrics;
+use crate::resources::{self, Component, DELETION_COST, MANAGER, Names};
+
+/// The finalizer that deletes a shard's Redis keys before the shard goes.
+pub const FINALIZER: &str = "mush-on-kube.dev/cleanup";
+
+/// How often a shard is looked at again with nothing changed: the autoscaler's period.
+const RESYNC: Duration = Duration::from_secs(10);
+
+/// Why a reconcile failed; each is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Kubernetes API refused or failed a request.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The shard's Redis Cluster could not be reached or used.
+    #[error("Redis Cluster of the shard: {0}")]
+    Redis(#[from] StoreError),
+    /// The spec cannot be acted on (e.g. a Secret it names is missing a key).
+    #[error("{0}")]
+    Spec(String),
+    /// The finalizer helper failed (adding or removing the finalizer, or cleanup).
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::Redis(_) => "redis",
+            Self::Spec(_) => "spec",
+            Self::Finalizer(_) => "finalizer",
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    client: Client,
+    recorder: Recorder,
+    metrics: OperatorMetrics,
+    /// One store per shard, reused while its endpoints and prefix stay the same.
+    stores: tokio::sync::Mutex<HashMap<String, (Vec<String>, String, Store)>>,
+    /// Consecutive failures per shard, for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for the controller; `identity` names this operator replica in events.
+    pub fn new(client: Client, metrics: OperatorMetrics, identity: &str) -> Arc<Self> {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: MANAGER.into(),
+                instance: Some(identity.to_owned()),
+            },
+        );
+        Arc::new(Self {
+            client,
+            recorder,
+            metrics,
+            stores: tokio::sync::Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shard's store, connecting (and resolving a Secret) when needed.
+    async fn store(&self, shard: &MushShard) -> Result<Store, Error> {
+        let key = shard_key(shard);
+        let endpoints = self.redis_endpoints(shard).await?;
+        let prefix = shard.spec.redis.key_prefix.clone();
+        let mut stores = self.stores.lock().await;
+        if let Some((e, p, store)) = stores.get(&key)
+            && *e == endpoints
+            && *p == prefix
+        {
+            return Ok(store.clone());
+        }
+        let store = Store::connect(
+            StoreConfig {
+                nodes: endpoints.clone(),
+                prefix: prefix.clone(),
+                connect_timeout: Duration::from_secs(3),
+                ..StoreConfig::default()
+            },
+            StoreMetrics::unregistered(),
+        )
+        .await?;
+        stores.insert(key, (endpoints, prefix, store.clone()));
+        Ok(store)
+    }
+
+    async fn redis_endpoints(&self, shard: &MushShard) -> Result<Vec<String>, Error> {
+        let redis = &shard.spec.redis;
+        if let Some(endpoints) = &redis.endpoints {
+            return Ok(endpoints.clone());
+        }
+        let Some(selector) = &redis.endpoints_secret_ref else {
+            return Err(Error::Spec("redis: no endpoints and no Secret".into()));
+        };
+        let namespace = shard.namespace().unwrap_or_default();
+        let secret: Secret = Api::namespaced(self.client.clone(), &namespace)
+            .get(&selector.name)
+            .await?;
+        let value = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(&selector.key))
+            .ok_or_else(|| {
+                Error::Spec(format!(
+                    "Secret {} has no key {}",
+                    selector.name, selector.key
+                ))
+            })?;
+        let text = String::from_utf8(value.0.clone())
+            .map_err(|_| Error::Spec(format!("Secret {} key {} is not UTF-8", selector.name, selector.key)))?;
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    async fn publish(&self, shard: &MushShard, type_: EventType, reason: &str, note: String) {
+        let event = KubeEvent {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &shard.object_ref(&())).await {
+            tracing::warn!(%error, reason, "could not publish an event");
+        }
+    }
+}
+
+fn shard_key(shard: &MushShard) -> String {
+    format!("{}/{}", shard.namespace().unwrap_or_default(), shard.name_any())
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let shards = Api::<MushShard>::all(client.clone());
+    // Fail early and clearly when the CRD is missing, instead of a watch error loop.
+    shards
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| Error::Spec(format!("cannot list MushShards (is the CRD installed?): {e}")))?;
+    let owned = || watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    Controller::new(shards, watcher::Config::default().any_semantic())
+        .owns(Api::<Deployment>::all(client.clone()), owned())
+        .owns(Api::<Service>::all(client.clone()), owned())
+        .owns(Api::<ConfigMap>::all(client.clone()), owned())
+        .owns(Api::<PodDisruptionBudget>::all(client.clone()), owned())
+        .owns(Api::<ServiceAccount>::all(client.clone()), owned())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((shard, _)) => tracing::debug!(shard = %shard.name, "reconciled"),
+                Err(error) => tracing::debug!(%error, "reconcile loop"),
+            }
+        })
+        .await;
+    Ok(())
+}
+
+async fn reconcile(shard: Arc<MushShard>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let key = shard_key(&shard);
+    let span = tracing::info_span!("reconcile", shard = %key);
+    let namespace = shard
+        .namespace()
+        .ok_or_else(|| Error::Spec("MushShard must be namespaced".into()))?;
+    let api: Api<MushShard> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, shard, |event| async {
+        match event {
+            Event::Apply(shard) => apply(&shard, &ctx).await,
+            Event::Cleanup(shard) => cleanup(&shard, &ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics.observe(started.elapsed());
+    if result.is_ok() {
+        ctx.failures().remove(&key);
+    }
+    result
+}
+
+/// Exponential backoff per shard: 1 s doubling to 5 min, reset by a success.
+fn error_policy(shard: Arc<MushShard>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed(error.kind());
+    let key = shard_key(&shard);
+    let attempts = {
+        let mut failures = ctx.failures();
+        let count = failures.entry(key.clone()).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    };
+    let wait = Duration::from_secs(1u64 << attempts.min(9)).min(Duration::from_secs(300));
+    tracing::warn!(shard = %key, %error, attempts, ?wait, "reconcile failed; retrying");
+    Action::requeue(wait)
+}
+
+/// Server-side applies `object` under the operator's field manager.
+async fn apply_object<K>(client: &Client, namespace: &str, object: &K) -> Result<K, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = object
+        .meta()
+        .name
+        .clone()
+        .ok_or_else(|| Error::Spec("object without a name".into()))?;
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    Ok(api
+        .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(object))
+        .await?)
+}
+
+async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
+    let client = &ctx.client;
+    let namespace = shard.namespace().unwrap_or_default();
+    let names = Names::of(shard);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let game_name = names.component(Component::Game);
+    let current = deployments
+        .get_opt(&game_name)
+        .await?
+        .and_then(|d| d.spec.and_then(|s| s.replicas));
+
+    // Sessions per game pod, from the pods' heartbeats in Redis.
+    let sessions = match ctx.store(shard).await {
+        Ok(store) => store
+            .live_pods()
+            .await
+            .map(|pods| {
+                pods.into_iter()
+                    .map(|p| (p.info.id.to_string(), p.sessions))
+                    .collect::<BTreeMap<_, _>>()
+            })
+            .map_err(Error::from),
+        Err(error) => Err(error),
+    };
+    let status = shard.status.clone().unwrap_or_default();
+    let now = Timestamp::now();
+    let (decision, redis_error) = match &sessions {
+        Ok(by_pod) => {
+            let decision = autoscale::decide(
+                &shard.spec.game,
+                &Observation {
+                    sessions: by_pod.values().sum(),
+                    current,
+                    pending_since: status.scale_down_pending_since.as_ref().map(|t| t.0),
+                    now,
+                },
+            );
+            (decision, None)
+        }
+        Err(error) => {
+            // Without session counts, hold what there is (or the minimum).
+            let replicas = current.unwrap_or(shard.spec.game.min_replicas);
+            let decision = autoscale::Decision {
+                replicas,
+                wanted: replicas,
+                pending_since: status.scale_down_pending_since.as_ref().map(|t| t.0),
+                reason: format!("session counts unavailable; game pods held at {replicas}"),
+            };
+            (decision, Some(error.to_string()))
+        }
+    };
+
+    // Scale-down: mark the emptiest pods first so the ReplicaSet removes those.
+    if let (Ok(by_pod), Some(current)) = (&sessions, current)
+        && decision.replicas < current
+    {
+        set_deletion_costs(client, &namespace, shard, by_pod).await?;
+    }
+
+    let config = resources::config_map(shard);
+    let hash = resources::config_hash(&config, &shard.spec.env);
+    apply_object(client, &namespace, &resources::service_account(shard)).await?;
+    apply_object(client, &namespace, &config).await?;
+    let gateway = apply_object(client, &namespace, &resources::gateway_deployment(shard, &hash)).await?;
+    let game = apply_object(
+        client,
+        &namespace,
+        &resources::game_deployment(shard, &hash, decision.replicas),
+    )
+    .await?;
+    apply_object(client, &namespace, &resources::gateway_service(shard)).await?;
+    apply_object(client, &namespace, &resources::game_service(shard)).await?;
+    apply_object(client, &namespace, &resources::pdb(shard, Component::Gateway)).await?;
+    apply_object(client, &namespace, &resources::pdb(shard, Component::Game)).await?;
+
+    let mut last_scale_time = status.last_scale_time.clone();
+    if decision.scales(current) {
+        ctx.metrics.scalings.inc();
+        last_scale_time = Some(Time(now));
+        tracing::info!(from = ?current, to = decision.replicas, reason = %decision.reason, "scaling game pods");
+        ctx.publish(shard, EventType::Normal, "Scaled", decision.reason.clone())
+            .await;
+    }
+    if let Some(error) = &redis_error
+        && status.conditions.iter().all(|c| c.reason != "RedisUnreachable")
+    {
+        ctx.publish(shard, EventType::Warning, "RedisUnreachable", error.clone())
+            .await;
+    }
+
+    let new_status = MushShardStatus {
+        conditions: conditions(shard, &status, &gateway, &game, redis_error.as_deref(), now),
+        observed_generation: shard.metadata.generation,
+        gateway_ready_replicas: ready(&gateway),
+        game_ready_replicas: ready(&game),
+        game_replicas: game
+            .status
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(0),
+        desired_game_replicas: decision.replicas,
+        sessions: sessions
+            .as_ref()
+            .map(|s| i64::try_from(s.values().sum::<u64>()).unwrap_or(i64::MAX))
+            .unwrap_or(status.sessions),
+        last_scale_time,
+        scale_down_pending_since: decision.pending_since.map(Time),
+        autoscaler: Some(decision.reason.clone()),
+    };
+    if shard.status.as_ref() != Some(&new_status) {
+        let api: Api<MushShard> = Api::namespaced(client.clone(), &namespace);
+        api.patch_status(
+            &shard.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": new_status })),
+        )
+        .await?;
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+fn ready(deployment: &Deployment) -> i32 {
+    deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0)
+}
+
+/// True while a Deployment has not finished rolling out its current spec.
+fn rolling(deployment: &Deployment) -> bool {
+    let wanted = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = &deployment.status else {
+        return true;
+    };
+    status.observed_generation < deployment.metadata.generation
+        || status.updated_replicas.unwrap_or(0) < wanted
+        || status.replicas.unwrap_or(0) > wanted
+        || status.available_replicas.unwrap_or(0) < wanted
+}
+
+/// The Deployment's own verdict that it is stuck, if it gave one.
+fn stuck(deployment: &Deployment) -> Option<String> {
+    deployment
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .map(|c| {
+            format!(
+                "{}: {}",
+                deployment.name_any(),
+                c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default())
+            )
+        })
+}
+
+/// Ready, Progressing and Degraded, keeping each condition's transition time while its
+/// status stays the same.
+fn conditions(
+    shard: &MushShard,
+    old: &MushShardStatus,
+    gateway: &Deployment,
+    game: &Deployment,
+    redis_error: Option<&str>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let generation = shard.metadata.generation;
+    let make = |type_: &str, ok: bool, reason: &str, message: String| {
+        let status = if ok { "True" } else { "False" };
+        let since = old
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map_or(Time(now), |c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message,
+            observed_generation: generation,
+            last_transition_time: since,
+        }
+    };
+    let gateway_ready = ready(gateway);
+    let game_ready = ready(game);
+    let gateway_wanted = shard.spec.gateway.replicas;
+    let game_wanted = game.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let ready_condition = if let Some(error) = redis_error {
+        make("Ready", false, "RedisUnreachable", error.to_owned())
+    } else if gateway_ready < gateway_wanted {
+        make(
+            "Ready",
+            false,
+            "GatewayNotReady",
+            format!("{gateway_ready}/{gateway_wanted} gateway pods ready"),
+        )
+    } else if game_ready < game_wanted.min(shard.spec.game.min_replicas).max(1) {
+        make(
+            "Ready",
+            false,
+            "GameNotReady",
+            format!("{game_ready}/{game_wanted} game pods ready"),
+        )
+    } else {
+        make(
+            "Ready",
+            true,
+            "AllReady",
+            format!(
+                "{gateway_ready} gateway and {game_ready} game pods ready"
+            ),
+        )
+    };
+    let progressing = if rolling(gateway) || rolling(game) {
+        make(
+            "Progressing",
+            true,
+            "RollingOut",
+            format!(
+                "gateway {gateway_ready}/{gateway_wanted}, game {game_ready}/{game_wanted} ready"
+            ),
+        )
+    } else {
+        make("Progressing", false, "Complete", "every pod runs the current spec".into())
+    };
+    let degraded = if let Some(error) = redis_error {
+        make("Degraded", true, "RedisUnreachable", error.to_owned())
+    } else if let Some(message) = stuck(gateway).or_else(|| stuck(game)) {
+        make("Degraded", true, "ProgressDeadlineExceeded", message)
+    } else {
+        make("Degraded", false, "AsExpected", "nothing is wrong".into())
+    };
+    vec![ready_condition, progressing, degraded]
+}
+
+/// Annotates every game pod with its session count as deletion cost.
+async fn set_deletion_costs(
+    client: &Client,
+    namespace: &str,
+    shard: &MushShard,
+    sessions: &BTreeMap<String, u64>,
+) -> Result<(), Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = pods
+        .list(&ListParams::default().labels(&resources::selector_string(shard, Component::Game)))
+        .await?;
+    let names: Vec<String> = list.items.iter().map(ResourceExt::name_any).collect();
+    let costs = autoscale::deletion_costs(&names, sessions);
+    for pod in &list.items {
+        let name = pod.name_any();
+        let cost = costs.get(&name).copied().unwrap_or(0).to_string();
+        if pod.annotations().get(DELETION_COST) == Some(&cost) {
+            continue;
+        }
+        pods.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": { "annotations": { DELETION_COST: cost } }
+            })),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
+    let key = shard_key(shard);
+    if shard.spec.redis.keep_data_on_delete {
+        ctx.publish(
+            shard,
+            EventType::Normal,
+            "DataKept",
+            format!("keys under {}: kept (keepDataOnDelete)", shard.spec.redis.key_prefix),
+        )
+        .await;
+    } else {
+        let store = ctx.store(shard).await?;
+        let deleted = store.purge().await?;
+        tracing::info!(shard = %key, deleted, "shard data deleted from Redis");
+        ctx.publish(
+            shard,
+            EventType::Normal,
+            "DataDeleted",
+            format!("{deleted} keys under {}: deleted", shard.spec.redis.key_prefix),
+        )
+        .await;
+    }
+    ctx.stores.lock().await.remove(&key);
+    Ok(Action::await_change())
+}

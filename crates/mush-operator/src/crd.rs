@@ -1,0 +1,378 @@
+//! The `MushShard` custom resource: what a Kubernetes user writes, and what the operator
+//! reports back in its status.
+//!
+//! The schema is generated from these types (`mush crdgen`), validation included: ranges
+//! and patterns from `#[schemars]`, cross-field rules as CEL (`x-kubernetes-validations`),
+//! so a bad spec is refused by the API server with a message before the operator sees it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, ResourceRequirements, SecretKeySelector, Toleration,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of the project's resources.
+pub const GROUP: &str = "mush-on-kube.dev";
+
+/// One MUSH world: a gateway Deployment holding the players' connections and a game
+/// Deployment running their commands, both on the Redis Cluster and NATS named here.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "mush-on-kube.dev",
+    version = "v1alpha1",
+    kind = "MushShard",
+    doc = "A MUSH world: gateways holding players' connections and game pods scaled by live sessions.",
+    namespaced,
+    status = "MushShardStatus",
+    shortname = "mush",
+    category = "mush",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Sessions","type":"integer","jsonPath":".status.sessions"}"#,
+    printcolumn = r#"{"name":"Game pods","type":"integer","jsonPath":".status.gameReadyReplicas"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MushShardSpec {
+    /// The `mush` image both Deployments run.
+    #[schemars(length(min = 1, max = 512))]
+    pub image: String,
+    /// When the kubelet pulls the image.
+    #[serde(default)]
+    pub image_pull_policy: PullPolicy,
+    /// The pods that hold players' connections.
+    #[serde(default)]
+    pub gateway: GatewaySpec,
+    /// The pods that run the game; scaled by live sessions.
+    #[serde(default)]
+    pub game: GameSpec,
+    /// Where connection and world state live.
+    pub redis: RedisSpec,
+    /// Where pods tell each other to drop stale cache entries.
+    pub nats: NatsSpec,
+    /// Extra environment for every container (e.g. `MUSH_GOD_PASSWORD` from a Secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Node labels every pod must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints every pod tolerates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Scheduling affinity of every pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// Log line format of every process.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// The kubelet's image pull policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum PullPolicy {
+    /// Pull on every start.
+    Always,
+    /// Pull when the node lacks the image.
+    #[default]
+    IfNotPresent,
+    /// Never pull.
+    Never,
+}
+
+impl PullPolicy {
+    /// The value Kubernetes expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// Log format of the processes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    #[default]
+    Json,
+}
+
+/// The gateway pods and their Service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    /// Gateway pods; each holds its own players' sockets.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 50))]
+    pub replicas: i32,
+    /// How players reach the gateways.
+    #[serde(default)]
+    pub service: ServiceSpec,
+    /// CPU and memory of a gateway container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for GatewaySpec {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            service: ServiceSpec::default(),
+            resources: None,
+        }
+    }
+}
+
+/// The gateway Service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// ClusterIP, NodePort or LoadBalancer.
+    #[serde(default, rename = "type")]
+    pub type_: ServiceType,
+    /// The telnet port (4201 is the MUSH tradition).
+    #[serde(default = "telnet_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub telnet_port: i32,
+    /// The WebSocket port for browser clients.
+    #[serde(default = "websocket_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub websocket_port: i32,
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self {
+            type_: ServiceType::default(),
+            telnet_port: telnet_port(),
+            websocket_port: websocket_port(),
+        }
+    }
+}
+
+/// The kind of gateway Service.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ServiceType {
+    /// Inside the cluster only.
+    #[default]
+    ClusterIP,
+    /// On every node's port.
+    NodePort,
+    /// Through the cloud's load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The value Kubernetes expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterIP => "ClusterIP",
+            Self::NodePort => "NodePort",
+            Self::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// The game pods and how they scale.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = kube::core::Rule::new("self.minReplicas <= self.maxReplicas")
+        .message("game.minReplicas must not be greater than game.maxReplicas")
+)]
+pub struct GameSpec {
+    /// Fewest game pods, however few players.
+    #[serde(default = "two")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub min_replicas: i32,
+    /// Most game pods, however many players.
+    #[serde(default = "ten")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_replicas: i32,
+    /// Sessions one game pod should serve; the operator scales to
+    /// `ceil(sessions / target) + bufferPods`, clamped to min..max.
+    #[serde(default = "target_sessions")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub target_sessions_per_pod: i32,
+    /// Spare pods above what the sessions need, so a login wave never waits for a pod.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub buffer_pods: i32,
+    /// How long the sessions must need fewer pods before the operator removes any.
+    #[serde(default = "scale_down_delay")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub scale_down_delay_seconds: i32,
+    /// Time a game pod gets to hand its sessions to others before it is killed.
+    #[serde(default = "grace")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub termination_grace_period_seconds: i64,
+    /// CPU and memory of a game container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for GameSpec {
+    fn default() -> Self {
+        Self {
+            min_replicas: two(),
+            max_replicas: ten(),
+            target_sessions_per_pod: target_sessions(),
+            buffer_pods: 0,
+            scale_down_delay_seconds: scale_down_delay(),
+            termination_grace_period_seconds: grace(),
+            resources: None,
+        }
+    }
+}
+
+/// The shard's Redis Cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = kube::core::Rule::new("has(self.endpoints) != has(self.endpointsSecretRef)")
+        .message("set exactly one of redis.endpoints and redis.endpointsSecretRef")
+)]
+pub struct RedisSpec {
+    /// Seed nodes, `redis://host:port` each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub endpoints: Option<Vec<String>>,
+    /// A Secret key holding the seed nodes, comma-separated (when they carry a password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints_secret_ref: Option<SecretKeySelector>,
+    /// Every key of the shard starts with this; it cannot change once set (the data would
+    /// be left behind under the old one).
+    #[serde(default = "key_prefix")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"))]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("redis.keyPrefix is immutable"))]
+    pub key_prefix: String,
+    /// Keep the shard's keys when the MushShard is deleted (default: delete them).
+    #[serde(default)]
+    pub keep_data_on_delete: bool,
+}
+
+/// The shard's NATS server.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = kube::core::Rule::new("has(self.url) != has(self.urlSecretRef)")
+        .message("set exactly one of nats.url and nats.urlSecretRef")
+)]
+pub struct NatsSpec {
+    /// `nats://host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub url: Option<String>,
+    /// A Secret key holding the URL (when it carries credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_secret_ref: Option<SecretKeySelector>,
+}
+
+/// What the operator saw and did, for `kubectl get` and for alerts.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MushShardStatus {
+    /// Ready, Progressing and Degraded, each with a reason and a message.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Gateway pods ready.
+    #[serde(default)]
+    pub gateway_ready_replicas: i32,
+    /// Game pods ready.
+    #[serde(default)]
+    pub game_ready_replicas: i32,
+    /// Game pods the Deployment has now.
+    #[serde(default)]
+    pub game_replicas: i32,
+    /// Game pods the autoscaler wants.
+    #[serde(default)]
+    pub desired_game_replicas: i32,
+    /// Live sessions in the shard (from the game pods' heartbeats in Redis).
+    #[serde(default)]
+    pub sessions: i64,
+    /// When the autoscaler last changed the game replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_time: Option<Time>,
+    /// Since when the sessions have needed fewer pods than there are (scale-down delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_pending_since: Option<Time>,
+    /// The autoscaler's last decision, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaler: Option<String>,
+}
+
+fn one() -> i32 {
+    1
+}
+fn two() -> i32 {
+    2
+}
+fn ten() -> i32 {
+    10
+}
+fn target_sessions() -> i32 {
+    200
+}
+fn scale_down_delay() -> i32 {
+    300
+}
+fn grace() -> i64 {
+    60
+}
+fn telnet_port() -> i32 {
+    4201
+}
+fn websocket_port() -> i32 {
+    4202
+}
+fn key_prefix() -> String {
+    "mush".into()
+}
+
+/// The CRD as YAML, exactly as `mush crdgen` prints it and `crds/` holds it.
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
+    use kube::CustomResourceExt;
+    serde_yaml::to_string(&MushShard::crd())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::CustomResourceExt;
+
+    #[test]
+    fn checked_in_crd_matches_the_types() {
+        let generated = crd_yaml().expect("yaml");
+        let checked_in = include_str!("../../../crds/mushshard.yaml");
+        assert!(
+            generated == checked_in,
+            "crds/mushshard.yaml is stale: run `cargo run -p mush -- crdgen > crds/mushshard.yaml` \
+             (and copy it to charts/mush-operator/crds/)"
+        );
+    }
+
+    #[test]
+    fn schema_validates_ranges_bounds_and_the_immutable_prefix() {
+        let json = serde_json::to_string(&MushShard::crd()).expect("json");
+        for rule in [
+            "self.minReplicas <= self.maxReplicas",
+            "self == oldSelf",
+            "has(self.endpoints) != has(self.endpointsSecretRef)",
+            "has(self.url) != has(self.urlSecretRef)",
+        ] {
+            assert!(json.contains(rule), "missing CEL rule {rule}");
+        }
+        assert!(json.contains(r#""maximum":1000.0"#) || json.contains(r#""maximum":1000"#));
+        assert!(json.contains(r#""required":["image","nats","redis"]"#), "{json:.400}");
+    }
+}

@@ -1,0 +1,715 @@
+//! The desired state: which Kubernetes objects a `MushShard` spec produces.
+//!
+//! Pure functions of the spec (and of the game replica count the autoscaler chose), so
+//! they are unit-tested without a cluster and applied as-is with server-side apply.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
+    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service, ServiceAccount,
+    ServicePort, ServiceSpec, SleepAction,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+
+use crate::crd::MushShard;
+
+/// The field manager of every object the operator applies.
+pub const MANAGER: &str = "mush-operator";
+/// Pod annotation that changes with the configuration, so pods roll when it changes.
+pub const CONFIG_HASH: &str = "mush-on-kube.dev/config-hash";
+/// The ReplicaSet removes pods with the lowest cost first on scale-down.
+pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+const GRPC_PORT: i32 = 50051;
+const GAME_HTTP_PORT: i32 = 8080;
+const GATEWAY_HTTP_PORT: i32 = 8081;
+const TELNET_PORT: i32 = 4201;
+const WEBSOCKET_PORT: i32 = 4202;
+/// The non-root user of the image (distroless `nonroot`).
+const RUN_AS: i64 = 65532;
+
+/// The two kinds of pods of a shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// Holds players' sockets.
+    Gateway,
+    /// Runs the game.
+    Game,
+}
+
+impl Component {
+    /// The label value and name suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Game => "game",
+        }
+    }
+}
+
+/// The names of a shard's objects.
+#[derive(Clone, Debug)]
+pub struct Names {
+    shard: String,
+}
+
+impl Names {
+    /// Names derived from the shard's name.
+    pub fn of(shard: &MushShard) -> Self {
+        Self {
+            shard: shard.name_any(),
+        }
+    }
+
+    /// The Deployment, Service and PDB of a component.
+    pub fn component(&self, component: Component) -> String {
+        format!("{}-{}", self.shard, component.as_str())
+    }
+
+    /// The ConfigMap.
+    pub fn config(&self) -> String {
+        format!("{}-config", self.shard)
+    }
+
+    /// The ServiceAccount of the shard's pods.
+    pub fn service_account(&self) -> String {
+        format!("{}-mush", self.shard)
+    }
+}
+
+/// Labels that select one component's pods.
+pub fn selector(shard: &MushShard, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "mush".to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), shard.name_any()),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            component.as_str().to_owned(),
+        ),
+    ])
+}
+
+/// The label selector string of a component's pods (for listing them).
+pub fn selector_string(shard: &MushShard, component: Component) -> String {
+    selector(shard, component)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn labels(shard: &MushShard, component: Option<Component>) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "mush".to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), shard.name_any()),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            MANAGER.to_owned(),
+        ),
+    ]);
+    if let Some(component) = component {
+        labels.insert(
+            "app.kubernetes.io/component".to_owned(),
+            component.as_str().to_owned(),
+        );
+    }
+    labels
+}
+
+fn meta(shard: &MushShard, name: String, component: Option<Component>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: shard.namespace(),
+        labels: Some(labels(shard, component)),
+        owner_references: owner(shard).map(|o| vec![o]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The controller owner reference: deleting the shard deletes what it owns.
+fn owner(shard: &MushShard) -> Option<OwnerReference> {
+    shard.controller_owner_ref(&())
+}
+
+/// The shared settings of every pod, as environment.
+pub fn config_map(shard: &MushShard) -> ConfigMap {
+    let spec = &shard.spec;
+    let mut data = BTreeMap::from([
+        ("MUSH_PREFIX".to_owned(), spec.redis.key_prefix.clone()),
+        (
+            "MUSH_LOG_FORMAT".to_owned(),
+            match spec.log_format {
+                crate::crd::LogFormat::Text => "text",
+                crate::crd::LogFormat::Json => "json",
+            }
+            .to_owned(),
+        ),
+        ("MUSH_NAME".to_owned(), shard.name_any()),
+    ]);
+    if let Some(endpoints) = &spec.redis.endpoints {
+        data.insert("MUSH_REDIS".to_owned(), endpoints.join(","));
+    }
+    if let Some(url) = &spec.nats.url {
+        data.insert("MUSH_NATS".to_owned(), url.clone());
+    }
+    ConfigMap {
+        metadata: meta(shard, Names::of(shard).config(), None),
+        data: Some(data),
+        ..ConfigMap::default()
+    }
+}
+
+/// The identity the shard's pods run as; they never call the Kubernetes API.
+pub fn service_account(shard: &MushShard) -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(shard, Names::of(shard).service_account(), None),
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    }
+}
+
+/// A stable hash of everything that should roll the pods when it changes.
+pub fn config_hash(config: &ConfigMap, env: &[EnvVar]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    config.data.hash(&mut hasher);
+    serde_json::to_string(env).unwrap_or_default().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+fn env_var(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    }
+}
+
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_owned(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+fn secret_env(
+    name: &str,
+    selector: &k8s_openapi::api::core::v1::SecretKeySelector,
+) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(selector.clone()),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: number,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+fn probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("http".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Probe::default()
+    }
+}
+
+/// The pod template of a component.
+fn pod_template(
+    shard: &MushShard,
+    component: Component,
+    config_hash: &str,
+    container: Container,
+    grace: i64,
+) -> PodTemplateSpec {
+    let spec = &shard.spec;
+    let http_port = match component {
+        Component::Gateway => GATEWAY_HTTP_PORT,
+        Component::Game => GAME_HTTP_PORT,
+    };
+    let mut labels = labels(shard, Some(component));
+    labels.extend(selector(shard, component));
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels),
+            annotations: Some(BTreeMap::from([
+                ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+                ("prometheus.io/port".to_owned(), http_port.to_string()),
+                ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
+                (CONFIG_HASH.to_owned(), config_hash.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(Names::of(shard).service_account()),
+            automount_service_account_token: Some(false),
+            termination_grace_period_seconds: Some(grace),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(RUN_AS),
+                run_as_group: Some(RUN_AS),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".to_owned(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            containers: vec![container],
+            node_selector: (!spec.node_selector.is_empty()).then(|| spec.node_selector.clone()),
+            tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+            affinity: spec.affinity.clone(),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn container(
+    shard: &MushShard,
+    component: Component,
+    mut env: Vec<EnvVar>,
+    ports: Vec<ContainerPort>,
+) -> Container {
+    let spec = &shard.spec;
+    env.push(field_env("POD_NAME", "metadata.name"));
+    if let Some(selector) = &spec.redis.endpoints_secret_ref {
+        env.push(secret_env("MUSH_REDIS", selector));
+    }
+    if component == Component::Game
+        && let Some(selector) = &spec.nats.url_secret_ref
+    {
+        env.push(secret_env("MUSH_NATS", selector));
+    }
+    env.extend(spec.env.iter().cloned());
+    let resources = match component {
+        Component::Gateway => spec.gateway.resources.clone(),
+        Component::Game => spec.game.resources.clone(),
+    };
+    Container {
+        name: component.as_str().to_owned(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: Some(spec.image_pull_policy.as_str().to_owned()),
+        args: Some(vec![component.as_str().to_owned()]),
+        env: Some(env),
+        env_from: Some(vec![EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: Names::of(shard).config(),
+                ..ConfigMapEnvSource::default()
+            }),
+            ..EnvFromSource::default()
+        }]),
+        ports: Some(ports),
+        readiness_probe: Some(probe("/readyz", 5, 2)),
+        liveness_probe: Some(probe("/livez", 10, 3)),
+        // Let endpoints and gateways stop sending here before the process hears SIGTERM.
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: 1 }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        resources,
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
+
+fn deployment(
+    shard: &MushShard,
+    component: Component,
+    replicas: i32,
+    template: PodTemplateSpec,
+) -> Deployment {
+    Deployment {
+        metadata: meta(
+            shard,
+            Names::of(shard).component(component),
+            Some(component),
+        ),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector(shard, component)),
+                ..LabelSelector::default()
+            },
+            // A new pod is serving before an old one drains: no capacity dip.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template,
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The gateway Deployment.
+pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
+    let container = container(
+        shard,
+        Component::Gateway,
+        vec![
+            env_var("MUSH_TELNET_LISTEN", format!("0.0.0.0:{TELNET_PORT}")),
+            env_var("MUSH_WEBSOCKET_LISTEN", format!("0.0.0.0:{WEBSOCKET_PORT}")),
+            env_var("MUSH_HTTP_LISTEN", format!("0.0.0.0:{GATEWAY_HTTP_PORT}")),
+        ],
+        vec![
+            port("telnet", TELNET_PORT),
+            port("websocket", WEBSOCKET_PORT),
+            port("http", GATEWAY_HTTP_PORT),
+        ],
+    );
+    let template = pod_template(shard, Component::Gateway, config_hash, container, 30);
+    deployment(
+        shard,
+        Component::Gateway,
+        shard.spec.gateway.replicas,
+        template,
+    )
+}
+
+/// The game Deployment with `replicas` pods (the autoscaler's choice).
+pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> Deployment {
+    let grace = shard.spec.game.termination_grace_period_seconds;
+    // The drain must finish inside the grace period, with room for the pre-stop sleep.
+    let drain = (grace - 5).max(1);
+    let container = container(
+        shard,
+        Component::Game,
+        vec![
+            field_env("POD_IP", "status.podIP"),
+            env_var("MUSH_GRPC_LISTEN", format!("0.0.0.0:{GRPC_PORT}")),
+            env_var("MUSH_HTTP_LISTEN", format!("0.0.0.0:{GAME_HTTP_PORT}")),
+            env_var("MUSH_DRAIN_GRACE", drain.to_string()),
+        ],
+        vec![port("grpc", GRPC_PORT), port("http", GAME_HTTP_PORT)],
+    );
+    let template = pod_template(shard, Component::Game, config_hash, container, grace);
+    deployment(shard, Component::Game, replicas, template)
+}
+
+fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.to_owned()),
+        port,
+        target_port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..ServicePort::default()
+    }
+}
+
+/// The Service players connect to.
+pub fn gateway_service(shard: &MushShard) -> Service {
+    let service = &shard.spec.gateway.service;
+    Service {
+        metadata: meta(
+            shard,
+            Names::of(shard).component(Component::Gateway),
+            Some(Component::Gateway),
+        ),
+        spec: Some(ServiceSpec {
+            type_: Some(service.type_.as_str().to_owned()),
+            selector: Some(selector(shard, Component::Gateway)),
+            ports: Some(vec![
+                service_port("telnet", service.telnet_port),
+                service_port("websocket", service.websocket_port),
+            ]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// The headless Service of the game pods (stable DNS per pod, metrics scraping).
+pub fn game_service(shard: &MushShard) -> Service {
+    Service {
+        metadata: meta(
+            shard,
+            Names::of(shard).component(Component::Game),
+            Some(Component::Game),
+        ),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            selector: Some(selector(shard, Component::Game)),
+            ports: Some(vec![
+                service_port("grpc", GRPC_PORT),
+                service_port("http", GAME_HTTP_PORT),
+            ]),
+            publish_not_ready_addresses: Some(false),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// One voluntary disruption at a time: a node drain takes game pods one by one, each
+/// handing its sessions over before the next goes.
+pub fn pdb(shard: &MushShard, component: Component) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(
+            shard,
+            Names::of(shard).component(component),
+            Some(component),
+        ),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector(shard, component)),
+                ..LabelSelector::default()
+            }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{MushShardSpec, NatsSpec, RedisSpec};
+
+    fn shard() -> MushShard {
+        let mut shard = MushShard::new(
+            "world",
+            MushShardSpec {
+                image: "mush:test".into(),
+                image_pull_policy: Default::default(),
+                gateway: Default::default(),
+                game: Default::default(),
+                redis: RedisSpec {
+                    endpoints: Some(vec!["redis://r-0:6379".into(), "redis://r-1:6379".into()]),
+                    endpoints_secret_ref: None,
+                    key_prefix: "w1".into(),
+                    keep_data_on_delete: false,
+                },
+                nats: NatsSpec {
+                    url: Some("nats://nats:4222".into()),
+                    url_secret_ref: None,
+                },
+                env: vec![],
+                node_selector: BTreeMap::new(),
+                tolerations: vec![],
+                affinity: None,
+                log_format: Default::default(),
+            },
+        );
+        shard.metadata.namespace = Some("games".into());
+        shard.metadata.uid = Some("uid-1".into());
+        shard
+    }
+
+    fn container_of(deployment: &Deployment) -> &Container {
+        &deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod spec")
+            .containers[0]
+    }
+
+    #[test]
+    fn every_object_is_owned_by_the_shard_and_labelled() {
+        let shard = shard();
+        let config = config_map(&shard);
+        let hash = config_hash(&config, &[]);
+        let metas = [
+            config.metadata.clone(),
+            service_account(&shard).metadata,
+            gateway_deployment(&shard, &hash).metadata,
+            game_deployment(&shard, &hash, 3).metadata,
+            gateway_service(&shard).metadata,
+            game_service(&shard).metadata,
+            pdb(&shard, Component::Gateway).metadata,
+            pdb(&shard, Component::Game).metadata,
+        ];
+        for meta in metas {
+            let owners = meta.owner_references.expect("owner");
+            assert_eq!(owners.len(), 1);
+            assert_eq!(owners[0].kind, "MushShard");
+            assert_eq!(owners[0].controller, Some(true));
+            assert_eq!(meta.namespace.as_deref(), Some("games"));
+            assert_eq!(
+                meta.labels.expect("labels")["app.kubernetes.io/instance"],
+                "world"
+            );
+        }
+    }
+
+    #[test]
+    fn game_pods_drain_within_their_grace_and_are_hardened() {
+        let mut shard = shard();
+        shard.spec.game.termination_grace_period_seconds = 90;
+        let deployment = game_deployment(&shard, "h", 4);
+        let spec = deployment.spec.as_ref().expect("spec");
+        assert_eq!(spec.replicas, Some(4));
+        let pod = spec.template.spec.as_ref().expect("pod");
+        assert_eq!(pod.termination_grace_period_seconds, Some(90));
+        let container = container_of(&deployment);
+        let env: BTreeMap<_, _> = container
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.as_str(), e))
+            .collect();
+        assert_eq!(env["MUSH_DRAIN_GRACE"].value.as_deref(), Some("85"));
+        assert!(env["POD_NAME"].value_from.is_some());
+        assert!(env["POD_IP"].value_from.is_some());
+        assert_eq!(container.args, Some(vec!["game".to_owned()]));
+        let security = container.security_context.as_ref().expect("security");
+        assert_eq!(security.read_only_root_filesystem, Some(true));
+        assert_eq!(security.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            security.capabilities.as_ref().and_then(|c| c.drop.clone()),
+            Some(vec!["ALL".to_owned()])
+        );
+        assert_eq!(
+            pod.security_context.as_ref().and_then(|s| s.run_as_non_root),
+            Some(true)
+        );
+        let readiness = container.readiness_probe.as_ref().expect("readiness");
+        assert_eq!(
+            readiness.http_get.as_ref().and_then(|h| h.path.as_deref()),
+            Some("/readyz")
+        );
+        let liveness = container.liveness_probe.as_ref().expect("liveness");
+        assert_eq!(
+            liveness.http_get.as_ref().and_then(|h| h.path.as_deref()),
+            Some("/livez")
+        );
+        let annotations = spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .expect("annotations");
+        assert_eq!(annotations["prometheus.io/scrape"], "true");
+        assert_eq!(annotations["prometheus.io/port"], "8080");
+        // Rolling updates add before they remove.
+        let rolling = spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref())
+            .expect("rolling");
+        assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    }
+
+    #[test]
+    fn configuration_reaches_pods_and_a_change_rolls_them() {
+        let mut shard = shard();
+        let config = config_map(&shard);
+        let data = config.data.clone().expect("data");
+        assert_eq!(data["MUSH_REDIS"], "redis://r-0:6379,redis://r-1:6379");
+        assert_eq!(data["MUSH_PREFIX"], "w1");
+        assert_eq!(data["MUSH_NATS"], "nats://nats:4222");
+        assert_eq!(data["MUSH_LOG_FORMAT"], "json");
+        let before = config_hash(&config, &shard.spec.env);
+        shard.spec.nats.url = Some("nats://other:4222".into());
+        assert_ne!(before, config_hash(&config_map(&shard), &shard.spec.env));
+        shard.spec.env.push(env_var("MUSH_GOD_PASSWORD", "x"));
+        let with_env = config_hash(&config_map(&shard), &shard.spec.env);
+        assert_ne!(before, with_env);
+        assert!(
+            container_of(&gateway_deployment(&shard, &with_env))
+                .env
+                .iter()
+                .flatten()
+                .any(|e| e.name == "MUSH_GOD_PASSWORD"),
+            "extra env reaches the containers"
+        );
+    }
+
+    #[test]
+    fn secrets_become_secret_references_not_config() {
+        let mut shard = shard();
+        let selector = k8s_openapi::api::core::v1::SecretKeySelector {
+            name: "redis-auth".into(),
+            key: "nodes".into(),
+            optional: None,
+        };
+        shard.spec.redis.endpoints = None;
+        shard.spec.redis.endpoints_secret_ref = Some(selector.clone());
+        assert!(
+            !config_map(&shard)
+                .data
+                .expect("data")
+                .contains_key("MUSH_REDIS")
+        );
+        let deployment = game_deployment(&shard, "h", 2);
+        let redis = container_of(&deployment)
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == "MUSH_REDIS")
+            .expect("MUSH_REDIS");
+        assert_eq!(
+            redis.value_from.as_ref().and_then(|v| v.secret_key_ref.clone()),
+            Some(selector)
+        );
+    }
+
+    #[test]
+    fn services_and_budgets() {
+        let mut shard = shard();
+        shard.spec.gateway.service.type_ = crate::crd::ServiceType::LoadBalancer;
+        shard.spec.gateway.service.telnet_port = 23;
+        let gateway = gateway_service(&shard).spec.expect("spec");
+        assert_eq!(gateway.type_.as_deref(), Some("LoadBalancer"));
+        let ports = gateway.ports.expect("ports");
+        assert_eq!(ports[0].port, 23);
+        assert_eq!(
+            ports[0].target_port,
+            Some(IntOrString::String("telnet".into()))
+        );
+        let game = game_service(&shard).spec.expect("spec");
+        assert_eq!(game.cluster_ip.as_deref(), Some("None"));
+        let budget = pdb(&shard, Component::Game).spec.expect("spec");
+        assert_eq!(budget.max_unavailable, Some(IntOrString::Int(1)));
+        assert_eq!(
+            budget.selector.and_then(|s| s.match_labels),
+            Some(selector(&shard, Component::Game))
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Deleting a whole shard's data (the operator's finalizer, when a MushShard is deleted).
+
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+
+use crate::Store;
+use crate::error::StoreError;
+
+/// Keys unlinked per round trip.
+const BATCH: usize = 500;
+
+impl Store {
+    /// Deletes every key under this store's prefix on every master, with `SCAN` (never
+    /// `KEYS`, which would stall a large Redis). Returns how many keys were deleted.
+    /// Idempotent: a retry after a failure deletes what is left.
+    pub async fn purge(&self) -> Result<u64, StoreError> {
+        let pattern = format!("{}:*", self.keys.prefix());
+        let mut deleted = 0;
+        for (host, port) in self.masters().await? {
+            let mut cursor = 0u64;
+            loop {
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port,
+                });
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000);
+                let reply = self
+                    .conn()
+                    .route_command(scan, route)
+                    .await
+                    .map_err(StoreError::redis("scan", format!("{host}:{port}")))?;
+                let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)
+                    .map_err(|e| StoreError::Config(format!("unexpected SCAN reply: {e}")))?;
+                for chunk in keys.chunks(BATCH) {
+                    // Keys of one SCAN page live in many slots: unlink them concurrently,
+                    // one command each (a cluster pipeline must stay inside one slot).
+                    futures_util::future::try_join_all(chunk.iter().map(|key| {
+                        let mut conn = self.conn();
+                        async move {
+                            redis::cmd("UNLINK")
+                                .arg(key)
+                                .query_async::<i64>(&mut conn)
+                                .await
+                                .map_err(StoreError::redis("unlink", key))
+                        }
+                    }))
+                    .await?;
+                    deleted += chunk.len() as u64;
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// The masters of the cluster as `(host, port)`, from `CLUSTER NODES`.
+    async fn masters(&self) -> Result<Vec<(String, u16)>, StoreError> {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("cluster nodes", "cluster"))?;
+        Ok(nodes
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let address = fields.nth(1)?;
+                let flags = fields.next()?;
+                if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                    return None;
+                }
+                let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+                Some((host.to_owned(), port.parse().ok()?))
+            })
+            .collect())
+    }
+}

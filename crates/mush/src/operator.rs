@@ -1,0 +1,120 @@
+//! `mush operator`: the Kubernetes operator, one active replica at a time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use mush_operator::controller::{self, Context};
+use mush_operator::leader::{LeaderElector, LeaseConfig};
+use mush_operator::metrics::OperatorMetrics;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::health::{self, ReadyCheck};
+
+/// Flags of `mush operator`. The Kubernetes API is found as kubectl finds it
+/// (`KUBECONFIG`, `~/.kube/config`, or the in-cluster service account).
+#[derive(Args, Debug, Clone)]
+pub struct OperatorArgs {
+    /// Health and metrics listen address.
+    #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8082")]
+    pub http: SocketAddr,
+    /// Namespace of the leader Lease (the operator's own, from the downward API).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "MUSH_LEASE_NAME", default_value = "mush-operator")]
+    pub lease_name: String,
+    /// This replica's identity in the Lease and in events (its pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Seconds a leader lease lasts without renewal.
+    #[arg(long, env = "MUSH_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
+}
+
+/// Runs the operator until SIGTERM, or until it loses the leader lease (then it exits
+/// with an error and its supervisor restarts it as a follower).
+pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (KUBECONFIG or in-cluster)")?;
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "mush-operator".into()),
+            std::process::id()
+        )
+    });
+    let mut registry = Registry::default();
+    let metrics = OperatorMetrics::new(&mut registry);
+    let probe = client.clone();
+    let ready: ReadyCheck = Arc::new(move || {
+        let client = probe.clone();
+        Box::pin(async move {
+            client
+                .apiserver_version()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("Kubernetes API unreachable: {e}"))
+        })
+    });
+    health::run_role(args.http, registry, ready, |stop| async move {
+        let elector = LeaderElector::new(
+            client.clone(),
+            LeaseConfig {
+                namespace: args.lease_namespace.clone(),
+                name: args.lease_name.clone(),
+                identity: identity.clone(),
+                duration: Duration::from_secs(args.lease_seconds.max(3)),
+            },
+        );
+        tracing::info!(%identity, lease = %args.lease_name, "waiting for the leader lease");
+        tokio::select! {
+            acquired = elector.acquire() => acquired.context("leader election")?,
+            _ = health::wait_true(stop.clone()) => return Ok(()),
+        }
+        metrics.leader.set(1);
+        tracing::info!(%identity, "leading: reconciling MushShards");
+
+        // The controller stops on SIGTERM or when the lease is lost.
+        let (lost_tx, lost_rx) = watch::channel(false);
+        let elector = Arc::new(elector);
+        let renewing = {
+            let elector = elector.clone();
+            tokio::spawn(async move {
+                elector.keep_leading().await;
+                lost_tx.send_replace(true);
+            })
+        };
+        let stop_or_lost = {
+            let (stop, lost) = (stop.clone(), lost_rx.clone());
+            async move {
+                tokio::select! {
+                    _ = health::wait_true(stop) => {}
+                    _ = health::wait_true(lost) => {}
+                }
+            }
+        };
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            stop_or_lost.await;
+            let _ = done_tx.send(());
+        });
+        let ctx = Context::new(client.clone(), metrics.clone(), &identity);
+        controller::run(client, ctx, async move {
+            let _ = done_rx.await;
+        })
+        .await?;
+        renewing.abort();
+        metrics.leader.set(0);
+        if *lost_rx.borrow() {
+            anyhow::bail!("lost the leader lease");
+        }
+        elector.release().await;
+        Ok(())
+    })
+    .await
+}
