@@ -5,10 +5,12 @@
 //! (also on panic); data and logs live in a temporary directory unless the caller names
 //! one. Parallel tests get their own ports and directories, so they never collide.
 
+mod kube;
 mod nats;
 mod process;
 mod redis_cluster;
 
+pub use kube::KubeControlPlane;
 pub use nats::NatsServer;
 pub use process::{Server, find_binary, free_port};
 pub use redis_cluster::{ClusterOptions, RedisCluster};
@@ -43,6 +45,16 @@ pub enum HarnessError {
         status: String,
         /// The last lines of its log.
         log_tail: String,
+    },
+    /// A command-line tool (kubectl, helm, openssl) failed.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
     },
     /// Something did not happen in time.
     #[error("timed out waiting for {0}")]

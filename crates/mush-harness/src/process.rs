@@ -108,7 +108,9 @@ impl Server {
             source,
         })?;
         self.child = Some(child);
-        self.wait_listening(Duration::from_secs(10))
+        // Generous: a kube-apiserver on a busy 2-core machine takes a while; a server that
+        // fails exits, and that is noticed at once.
+        self.wait_listening(Duration::from_secs(60))
     }
 
     /// Kills the process with SIGKILL (a crash, not a shutdown) and reaps it.

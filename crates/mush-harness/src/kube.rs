@@ -1,0 +1,377 @@
+//! A real Kubernetes control plane on 127.0.0.1 for the operator's end-to-end tests: etcd,
+//! kube-apiserver, kube-controller-manager, kube-scheduler, and kwok simulating one node
+//! (its pods become Running and Ready without containers).
+//!
+//! The binaries come from `scripts/k8s-tools` (built from pinned Go modules, cached).
+//! Certificates are made with the `openssl` command: a throwaway CA, the API server's
+//! serving certificate for 127.0.0.1, an admin client certificate (group `system:masters`)
+//! and the service-account signing key. Every process listens on 127.0.0.1 only and dies
+//! with this value.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::HarnessError;
+use crate::process::{Server, free_port};
+
+/// A running control plane.
+#[derive(Debug)]
+pub struct KubeControlPlane {
+    bin: PathBuf,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    // Dropped in reverse order of start: kwok and controllers first, etcd last.
+    kwok: Server,
+    scheduler: Server,
+    controller_manager: Server,
+    apiserver: Server,
+    etcd: Server,
+}
+
+impl KubeControlPlane {
+    /// Starts everything with binaries from `bin`, state and logs under `dir`; returns when
+    /// the API server is ready and the fake node is Ready.
+    pub fn start(bin: &Path, dir: &Path) -> Result<Self, HarnessError> {
+        std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
+        let pki = dir.join("pki");
+        make_certificates(&pki)?;
+        let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
+
+        let (etcd_port, etcd_peer) = (free_port()?, free_port()?);
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let etcd = Server::spawn(
+            "etcd",
+            &bin.join("etcd"),
+            vec![
+                "--name=e2e".into(),
+                format!("--data-dir={}", dir.join("etcd").display()),
+                format!("--listen-client-urls={etcd_url}"),
+                format!("--advertise-client-urls={etcd_url}"),
+                format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"),
+                // A test cluster: durability across power loss does not matter, speed does.
+                "--unsafe-no-fsync".into(),
+            ],
+            etcd_port,
+            dir.join("etcd.log"),
+        )?;
+
+        let api_port = free_port()?;
+        let apiserver = Server::spawn(
+            "kube-apiserver",
+            &bin.join("kube-apiserver"),
+            vec![
+                format!("--etcd-servers={etcd_url}"),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--tls-cert-file={}", path("apiserver.crt")),
+                format!("--tls-private-key-file={}", path("apiserver.key")),
+                format!("--client-ca-file={}", path("ca.crt")),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                format!("--service-account-key-file={}", path("sa.pub")),
+                format!("--service-account-signing-key-file={}", path("sa.key")),
+                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--authorization-mode=Node,RBAC".into(),
+                // Endpoints of the `kubernetes` Service may not be a loopback address.
+                "--endpoint-reconciler-type=none".into(),
+            ],
+            api_port,
+            dir.join("kube-apiserver.log"),
+        )?;
+
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: e2e\n  context:\n    cluster: e2e\n    user: admin\n    namespace: default\ncurrent-context: e2e\n",
+                ca = path("ca.crt"),
+                cert = path("admin.crt"),
+                key = path("admin.key"),
+            ),
+        )
+        .map_err(HarnessError::Io)?;
+        let kc = format!("--kubeconfig={}", kubeconfig.display());
+
+        Self::probe_ready(&bin.join("kubectl"), &kubeconfig, Duration::from_secs(90))?;
+
+        let cm_port = free_port()?;
+        let controller_manager = Server::spawn(
+            "kube-controller-manager",
+            &bin.join("kube-controller-manager"),
+            vec![
+                kc.clone(),
+                format!("--authentication-kubeconfig={}", kubeconfig.display()),
+                format!("--authorization-kubeconfig={}", kubeconfig.display()),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={cm_port}"),
+                "--leader-elect=false".into(),
+                format!("--service-account-private-key-file={}", path("sa.key")),
+                format!("--root-ca-file={}", path("ca.crt")),
+                "--use-service-account-credentials=false".into(),
+                // Quick garbage collection and ReplicaSet reactions for a test.
+                "--concurrent-gc-syncs=5".into(),
+            ],
+            cm_port,
+            dir.join("kube-controller-manager.log"),
+        )?;
+
+        let sched_port = free_port()?;
+        let scheduler = Server::spawn(
+            "kube-scheduler",
+            &bin.join("kube-scheduler"),
+            vec![
+                kc.clone(),
+                format!("--authentication-kubeconfig={}", kubeconfig.display()),
+                format!("--authorization-kubeconfig={}", kubeconfig.display()),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={sched_port}"),
+                "--leader-elect=false".into(),
+            ],
+            sched_port,
+            dir.join("kube-scheduler.log"),
+        )?;
+
+        let kwok_port = free_port()?;
+        let kwok = Server::spawn(
+            "kwok",
+            &bin.join("kwok"),
+            vec![
+                kc,
+                "--manage-all-nodes=false".into(),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                format!("--server-address=127.0.0.1:{kwok_port}"),
+                // Pod IPs are only written into pod status; nothing is sent to them.
+                "--cidr=10.244.0.0/16".into(),
+                "--node-ip=10.244.0.1".into(),
+            ],
+            kwok_port,
+            dir.join("kwok.log"),
+        )?;
+
+        let plane = Self {
+            bin: bin.to_owned(),
+            dir: dir.to_owned(),
+            kubeconfig,
+            kwok,
+            scheduler,
+            controller_manager,
+            apiserver,
+            etcd,
+        };
+        plane.add_fake_node()?;
+        Ok(plane)
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Where state and logs live.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `kubectl args` against this cluster; its stdout, or an error with its stderr.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String, HarnessError> {
+        self.run_tool("kubectl", args, None)
+    }
+
+    /// Runs `kubectl args` with `stdin` piped in (e.g. `apply -f -`).
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Result<String, HarnessError> {
+        self.run_tool("kubectl", args, Some(stdin))
+    }
+
+    /// Runs `helm args` against this cluster.
+    pub fn helm(&self, args: &[&str]) -> Result<String, HarnessError> {
+        self.run_tool("helm", args, None)
+    }
+
+    fn run_tool(
+        &self,
+        tool: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, HarnessError> {
+        run_tool(&self.bin.join(tool), &self.kubeconfig, &self.dir, args, stdin)
+    }
+
+    /// PIDs of the control-plane processes (all alive while this value lives).
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        [
+            &self.etcd,
+            &self.apiserver,
+            &self.controller_manager,
+            &self.scheduler,
+            &self.kwok,
+        ]
+        .iter()
+        .map(|s| s.pid())
+        .collect()
+    }
+
+    fn probe_ready(
+        kubectl: &Path,
+        kubeconfig: &Path,
+        timeout: Duration,
+    ) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let dir = kubeconfig.parent().unwrap_or(Path::new("."));
+            match run_tool(kubectl, kubeconfig, dir, &["get", "--raw", "/readyz"], None) {
+                Ok(out) if out.trim() == "ok" => return Ok(()),
+                _ if Instant::now() > deadline => {
+                    return Err(HarnessError::Timeout("kube-apiserver /readyz".into()));
+                }
+                _ => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+
+    /// One node kwok manages: pods scheduled there turn Running and Ready.
+    fn add_fake_node(&self) -> Result<(), HarnessError> {
+        self.kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+status:
+  allocatable:
+    cpu: "64"
+    memory: 256Gi
+    pods: "500"
+  capacity:
+    cpu: "64"
+    memory: 256Gi
+    pods: "500"
+"#,
+        )?;
+        self.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            "node/kwok-node-0",
+            "--timeout=60s",
+        ])?;
+        Ok(())
+    }
+}
+
+fn run_tool(
+    exe: &Path,
+    kubeconfig: &Path,
+    dir: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, HarnessError> {
+    use std::io::Write;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        // Helm keeps its caches and config here, never in the user's home.
+        .env("HELM_CACHE_HOME", dir.join("helm/cache"))
+        .env("HELM_CONFIG_HOME", dir.join("helm/config"))
+        .env("HELM_DATA_HOME", dir.join("helm/data"))
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let name = exe
+        .file_name()
+        .map_or_else(|| "tool".into(), |n| n.to_string_lossy().into_owned());
+    let mut child = command.spawn().map_err(|source| HarnessError::Spawn {
+        name: name.clone(),
+        source,
+    })?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).map_err(HarnessError::Io)?;
+    }
+    let output = child.wait_with_output().map_err(HarnessError::Io)?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(HarnessError::Command {
+            command: format!("{name} {}", args.join(" ")),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// A CA, the API server's certificate for 127.0.0.1, an admin client certificate and the
+/// service-account key pair, made with the `openssl` command.
+fn make_certificates(pki: &Path) -> Result<(), HarnessError> {
+    std::fs::create_dir_all(pki).map_err(HarnessError::Io)?;
+    let openssl = |args: &[&str]| -> Result<(), HarnessError> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(pki)
+            .output()
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => HarnessError::MissingBinary {
+                    binary: "openssl".into(),
+                    package: "openssl",
+                },
+                _ => HarnessError::Spawn {
+                    name: "openssl".into(),
+                    source,
+                },
+            })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Command {
+                command: format!("openssl {}", args.join(" ")),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
+    };
+    openssl(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=mush-e2e-ca",
+    ])?;
+    std::fs::write(
+        pki.join("apiserver.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(HarnessError::Io)?;
+    std::fs::write(pki.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+        .map_err(HarnessError::Io)?;
+    for (name, subject, ext) in [
+        ("apiserver", "/CN=kube-apiserver", "apiserver.ext"),
+        ("admin", "/O=system:masters/CN=e2e-admin", "client.ext"),
+    ] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+            subject,
+        ])?;
+        openssl(&[
+            "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", &crt, "-days", "2", "-extfile", ext,
+        ])?;
+    }
+    openssl(&["genrsa", "-out", "sa.key", "2048"])?;
+    openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
+    Ok(())
+}
