@@ -140,6 +140,7 @@ impl KubeControlPlane {
             &bin.join("kwok"),
             vec![
                 kc,
+                format!("--config={}", bin.join("kwok-stages.yaml").display()),
                 "--manage-all-nodes=false".into(),
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
                 format!("--server-address=127.0.0.1:{kwok_port}"),
@@ -196,7 +197,13 @@ impl KubeControlPlane {
         args: &[&str],
         stdin: Option<&str>,
     ) -> Result<String, HarnessError> {
-        run_tool(&self.bin.join(tool), &self.kubeconfig, &self.dir, args, stdin)
+        run_tool(
+            &self.bin.join(tool),
+            &self.kubeconfig,
+            &self.dir,
+            args,
+            stdin,
+        )
     }
 
     /// PIDs of the control-plane processes (all alive while this value lives).
@@ -343,8 +350,19 @@ fn make_certificates(pki: &Path) -> Result<(), HarnessError> {
         }
     };
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=mush-e2e-ca",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mush-e2e-ca",
     ])?;
     std::fs::write(
         pki.join("apiserver.ext"),
@@ -363,12 +381,24 @@ fn make_certificates(pki: &Path) -> Result<(), HarnessError> {
             format!("{name}.crt"),
         );
         openssl(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
-            subject,
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
         ])?;
         openssl(&[
-            "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", &crt, "-days", "2", "-extfile", ext,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
         ])?;
     }
     openssl(&["genrsa", "-out", "sa.key", "2048"])?;

@@ -83,7 +83,9 @@ pub fn decide(spec: &GameSpec, seen: &Observation) -> Decision {
     }
     if wanted >= current {
         let reason = if wanted > current {
-            format!("{sessions} sessions at {target} per pod need {wanted} game pods (had {current})")
+            format!(
+                "{sessions} sessions at {target} per pod need {wanted} game pods (had {current})"
+            )
         } else {
             format!("{sessions} sessions at {target} per pod: {current} game pods is right")
         };
@@ -94,7 +96,8 @@ pub fn decide(spec: &GameSpec, seen: &Observation) -> Decision {
             reason,
         };
     }
-    let delay = Duration::from_secs(u64::try_from(spec.scale_down_delay_seconds.max(0)).unwrap_or(0));
+    let delay =
+        Duration::from_secs(u64::try_from(spec.scale_down_delay_seconds.max(0)).unwrap_or(0));
     let since = seen.pending_since.unwrap_or(seen.now);
     let waited = Duration::try_from(seen.now.duration_since(since)).unwrap_or(Duration::ZERO);
     if waited >= delay {

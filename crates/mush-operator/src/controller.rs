@@ -149,8 +149,12 @@ impl Context {
                     selector.name, selector.key
                 ))
             })?;
-        let text = String::from_utf8(value.0.clone())
-            .map_err(|_| Error::Spec(format!("Secret {} key {} is not UTF-8", selector.name, selector.key)))?;
+        let text = String::from_utf8(value.0.clone()).map_err(|_| {
+            Error::Spec(format!(
+                "Secret {} key {} is not UTF-8",
+                selector.name, selector.key
+            ))
+        })?;
         Ok(text
             .split(',')
             .map(str::trim)
@@ -174,7 +178,11 @@ impl Context {
 }
 
 fn shard_key(shard: &MushShard) -> String {
-    format!("{}/{}", shard.namespace().unwrap_or_default(), shard.name_any())
+    format!(
+        "{}/{}",
+        shard.namespace().unwrap_or_default(),
+        shard.name_any()
+    )
 }
 
 /// Runs the controller until `shutdown` resolves.
@@ -188,8 +196,13 @@ pub async fn run(
     shards
         .list(&ListParams::default().limit(1))
         .await
-        .map_err(|e| Error::Spec(format!("cannot list MushShards (is the CRD installed?): {e}")))?;
-    let owned = || watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+        .map_err(|e| {
+            Error::Spec(format!(
+                "cannot list MushShards (is the CRD installed?): {e}"
+            ))
+        })?;
+    let owned =
+        || watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     Controller::new(shards, watcher::Config::default().any_semantic())
         .owns(Api::<Deployment>::all(client.clone()), owned())
         .owns(Api::<Service>::all(client.clone()), owned())
@@ -263,7 +276,11 @@ where
         .ok_or_else(|| Error::Spec("object without a name".into()))?;
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     Ok(api
-        .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(object))
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(object),
+        )
         .await?)
 }
 
@@ -319,9 +336,10 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         }
     };
 
-    // Scale-down: mark the emptiest pods first so the ReplicaSet removes those.
+    // A scale-down coming or happening: mark the emptiest pods so the ReplicaSet removes
+    // those, and keep the marks current while the delay runs.
     if let (Ok(by_pod), Some(current)) = (&sessions, current)
-        && decision.replicas < current
+        && decision.wanted < current
     {
         set_deletion_costs(client, &namespace, shard, by_pod).await?;
     }
@@ -330,7 +348,12 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     let hash = resources::config_hash(&config, &shard.spec.env);
     apply_object(client, &namespace, &resources::service_account(shard)).await?;
     apply_object(client, &namespace, &config).await?;
-    let gateway = apply_object(client, &namespace, &resources::gateway_deployment(shard, &hash)).await?;
+    let gateway = apply_object(
+        client,
+        &namespace,
+        &resources::gateway_deployment(shard, &hash),
+    )
+    .await?;
     let game = apply_object(
         client,
         &namespace,
@@ -339,7 +362,12 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     .await?;
     apply_object(client, &namespace, &resources::gateway_service(shard)).await?;
     apply_object(client, &namespace, &resources::game_service(shard)).await?;
-    apply_object(client, &namespace, &resources::pdb(shard, Component::Gateway)).await?;
+    apply_object(
+        client,
+        &namespace,
+        &resources::pdb(shard, Component::Gateway),
+    )
+    .await?;
     apply_object(client, &namespace, &resources::pdb(shard, Component::Game)).await?;
 
     let mut last_scale_time = status.last_scale_time.clone();
@@ -351,7 +379,10 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             .await;
     }
     if let Some(error) = &redis_error
-        && status.conditions.iter().all(|c| c.reason != "RedisUnreachable")
+        && status
+            .conditions
+            .iter()
+            .all(|c| c.reason != "RedisUnreachable")
     {
         ctx.publish(shard, EventType::Warning, "RedisUnreachable", error.clone())
             .await;
@@ -362,11 +393,7 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         observed_generation: shard.metadata.generation,
         gateway_ready_replicas: ready(&gateway),
         game_ready_replicas: ready(&game),
-        game_replicas: game
-            .status
-            .as_ref()
-            .and_then(|s| s.replicas)
-            .unwrap_or(0),
+        game_replicas: game.status.as_ref().and_then(|s| s.replicas).unwrap_or(0),
         desired_game_replicas: decision.replicas,
         sessions: sessions
             .as_ref()
@@ -398,7 +425,11 @@ fn ready(deployment: &Deployment) -> i32 {
 
 /// True while a Deployment has not finished rolling out its current spec.
 fn rolling(deployment: &Deployment) -> bool {
-    let wanted = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
     let Some(status) = &deployment.status else {
         return true;
     };
@@ -421,7 +452,9 @@ fn stuck(deployment: &Deployment) -> Option<String> {
             format!(
                 "{}: {}",
                 deployment.name_any(),
-                c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default())
+                c.message
+                    .clone()
+                    .unwrap_or_else(|| c.reason.clone().unwrap_or_default())
             )
         })
 }
@@ -478,9 +511,7 @@ fn conditions(
             "Ready",
             true,
             "AllReady",
-            format!(
-                "{gateway_ready} gateway and {game_ready} game pods ready"
-            ),
+            format!("{gateway_ready} gateway and {game_ready} game pods ready"),
         )
     };
     let progressing = if rolling(gateway) || rolling(game) {
@@ -493,7 +524,12 @@ fn conditions(
             ),
         )
     } else {
-        make("Progressing", false, "Complete", "every pod runs the current spec".into())
+        make(
+            "Progressing",
+            false,
+            "Complete",
+            "every pod runs the current spec".into(),
+        )
     };
     let degraded = if let Some(error) = redis_error {
         make("Degraded", true, "RedisUnreachable", error.to_owned())
@@ -543,7 +579,10 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             shard,
             EventType::Normal,
             "DataKept",
-            format!("keys under {}: kept (keepDataOnDelete)", shard.spec.redis.key_prefix),
+            format!(
+                "keys under {}: kept (keepDataOnDelete)",
+                shard.spec.redis.key_prefix
+            ),
         )
         .await;
     } else {
@@ -554,7 +593,10 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             shard,
             EventType::Normal,
             "DataDeleted",
-            format!("{deleted} keys under {}: deleted", shard.spec.redis.key_prefix),
+            format!(
+                "{deleted} keys under {}: deleted",
+                shard.spec.redis.key_prefix
+            ),
         )
         .await;
     }

@@ -373,6 +373,9 @@ mod tests {
             assert!(json.contains(rule), "missing CEL rule {rule}");
         }
         assert!(json.contains(r#""maximum":1000.0"#) || json.contains(r#""maximum":1000"#));
-        assert!(json.contains(r#""required":["image","nats","redis"]"#), "{json:.400}");
+        assert!(
+            json.contains(r#""required":["image","nats","redis"]"#),
+            "{json:.400}"
+        );
     }
 }

@@ -122,7 +122,9 @@ impl LeaderElector {
         spec.renew_time = Some(MicroTime(now));
         let name = lease.name_any();
         // Replace carries the resourceVersion read above: a concurrent writer makes it 409.
-        self.api.replace(&name, &PostParams::default(), &lease).await?;
+        self.api
+            .replace(&name, &PostParams::default(), &lease)
+            .await?;
         Ok(Outcome::Leading)
     }
 
@@ -171,7 +173,9 @@ impl LeaderElector {
         .await;
         match result {
             Ok(()) => tracing::info!("released the leader lease"),
-            Err(error) => tracing::warn!(%error, "could not release the leader lease; it will expire"),
+            Err(error) => {
+                tracing::warn!(%error, "could not release the leader lease; it will expire")
+            }
         }
     }
 }

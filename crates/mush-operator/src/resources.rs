@@ -11,9 +11,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
-    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service, ServiceAccount,
-    ServicePort, ServiceSpec, SleepAction,
+    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, SleepAction,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -181,7 +181,9 @@ pub fn service_account(shard: &MushShard) -> ServiceAccount {
 pub fn config_hash(config: &ConfigMap, env: &[EnvVar]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     config.data.hash(&mut hasher);
-    serde_json::to_string(env).unwrap_or_default().hash(&mut hasher);
+    serde_json::to_string(env)
+        .unwrap_or_default()
+        .hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
@@ -207,10 +209,7 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn secret_env(
-    name: &str,
-    selector: &k8s_openapi::api::core::v1::SecretKeySelector,
-) -> EnvVar {
+fn secret_env(name: &str, selector: &k8s_openapi::api::core::v1::SecretKeySelector) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -606,7 +605,9 @@ mod tests {
             Some(vec!["ALL".to_owned()])
         );
         assert_eq!(
-            pod.security_context.as_ref().and_then(|s| s.run_as_non_root),
+            pod.security_context
+                .as_ref()
+                .and_then(|s| s.run_as_non_root),
             Some(true)
         );
         let readiness = container.readiness_probe.as_ref().expect("readiness");
@@ -685,7 +686,10 @@ mod tests {
             .find(|e| e.name == "MUSH_REDIS")
             .expect("MUSH_REDIS");
         assert_eq!(
-            redis.value_from.as_ref().and_then(|v| v.secret_key_ref.clone()),
+            redis
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.clone()),
             Some(selector)
         );
     }

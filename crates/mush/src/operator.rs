@@ -18,6 +18,10 @@ use crate::health::{self, ReadyCheck};
 /// (`KUBECONFIG`, `~/.kube/config`, or the in-cluster service account).
 #[derive(Args, Debug, Clone)]
 pub struct OperatorArgs {
+    /// A kubeconfig file to use instead of the usual lookup (a local run against a test
+    /// cluster, possibly impersonating the chart's service account).
+    #[arg(long)]
+    pub kubeconfig: Option<std::path::PathBuf>,
     /// Health and metrics listen address.
     #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8082")]
     pub http: SocketAddr,
@@ -38,9 +42,19 @@ pub struct OperatorArgs {
 /// Runs the operator until SIGTERM, or until it loses the leader lease (then it exits
 /// with an error and its supervisor restarts it as a follower).
 pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
-    let client = kube::Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API (KUBECONFIG or in-cluster)")?;
+    let client = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .with_context(|| format!("using {}", path.display()))?;
+            kube::Client::try_from(config).context("building the Kubernetes client")?
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("connecting to the Kubernetes API (KUBECONFIG or in-cluster)")?,
+    };
     let identity = args.identity.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
