@@ -238,16 +238,7 @@ async fn operator_on_a_real_control_plane() {
     println!("control plane up in {:?}", started.elapsed());
     let k = Cluster { plane };
     let redis = RedisCluster::start().expect("redis");
-    let store = Store::connect(
-        StoreConfig {
-            nodes: redis.urls(),
-            prefix: "world".into(),
-            ..StoreConfig::default()
-        },
-        StoreMetrics::unregistered(),
-    )
-    .await
-    .expect("store");
+    let store = shard_store(&redis, "world").await;
 
     // The chart: lint clean, template identical to the checked-in plain manifests, and
     // installed with Helm; its Deployment rolls out on the kwok node.
@@ -578,16 +569,7 @@ async fn operator_on_a_real_control_plane() {
             "keyPrefix: kept\n    keepDataOnDelete: true",
         );
     k.apply(&kept).expect("apply kept");
-    let kept_store = Store::connect(
-        StoreConfig {
-            nodes: redis.urls(),
-            prefix: "kept".into(),
-            ..StoreConfig::default()
-        },
-        StoreMetrics::unregistered(),
-    )
-    .await
-    .expect("store");
+    let kept_store = shard_store(&redis, "kept").await;
     kept_store
         .heartbeat(
             &PodInfo {
@@ -615,6 +597,20 @@ async fn operator_on_a_real_control_plane() {
         "keepDataOnDelete: the keys were deleted"
     );
     println!("operator e2e passed in {:?}", started.elapsed());
+}
+
+/// The store of the shard whose keys start with `prefix`.
+async fn shard_store(redis: &RedisCluster, prefix: &str) -> Store {
+    Store::connect(
+        StoreConfig {
+            nodes: redis.urls(),
+            prefix: prefix.into(),
+            ..StoreConfig::default()
+        },
+        StoreMetrics::unregistered(),
+    )
+    .await
+    .expect("store")
 }
 
 /// True once the game Deployment has as many pods as it wants.

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use mush_proto::{GatewayId, Handle};
+use mush_store::Store;
 
 mod support;
 use support::*;
@@ -222,27 +223,9 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
 
     let (shard, _dir) = tokio::task::block_in_place(|| start_shard("grpc", &[]));
     let store = store_of(&shard).await;
-    let pods = loop {
-        let pods = store.live_pods().await.expect("pods");
-        if !pods.is_empty() {
-            break pods;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let pods = live_pods(&store, 1).await;
     let addr = format!("http://{}", pods[0].info.addr);
-    let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
-    store
-        .register(&mush_store::NewConnection {
-            handle,
-            gateway: GatewayId::new("probe").expect("id"),
-            pod: Some(pods[0].info.id.clone()),
-            address: "127.0.0.1:1".into(),
-            host: "localhost".into(),
-            conn_type: mush_proto::ConnType::Telnet,
-            connected_at_ms: mush_store::now_ms(),
-        })
-        .await
-        .expect("register");
+    let handle = register_probe(&store, &pods[0].info.id).await;
 
     let event = |kind| GatewayEvent { kind: Some(kind) };
     let batch = FutureBatch {
@@ -486,27 +469,9 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
 
     let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("journal", &[]));
     let store = store_of(&shard).await;
-    let pods = loop {
-        let pods = store.live_pods().await.expect("pods");
-        if pods.len() == 2 {
-            break pods;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let pods = live_pods(&store, 2).await;
     let (first, second) = (&pods[0].info, &pods[1].info);
-    let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
-    store
-        .register(&mush_store::NewConnection {
-            handle,
-            gateway: GatewayId::new("probe").expect("id"),
-            pod: Some(first.id.clone()),
-            address: "127.0.0.1:1".into(),
-            host: "localhost".into(),
-            conn_type: mush_proto::ConnType::Telnet,
-            connected_at_ms: mush_store::now_ms(),
-        })
-        .await
-        .expect("register");
+    let handle = register_probe(&store, &first.id).await;
 
     let event = |kind| GatewayEvent { kind: Some(kind) };
     let input = |seq, line: &str| {
@@ -586,4 +551,36 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
         metrics.contains("mush_game_journal_answers_total 1"),
         "{metrics}"
     );
+}
+
+/// Waits until at least `count` game pods heartbeat.
+async fn live_pods(store: &Store, count: usize) -> Vec<mush_store::PodStatus> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pods = store.live_pods().await.expect("pods");
+        if pods.len() >= count {
+            return pods;
+        }
+        assert!(Instant::now() < deadline, "only {} pods live", pods.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Registers a connection of a fake gateway "probe" on `pod`, as a gateway would before
+/// opening the session there.
+async fn register_probe(store: &Store, pod: &mush_proto::PodId) -> Handle {
+    let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
+    store
+        .register(&mush_store::NewConnection {
+            handle,
+            gateway: GatewayId::new("probe").expect("id"),
+            pod: Some(pod.clone()),
+            address: "127.0.0.1:1".into(),
+            host: "localhost".into(),
+            conn_type: mush_proto::ConnType::Telnet,
+            connected_at_ms: mush_store::now_ms(),
+        })
+        .await
+        .expect("register");
+    handle
 }

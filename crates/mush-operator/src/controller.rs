@@ -67,13 +67,20 @@ impl Error {
     }
 }
 
+/// A shard's store with the endpoints and prefix it was made for.
+struct ShardStore {
+    endpoints: Vec<String>,
+    prefix: String,
+    store: Store,
+}
+
 /// What every reconcile shares.
 pub struct Context {
     client: Client,
     recorder: Recorder,
     metrics: OperatorMetrics,
     /// One store per shard, reused while its endpoints and prefix stay the same.
-    stores: tokio::sync::Mutex<HashMap<String, (Vec<String>, String, Store)>>,
+    stores: tokio::sync::Mutex<HashMap<String, ShardStore>>,
     /// Consecutive failures per shard, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -107,11 +114,11 @@ impl Context {
         let endpoints = self.redis_endpoints(shard).await?;
         let prefix = shard.spec.redis.key_prefix.clone();
         let mut stores = self.stores.lock().await;
-        if let Some((e, p, store)) = stores.get(&key)
-            && *e == endpoints
-            && *p == prefix
+        if let Some(cached) = stores.get(&key)
+            && cached.endpoints == endpoints
+            && cached.prefix == prefix
         {
-            return Ok(store.clone());
+            return Ok(cached.store.clone());
         }
         let store = Store::connect(
             StoreConfig {
@@ -123,7 +130,14 @@ impl Context {
             StoreMetrics::unregistered(),
         )
         .await?;
-        stores.insert(key, (endpoints, prefix, store.clone()));
+        stores.insert(
+            key,
+            ShardStore {
+                endpoints,
+                prefix,
+                store: store.clone(),
+            },
+        );
         Ok(store)
     }
 
