@@ -35,12 +35,20 @@ const JOURNAL_PATIENCE: Duration = Duration::from_secs(30);
 /// What the player is told, once per command, while its journal write waits for Redis.
 const JOURNAL_DELAY: &str = "The world is unavailable right now (storage is not answering); your command will finish when it is back.";
 
+/// What the command a session worker is running produced, held back until it is
+/// journalled: nothing it did is seen by anyone before it is durable, so a command re-sent
+/// after this pod dies is answered from the journal or, if it never got there, runs again
+/// as if for the first time.
+#[derive(Default)]
+struct Held {
+    events: Vec<(GatewayId, pod_event::Kind)>,
+    /// The command changed the world (a cache invalidation went out): running it twice
+    /// would show, so it must be journalled.
+    changed_world: bool,
+}
+
 tokio::task_local! {
-    /// The events of the command a session worker is running, held back until the command
-    /// is journalled: nothing it did is seen by anyone before it is durable, so a command
-    /// re-sent after this pod dies is answered from the journal or, if it never got there,
-    /// runs again as if for the first time.
-    static OUTBOX: RefCell<Vec<(GatewayId, pod_event::Kind)>>;
+    static OUTBOX: RefCell<Held>;
 }
 
 /// What a session worker is told.
@@ -63,9 +71,13 @@ pub(crate) enum Work {
 /// The pod-local state of one session, rebuilt from Redis when a session moves here.
 pub(crate) struct Session {
     pub handle: Handle,
-    /// The newest command journalled for this session (here or by an earlier pod); a repeat
-    /// is answered from the journal, not run again.
+    /// The newest command run for this session (here or, journalled, by an earlier pod); a
+    /// repeat is answered from the journal, not run again.
     pub last_seq: u64,
+    /// Replies of effect-free commands not journalled yet whose acknowledgement the
+    /// gateway has not confirmed: they go into the journal with the next command that has
+    /// an effect, so that every command up to the journal's mark has its reply there.
+    pub unjournalled: Vec<(u64, String)>,
     pub gateway: GatewayId,
     pub player: Option<Dbref>,
     pub output_prefix: String,
@@ -225,6 +237,7 @@ impl Engine {
         let session = Session {
             handle,
             last_seq: next_seq.saturating_sub(1),
+            unjournalled: Vec::new(),
             gateway,
             player: None,
             output_prefix: String::new(),
@@ -305,15 +318,17 @@ impl Engine {
                         continue;
                     }
                     session.last_seq = seq;
+                    session.unjournalled.retain(|(s, _)| *s > acked);
                     let started = Instant::now();
                     let was = session.player;
-                    let (keep, held) = OUTBOX
-                        .scope(RefCell::new(Vec::new()), async {
+                    let (keep, mut held) = OUTBOX
+                        .scope(RefCell::new(Held::default()), async {
                             let keep = self.run_command(&mut session, &line).await;
                             (keep, OUTBOX.with(RefCell::take))
                         })
                         .await;
-                    let reply = self.release(&session, seq, acked, held).await;
+                    held.changed_world |= session.player != was;
+                    let reply = self.release(&mut session, seq, acked, held).await;
                     if session.player.is_some() != was.is_some() {
                         self.report_state(&session);
                     }
@@ -363,22 +378,19 @@ impl Engine {
         keep
     }
 
-    /// Journals command `seq` with its reply (the player's own output), then lets its held
-    /// events go: other recipients' output first, then the acknowledgement carrying the
-    /// reply, then the player's own non-text events (a disconnect comes after the text).
-    /// Returns the reply's size.
-    async fn release(
-        &self,
-        session: &Session,
-        seq: u64,
-        acked: u64,
-        held: Vec<(GatewayId, pod_event::Kind)>,
-    ) -> usize {
+    /// Journals command `seq` with its reply (the player's own output) if it had any effect
+    /// beyond that reply, then lets its held events go: other recipients' output first,
+    /// then the acknowledgement carrying the reply, then the player's own non-text events
+    /// (a disconnect comes after the text). A command whose only effect is its reply
+    /// (`look`, `think`, `WHO`) costs no Redis write: if this pod dies before the reply
+    /// leaves, running it again is indistinguishable from running it once. Returns the
+    /// reply's size.
+    async fn release(&self, session: &mut Session, seq: u64, acked: u64, held: Held) -> usize {
         let own = session.handle.0;
         let mut reply = String::new();
         let mut own_events = Vec::new();
         let mut others = Vec::new();
-        for (gateway, event) in held {
+        for (gateway, event) in held.events {
             match event {
                 pod_event::Kind::Output(output) if output.handle == own && !output.prompt => {
                     if !reply.is_empty() {
@@ -390,7 +402,19 @@ impl Engine {
                 event => others.push((gateway, event)),
             }
         }
-        self.journal(session, seq, &reply, acked).await;
+        if held.changed_world || !others.is_empty() {
+            let mut replies: Vec<(u64, &str)> = session
+                .unjournalled
+                .iter()
+                .map(|(s, r)| (*s, r.as_str()))
+                .collect();
+            replies.push((seq, &reply));
+            self.journal(session, seq, &replies, acked).await;
+            session.unjournalled.clear();
+        } else {
+            self.metrics.unjournalled.inc();
+            session.unjournalled.push((seq, reply.clone()));
+        }
         for (gateway, event) in others {
             self.to_gateway(&gateway, event);
         }
@@ -405,13 +429,17 @@ impl Engine {
     /// Writes the command to the journal, waiting out a Redis failover (the player is told
     /// once). After [`JOURNAL_PATIENCE`] it gives up, logged and counted: the command is
     /// answered anyway, and would run again only if this pod died before the answer left.
-    async fn journal(&self, session: &Session, seq: u64, reply: &str, acked: u64) {
+    async fn journal(&self, session: &Session, seq: u64, replies: &[(u64, &str)], acked: u64) {
         let handle = session.handle;
         let mut told = false;
         let written = self
             .patiently(
                 || async {
-                    match self.store.commit_command(handle, seq, reply, acked).await {
+                    match self
+                        .store
+                        .commit_commands(handle, seq, replies, acked)
+                        .await
+                    {
                         // A closed connection needs no journal.
                         Err(StoreError::NotFound(_)) => Ok(()),
                         other => other,
@@ -632,7 +660,7 @@ impl Engine {
         let mut event = Some(event);
         let _ = OUTBOX.try_with(|outbox| {
             if let Some(event) = event.take() {
-                outbox.borrow_mut().push((gateway.clone(), event));
+                outbox.borrow_mut().events.push((gateway.clone(), event));
             }
         });
         let Some(event) = event else { return };
@@ -741,6 +769,8 @@ impl Engine {
 
     /// Tells every pod (this one first) that these objects changed.
     pub(crate) async fn changed(&self, ids: &[Dbref]) {
+        // Inside a command: it changed the world, so it must be journalled.
+        let _ = OUTBOX.try_with(|outbox| outbox.borrow_mut().changed_world = true);
         for &id in ids {
             self.cache.evict(id);
             self.invalidator.publish(id).await;

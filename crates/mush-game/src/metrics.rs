@@ -26,6 +26,8 @@ pub struct GameMetrics {
     pub journal_failures: Counter,
     /// Re-sent commands answered from the journal instead of running again.
     pub journal_answers: Counter,
+    /// Commands whose only effect was their reply, answered without a journal write.
+    pub unjournalled: Counter,
 }
 
 impl GameMetrics {
@@ -40,6 +42,7 @@ impl GameMetrics {
             gateway_streams: Gauge::default(),
             journal_failures: Counter::default(),
             journal_answers: Counter::default(),
+            unjournalled: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -77,6 +80,11 @@ impl GameMetrics {
             "journal_answers",
             "Re-sent commands answered from the journal, not run again",
             metrics.journal_answers.clone(),
+        );
+        sub.register(
+            "unjournalled_commands",
+            "Commands whose only effect was their reply (no journal write needed)",
+            metrics.unjournalled.clone(),
         );
         metrics
     }

@@ -617,3 +617,166 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     ctx.stores.lock().await.remove(&key);
     Ok(Action::await_change())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{MushShardSpec, NatsSpec, RedisSpec};
+    use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+
+    fn shard() -> MushShard {
+        let mut shard = MushShard::new(
+            "world",
+            MushShardSpec {
+                image: "mush:test".into(),
+                image_pull_policy: Default::default(),
+                gateway: Default::default(),
+                game: Default::default(),
+                redis: RedisSpec {
+                    endpoints: Some(vec!["redis://r:6379".into()]),
+                    endpoints_secret_ref: None,
+                    key_prefix: "w".into(),
+                    keep_data_on_delete: false,
+                },
+                nats: NatsSpec {
+                    url: Some("nats://n:4222".into()),
+                    url_secret_ref: None,
+                },
+                env: vec![],
+                node_selector: BTreeMap::new(),
+                tolerations: vec![],
+                affinity: None,
+                log_format: Default::default(),
+            },
+        );
+        shard.metadata.generation = Some(3);
+        shard
+    }
+
+    fn deployment(replicas: i32, ready: i32) -> Deployment {
+        Deployment {
+            metadata: kube::api::ObjectMeta {
+                name: Some("d".into()),
+                generation: Some(1),
+                ..Default::default()
+            },
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                ..Default::default()
+            }),
+            status: Some(DeploymentStatus {
+                observed_generation: Some(1),
+                replicas: Some(replicas),
+                updated_replicas: Some(replicas),
+                ready_replicas: Some(ready),
+                available_replicas: Some(ready),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn find<'a>(conditions: &'a [Condition], type_: &str) -> &'a Condition {
+        conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .expect("condition")
+    }
+
+    #[test]
+    fn all_ready_is_ready_and_not_degraded() {
+        let now = Timestamp::now();
+        let conditions = conditions(
+            &shard(),
+            &MushShardStatus::default(),
+            &deployment(1, 1),
+            &deployment(2, 2),
+            None,
+            now,
+        );
+        assert_eq!(find(&conditions, "Ready").status, "True");
+        assert_eq!(find(&conditions, "Progressing").status, "False");
+        assert_eq!(find(&conditions, "Degraded").status, "False");
+        assert!(conditions.iter().all(|c| c.observed_generation == Some(3)));
+    }
+
+    #[test]
+    fn unreachable_redis_degrades_with_its_reason() {
+        let conditions = conditions(
+            &shard(),
+            &MushShardStatus::default(),
+            &deployment(1, 1),
+            &deployment(2, 2),
+            Some("Redis Cluster of the shard: connect refused"),
+            Timestamp::now(),
+        );
+        let degraded = find(&conditions, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "RedisUnreachable")
+        );
+        assert!(degraded.message.contains("connect refused"));
+        assert_eq!(find(&conditions, "Ready").status, "False");
+    }
+
+    #[test]
+    fn a_stuck_rollout_degrades_and_a_rolling_one_progresses() {
+        let mut stuck_game = deployment(3, 1);
+        if let Some(status) = stuck_game.status.as_mut() {
+            status.updated_replicas = Some(1);
+            status.conditions = Some(vec![DeploymentCondition {
+                type_: "Progressing".into(),
+                status: "False".into(),
+                reason: Some("ProgressDeadlineExceeded".into()),
+                message: Some("ReplicaSet has timed out progressing".into()),
+                ..Default::default()
+            }]);
+        }
+        let conditions = conditions(
+            &shard(),
+            &MushShardStatus::default(),
+            &deployment(1, 1),
+            &stuck_game,
+            None,
+            Timestamp::now(),
+        );
+        assert_eq!(find(&conditions, "Progressing").status, "True");
+        let degraded = find(&conditions, "Degraded");
+        assert_eq!(degraded.reason, "ProgressDeadlineExceeded");
+        assert!(degraded.message.contains("timed out"));
+    }
+
+    #[test]
+    fn transition_times_stay_while_the_status_stays() {
+        let earlier = Timestamp::from_second(1_000).expect("time");
+        let first = conditions(
+            &shard(),
+            &MushShardStatus::default(),
+            &deployment(1, 1),
+            &deployment(2, 2),
+            None,
+            earlier,
+        );
+        let old = MushShardStatus {
+            conditions: first,
+            ..Default::default()
+        };
+        let later = conditions(
+            &shard(),
+            &old,
+            &deployment(1, 1),
+            &deployment(2, 2),
+            None,
+            Timestamp::now(),
+        );
+        assert_eq!(find(&later, "Ready").last_transition_time, Time(earlier));
+        let changed = conditions(
+            &shard(),
+            &old,
+            &deployment(1, 0),
+            &deployment(2, 2),
+            None,
+            Timestamp::now(),
+        );
+        assert_ne!(find(&changed, "Ready").last_transition_time, Time(earlier));
+    }
+}

@@ -1,9 +1,12 @@
 //! The command journal: which of a session's commands have run, and what they answered.
 //!
-//! A game pod commits each command here (one atomic script in the connection's slot)
-//! *before* any of its output leaves the pod. So when a pod dies and the gateway re-sends
-//! the commands it never saw acknowledged, the next pod knows which of them already ran and
-//! answers those from the journal instead of running them again. A reply is kept until the
+//! A game pod commits each command with an effect beyond its own reply (a world write,
+//! output to others, a login) here (one atomic script in the connection's slot) *before*
+//! any of its output leaves the pod, together with the replies of earlier effect-free
+//! commands not yet acknowledged. So when a pod dies and the gateway re-sends the commands
+//! it never saw acknowledged, the next pod knows which of them already ran and answers
+//! those from the journal instead of running them again; effect-free commands after the
+//! last journalled one simply run again (nobody saw their first run). A reply is kept until the
 //! gateway says it has seen the acknowledgement (`Input.acked`), so the journal holds only
 //! the replies still in flight, usually none or one.
 
@@ -14,25 +17,30 @@ use crate::error::StoreError;
 use crate::scripts::COMMIT;
 
 impl Store {
-    /// Records that command `seq` of `handle` ran and answered `reply`, forgetting the
-    /// replies of commands up to `forget_upto` (the gateway has them). Synchronous and
-    /// idempotent: a retry after an unknown outcome writes the same thing again. Fails with
-    /// [`StoreError::NotFound`] if the connection is gone.
-    pub async fn commit_command(
+    /// Records that the commands of `handle` up to `seq` ran, with the `replies` given
+    /// (`(seq, reply)`: the last command's, and any earlier ones not yet journalled whose
+    /// acknowledgement the gateway has not seen), forgetting the replies up to
+    /// `forget_upto` (the gateway has them). Synchronous and idempotent: a retry after an
+    /// unknown outcome writes the same thing again. Fails with [`StoreError::NotFound`] if
+    /// the connection is gone.
+    pub async fn commit_commands(
         &self,
         handle: Handle,
         seq: u64,
-        reply: &str,
+        replies: &[(u64, &str)],
         forget_upto: u64,
     ) -> Result<(), StoreError> {
         self.timed("commit_command", async {
-            let written: i64 = COMMIT
-                .key(self.keys.conn(handle))
+            let mut call = COMMIT.prepare_invoke();
+            call.key(self.keys.conn(handle))
                 .key(self.keys.journal(handle))
                 .arg(self.ttl_ms)
                 .arg(seq)
-                .arg(reply)
-                .arg(forget_upto)
+                .arg(forget_upto);
+            for (seq, reply) in replies {
+                call.arg(*seq).arg(*reply);
+            }
+            let written: i64 = call
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis("commit command", handle))?;
@@ -43,6 +51,18 @@ impl Store {
             }
         })
         .await
+    }
+
+    /// [`Store::commit_commands`] for one command and its reply.
+    pub async fn commit_command(
+        &self,
+        handle: Handle,
+        seq: u64,
+        reply: &str,
+        forget_upto: u64,
+    ) -> Result<(), StoreError> {
+        self.commit_commands(handle, seq, &[(seq, reply)], forget_upto)
+            .await
     }
 
     /// The newest command of `handle` that ran (0 if none did).

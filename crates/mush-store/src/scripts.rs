@@ -163,9 +163,10 @@ return 1
     )
 });
 
-/// KEYS: conn, journal. ARGV: ttl_ms, seq, reply, forget_upto.
-/// Records that command `seq` ran, with its reply, and forgets the replies the gateway has
-/// acknowledged. Returns 1, or 0 if the connection no longer exists (nothing is written).
+/// KEYS: conn, journal. ARGV: ttl_ms, seq, forget_upto, then (seq, reply) pairs.
+/// Records that commands up to `seq` ran, with the replies given, and forgets the replies
+/// the gateway has acknowledged. Returns 1, or 0 if the connection no longer exists
+/// (nothing is written).
 pub static COMMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -173,8 +174,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local seq = tonumber(ARGV[2])
 local last = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
 if seq > last then redis.call('HSET', KEYS[2], 'seq', ARGV[2]) end
-redis.call('HSET', KEYS[2], 'r' .. ARGV[2], ARGV[3])
-local forget = tonumber(ARGV[4])
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], 'r' .. ARGV[i], ARGV[i + 1])
+end
+local forget = tonumber(ARGV[3])
 for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
   if field ~= 'seq' and tonumber(string.sub(field, 2)) <= forget then
     redis.call('HDEL', KEYS[2], field)

@@ -217,12 +217,27 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
             .as_deref(),
         Some("")
     );
+    // Earlier effect-free commands' replies travel with the next journalled command.
+    store
+        .commit_commands(handle, 6, &[(4, "four"), (6, "six")], 3)
+        .await
+        .expect("commit 4 and 6");
+    assert_eq!(store.last_committed(handle).await.expect("read"), 6);
+    assert_eq!(
+        store
+            .committed_reply(handle, 4)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("four")
+    );
+    assert_eq!(store.committed_reply(handle, 3).await.expect("read"), None);
     // An older commit arriving late never moves the marker back.
     store
         .commit_command(handle, 1, "late", 2)
         .await
         .expect("late");
-    assert_eq!(store.last_committed(handle).await.expect("read"), 3);
+    assert_eq!(store.last_committed(handle).await.expect("read"), 6);
 
     assert!(store.remove(handle).await.expect("remove"));
     assert!(
