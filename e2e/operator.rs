@@ -91,6 +91,19 @@ impl Cluster {
             .map_err(|e| e.to_string())
     }
 
+    /// Merge-patches the `world` shard as a user would with `kubectl patch`.
+    fn patch_shard(&self, patch: &str) {
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "patch",
+            "mushshard/world",
+            "--type=merge",
+            "-p",
+            patch,
+        ]);
+    }
+
     fn game_pods(&self) -> Vec<String> {
         self.kubectl(&[
             "-n",
@@ -409,15 +422,9 @@ async fn operator_on_a_real_control_plane() {
     println!("shard ready at {:?}", started.elapsed());
 
     // A spec change rolls out, and the status says which generation it describes.
-    k.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "mushshard/world",
-        "--type=merge",
-        "-p",
+    k.patch_shard(
         r#"{"spec":{"gateway":{"replicas":2},"env":[{"name":"MUSH_MOTD","value":"hello"}]}}"#,
-    ]);
+    );
     eventually("the gateway to scale to 2", Duration::from_secs(60), || {
         (k.jsonpath("deployment/world-gateway", "{.status.readyReplicas}") == "2").then_some(())
     });
@@ -512,15 +519,7 @@ async fn operator_on_a_real_control_plane() {
     eventually("local-b to take over", Duration::from_secs(30), || {
         (lease_holder() == "local-b").then_some(())
     });
-    k.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "mushshard/world",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"gateway":{"replicas":1}}}"#,
-    ]);
+    k.patch_shard(r#"{"spec":{"gateway":{"replicas":1}}}"#);
     eventually(
         "the new leader to reconcile",
         Duration::from_secs(60),

@@ -621,37 +621,9 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{MushShardSpec, NatsSpec, RedisSpec};
     use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
 
-    fn shard() -> MushShard {
-        let mut shard = MushShard::new(
-            "world",
-            MushShardSpec {
-                image: "mush:test".into(),
-                image_pull_policy: Default::default(),
-                gateway: Default::default(),
-                game: Default::default(),
-                redis: RedisSpec {
-                    endpoints: Some(vec!["redis://r:6379".into()]),
-                    endpoints_secret_ref: None,
-                    key_prefix: "w".into(),
-                    keep_data_on_delete: false,
-                },
-                nats: NatsSpec {
-                    url: Some("nats://n:4222".into()),
-                    url_secret_ref: None,
-                },
-                env: vec![],
-                node_selector: BTreeMap::new(),
-                tolerations: vec![],
-                affinity: None,
-                log_format: Default::default(),
-            },
-        );
-        shard.metadata.generation = Some(3);
-        shard
-    }
+    use crate::crd::test_shard as shard;
 
     fn deployment(replicas: i32, ready: i32) -> Deployment {
         Deployment {

@@ -345,6 +345,39 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     serde_yaml::to_string(&MushShard::crd())
 }
 
+/// A shard as a user would write it, for the operator's unit tests.
+#[cfg(test)]
+pub(crate) fn test_shard() -> MushShard {
+    let mut shard = MushShard::new(
+        "world",
+        MushShardSpec {
+            image: "mush:test".into(),
+            image_pull_policy: PullPolicy::default(),
+            gateway: GatewaySpec::default(),
+            game: GameSpec::default(),
+            redis: RedisSpec {
+                endpoints: Some(vec!["redis://r-0:6379".into(), "redis://r-1:6379".into()]),
+                endpoints_secret_ref: None,
+                key_prefix: "w1".into(),
+                keep_data_on_delete: false,
+            },
+            nats: NatsSpec {
+                url: Some("nats://nats:4222".into()),
+                url_secret_ref: None,
+            },
+            env: vec![],
+            node_selector: BTreeMap::new(),
+            tolerations: vec![],
+            affinity: None,
+            log_format: LogFormat::default(),
+        },
+    );
+    shard.metadata.namespace = Some("games".into());
+    shard.metadata.uid = Some("uid-1".into());
+    shard.metadata.generation = Some(3);
+    shard
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

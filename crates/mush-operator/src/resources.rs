@@ -508,37 +508,8 @@ pub fn pdb(shard: &MushShard, component: Component) -> PodDisruptionBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{MushShardSpec, NatsSpec, RedisSpec};
 
-    fn shard() -> MushShard {
-        let mut shard = MushShard::new(
-            "world",
-            MushShardSpec {
-                image: "mush:test".into(),
-                image_pull_policy: Default::default(),
-                gateway: Default::default(),
-                game: Default::default(),
-                redis: RedisSpec {
-                    endpoints: Some(vec!["redis://r-0:6379".into(), "redis://r-1:6379".into()]),
-                    endpoints_secret_ref: None,
-                    key_prefix: "w1".into(),
-                    keep_data_on_delete: false,
-                },
-                nats: NatsSpec {
-                    url: Some("nats://nats:4222".into()),
-                    url_secret_ref: None,
-                },
-                env: vec![],
-                node_selector: BTreeMap::new(),
-                tolerations: vec![],
-                affinity: None,
-                log_format: Default::default(),
-            },
-        );
-        shard.metadata.namespace = Some("games".into());
-        shard.metadata.uid = Some("uid-1".into());
-        shard
-    }
+    use crate::crd::test_shard as shard;
 
     fn container_of(deployment: &Deployment) -> &Container {
         &deployment
