@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::ConnContext;
 use crate::limits::TokenBucket;
-use crate::router::{ClientOut, Facts, InputError, UNAVAILABLE};
+use crate::router::{ClientOut, Facts, UNAVAILABLE};
+use crate::session;
 
 /// Serves one WebSocket client. Frames larger than the line limit are refused by the
 /// protocol layer (the connection closes with a "message too big" error, logged).
@@ -60,12 +61,7 @@ pub(crate) async fn serve(
     let mut last_input = Instant::now();
 
     let reason = loop {
-        let deadline = last_input
-            + if logged_in {
-                limits.idle_timeout
-            } else {
-                limits.login_timeout
-            };
+        let deadline = session::deadline(&limits, last_input, logged_in);
         let mut frames: Vec<String> = Vec::new();
         let mut close = None;
         tokio::select! {
@@ -77,16 +73,10 @@ pub(crate) async fn serve(
                     }
                     last_input = Instant::now();
                     let line = text.as_str().trim_end_matches(['\r', '\n']).to_owned();
-                    if let Err(error) = router.store().touch(handle) {
-                        tracing::debug!(%error, "touch not queued");
-                    }
-                    match router.input(handle, line) {
-                        Ok(()) => {}
-                        Err(InputError::Backlog) => {
-                            router.metrics().input_refused.inc();
-                            frames.push("Too many commands are waiting for the game; that one was not sent.".into());
-                        }
-                        Err(InputError::Gone) => break "session gone",
+                    match session::submit(&router, handle, line) {
+                        Ok(None) => {}
+                        Ok(Some(notice)) => frames.push(notice.into()),
+                        Err(_) => break "session gone",
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -116,11 +106,11 @@ pub(crate) async fn serve(
             }
             _ = attachment.kick.notified() => break "output overflow: the client stopped reading",
             _ = sleep_until(deadline) => {
-                frames.push(if logged_in { "You have been idle too long. Goodbye!" } else { "Connect timed out. Goodbye!" }.into());
+                frames.push(session::timeout_notice(logged_in).into());
                 close = Some("timeout");
             }
             _ = shutdown.changed() => {
-                frames.push("The gateway is shutting down; please reconnect.".into());
+                frames.push(session::SHUTTING_DOWN.into());
                 close = Some("gateway shutdown");
             }
         }

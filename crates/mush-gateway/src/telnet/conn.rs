@@ -15,7 +15,8 @@ use super::codec::{Decoder, EOR_MARK, Event, GA, IAC, encode_text};
 use super::options::Options;
 use crate::ConnContext;
 use crate::limits::TokenBucket;
-use crate::router::{ClientOut, Facts, InputError, UNAVAILABLE};
+use crate::router::{ClientOut, Facts, UNAVAILABLE};
+use crate::session;
 
 /// Serves one telnet client until it quits, times out, stops reading, or the gateway
 /// shuts down. The socket is never held open waiting for negotiation answers.
@@ -61,12 +62,7 @@ pub(crate) async fn serve(
     let mut told_throttle = false;
 
     let reason = loop {
-        let deadline = last_input
-            + if logged_in {
-                limits.idle_timeout
-            } else {
-                limits.login_timeout
-            };
+        let deadline = session::deadline(limits, last_input, logged_in);
         let throttle_until = (!pending.is_empty()).then(|| Instant::from_std(bucket.next_token()));
         out.clear();
         tokio::select! {
@@ -119,13 +115,12 @@ pub(crate) async fn serve(
             }
             _ = attachment.kick.notified() => break "output overflow: the client stopped reading",
             _ = sleep_until(deadline), if throttle_until.is_none() => {
-                let text = if logged_in { "You have been idle too long. Goodbye!\n" } else { "Connect timed out. Goodbye!\n" };
-                encode_text(text, options.utf8(), &mut out);
+                write_text(&mut out, session::timeout_notice(logged_in), false, &options);
                 let _ = timeout(limits.write_timeout, writer.write_all(&out)).await;
                 break "timeout";
             }
             _ = shutdown.changed() => {
-                encode_text("The gateway is shutting down; please reconnect.\n", options.utf8(), &mut out);
+                write_text(&mut out, session::SHUTTING_DOWN, false, &options);
                 let _ = timeout(limits.write_timeout, writer.write_all(&out)).await;
                 break "gateway shutdown";
             }
@@ -150,22 +145,10 @@ pub(crate) async fn serve(
                 mssp_text(&ctx, &mut out, &options);
                 continue;
             }
-            if !text.trim().eq_ignore_ascii_case("IDLE")
-                && let Err(error) = router.store().touch(handle)
-            {
-                tracing::debug!(%error, "touch not queued");
-            }
-            match router.input(handle, text) {
-                Ok(()) => {}
-                Err(InputError::Backlog) => {
-                    router_refused(&ctx);
-                    encode_text(
-                        "Too many commands are waiting for the game; that one was not sent.\n",
-                        options.utf8(),
-                        &mut out,
-                    );
-                }
-                Err(InputError::Gone) => break,
+            match session::submit(&router, handle, text) {
+                Ok(None) => {}
+                Ok(Some(notice)) => write_text(&mut out, notice, false, &options),
+                Err(_) => break,
             }
         }
         if !out.is_empty() && !write(&mut writer, &out, limits.write_timeout).await {
