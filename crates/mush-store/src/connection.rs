@@ -1,16 +1,17 @@
 //! The shared Redis Cluster connection, replaced when it stops answering.
 //!
 //! redis-rs 1.8's async cluster connection can wedge for good when a master dies under
-//! load: a slot refresh holds its topology lock while it waits on the dead node's
-//! connection, and every request queues behind it (reproduced by the store test
-//! `busy_store_recovers_after_a_master_fails_over`). A fresh connection from the same client
-//! rediscovers the topology and works as soon as a replica is promoted. So the store watches
-//! its own outcomes: when requests fail and none has succeeded for [`REBUILD_AFTER`], it
-//! builds a new connection in the background and swaps it in; requests already queued on
-//! the old one fail with their timeout, and their callers retry as they would anyway.
+//! load: every request times out, also long after the replica is promoted (reproduced by
+//! the store test `busy_store_recovers_after_a_master_fails_over`; its slot refresh, which
+//! holds the topology lock while it queries nodes, is the likely place, not confirmed). A
+//! fresh connection from the same client rediscovers the topology and works as soon as a
+//! replica is promoted. So the store watches its own outcomes: when requests go unanswered
+//! and none has been answered for [`REBUILD_AFTER`], it builds a new connection in the
+//! background and swaps it in; requests already queued on the old one fail with their
+//! timeout, and their callers retry as they would anyway.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::cluster::ClusterClient;
@@ -27,7 +28,10 @@ pub(crate) struct SharedConnection {
     client: ClusterClient,
     connect_timeout: Duration,
     current: RwLock<ClusterConnection>,
-    last_success: Mutex<Instant>,
+    /// When the newest answer arrived, in milliseconds since `born`: an atomic, since
+    /// every store operation reports here.
+    last_answer_ms: AtomicU64,
+    born: Instant,
     rebuilding: AtomicBool,
     metrics: StoreMetrics,
 }
@@ -43,7 +47,8 @@ impl SharedConnection {
             client,
             connect_timeout,
             current: RwLock::new(conn),
-            last_success: Mutex::new(Instant::now()),
+            last_answer_ms: AtomicU64::new(0),
+            born: Instant::now(),
             rebuilding: AtomicBool::new(false),
             metrics,
         })
@@ -57,16 +62,18 @@ impl SharedConnection {
             .clone()
     }
 
-    /// Records the outcome of one request; a failure after [`REBUILD_AFTER`] without any
-    /// success starts a replacement (one at a time).
-    pub(crate) fn observe(self: &Arc<Self>, ok: bool) {
-        let mut last = self.last_success.lock().unwrap_or_else(|p| p.into_inner());
-        if ok {
-            *last = Instant::now();
+    /// Records the outcome of one request (`answered`: Redis replied, even with an error);
+    /// a silence after [`REBUILD_AFTER`] without any answer starts a replacement (one at a
+    /// time).
+    pub(crate) fn observe(self: &Arc<Self>, answered: bool) {
+        if answered {
+            self.last_answer_ms.store(self.now_ms(), Ordering::Relaxed);
             return;
         }
-        let silent_for = last.elapsed();
-        drop(last);
+        let silent_for = Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.last_answer_ms.load(Ordering::Relaxed)),
+        );
         if silent_for < REBUILD_AFTER || self.rebuilding.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -75,6 +82,10 @@ impl SharedConnection {
             this.rebuild(silent_for).await;
             this.rebuilding.store(false, Ordering::Release);
         });
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     async fn rebuild(&self, silent_for: Duration) {
@@ -88,7 +99,7 @@ impl SharedConnection {
             Ok(Ok(conn)) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = conn;
                 // Give the new connection a full window before judging it.
-                *self.last_success.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                self.last_answer_ms.store(self.now_ms(), Ordering::Relaxed);
                 self.metrics.reconnected(true);
                 tracing::info!("Redis Cluster connection replaced");
             }

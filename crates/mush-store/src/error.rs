@@ -51,15 +51,19 @@ pub enum StoreError {
     Config(String),
 }
 
+/// True when Redis did not answer (timeout, dropped or failed connection), as opposed to
+/// answering with an error.
+pub(crate) fn unanswered(error: &redis::RedisError) -> bool {
+    error.is_timeout() || error.is_connection_dropped() || error.is_io_error()
+}
+
 impl StoreError {
     /// True when a write may have been applied although it failed here (timeout, dropped
     /// connection). A caller that retries must accept the retry's "already done" answer,
     /// e.g. [`StoreError::AlreadyExists`] for a `register` whose first attempt timed out.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            Self::Redis { source, .. } => {
-                source.is_timeout() || source.is_connection_dropped() || source.is_io_error()
-            }
+            Self::Redis { source, .. } => unanswered(source),
             _ => false,
         }
     }

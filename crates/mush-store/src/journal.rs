@@ -53,18 +53,6 @@ impl Store {
         .await
     }
 
-    /// [`Store::commit_commands`] for one command and its reply.
-    pub async fn commit_command(
-        &self,
-        handle: Handle,
-        seq: u64,
-        reply: &str,
-        forget_upto: u64,
-    ) -> Result<(), StoreError> {
-        self.commit_commands(handle, seq, &[(seq, reply)], forget_upto)
-            .await
-    }
-
     /// The newest command of `handle` that ran (0 if none did).
     pub async fn last_committed(&self, handle: Handle) -> Result<u64, StoreError> {
         self.timed("last_committed", async {

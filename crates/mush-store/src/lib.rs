@@ -186,12 +186,9 @@ impl Store {
         let result = work.await;
         self.metrics
             .observe_sync(op, start.elapsed(), result.is_ok());
-        // Only a silent or broken connection says anything about the connection.
-        match &result {
-            Ok(_) => self.conn.observe(true),
-            Err(error) if error.outcome_unknown() => self.conn.observe(false),
-            Err(_) => {}
-        }
+        // Any answer from Redis, even an error, shows the connection works.
+        self.conn
+            .observe(!result.as_ref().is_err_and(StoreError::outcome_unknown));
         result
     }
 }

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::WriteBehindConfig;
 use crate::connection::SharedConnection;
+use crate::error::unanswered;
 use crate::scripts::FLUSH;
 use crate::{EnqueueError, Keys, Store, StoreError, StoreMetrics, now_ms};
 
@@ -390,14 +391,7 @@ impl Flusher {
                 let shared = self.conn.clone();
                 async move {
                     let result = call.invoke_async::<Vec<usize>>(&mut conn).await;
-                    shared.observe(match &result {
-                        Ok(_) => true,
-                        Err(error) => {
-                            !(error.is_timeout()
-                                || error.is_connection_dropped()
-                                || error.is_io_error())
-                        }
-                    });
+                    shared.observe(!result.as_ref().is_err_and(unanswered));
                     (bucket, handles, result)
                 }
             })
