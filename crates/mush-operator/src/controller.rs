@@ -108,13 +108,13 @@ impl Context {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The shard's store, connecting (and resolving a Secret) when needed.
+    /// The shard's store, connecting (and resolving a Secret) when needed. The map is not
+    /// locked while connecting: one shard's unreachable Redis must not hold up the others.
     async fn store(&self, shard: &MushShard) -> Result<Store, Error> {
         let key = shard_key(shard);
         let endpoints = self.redis_endpoints(shard).await?;
         let prefix = shard.spec.redis.key_prefix.clone();
-        let mut stores = self.stores.lock().await;
-        if let Some(cached) = stores.get(&key)
+        if let Some(cached) = self.stores.lock().await.get(&key)
             && cached.endpoints == endpoints
             && cached.prefix == prefix
         {
@@ -130,7 +130,7 @@ impl Context {
             StoreMetrics::unregistered(),
         )
         .await?;
-        stores.insert(
+        self.stores.lock().await.insert(
             key,
             ShardStore {
                 endpoints,

@@ -10,7 +10,6 @@ use mush_operator::controller::{self, Context};
 use mush_operator::leader::{LeaderElector, LeaseConfig};
 use mush_operator::metrics::OperatorMetrics;
 use prometheus_client::registry::Registry;
-use tokio::sync::watch;
 
 use crate::health::{self, ReadyCheck};
 
@@ -93,38 +92,32 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
         metrics.leader.set(1);
         tracing::info!(%identity, "leading: reconciling MushShards");
 
-        // The controller stops on SIGTERM or when the lease is lost.
-        let (lost_tx, lost_rx) = watch::channel(false);
+        // One task renews the lease until SIGTERM or until the lease is lost; either ends
+        // the controller (whose shutdown future must be Sync: a oneshot receiver is).
         let elector = Arc::new(elector);
-        let renewing = {
-            let elector = elector.clone();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let leading = {
+            let (elector, stop) = (elector.clone(), stop.clone());
             tokio::spawn(async move {
-                elector.keep_leading().await;
-                lost_tx.send_replace(true);
+                let lost = tokio::select! {
+                    _ = elector.keep_leading() => true,
+                    _ = health::wait_true(stop) => false,
+                };
+                let _ = done_tx.send(());
+                lost
             })
         };
-        let stop_or_lost = {
-            let (stop, lost) = (stop.clone(), lost_rx.clone());
-            async move {
-                tokio::select! {
-                    _ = health::wait_true(stop) => {}
-                    _ = health::wait_true(lost) => {}
-                }
-            }
-        };
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            stop_or_lost.await;
-            let _ = done_tx.send(());
-        });
         let ctx = Context::new(client.clone(), metrics.clone(), &identity);
-        controller::run(client, ctx, async move {
+        let ran = controller::run(client, ctx, async move {
             let _ = done_rx.await;
         })
-        .await?;
-        renewing.abort();
+        .await;
         metrics.leader.set(0);
-        if *lost_rx.borrow() {
+        if ran.is_err() {
+            leading.abort();
+        }
+        ran?;
+        if leading.await.unwrap_or(false) {
             anyhow::bail!("lost the leader lease");
         }
         elector.release().await;
