@@ -33,10 +33,6 @@ const INTERVAL: Duration = Duration::from_millis(100);
 const WARM_UP: Duration = Duration::from_secs(2);
 /// How long after typing stops every accepted command must have been answered.
 const SETTLE: Duration = Duration::from_secs(30);
-/// How a command that needs storage is refused while a Redis master fails over.
-const UNAVAILABLE: &str = "The world is unavailable right now";
-/// The refusal's end (a command merely waiting for storage is told it will finish).
-const RETRY: &str = "please retry in a moment.";
 /// The password of every scripted player.
 const PASSWORD: &str = "chaospw";
 
@@ -56,7 +52,7 @@ struct Seen {
     /// Pages received from other players, by their token: a page delivered twice means
     /// the sender's command ran twice.
     pages: HashMap<String, u32>,
-    /// Commands answered "the world is unavailable, please retry".
+    /// Commands refused with [`mush_game::WORLD_DOWN`].
     refused: u64,
     /// When the gateway closed the connection, if it did.
     closed_at: Option<Instant>,
@@ -100,7 +96,7 @@ impl Seen {
                 self.highest = self.highest.max(n);
                 self.answers.entry(n).or_default().push(now);
             }
-        } else if line.starts_with(UNAVAILABLE) && line.ends_with(RETRY) {
+        } else if line == mush_game::WORLD_DOWN {
             self.refused += 1;
         } else if let Some((_, token)) = line.split_once(" pages: ") {
             *self.pages.entry(token.trim().to_owned()).or_default() += 1;

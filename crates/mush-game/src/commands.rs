@@ -16,7 +16,9 @@ use crate::help;
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
 const NOT_FOUND: &str = "I don't see that here.";
 const NO_PERMISSION: &str = "Permission denied.";
-const WORLD_DOWN: &str =
+/// A command that needed storage while Redis did not answer is refused with this; the
+/// player retries (tests recognise refusals by it).
+pub const WORLD_DOWN: &str =
     "The world is unavailable right now (storage is not answering); please retry in a moment.";
 
 /// Runs one line; returns false when the session ends (QUIT).

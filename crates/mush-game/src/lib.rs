@@ -16,6 +16,7 @@ mod pod;
 mod service;
 
 pub use cache::{Cache, CacheTtl, Invalidator};
+pub use commands::WORLD_DOWN;
 pub use engine::{Engine, GameSettings};
 pub use metrics::GameMetrics;
 pub use password::{PasswordCost, PasswordHasher};

@@ -67,10 +67,10 @@ impl Game for GameService {
         let engine = self.engine.clone();
         let rest: Vec<_> = events.collect();
         tokio::spawn(async move {
-            dispatch(&engine, &gateway, rest).await;
+            dispatch(&engine, &gateway, rest);
             loop {
                 match inbound.message().await {
-                    Ok(Some(batch)) => dispatch(&engine, &gateway, batch.events).await,
+                    Ok(Some(batch)) => dispatch(&engine, &gateway, batch.events),
                     Ok(None) => break,
                     Err(status) => {
                         tracing::warn!(%gateway, %status, "gateway stream failed");
@@ -96,11 +96,7 @@ impl Game for GameService {
     }
 }
 
-async fn dispatch(
-    engine: &Arc<Engine>,
-    gateway: &GatewayId,
-    events: Vec<mush_rpc::v1::GatewayEvent>,
-) {
+fn dispatch(engine: &Arc<Engine>, gateway: &GatewayId, events: Vec<mush_rpc::v1::GatewayEvent>) {
     for event in events {
         match event.kind {
             Some(gateway_event::Kind::Open(open)) => engine.open(

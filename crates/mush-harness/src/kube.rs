@@ -21,12 +21,9 @@ pub struct KubeControlPlane {
     bin: PathBuf,
     dir: PathBuf,
     kubeconfig: PathBuf,
-    // Dropped in reverse order of start: kwok and controllers first, etcd last.
-    kwok: Server,
-    scheduler: Server,
-    controller_manager: Server,
-    apiserver: Server,
-    etcd: Server,
+    /// Every process, newest first: dropping kills kwok and the controllers before the API
+    /// server, and etcd last.
+    _processes: Vec<Server>,
 }
 
 impl KubeControlPlane {
@@ -156,11 +153,7 @@ impl KubeControlPlane {
             bin: bin.to_owned(),
             dir: dir.to_owned(),
             kubeconfig,
-            kwok,
-            scheduler,
-            controller_manager,
-            apiserver,
-            etcd,
+            _processes: vec![kwok, scheduler, controller_manager, apiserver, etcd],
         };
         plane.add_fake_node()?;
         Ok(plane)
@@ -204,20 +197,6 @@ impl KubeControlPlane {
             args,
             stdin,
         )
-    }
-
-    /// PIDs of the control-plane processes (all alive while this value lives).
-    pub fn pids(&self) -> Vec<Option<u32>> {
-        [
-            &self.etcd,
-            &self.apiserver,
-            &self.controller_manager,
-            &self.scheduler,
-            &self.kwok,
-        ]
-        .iter()
-        .map(|s| s.pid())
-        .collect()
     }
 
     fn probe_ready(
