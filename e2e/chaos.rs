@@ -400,22 +400,6 @@ fn shard(name: &str, pods: usize) -> (Shard, tempfile::TempDir) {
     })
 }
 
-/// Waits until the shard lists `pod` as live (it heartbeats and takes sessions).
-async fn wait_live(shard: &Shard, pod: &str) {
-    let store = store_of(shard).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let pods = store.live_pods().await.unwrap_or_default();
-        if pods.iter().any(|p| p.info.id.as_str() == pod) {
-            // The gateway polls the pod list; give it a round to link.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            return;
-        }
-        assert!(Instant::now() < deadline, "{pod} never became live");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Which pod serves each live connection, by handle.
 async fn assignments(shard: &Shard) -> HashMap<u64, String> {
     store_of(shard)
@@ -446,8 +430,8 @@ async fn pod_killed_sessions_move_and_nothing_runs_twice() {
     shard.kill_pod("game-0").expect("kill");
     // As a Deployment would: a replacement starts while the survivors serve.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let replacement = tokio::task::block_in_place(|| shard.start_pod()).expect("replacement");
-    wait_live(&shard, &replacement).await;
+    // start_pod returns once the gateway streams to the replacement.
+    tokio::task::block_in_place(|| shard.start_pod()).expect("replacement");
     tokio::time::sleep(Duration::from_secs(3)).await;
     run.finish().await.assert_nothing_lost(false);
     // How many re-sent commands the dead pod had already run (answered from the journal,
@@ -483,8 +467,7 @@ async fn rolling_restart_of_every_pod() {
     run.fault();
     // maxSurge 1, maxUnavailable 0: a new pod is live before an old one drains.
     for old in shard.pod_names() {
-        let new = tokio::task::block_in_place(|| shard.start_pod()).expect("new pod");
-        wait_live(&shard, &new).await;
+        tokio::task::block_in_place(|| shard.start_pod()).expect("new pod");
         terminate(&mut shard, &old);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -671,7 +654,6 @@ async fn new_pod_takes_new_sessions_and_old_ones_stay() {
     let before = assignments(&shard).await;
     run.fault();
     let new = tokio::task::block_in_place(|| shard.start_pod()).expect("new pod");
-    wait_live(&shard, &new).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Newcomers go to the new pod (it has the fewest sessions)...

@@ -104,7 +104,26 @@ struct Entry {
 struct Link {
     tx: mpsc::UnboundedSender<GatewayEvent>,
     sessions: u64,
+    /// Sessions placed on this pod whose entry does not name it yet (their register or
+    /// move is under way): a pod poll cannot see them in Redis nor in the session map,
+    /// and must not count them away.
+    placing: u64,
     draining: bool,
+}
+
+/// A pod chosen for a session, counted as [`Link::placing`] until dropped (after the
+/// session's entry names the pod, or the placement failed).
+struct Placing<'a> {
+    router: &'a Router,
+    pod: PodId,
+}
+
+impl Drop for Placing<'_> {
+    fn drop(&mut self) {
+        if let Some(link) = lock(&self.router.links).get_mut(&self.pod) {
+            link.placing = link.placing.saturating_sub(1);
+        }
+    }
 }
 
 /// Limits of the router.
@@ -196,7 +215,7 @@ impl Router {
     }
 
     /// The live, non-draining pod with the fewest sessions.
-    fn pick_pod(&self) -> Option<PodId> {
+    fn pick_pod(&self) -> Option<Placing<'_>> {
         let mut links = lock(&self.links);
         let (pod, link) = links
             .iter_mut()
@@ -204,13 +223,18 @@ impl Router {
             .min_by_key(|(pod, link)| (link.sessions, (*pod).clone()))?;
         // Count it at once so a burst of connections spreads before the next poll.
         link.sessions += 1;
-        Some(pod.clone())
+        link.placing += 1;
+        Some(Placing {
+            router: self,
+            pod: pod.clone(),
+        })
     }
 
     /// Registers a new connection and opens its session on a pod.
     pub async fn open(&self, facts: Facts) -> Result<Attachment, StoreError> {
         let handle = self.allocate_handle().await?;
-        let pod = self.pick_pod();
+        let placing = self.pick_pod();
+        let pod = placing.as_ref().map(|p| p.pod.clone());
         self.store
             .register(&NewConnection {
                 handle,
@@ -235,6 +259,7 @@ impl Router {
             told_delay: false,
         };
         lock(&self.sessions).insert(handle, entry);
+        drop(placing);
         self.metrics.sessions.inc();
         match pod {
             Some(pod) => self.send(&pod, open_event(handle, &facts, false, 1)),
@@ -329,6 +354,7 @@ impl Router {
             Link {
                 tx,
                 sessions: 0,
+                placing: 0,
                 draining: false,
             },
         );
@@ -360,13 +386,24 @@ impl Router {
     }
 
     /// Updates pod load and draining flags from the store's view.
+    ///
+    /// The store's count may lag this gateway's own placements (read before a register
+    /// landed), so a pod never counts fewer sessions than this gateway has put on it:
+    /// otherwise two logins around a poll could both land on the same pod.
     pub(crate) fn update_pods(&self, pods: &[mush_store::PodStatus]) {
+        // Lock order as everywhere: sessions, then links.
+        let sessions = lock(&self.sessions);
+        let mut here: HashMap<&PodId, u64> = HashMap::new();
+        for pod in sessions.values().filter_map(|e| e.pod.as_ref()) {
+            *here.entry(pod).or_default() += 1;
+        }
         let mut links = lock(&self.links);
         let mut total = 0;
         for pod in pods.iter().filter(|p| p.alive) {
             total += pod.sessions;
             if let Some(link) = links.get_mut(&pod.info.id) {
-                link.sessions = pod.sessions;
+                let own = here.get(&pod.info.id).copied().unwrap_or(0) + link.placing;
+                link.sessions = pod.sessions.max(own);
                 link.draining = pod.info.draining;
             }
         }
@@ -478,9 +515,10 @@ impl Router {
     }
 
     async fn rescue(&self, handle: Handle, from: Option<PodId>) -> Result<(), StoreError> {
-        let Some(to) = self.pick_pod() else {
+        let Some(placing) = self.pick_pod() else {
             return Ok(());
         };
+        let to = placing.pod.clone();
         let resume = from.is_some();
         let owner = match &from {
             Some(from) if *from == to => Some(to.clone()),
@@ -585,4 +623,75 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use mush_harness::RedisCluster;
+    use mush_store::{PodInfo, PodStatus, StoreConfig, StoreMetrics};
+
+    use super::*;
+
+    fn status(pod: &str, sessions: u64) -> PodStatus {
+        PodStatus {
+            info: PodInfo {
+                id: PodId::new(pod).expect("pod id"),
+                addr: String::new(),
+                draining: false,
+            },
+            alive: true,
+            sessions,
+        }
+    }
+
+    /// A pod poll that read Redis before this gateway's registers landed must not undo
+    /// the spreading: with two empty pods, consecutive logins alternate.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_pod_poll_does_not_stack_logins_on_one_pod() {
+        let cluster = tokio::task::block_in_place(RedisCluster::start).expect("cluster");
+        let store = Store::connect(
+            StoreConfig {
+                nodes: cluster.urls(),
+                ..StoreConfig::default()
+            },
+            StoreMetrics::unregistered(),
+        )
+        .await
+        .expect("store");
+        let router = Router::new(
+            GatewayId::new("gateway-test").expect("gateway id"),
+            store,
+            RouterLimits {
+                output_queue: 16,
+                max_unacked: 16,
+                handle_block: 16,
+            },
+            GatewayMetrics::default(),
+        );
+        let mut streams = Vec::new();
+        for pod in ["game-0", "game-1"] {
+            let (tx, rx) = mpsc::unbounded_channel();
+            router.link_up(&PodId::new(pod).expect("pod id"), tx);
+            streams.push(rx);
+        }
+        let facts = Facts {
+            address: "127.0.0.1:4000".into(),
+            host: "127.0.0.1".into(),
+            conn_type: ConnType::Telnet,
+        };
+        let mut placed = Vec::new();
+        for _ in 0..4 {
+            let attachment = router.open(facts.clone()).await.expect("open");
+            placed.push(lock(&router.sessions)[&attachment.handle].pod.clone());
+            // The poll that raced the register: Redis did not count anyone yet.
+            router.update_pods(&[status("game-0", 0), status("game-1", 0)]);
+        }
+        let on = |pod: &str| {
+            placed
+                .iter()
+                .filter(|p| p.as_ref().is_some_and(|p| p.as_str() == pod))
+                .count()
+        };
+        assert_eq!((on("game-0"), on("game-1")), (2, 2), "placed: {placed:?}");
+    }
 }

@@ -1,8 +1,9 @@
 //! A whole shard on 127.0.0.1: Redis Cluster, NATS, game pods and a gateway.
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mush_harness::{ClusterOptions, HarnessError, NatsServer, RedisCluster, Server, free_port};
 
@@ -85,7 +86,7 @@ impl Shard {
         }
         let (gateway, gateway_http) =
             spawn_gateway(&options, &redis, "gateway-0", telnet_port, websocket_port)?;
-        Ok(Self {
+        let shard = Self {
             pods_started: options.game_pods,
             gateways_started: 1,
             options,
@@ -96,7 +97,31 @@ impl Shard {
             gateway_http,
             telnet_port,
             websocket_port,
-        })
+        };
+        shard.wait_linked()?;
+        Ok(shard)
+    }
+
+    /// Waits until the gateway streams to every running game pod.
+    ///
+    /// A gateway places new sessions only on pods it reaches; players who log in before it
+    /// has linked them all would pile onto the first (and a test that expects two players
+    /// on two pods would depend on timing).
+    pub fn wait_linked(&self) -> Result<(), HarnessError> {
+        let want = self.pods.len();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let linked = gateway_pod_streams(self.gateway_http());
+            if linked == Some(want) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "the gateway to stream to {want} game pods (it has {linked:?})"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Where players connect with telnet.
@@ -195,7 +220,7 @@ impl Shard {
         )?;
         self.gateway = gateway;
         self.gateway_http = http;
-        Ok(())
+        self.wait_linked()
     }
 
     /// Starts one more game pod with a fresh name and returns the name.
@@ -204,6 +229,7 @@ impl Shard {
         self.pods_started += 1;
         let (server, http) = spawn_pod(&self.options, &self.redis, &self.nats, &name)?;
         self.pods.push((name.clone(), server, http));
+        self.wait_linked()?;
         Ok(name)
     }
 
@@ -214,6 +240,21 @@ impl Shard {
             pod.terminate(Duration::from_secs(5));
         }
     }
+}
+
+/// The gateway's `mush_gateway_pod_streams` gauge, `None` while it does not answer.
+fn gateway_pod_streams(http: SocketAddr) -> Option<usize> {
+    let mut stream = TcpStream::connect_timeout(&http, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .lines()
+        .find_map(|line| line.strip_prefix("mush_gateway_pod_streams "))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 fn common_args(options: &ShardOptions, redis: &RedisCluster, http: u16) -> Vec<String> {
