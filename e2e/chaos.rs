@@ -647,10 +647,10 @@ async fn gateway_killed_players_reconnect_and_records_are_reaped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_pod_takes_new_sessions_and_old_ones_stay() {
+async fn new_pod_takes_new_sessions_and_old_ones_stay_until_rebalanced() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (mut shard, _dir) = shard("chaos-join", 2);
-    let mut run = Run::start("new game pod joins", &shard).await;
+    let mut run = Run::start("new game pod joins, then @rebalance", &shard).await;
     let before = assignments(&shard).await;
     run.fault();
     let new = tokio::task::block_in_place(|| shard.start_pod()).expect("new pod");
@@ -674,6 +674,37 @@ async fn new_pod_takes_new_sessions_and_old_ones_stay() {
     // ...and every session that was there stays where it was (sticky).
     for (handle, pod) in &before {
         assert_eq!(after.get(handle), Some(pod), "session {handle} moved");
+    }
+
+    // A wizard asks for a rebalance: the old pods hand their surplus to the new one while
+    // everybody keeps typing.
+    let mut wizard = Player::connect(addr).await;
+    wizard.send("connect Wizard potrzebie").await;
+    wizard.expect("Limbo").await;
+    newcomers[0].send("@rebalance").await;
+    newcomers[0].expect("Permission denied.").await;
+    wizard.send("@rebalance").await;
+    let said = wizard.expect("each keeps at most ").await;
+    assert!(said.contains("over 3 game pods"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let spread = loop {
+        let mut per_pod: HashMap<String, usize> = HashMap::new();
+        for pod in assignments(&shard).await.into_values() {
+            *per_pod.entry(pod).or_default() += 1;
+        }
+        let sessions: usize = per_pod.values().sum();
+        let target = sessions.div_ceil(3);
+        if per_pod.len() == 3 && per_pod.values().all(|&n| n <= target) {
+            break per_pod;
+        }
+        assert!(Instant::now() < deadline, "never balanced: {per_pod:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("after @rebalance: {spread:?}");
+    // The moved players still play.
+    for player in newcomers.iter_mut().chain([&mut wizard]) {
+        player.send("think still here").await;
+        player.expect("still here").await;
     }
     run.finish().await.assert_nothing_lost(false);
 }

@@ -267,6 +267,12 @@ impl Invalidator {
         }
     }
 
+    /// The NATS connection, for the pod's other broadcasts (rebalance requests); `None`
+    /// if NATS could not even be configured.
+    pub(crate) fn client(&self) -> Option<&async_nats::Client> {
+        self.client.as_ref()
+    }
+
     /// True while the NATS connection is up (readiness).
     pub fn is_connected(&self) -> bool {
         self.client

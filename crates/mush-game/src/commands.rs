@@ -282,6 +282,7 @@ async fn in_world(
         "@set" => cx.set(rest).await?,
         "@destroy" | "@dest" => cx.destroy(rest).await?,
         "@doing" => cx.doing(rest).await?,
+        "@rebalance" => cx.rebalance().await?,
         "who" => who(engine, session).await?,
         "idle" => {}
         "outputprefix" | "outputsuffix" => {
@@ -1098,6 +1099,35 @@ impl Cx<'_> {
             .await?;
         self.engine.changed(&[self.me.id]).await;
         self.tell("Set.").await;
+        Ok(())
+    }
+
+    /// `@rebalance`: after a scale-up the old pods keep their sessions (they are sticky);
+    /// a wizard spreads them over every live pod.
+    async fn rebalance(&self) -> Result<(), StoreError> {
+        if !self.is_wizard() {
+            self.tell(NO_PERMISSION).await;
+            return Ok(());
+        }
+        let pods = self.engine.store.live_pods().await?;
+        let live: Vec<_> = pods
+            .iter()
+            .filter(|p| p.alive && !p.info.draining)
+            .collect();
+        let sessions: u64 = live.iter().map(|p| p.sessions).sum();
+        let target = sessions.div_ceil(live.len().max(1) as u64);
+        if self.engine.request_rebalance().await {
+            self.tell(&format!(
+                "Rebalancing {sessions} sessions over {} game pods: each keeps at most {target}.",
+                live.len()
+            ))
+            .await;
+        } else {
+            self.tell(&format!(
+                "Rebalancing this pod only (the others cannot be asked while NATS is down): it keeps at most {target} sessions."
+            ))
+            .await;
+        }
         Ok(())
     }
 

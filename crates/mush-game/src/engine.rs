@@ -585,6 +585,61 @@ impl Engine {
         }
     }
 
+    /// This pod's part of a rebalance: hands its sessions above the shard's mean to the
+    /// emptiest live pods (see [`crate::rebalance`]). Returns how many it sent away.
+    pub async fn rebalance(&self) -> usize {
+        let pods = match self.store.live_pods().await {
+            Ok(pods) => pods,
+            Err(error) => {
+                tracing::warn!(%error, "rebalance: cannot read the pod list; skipped");
+                return 0;
+            }
+        };
+        let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
+            .iter()
+            .map(|(h, (_, tx))| (*h, tx.clone()))
+            .collect();
+        let plan = crate::rebalance::plan(&self.pod_id, &pods);
+        let mut sent = 0;
+        for ((handle, tx), to) in handles.into_iter().zip(plan.moves) {
+            if tx.send(Work::Handoff { to }).is_ok() {
+                sent += 1;
+            } else {
+                tracing::debug!(%handle, "session ended before its rebalance");
+            }
+        }
+        self.metrics.rebalanced.inc_by(sent as u64);
+        tracing::info!(sent, target = plan.target, "rebalance: surplus handed over");
+        sent
+    }
+
+    /// Asks every pod of the shard, this one included, to rebalance. Without NATS only
+    /// this pod can act; returns false then.
+    pub(crate) async fn request_rebalance(&self) -> bool {
+        let published = match self.invalidator.client() {
+            Some(client) if self.invalidator.is_connected() => {
+                let subject = crate::rebalance::subject(self.store.keys().prefix());
+                match client.publish(subject, Default::default()).await {
+                    // Flushed, so the request is on its way and not waiting in a buffer
+                    // for a reconnect; bounded, so a dying connection cannot hang the
+                    // wizard's command.
+                    Ok(()) => tokio::time::timeout(Duration::from_secs(2), client.flush())
+                        .await
+                        .is_ok_and(|flushed| flushed.is_ok()),
+                    Err(error) => {
+                        tracing::warn!(%error, "rebalance request not published");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        if !published {
+            self.rebalance().await;
+        }
+        published
+    }
+
     /// Ends every gateway stream (their queued events are sent first).
     pub fn close_streams(&self) {
         self.streams_closed.send_replace(true);

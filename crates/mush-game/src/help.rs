@@ -14,6 +14,7 @@ Looking:   look (l), examine, inventory (i), WHO
 Moving:    <exit name>, go <exit>, home, get, drop, give
 Building:  @dig, @open, @link, @create, @describe, @name, @set, &ATTR, @destroy
 Session:   LOGOUT, QUIT, OUTPUTPREFIX, OUTPUTSUFFIX, IDLE, @doing
+Wizards:   @rebalance
 Type 'help <command>' for more.";
 
 /// The text for `help <topic>`.
@@ -71,6 +72,9 @@ pub fn topic(topic: &str) -> &'static str {
             "IDLE: does nothing and does not reset your idle time (keeps a connection alive)."
         }
         "doing" => "@doing <text>: your line in WHO.",
+        "rebalance" => {
+            "@rebalance: spread the connected sessions evenly over the game pods, for instance after new pods joined (sessions otherwise stay where they are). Players keep their connections. Wizards only."
+        }
         _ => "No help on that topic. Type 'help' for the list.",
     }
 }

@@ -13,6 +13,7 @@ mod help;
 mod metrics;
 mod password;
 mod pod;
+mod rebalance;
 mod service;
 
 pub use cache::{Cache, CacheTtl, Invalidator};

@@ -28,6 +28,8 @@ pub struct GameMetrics {
     pub journal_answers: Counter,
     /// Commands whose only effect was their reply, answered without a journal write.
     pub unjournalled: Counter,
+    /// Sessions this pod handed to emptier pods when a rebalance was asked for.
+    pub rebalanced: Counter,
 }
 
 impl GameMetrics {
@@ -43,6 +45,7 @@ impl GameMetrics {
             journal_failures: Counter::default(),
             journal_answers: Counter::default(),
             unjournalled: Counter::default(),
+            rebalanced: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -85,6 +88,11 @@ impl GameMetrics {
             "unjournalled_commands",
             "Commands whose only effect was their reply (no journal write needed)",
             metrics.unjournalled.clone(),
+        );
+        sub.register(
+            "rebalanced_sessions",
+            "Sessions handed to emptier pods by a rebalance",
+            metrics.rebalanced.clone(),
         );
         metrics
     }

@@ -84,6 +84,13 @@ impl Pod {
             config.settings.clone(),
             metrics,
         );
+        if let Some(client) = engine.invalidator.client() {
+            tokio::spawn(crate::rebalance::listen(
+                client.clone(),
+                prefix,
+                engine.clone(),
+            ));
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| GameError::Io(format!("binding gRPC on {}", config.listen), e))?;

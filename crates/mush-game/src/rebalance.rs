@@ -1,0 +1,184 @@
+//! Rebalancing: spreading sessions evenly after pods joined.
+//!
+//! Sessions are sticky: a new pod takes only new sessions, so after a scale-up the old pods
+//! stay as busy as they were until players come and go. A wizard's `@rebalance` asks every
+//! pod over NATS (`<prefix>.rebalance`) to hand its surplus to the emptier pods, with the
+//! same compare-and-set handoff a drain uses, so nothing is lost or run twice and the
+//! players notice nothing beyond a moment's latency.
+//!
+//! Each pod decides alone, from the one pod list in Redis: it keeps at most the mean
+//! (rounded up) and sends the rest to pods below it (see [`plan`]). A pod that misses the
+//! message (NATS is at-most-once) merely stays busier; asking again is harmless.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use mush_proto::PodId;
+use mush_store::PodStatus;
+
+use crate::engine::Engine;
+
+/// The NATS subject every pod of a shard listens on for rebalance requests.
+pub(crate) fn subject(prefix: &str) -> String {
+    format!("{prefix}.rebalance")
+}
+
+/// What a rebalance means for one pod.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The most sessions a pod should keep: the mean over live pods, rounded up.
+    pub(crate) target: u64,
+    /// Where this pod sends its surplus, one entry per session to move.
+    pub(crate) moves: Vec<PodId>,
+}
+
+/// This pod's part in a rebalance; draining or dead pods neither give nor take.
+///
+/// Every pod computes the same ledger from the same counts: the surpluses, in pod-name
+/// order, are laid against the deficits in pod-name order, and each pod sends its own
+/// stretch. So the moves of all pods together fill every deficit at most once, with no
+/// coordinator and no overshoot.
+pub(crate) fn plan(me: &PodId, pods: &[PodStatus]) -> Plan {
+    let mut live: Vec<&PodStatus> = pods
+        .iter()
+        .filter(|p| p.alive && !p.info.draining)
+        .collect();
+    live.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+    let mut plan = Plan {
+        target: 0,
+        moves: Vec::new(),
+    };
+    if !live.iter().any(|p| p.info.id == *me) {
+        return plan;
+    }
+    let total: u64 = live.iter().map(|p| p.sessions).sum();
+    plan.target = total.div_ceil(live.len() as u64);
+    let target = plan.target;
+    // My stretch of the surplus ledger.
+    let mut offset = 0;
+    let mut mine = 0..0;
+    for pod in &live {
+        let surplus = pod.sessions.saturating_sub(target);
+        if pod.info.id == *me {
+            mine = offset..offset + surplus;
+        }
+        offset += surplus;
+    }
+    // The deficit ledger, walked up to the end of my stretch.
+    let mut start = 0;
+    for pod in &live {
+        let deficit = target.saturating_sub(pod.sessions);
+        let slots = start..start + deficit;
+        let overlap = slots.start.max(mine.start)..slots.end.min(mine.end);
+        for _ in overlap {
+            plan.moves.push(pod.info.id.clone());
+        }
+        start = slots.end;
+        if start >= mine.end {
+            break;
+        }
+    }
+    plan
+}
+
+/// Runs this pod's part of every rebalance asked for on NATS, until the subscription ends.
+pub(crate) async fn listen(client: async_nats::Client, prefix: String, engine: Arc<Engine>) {
+    let subject = subject(&prefix);
+    let mut requests = match client.subscribe(subject.clone()).await {
+        Ok(subscription) => subscription,
+        Err(error) => {
+            tracing::error!(%error, subject, "cannot subscribe to rebalance requests");
+            return;
+        }
+    };
+    while requests.next().await.is_some() {
+        engine.rebalance().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mush_store::PodInfo;
+
+    use super::*;
+
+    fn pod(name: &str, sessions: u64) -> PodStatus {
+        PodStatus {
+            info: PodInfo {
+                id: PodId::new(name).expect("pod id"),
+                addr: String::new(),
+                draining: false,
+            },
+            alive: true,
+            sessions,
+        }
+    }
+
+    fn id(name: &str) -> PodId {
+        PodId::new(name).expect("pod id")
+    }
+
+    /// Applies every pod's plan, each made alone from the same counts.
+    fn apply_all(pods: &[PodStatus]) -> (Vec<u64>, u64) {
+        let mut after: Vec<u64> = pods.iter().map(|p| p.sessions).collect();
+        let mut moved = 0;
+        for (index, me) in pods.iter().enumerate() {
+            for to in plan(&me.info.id, pods).moves {
+                after[index] -= 1;
+                let to = pods
+                    .iter()
+                    .position(|p| p.info.id == to)
+                    .expect("known pod");
+                after[to] += 1;
+                moved += 1;
+            }
+        }
+        (after, moved)
+    }
+
+    /// Together, the plans leave no pod above the target and move only the surplus.
+    #[test]
+    fn surplus_pods_fill_the_new_ones_without_overshooting() {
+        let pods = [pod("a", 30), pod("b", 30), pod("c", 0), pod("d", 0)];
+        assert_eq!(plan(&id("a"), &pods).target, 15);
+        assert_eq!(apply_all(&pods), (vec![15, 15, 15, 15], 30));
+        let pods = [pod("a", 3), pod("b", 40), pod("c", 1), pod("d", 26)];
+        let (after, moved) = apply_all(&pods);
+        assert_eq!(after, [18, 18, 16, 18]);
+        assert_eq!(moved, 30);
+    }
+
+    #[test]
+    fn uneven_totals_round_the_target_up() {
+        let pods = [pod("a", 25), pod("b", 25), pod("c", 11)];
+        let plan = plan(&id("a"), &pods);
+        assert_eq!(plan.target, 21);
+        assert_eq!(plan.moves, vec![id("c"); 4]);
+    }
+
+    #[test]
+    fn a_balanced_or_light_pod_keeps_its_sessions() {
+        let pods = [pod("a", 10), pod("b", 11), pod("c", 10)];
+        assert!(plan(&id("b"), &pods).moves.is_empty());
+        assert!(plan(&id("a"), &pods).moves.is_empty());
+    }
+
+    #[test]
+    fn draining_and_dead_pods_neither_give_nor_take() {
+        let mut draining = pod("d", 0);
+        draining.info.draining = true;
+        let mut dead = pod("x", 0);
+        dead.alive = false;
+        let pods = [pod("a", 20), pod("b", 0), draining.clone(), dead];
+        let plan_a = plan(&id("a"), &pods);
+        assert_eq!(plan_a.target, 10);
+        assert_eq!(plan_a.moves, vec![id("b"); 10]);
+        let mut busy_draining = draining;
+        busy_draining.sessions = 40;
+        assert!(
+            plan(&id("d"), &[pod("a", 0), busy_draining])
+                .moves
+                .is_empty()
+        );
+    }
+}
