@@ -684,6 +684,7 @@ async fn new_pod_takes_new_sessions_and_old_ones_stay_until_rebalanced() {
     newcomers[0].send("@rebalance").await;
     newcomers[0].expect("Permission denied.").await;
     wizard.send("@rebalance").await;
+    let asked = Instant::now();
     let said = wizard.expect("each keeps at most ").await;
     assert!(said.contains("over 3 game pods"), "{said}");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -700,7 +701,10 @@ async fn new_pod_takes_new_sessions_and_old_ones_stay_until_rebalanced() {
         assert!(Instant::now() < deadline, "never balanced: {per_pod:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    println!("after @rebalance: {spread:?}");
+    println!(
+        "balanced {:?} after @rebalance: {spread:?}",
+        asked.elapsed()
+    );
     // The moved players still play.
     for player in newcomers.iter_mut().chain([&mut wizard]) {
         player.send("think still here").await;
