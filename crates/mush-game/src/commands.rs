@@ -377,15 +377,19 @@ async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> 
         ));
     }
     out.push_str(&format!(
-        "{} Player{} logged in.",
-        visible.len(),
-        if visible.len() == 1 { "" } else { "s" }
+        "{} logged in.",
+        counted(visible.len() as u64, "Player")
     ));
     engine.tell(session.handle, &out).await;
     Ok(())
 }
 
 /// The acting player and where output goes.
+/// "1 session", "2 sessions".
+fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 struct Cx<'a> {
     engine: &'a Arc<Engine>,
     handle: Handle,
@@ -1118,13 +1122,15 @@ impl Cx<'_> {
         let target = sessions.div_ceil(live.len().max(1) as u64);
         if self.engine.request_rebalance().await {
             self.tell(&format!(
-                "Rebalancing {sessions} sessions over {} game pods: each keeps at most {target}.",
-                live.len()
+                "Rebalancing {} over {}: each keeps at most {target}.",
+                counted(sessions, "session"),
+                counted(live.len() as u64, "game pod"),
             ))
             .await;
         } else {
             self.tell(&format!(
-                "Rebalancing this pod only (the others cannot be asked while NATS is down): it keeps at most {target} sessions."
+                "Rebalancing this pod only (the others cannot be asked while NATS is down): it keeps at most {}.",
+                counted(target, "session")
             ))
             .await;
         }
