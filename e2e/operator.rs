@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mush_harness::{KubeControlPlane, RedisCluster, Server, free_port};
+use mush_harness::{KubeControlPlane, RedisCluster, Server, free_port, on_fresh_ports};
 use mush_proto::{ConnType, GatewayId, Handle, PodId};
 use mush_store::{NewConnection, PodInfo, Store, StoreConfig, StoreMetrics};
 
@@ -163,30 +163,32 @@ fn impersonating_kubeconfig(plane: &KubeControlPlane) -> PathBuf {
 }
 
 fn start_operator(plane: &KubeControlPlane, kubeconfig: &Path, identity: &str) -> Server {
-    let http = free_port().expect("port");
-    Server::spawn(
-        format!("mush operator {identity}"),
-        Path::new(env!("CARGO_BIN_EXE_mush")),
-        vec![
-            "--log".into(),
-            "info,kube=warn".into(),
-            "operator".into(),
-            "--kubeconfig".into(),
-            kubeconfig.display().to_string(),
-            "--http".into(),
-            format!("127.0.0.1:{http}"),
-            "--lease-namespace".into(),
-            OPERATOR_NS.into(),
-            "--lease-name".into(),
-            "mush-operator".into(),
-            "--identity".into(),
-            identity.into(),
-            "--lease-seconds".into(),
-            "6".into(),
-        ],
-        http,
-        plane.dir().join(format!("operator-{identity}.log")),
-    )
+    on_fresh_ports(|| {
+        let http = free_port()?;
+        Server::spawn(
+            format!("mush operator {identity}"),
+            Path::new(env!("CARGO_BIN_EXE_mush")),
+            vec![
+                "--log".into(),
+                "info,kube=warn".into(),
+                "operator".into(),
+                "--kubeconfig".into(),
+                kubeconfig.display().to_string(),
+                "--http".into(),
+                format!("127.0.0.1:{http}"),
+                "--lease-namespace".into(),
+                OPERATOR_NS.into(),
+                "--lease-name".into(),
+                "mush-operator".into(),
+                "--identity".into(),
+                identity.into(),
+                "--lease-seconds".into(),
+                "6".into(),
+            ],
+            http,
+            plane.dir().join(format!("operator-{identity}.log")),
+        )
+    })
     .expect("operator")
 }
 

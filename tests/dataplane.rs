@@ -554,6 +554,49 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
 }
 
 /// Waits until at least `count` game pods heartbeat.
+/// A role whose health port is taken stops at once with the reason, for every role: it
+/// must not serve players without probes (Kubernetes would never see it ready) or metrics.
+#[test]
+fn a_taken_health_port_stops_each_role_with_the_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let http = taken.local_addr().expect("addr").to_string();
+    // Nothing else they need is there either: the health port comes first.
+    for (role, elsewhere) in [
+        ("gateway", ["--redis", "redis://127.0.0.1:1"]),
+        ("game", ["--redis", "redis://127.0.0.1:1"]),
+        ("operator", ["--kubeconfig", "/nonexistent/kubeconfig"]),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mush"))
+            .args([role, "--http", &http])
+            .args(elsewhere)
+            .env("RUST_BACKTRACE", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn mush");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("mush {role} kept running with its health port taken");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+            .expect("stderr");
+        assert!(!status.success(), "mush {role}: {status}");
+        assert!(
+            stderr.contains(&format!("binding the health server on {http}"))
+                && stderr.contains("in use"),
+            "mush {role}: {stderr}"
+        );
+    }
+}
+
 async fn live_pods(store: &Store, count: usize) -> Vec<mush_store::PodStatus> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

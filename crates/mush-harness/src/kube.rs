@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::HarnessError;
-use crate::process::{Server, free_port};
+use crate::process::{Server, free_port, on_fresh_ports};
 
 /// A running control plane.
 #[derive(Debug)]
@@ -35,49 +35,59 @@ impl KubeControlPlane {
         make_certificates(&pki)?;
         let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
 
-        let (etcd_port, etcd_peer) = (free_port()?, free_port()?);
-        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        let etcd = Server::spawn(
-            "etcd",
-            &bin.join("etcd"),
-            vec![
-                "--name=e2e".into(),
-                format!("--data-dir={}", dir.join("etcd").display()),
-                format!("--listen-client-urls={etcd_url}"),
-                format!("--advertise-client-urls={etcd_url}"),
-                format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
-                format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
-                format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"),
-                // A test cluster: durability across power loss does not matter, speed does.
-                "--unsafe-no-fsync".into(),
-            ],
-            etcd_port,
-            dir.join("etcd.log"),
-        )?;
+        // Every component picks its ports right before it starts, and again if one was
+        // taken meanwhile.
+        let (etcd, etcd_url) = on_fresh_ports(|| {
+            let (etcd_port, etcd_peer) = (free_port()?, free_port()?);
+            let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+            // A failed start may have begun a member with the old ports.
+            let _ = std::fs::remove_dir_all(dir.join("etcd"));
+            let etcd = Server::spawn(
+                "etcd",
+                &bin.join("etcd"),
+                vec![
+                    "--name=e2e".into(),
+                    format!("--data-dir={}", dir.join("etcd").display()),
+                    format!("--listen-client-urls={etcd_url}"),
+                    format!("--advertise-client-urls={etcd_url}"),
+                    format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                    format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                    format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"),
+                    // A test cluster: durability across power loss does not matter, speed does.
+                    "--unsafe-no-fsync".into(),
+                ],
+                etcd_port,
+                dir.join("etcd.log"),
+            )?;
+            Ok((etcd, etcd_url))
+        })?;
 
-        let api_port = free_port()?;
-        let apiserver = Server::spawn(
-            "kube-apiserver",
-            &bin.join("kube-apiserver"),
-            vec![
-                format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={api_port}"),
-                format!("--tls-cert-file={}", path("apiserver.crt")),
-                format!("--tls-private-key-file={}", path("apiserver.key")),
-                format!("--client-ca-file={}", path("ca.crt")),
-                "--service-account-issuer=https://kubernetes.default.svc".into(),
-                format!("--service-account-key-file={}", path("sa.pub")),
-                format!("--service-account-signing-key-file={}", path("sa.key")),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
-                "--authorization-mode=Node,RBAC".into(),
-                // Endpoints of the `kubernetes` Service may not be a loopback address.
-                "--endpoint-reconciler-type=none".into(),
-            ],
-            api_port,
-            dir.join("kube-apiserver.log"),
-        )?;
+        let (apiserver, api_port) = on_fresh_ports(|| {
+            let api_port = free_port()?;
+            let apiserver = Server::spawn(
+                "kube-apiserver",
+                &bin.join("kube-apiserver"),
+                vec![
+                    format!("--etcd-servers={etcd_url}"),
+                    "--bind-address=127.0.0.1".into(),
+                    "--advertise-address=127.0.0.1".into(),
+                    format!("--secure-port={api_port}"),
+                    format!("--tls-cert-file={}", path("apiserver.crt")),
+                    format!("--tls-private-key-file={}", path("apiserver.key")),
+                    format!("--client-ca-file={}", path("ca.crt")),
+                    "--service-account-issuer=https://kubernetes.default.svc".into(),
+                    format!("--service-account-key-file={}", path("sa.pub")),
+                    format!("--service-account-signing-key-file={}", path("sa.key")),
+                    "--service-cluster-ip-range=10.96.0.0/16".into(),
+                    "--authorization-mode=Node,RBAC".into(),
+                    // Endpoints of the `kubernetes` Service may not be a loopback address.
+                    "--endpoint-reconciler-type=none".into(),
+                ],
+                api_port,
+                dir.join("kube-apiserver.log"),
+            )?;
+            Ok((apiserver, api_port))
+        })?;
 
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(
@@ -94,60 +104,66 @@ impl KubeControlPlane {
 
         Self::probe_ready(&bin.join("kubectl"), &kubeconfig, Duration::from_secs(90))?;
 
-        let cm_port = free_port()?;
-        let controller_manager = Server::spawn(
-            "kube-controller-manager",
-            &bin.join("kube-controller-manager"),
-            vec![
-                kc.clone(),
-                format!("--authentication-kubeconfig={}", kubeconfig.display()),
-                format!("--authorization-kubeconfig={}", kubeconfig.display()),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={cm_port}"),
-                "--leader-elect=false".into(),
-                format!("--service-account-private-key-file={}", path("sa.key")),
-                format!("--root-ca-file={}", path("ca.crt")),
-                "--use-service-account-credentials=false".into(),
-                // Quick garbage collection and ReplicaSet reactions for a test.
-                "--concurrent-gc-syncs=5".into(),
-            ],
-            cm_port,
-            dir.join("kube-controller-manager.log"),
-        )?;
+        let controller_manager = on_fresh_ports(|| {
+            let cm_port = free_port()?;
+            Server::spawn(
+                "kube-controller-manager",
+                &bin.join("kube-controller-manager"),
+                vec![
+                    kc.clone(),
+                    format!("--authentication-kubeconfig={}", kubeconfig.display()),
+                    format!("--authorization-kubeconfig={}", kubeconfig.display()),
+                    "--bind-address=127.0.0.1".into(),
+                    format!("--secure-port={cm_port}"),
+                    "--leader-elect=false".into(),
+                    format!("--service-account-private-key-file={}", path("sa.key")),
+                    format!("--root-ca-file={}", path("ca.crt")),
+                    "--use-service-account-credentials=false".into(),
+                    // Quick garbage collection and ReplicaSet reactions for a test.
+                    "--concurrent-gc-syncs=5".into(),
+                ],
+                cm_port,
+                dir.join("kube-controller-manager.log"),
+            )
+        })?;
 
-        let sched_port = free_port()?;
-        let scheduler = Server::spawn(
-            "kube-scheduler",
-            &bin.join("kube-scheduler"),
-            vec![
-                kc.clone(),
-                format!("--authentication-kubeconfig={}", kubeconfig.display()),
-                format!("--authorization-kubeconfig={}", kubeconfig.display()),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={sched_port}"),
-                "--leader-elect=false".into(),
-            ],
-            sched_port,
-            dir.join("kube-scheduler.log"),
-        )?;
+        let scheduler = on_fresh_ports(|| {
+            let sched_port = free_port()?;
+            Server::spawn(
+                "kube-scheduler",
+                &bin.join("kube-scheduler"),
+                vec![
+                    kc.clone(),
+                    format!("--authentication-kubeconfig={}", kubeconfig.display()),
+                    format!("--authorization-kubeconfig={}", kubeconfig.display()),
+                    "--bind-address=127.0.0.1".into(),
+                    format!("--secure-port={sched_port}"),
+                    "--leader-elect=false".into(),
+                ],
+                sched_port,
+                dir.join("kube-scheduler.log"),
+            )
+        })?;
 
-        let kwok_port = free_port()?;
-        let kwok = Server::spawn(
-            "kwok",
-            &bin.join("kwok"),
-            vec![
-                kc,
-                format!("--config={}", bin.join("kwok-stages.yaml").display()),
-                "--manage-all-nodes=false".into(),
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-                format!("--server-address=127.0.0.1:{kwok_port}"),
-                // Pod IPs are only written into pod status; nothing is sent to them.
-                "--cidr=10.244.0.0/16".into(),
-                "--node-ip=10.244.0.1".into(),
-            ],
-            kwok_port,
-            dir.join("kwok.log"),
-        )?;
+        let kwok = on_fresh_ports(|| {
+            let kwok_port = free_port()?;
+            Server::spawn(
+                "kwok",
+                &bin.join("kwok"),
+                vec![
+                    kc.clone(),
+                    format!("--config={}", bin.join("kwok-stages.yaml").display()),
+                    "--manage-all-nodes=false".into(),
+                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                    format!("--server-address=127.0.0.1:{kwok_port}"),
+                    // Pod IPs are only written into pod status; nothing is sent to them.
+                    "--cidr=10.244.0.0/16".into(),
+                    "--node-ip=10.244.0.1".into(),
+                ],
+                kwok_port,
+                dir.join("kwok.log"),
+            )
+        })?;
 
         let plane = Self {
             bin: bin.to_owned(),

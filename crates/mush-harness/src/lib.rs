@@ -12,7 +12,7 @@ mod redis_cluster;
 
 pub use kube::KubeControlPlane;
 pub use nats::NatsServer;
-pub use process::{Server, find_binary, free_port};
+pub use process::{Server, find_binary, free_port, on_fresh_ports, port_taken};
 pub use redis_cluster::{ClusterOptions, RedisCluster};
 
 /// Why a server could not be started or driven.

@@ -29,13 +29,60 @@ pub fn find_binary(name: &str, package: &'static str) -> Result<PathBuf, Harness
         })
 }
 
+/// The last lines of a log that say something, oldest first: a Rust process that exits
+/// with an error and `RUST_BACKTRACE` set ends its log with stack frames, which would
+/// otherwise hide the error itself.
+fn log_tail(log: &str) -> String {
+    let frame = |line: &str| {
+        let line = line.trim_start();
+        line.starts_with("at ")
+            || line.eq_ignore_ascii_case("stack backtrace:")
+            || line
+                .split_once(": ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut lines: Vec<&str> = log
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty() && !frame(l))
+        .take(5)
+        .collect();
+    lines.reverse();
+    lines.join(" | ")
+}
+
 /// Asks the kernel for a free TCP port on 127.0.0.1.
 ///
 /// The port is free when this returns; the server binds it a moment later. The small race
-/// with another process is handled by [`Server::spawn`]'s callers retrying on a fresh port.
+/// with another process (any outgoing connection draws from the same ephemeral range) is
+/// handled by [`Server::spawn`]'s callers retrying on a fresh port, see [`on_fresh_ports`].
 pub fn free_port() -> Result<u16, HarnessError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(HarnessError::Io)?;
     Ok(listener.local_addr().map_err(HarnessError::Io)?.port())
+}
+
+/// True when a server failed to start because a port it was given had been taken
+/// meanwhile: the caller should retry with fresh ports.
+pub fn port_taken(error: &HarnessError) -> bool {
+    matches!(error, HarnessError::Exited { log_tail, .. }
+        if log_tail.contains("in use") || log_tail.contains("EADDRINUSE"))
+}
+
+/// Runs `spawn` again (it must pick fresh ports each time, from [`free_port`]) while a
+/// port it was given turned out to be taken between the probe and the bind.
+pub fn on_fresh_ports<T>(
+    mut spawn: impl FnMut() -> Result<T, HarnessError>,
+) -> Result<T, HarnessError> {
+    let mut tries = 0;
+    loop {
+        match spawn() {
+            Err(error) if port_taken(&error) && tries < 4 => {
+                tries += 1;
+                eprintln!("{error}; retrying on fresh ports");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One running server process on loopback.
@@ -168,12 +215,11 @@ impl Server {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                let tail = std::fs::read_to_string(&self.log).unwrap_or_default();
-                let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
                 return Err(HarnessError::Exited {
                     name: self.name.clone(),
                     status: status.to_string(),
-                    log_tail: tail,
+                    log_tail: log_tail(&log),
                 });
             }
             if Instant::now() > deadline {
@@ -217,5 +263,58 @@ fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
         Ok(())
     } else {
         Err(HarnessError::Io(std::io::Error::last_os_error()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The race this guards against: a port probed free is then used as the local port of
+    /// some outgoing connection, so the server cannot bind it (and nothing listens there).
+    #[test]
+    fn a_port_taken_after_the_probe_is_retried_on_a_fresh_one() {
+        let nats = find_binary("nats-server", "nats-server").expect("nats-server");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let outgoing = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let taken = outgoing.local_addr().expect("local addr").port();
+        let mut ports = Vec::new();
+        let server = on_fresh_ports(|| {
+            let port = if ports.is_empty() {
+                taken
+            } else {
+                free_port()?
+            };
+            ports.push(port);
+            let args = ["--addr", "127.0.0.1", "--port", &port.to_string()].map(String::from);
+            Server::spawn(
+                "nats-server",
+                &nats,
+                args.to_vec(),
+                port,
+                dir.path().join("nats.log"),
+            )
+        })
+        .expect("started on a fresh port");
+        assert_eq!(ports.len(), 2, "tried {ports:?}");
+        assert_ne!(server.port(), taken);
+        drop(outgoing);
+    }
+
+    #[test]
+    fn log_tail_skips_stack_frames_and_keeps_the_error() {
+        let log = "INFO starting\nError: binding the health server on 127.0.0.1:80: Address already in use (os error 98)\n\nStack backtrace:\n   0: anyhow::error::<impl anyhow::Error>::msg\n             at /src/error.rs:83:36\n  31: __libc_start_main_impl\n             at ./csu/../csu/libc-start.c:360:3\n  32: _start\n";
+        let tail = log_tail(log);
+        assert_eq!(
+            tail,
+            "INFO starting | Error: binding the health server on 127.0.0.1:80: Address already in use (os error 98)"
+        );
+        let error = HarnessError::Exited {
+            name: "mush gateway".into(),
+            status: "exit status: 1".into(),
+            log_tail: tail,
+        };
+        assert!(port_taken(&error));
     }
 }

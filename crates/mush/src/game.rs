@@ -70,6 +70,7 @@ fn welcome(name: &str) -> String {
 
 /// Runs a game pod until SIGTERM or Ctrl-C.
 pub async fn run(args: GameArgs) -> anyhow::Result<()> {
+    let http = health::bind(args.http).await?;
     let pod_id = match &args.pod_id {
         Some(id) => PodId::new(id.clone())?,
         None => PodId::new(format!("game-{}", std::process::id()))?,
@@ -116,7 +117,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    health::run_role(args.http, registry, ready, |stop| async move {
+    health::run_role(http, registry, ready, |stop| async move {
         pod.serve(&config, listener, health::wait_true(stop))
             .await
             .map_err(anyhow::Error::from)

@@ -63,6 +63,7 @@ pub struct GatewayArgs {
 
 /// Runs a gateway until SIGTERM or Ctrl-C.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let http = health::bind(args.http).await?;
     let id = match &args.gateway_id {
         Some(id) => GatewayId::new(id.clone())?,
         None => GatewayId::new(format!("gateway-{}", std::process::id()))?,
@@ -115,7 +116,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    health::run_role(args.http, registry, ready, |stop| async move {
+    health::run_role(http, registry, ready, |stop| async move {
         gateway.serve(stop).await;
         Ok(())
     })

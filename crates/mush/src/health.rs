@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use mush_store::Store;
 use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// A readiness check: `Ok` when the process can do its work, else why not.
@@ -24,9 +25,19 @@ struct Health {
     ready: ReadyCheck,
 }
 
+/// Binds the health server's port. Every role does this first, before its own listeners:
+/// a port conflict then stops the process at once, instead of leaving it serving players
+/// without probes or metrics (and anything that waits for the role's port knows the
+/// health port is bound too).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the health server on {addr}: {e}"))
+}
+
 /// Serves the health endpoints until `shutdown` resolves.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: TcpListener,
     registry: Registry,
     ready: ReadyCheck,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -40,9 +51,6 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding the health server on {addr}: {e}"))?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -78,7 +86,7 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
 /// Runs a process role beside its health server until it ends or SIGTERM/Ctrl-C arrives;
 /// then tells both to stop (through the watch handed to `serve`) and waits for them.
 pub async fn run_role<Fut>(
-    http: SocketAddr,
+    http: TcpListener,
     registry: Registry,
     ready: ReadyCheck,
     serve: impl FnOnce(watch::Receiver<bool>) -> Fut,
@@ -105,7 +113,11 @@ where
         }
     };
     let _ = stop_tx.send(true);
-    let _ = health.await;
+    match health.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "health server failed"),
+        Err(error) => tracing::error!(%error, "health server task failed"),
+    }
     result
 }
 

@@ -41,6 +41,7 @@ pub struct OperatorArgs {
 /// Runs the operator until SIGTERM, or until it loses the leader lease (then it exits
 /// with an error and its supervisor restarts it as a follower).
 pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
+    let http = health::bind(args.http).await?;
     let client = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -74,7 +75,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                 .map_err(|e| format!("Kubernetes API unreachable: {e}"))
         })
     });
-    health::run_role(args.http, registry, ready, |stop| async move {
+    health::run_role(http, registry, ready, |stop| async move {
         let elector = LeaderElector::new(
             client.clone(),
             LeaseConfig {

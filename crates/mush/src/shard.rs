@@ -5,7 +5,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mush_harness::{ClusterOptions, HarnessError, NatsServer, RedisCluster, Server, free_port};
+use mush_harness::{
+    ClusterOptions, HarnessError, NatsServer, RedisCluster, Server, free_port, on_fresh_ports,
+};
 
 /// How to start a shard.
 #[derive(Clone, Debug)]
@@ -76,16 +78,18 @@ impl Shard {
         std::fs::create_dir_all(&options.dir).map_err(HarnessError::Io)?;
         let redis = RedisCluster::start_in(&options.dir.join("redis"), ClusterOptions::default())?;
         let nats = NatsServer::start_in(&options.dir.join("nats"))?;
-        let telnet_port = options.telnet_port.map_or_else(free_port, Ok)?;
-        let websocket_port = options.websocket_port.map_or_else(free_port, Ok)?;
         let mut pods = Vec::new();
         for index in 0..options.game_pods {
             let name = format!("game-{index}");
             let (server, http) = spawn_pod(&options, &redis, &nats, &name)?;
             pods.push((name, server, http));
         }
-        let (gateway, gateway_http) =
-            spawn_gateway(&options, &redis, "gateway-0", telnet_port, websocket_port)?;
+        let (gateway, gateway_http, telnet_port, websocket_port) = on_fresh_ports(|| {
+            let telnet = options.telnet_port.map_or_else(free_port, Ok)?;
+            let websocket = options.websocket_port.map_or_else(free_port, Ok)?;
+            let (gateway, http) = spawn_gateway(&options, &redis, "gateway-0", telnet, websocket)?;
+            Ok((gateway, http, telnet, websocket))
+        })?;
         let shard = Self {
             pods_started: options.game_pods,
             gateways_started: 1,
@@ -211,13 +215,15 @@ impl Shard {
     pub fn start_gateway(&mut self) -> Result<(), HarnessError> {
         let name = format!("gateway-{}", self.gateways_started);
         self.gateways_started += 1;
-        let (gateway, http) = spawn_gateway(
-            &self.options,
-            &self.redis,
-            &name,
-            self.telnet_port,
-            self.websocket_port,
-        )?;
+        let (gateway, http) = on_fresh_ports(|| {
+            spawn_gateway(
+                &self.options,
+                &self.redis,
+                &name,
+                self.telnet_port,
+                self.websocket_port,
+            )
+        })?;
         self.gateway = gateway;
         self.gateway_http = http;
         self.wait_linked()
@@ -269,6 +275,15 @@ fn common_args(options: &ShardOptions, redis: &RedisCluster, http: u16) -> Vec<S
 }
 
 fn spawn_pod(
+    options: &ShardOptions,
+    redis: &RedisCluster,
+    nats: &NatsServer,
+    name: &str,
+) -> Result<(Server, u16), HarnessError> {
+    on_fresh_ports(|| spawn_pod_once(options, redis, nats, name))
+}
+
+fn spawn_pod_once(
     options: &ShardOptions,
     redis: &RedisCluster,
     nats: &NatsServer,
