@@ -532,10 +532,7 @@ async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
     reader.send("look Scribe").await;
     reader.expect("first words").await;
     // ...so after the change only its short TTL bounds how long it reads the old text.
-    writer.send("@desc me=second words").await;
-    writer.expect("set.").await;
-    let changed = Instant::now();
-    let stale_for = read_until(&mut reader, "second words").await - changed;
+    let stale_for = change_seen_after(&mut writer, &mut reader, "second words").await;
     assert!(
         stale_for < Duration::from_millis(3_500),
         "stale read for {stale_for:?} with NATS down (short TTL is 2 s)"
@@ -547,10 +544,7 @@ async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
     // Invalidations flow again: the change shows at once, not after the long TTL.
     reader.send("look Scribe").await;
     reader.expect("second words").await;
-    writer.send("@desc me=third words").await;
-    writer.expect("set.").await;
-    let changed = Instant::now();
-    let fresh_after = read_until(&mut reader, "third words").await - changed;
+    let fresh_after = change_seen_after(&mut writer, &mut reader, "third words").await;
     assert!(
         fresh_after < Duration::from_secs(1),
         "invalidation took {fresh_after:?} after NATS came back"
@@ -559,6 +553,15 @@ async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
         "NATS outage: stale read for {stale_for:?} while down, change seen after {fresh_after:?} once back"
     );
     run.finish().await.assert_nothing_lost(false);
+}
+
+/// The writer (Scribe) describes itself as `text`; returns how long until the reader,
+/// looking every 100 ms, sees it.
+async fn change_seen_after(writer: &mut Player, reader: &mut Player, text: &str) -> Duration {
+    writer.send(&format!("@desc me={text}")).await;
+    writer.expect("set.").await;
+    let changed = Instant::now();
+    read_until(reader, text).await - changed
 }
 
 /// Looks at Scribe every 100 ms until `text` shows; returns when it did.

@@ -384,12 +384,12 @@ async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// The acting player and where output goes.
 /// "1 session", "2 sessions".
 fn counted(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The acting player and where output goes.
 struct Cx<'a> {
     engine: &'a Arc<Engine>,
     handle: Handle,
@@ -1114,17 +1114,13 @@ impl Cx<'_> {
             return Ok(());
         }
         let pods = self.engine.store.live_pods().await?;
-        let live: Vec<_> = pods
-            .iter()
-            .filter(|p| p.alive && !p.info.draining)
-            .collect();
-        let sessions: u64 = live.iter().map(|p| p.sessions).sum();
-        let target = sessions.div_ceil(live.len().max(1) as u64);
+        let shape = crate::rebalance::Shape::of(&pods);
+        let (sessions, target) = (shape.sessions, shape.target);
         if self.engine.request_rebalance().await {
             self.tell(&format!(
                 "Rebalancing {} over {}: each keeps at most {target}.",
                 counted(sessions, "session"),
-                counted(live.len() as u64, "game pod"),
+                counted(shape.live.len() as u64, "game pod"),
             ))
             .await;
         } else {

@@ -221,7 +221,6 @@ impl Engine {
         closed
     }
 
-    /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis).
     /// Starts serving a session on this pod (new, or moved here: then rebuilt from Redis by
     /// its worker). Returns at once: a pod taking over a thousand sessions from a drained
     /// one rebuilds them all in parallel, and inputs that arrive meanwhile wait, in order,
@@ -543,14 +542,19 @@ impl Engine {
         true
     }
 
+    /// The session workers here now, for drain and rebalance to send handoffs to.
+    fn workers(&self) -> Vec<(Handle, mpsc::UnboundedSender<Work>)> {
+        lock(&self.sessions)
+            .iter()
+            .map(|(h, (_, tx))| (*h, tx.clone()))
+            .collect()
+    }
+
     /// Drains the pod: every session is handed to a live, non-draining pod after its
     /// current command. Returns how many sessions were still here at the deadline.
     pub async fn drain(&self, deadline: Instant) -> usize {
         loop {
-            let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
-                .iter()
-                .map(|(h, (_, tx))| (*h, tx.clone()))
-                .collect();
+            let handles = self.workers();
             if handles.is_empty() || Instant::now() >= deadline {
                 return handles.len();
             }
@@ -587,7 +591,7 @@ impl Engine {
 
     /// This pod's part of a rebalance: hands its sessions above the shard's mean to the
     /// emptiest live pods (see [`crate::rebalance`]). Returns how many it sent away.
-    pub async fn rebalance(&self) -> usize {
+    pub(crate) async fn rebalance(&self) -> usize {
         let pods = match self.store.live_pods().await {
             Ok(pods) => pods,
             Err(error) => {
@@ -595,10 +599,7 @@ impl Engine {
                 return 0;
             }
         };
-        let handles: Vec<(Handle, mpsc::UnboundedSender<Work>)> = lock(&self.sessions)
-            .iter()
-            .map(|(h, (_, tx))| (*h, tx.clone()))
-            .collect();
+        let handles = self.workers();
         let plan = crate::rebalance::plan(&self.pod_id, &pods);
         let mut sent = 0;
         for ((handle, tx), to) in handles.into_iter().zip(plan.moves) {
@@ -617,22 +618,8 @@ impl Engine {
     /// this pod can act; returns false then.
     pub(crate) async fn request_rebalance(&self) -> bool {
         let published = match self.invalidator.client() {
-            Some(client) if self.invalidator.is_connected() => {
-                let subject = crate::rebalance::subject(self.store.keys().prefix());
-                match client.publish(subject, Default::default()).await {
-                    // Flushed, so the request is on its way and not waiting in a buffer
-                    // for a reconnect; bounded, so a dying connection cannot hang the
-                    // wizard's command.
-                    Ok(()) => tokio::time::timeout(Duration::from_secs(2), client.flush())
-                        .await
-                        .is_ok_and(|flushed| flushed.is_ok()),
-                    Err(error) => {
-                        tracing::warn!(%error, "rebalance request not published");
-                        false
-                    }
-                }
-            }
-            _ => false,
+            Some(client) => crate::rebalance::request(client, self.store.keys().prefix()).await,
+            None => false,
         };
         if !published {
             self.rebalance().await;

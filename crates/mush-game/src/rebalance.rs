@@ -19,8 +19,33 @@ use mush_store::PodStatus;
 use crate::engine::Engine;
 
 /// The NATS subject every pod of a shard listens on for rebalance requests.
-pub(crate) fn subject(prefix: &str) -> String {
+fn subject(prefix: &str) -> String {
     format!("{prefix}.rebalance")
+}
+
+/// The pods that take part in a rebalance (alive, not draining), their sessions, and the
+/// most each should keep: the mean, rounded up.
+pub(crate) struct Shape<'a> {
+    pub(crate) live: Vec<&'a PodStatus>,
+    pub(crate) sessions: u64,
+    pub(crate) target: u64,
+}
+
+impl<'a> Shape<'a> {
+    pub(crate) fn of(pods: &'a [PodStatus]) -> Self {
+        let mut live: Vec<&PodStatus> = pods
+            .iter()
+            .filter(|p| p.alive && !p.info.draining)
+            .collect();
+        live.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+        let sessions: u64 = live.iter().map(|p| p.sessions).sum();
+        let target = sessions.div_ceil(live.len().max(1) as u64);
+        Self {
+            live,
+            sessions,
+            target,
+        }
+    }
 }
 
 /// What a rebalance means for one pod.
@@ -39,21 +64,14 @@ pub(crate) struct Plan {
 /// stretch. So the moves of all pods together fill every deficit at most once, with no
 /// coordinator and no overshoot.
 pub(crate) fn plan(me: &PodId, pods: &[PodStatus]) -> Plan {
-    let mut live: Vec<&PodStatus> = pods
-        .iter()
-        .filter(|p| p.alive && !p.info.draining)
-        .collect();
-    live.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+    let Shape { live, target, .. } = Shape::of(pods);
     let mut plan = Plan {
-        target: 0,
+        target,
         moves: Vec::new(),
     };
     if !live.iter().any(|p| p.info.id == *me) {
         return plan;
     }
-    let total: u64 = live.iter().map(|p| p.sessions).sum();
-    plan.target = total.div_ceil(live.len() as u64);
-    let target = plan.target;
     // My stretch of the surplus ledger.
     let mut offset = 0;
     let mut mine = 0..0;
@@ -79,6 +97,23 @@ pub(crate) fn plan(me: &PodId, pods: &[PodStatus]) -> Plan {
         }
     }
     plan
+}
+
+/// Asks every pod of the shard, this one included, to rebalance. Returns false when the
+/// request did not go out (NATS down or not flushed within 2 s, so a dying connection
+/// cannot hang the wizard's command).
+pub(crate) async fn request(client: &async_nats::Client, prefix: &str) -> bool {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return false;
+    }
+    if let Err(error) = client.publish(subject(prefix), Default::default()).await {
+        tracing::warn!(%error, "rebalance request not published");
+        return false;
+    }
+    // Flushed, so the request is on its way rather than buffered for a reconnect.
+    tokio::time::timeout(std::time::Duration::from_secs(2), client.flush())
+        .await
+        .is_ok_and(|flushed| flushed.is_ok())
 }
 
 /// Runs this pod's part of every rebalance asked for on NATS, until the subscription ends.

@@ -309,27 +309,16 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         .await?
         .and_then(|d| d.spec.and_then(|s| s.replicas));
 
-    // Sessions per game pod, from the pods' heartbeats in Redis.
-    let sessions = match ctx.store(shard).await {
-        Ok(store) => store
-            .live_pods()
-            .await
-            .map(|pods| {
-                pods.into_iter()
-                    .map(|p| (p.info.id.to_string(), p.sessions))
-                    .collect::<BTreeMap<_, _>>()
-            })
-            .map_err(Error::from),
-        Err(error) => Err(error),
-    };
+    let sessions = sessions_by_pod(shard, ctx).await;
+    let total = sessions.as_ref().map(|s| s.values().sum::<u64>());
     let status = shard.status.clone().unwrap_or_default();
     let now = Timestamp::now();
-    let (decision, redis_error) = match &sessions {
-        Ok(by_pod) => {
+    let (decision, redis_error) = match total {
+        Ok(total) => {
             let decision = autoscale::decide(
                 &shard.spec.game,
                 &Observation {
-                    sessions: by_pod.values().sum(),
+                    sessions: total,
                     current,
                     pending_since: status.scale_down_pending_since.as_ref().map(|t| t.0),
                     now,
@@ -409,9 +398,8 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         game_ready_replicas: ready(&game),
         game_replicas: game.status.as_ref().and_then(|s| s.replicas).unwrap_or(0),
         desired_game_replicas: decision.replicas,
-        sessions: sessions
-            .as_ref()
-            .map(|s| i64::try_from(s.values().sum::<u64>()).unwrap_or(i64::MAX))
+        sessions: total
+            .map(|t| i64::try_from(t).unwrap_or(i64::MAX))
             .unwrap_or(status.sessions),
         last_scale_time,
         scale_down_pending_since: decision.pending_since.map(Time),
@@ -427,6 +415,15 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         .await?;
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// Sessions per game pod, from the pods' heartbeats in the shard's Redis.
+async fn sessions_by_pod(shard: &MushShard, ctx: &Context) -> Result<BTreeMap<String, u64>, Error> {
+    let pods = ctx.store(shard).await?.live_pods().await?;
+    Ok(pods
+        .into_iter()
+        .map(|p| (p.info.id.to_string(), p.sessions))
+        .collect())
 }
 
 fn ready(deployment: &Deployment) -> i32 {

@@ -176,17 +176,18 @@ impl StoreMetrics {
 
     /// Connections replaced after going silent (`ok`) or attempts that failed.
     pub fn reconnects(&self, ok: bool) -> u64 {
-        let result = if ok { "ok" } else { "failed" };
-        self.reconnects
-            .get_or_create(&ReconnectLabels { result })
-            .get()
+        self.reconnect_counter(ok).get()
     }
 
     pub(crate) fn reconnected(&self, ok: bool) {
+        self.reconnect_counter(ok).inc();
+    }
+
+    fn reconnect_counter(&self, ok: bool) -> Counter {
         let result = if ok { "ok" } else { "failed" };
         self.reconnects
             .get_or_create(&ReconnectLabels { result })
-            .inc();
+            .clone()
     }
 
     pub(crate) fn repaired(&self, n: u64) {
