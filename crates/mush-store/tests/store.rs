@@ -36,6 +36,14 @@ async fn connect(config: StoreConfig) -> Store {
         .expect("connect")
 }
 
+/// The readiness probe (every bucket's master answers) passes within 500 ms.
+async fn probe_passes(store: &Store) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
+        Ok(Ok(_))
+    )
+}
+
 /// A plain cluster connection for looking at raw keys behind the store's back.
 async fn raw(cluster: &RedisCluster) -> redis::cluster_async::ClusterConnection {
     ClusterClient::new(cluster.urls())
@@ -740,10 +748,7 @@ async fn store_recovers_after_a_master_fails_over() {
     let killed = cluster.kill_a_master().expect("kill");
     // A plain PING would still be answered by the survivors; the probe is not.
     assert!(
-        !matches!(
-            tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
-            Ok(Ok(_))
-        ),
+        !probe_passes(&store).await,
         "readiness probe passed with a master dead"
     );
 
@@ -773,12 +778,7 @@ async fn store_recovers_after_a_master_fails_over() {
     wait_for(
         "the probe to pass again",
         Duration::from_secs(10),
-        async || {
-            matches!(
-                tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
-                Ok(Ok(_))
-            )
-        },
+        async || probe_passes(&store).await,
     )
     .await;
 
@@ -853,12 +853,7 @@ async fn busy_store_recovers_after_a_master_fails_over() {
     wait_for(
         "every master to answer again",
         Duration::from_secs(20),
-        async || {
-            matches!(
-                tokio::time::timeout(Duration::from_millis(500), store.ping()).await,
-                Ok(Ok(_))
-            )
-        },
+        async || probe_passes(&store).await,
     )
     .await;
     let recovered = killed_at.elapsed();
