@@ -13,6 +13,10 @@ use mush_store::{ATTR_NAME_MAX, Dbref, Field, Kind, NewObject, Object, StoreErro
 use crate::engine::{Engine, Session};
 use crate::help;
 
+/// Commands the softcode layer runs (they evaluate their arguments).
+const SOFTCODE_COMMANDS: &[&str] = &[
+    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think",
+];
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
 const NOT_FOUND: &str = "I don't see that here.";
 const NO_PERMISSION: &str = "Permission denied.";
@@ -234,14 +238,8 @@ async fn in_world(
         me: &me,
     };
     // One-character prefixes first, as every MUSH does.
-    if let Some(text) = line.strip_prefix('"') {
-        return cx.say(text).await.map(|()| true);
-    }
-    if let Some(text) = line.strip_prefix(':') {
-        return cx.pose(text, true).await.map(|()| true);
-    }
-    if let Some(text) = line.strip_prefix(';') {
-        return cx.pose(text, false).await.map(|()| true);
+    if line.starts_with(['"', ':', ';']) || line.starts_with("\\\\") {
+        return cx.softcode(line).await.map(|()| true);
     }
     if let Some(text) = line.strip_prefix('&') {
         return cx.set_attr_command(text).await.map(|()| true);
@@ -257,15 +255,13 @@ async fn in_world(
     }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
+    if SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
+        cx.softcode(line).await?;
+        return Ok(true);
+    }
     match lower.as_str() {
-        "say" => cx.say(rest).await?,
-        "pose" => cx.pose(rest, true).await?,
-        "semipose" => cx.pose(rest, false).await?,
         "page" | "p" => cx.page(rest).await?,
         "whisper" | "w" => cx.whisper(rest).await?,
-        "@emit" => cx.emit(rest).await?,
-        "@pemit" => cx.pemit(rest).await?,
-        "think" => cx.tell(rest).await,
         "look" | "l" => cx.look(rest).await?,
         "examine" | "ex" => cx.examine(rest).await?,
         "go" | "move" => cx.go(rest).await?,
@@ -359,6 +355,22 @@ pub(crate) async fn who_rows(engine: &Engine) -> Result<Vec<WhoRow>, StoreError>
     Ok(rows)
 }
 
+/// The WHO rows as softcode's `lwho()`, `conn()`, `idle()` and `doing()` see them, most
+/// recently connected first.
+pub(crate) fn connections(rows: &[WhoRow]) -> Vec<mush_softcode::Connection> {
+    let now = mush_store::now_ms();
+    let mut rows: Vec<&WhoRow> = rows.iter().collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.connected_at_ms));
+    rows.iter()
+        .map(|r| mush_softcode::Connection {
+            player: i64::try_from(r.id.0).unwrap_or(mush_softcode::NOTHING),
+            connected_secs: (now.saturating_sub(r.connected_at_ms) / 1000) as i64,
+            idle_secs: (now.saturating_sub(r.last_seen_ms) / 1000) as i64,
+            doing: r.doing.clone(),
+        })
+        .collect()
+}
+
 async fn who(engine: &Arc<Engine>, session: &Session) -> Result<(), StoreError> {
     let now = mush_store::now_ms();
     let rows = engine.who_rows().await?;
@@ -397,6 +409,28 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// Runs a command of the softcode layer (speech, `think`): evaluated over the cache,
+    /// its writes and output applied when it finishes.
+    async fn softcode(&self, line: &str) -> Result<(), StoreError> {
+        let run = crate::softcode::run(self.engine, self.me.id, |ev, frame| {
+            mush_softcode::command::run(ev, frame, line)
+        })
+        .await;
+        match run {
+            Ok(finished) => {
+                if finished.value == mush_softcode::command::Ran::NotMine {
+                    self.tell(HUH).await;
+                }
+                crate::softcode::deliver(self.engine, &finished).await
+            }
+            Err(crate::softcode::Stopped::Store(error)) => Err(error),
+            Err(crate::softcode::Stopped::Refused(why)) => {
+                self.tell(&why).await;
+                Ok(())
+            }
+        }
+    }
+
     async fn tell(&self, text: &str) {
         self.engine.tell(self.handle, text).await;
     }
@@ -415,28 +449,6 @@ impl Cx<'_> {
 
     fn controls(&self, object: &Object) -> bool {
         self.is_wizard() || object.owner == self.me.id || object.id == self.me.id
-    }
-
-    async fn say(&self, text: &str) -> Result<(), StoreError> {
-        self.tell(&format!("You say, \"{text}\"")).await;
-        self.engine
-            .emit_room(
-                self.here(),
-                &format!("{} says, \"{text}\"", self.me.name),
-                Some(self.me.id),
-            )
-            .await
-    }
-
-    async fn pose(&self, text: &str, space: bool) -> Result<(), StoreError> {
-        let sep = if space { " " } else { "" };
-        self.engine
-            .emit_room(self.here(), &format!("{}{sep}{text}", self.me.name), None)
-            .await
-    }
-
-    async fn emit(&self, text: &str) -> Result<(), StoreError> {
-        self.engine.emit_room(self.here(), text, None).await
     }
 
     async fn page(&self, rest: &str) -> Result<(), StoreError> {
@@ -488,25 +500,6 @@ impl Cx<'_> {
                     target.name
                 ))
                 .await;
-            }
-            _ => self.tell(NOT_FOUND).await,
-        }
-        Ok(())
-    }
-
-    async fn pemit(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((name, message)) = rest.split_once('=') else {
-            self.tell("Usage: @pemit <player>=<message>").await;
-            return Ok(());
-        };
-        let target = match self.match_near(name.trim()).await? {
-            Some(target) => Some(target),
-            None if self.is_wizard() => self.find_player(name.trim()).await?,
-            None => None,
-        };
-        match target {
-            Some(target) if target.kind == Kind::Player => {
-                self.engine.notify(target.id, message).await?;
             }
             _ => self.tell(NOT_FOUND).await,
         }

@@ -15,6 +15,7 @@ mod password;
 mod pod;
 mod rebalance;
 mod service;
+mod softcode;
 
 pub use cache::{Cache, CacheTtl, Invalidator};
 pub use commands::WORLD_DOWN;

@@ -1,0 +1,404 @@
+//! Softcode in a game pod: the evaluator runs synchronously over a snapshot of the pod's
+//! cache; when it needs something the snapshot lacks it stops with a [`Miss`], the pod
+//! fetches that (from the cache or Redis) and runs the command again from the start.
+//! Nothing a run does is visible until it finishes (writes and output are held in the
+//! snapshot), so a re-run cannot show twice; the finished run's writes go to Redis, each
+//! with its cache invalidation, and its output to the players.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mush_softcode::{
+    Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
+    Object as SObject, Search, World,
+};
+use mush_store::{Dbref, Field, Kind, Object, StoreError};
+
+use crate::engine::Engine;
+
+/// How many times one command may stop to fetch before it is refused: a command touching
+/// more objects than this is refused with a clear message rather than run forever.
+const MAX_FETCHES: usize = 256;
+
+/// A write a finished run makes.
+enum Write {
+    Attr(Dbref, String, String),
+    Flags(Dbref, Vec<String>),
+}
+
+/// What the evaluator sees of the world during one command.
+#[derive(Default)]
+struct Snapshot {
+    objects: HashMap<i64, Option<Arc<SObject>>>,
+    raw: HashMap<i64, Arc<Object>>,
+    contents: HashMap<i64, Vec<i64>>,
+    exits: HashMap<i64, Vec<i64>>,
+    players: HashMap<String, Option<i64>>,
+    connections: Option<Vec<Connection>>,
+    attrs: HashMap<(i64, String), Option<Attr>>,
+    writes: Vec<Write>,
+    now: i64,
+    seed: u64,
+}
+
+fn to_i64(id: Dbref) -> i64 {
+    i64::try_from(id.0).unwrap_or(NOTHING)
+}
+
+fn from_i64(id: i64) -> Option<Dbref> {
+    u64::try_from(id).ok().map(Dbref)
+}
+
+fn convert(object: &Object) -> SObject {
+    let opt = |d: Option<Dbref>| d.map(to_i64).unwrap_or(NOTHING);
+    SObject {
+        id: to_i64(object.id),
+        kind: match object.kind {
+            Kind::Room => SKind::Room,
+            Kind::Player => SKind::Player,
+            Kind::Thing => SKind::Thing,
+            Kind::Exit => SKind::Exit,
+        },
+        name: object.name.clone(),
+        owner: to_i64(object.owner),
+        location: opt(object.location),
+        link: match object.kind {
+            Kind::Exit => opt(object.destination),
+            _ => opt(object.home),
+        },
+        parent: NOTHING,
+        zone: NOTHING,
+        flags: object.flags.clone(),
+        powers: Vec::new(),
+        created: 0,
+        modified: 0,
+    }
+}
+
+/// Attribute names that are fields of the stored object rather than attributes.
+fn field_attr(object: &Object, name: &str) -> Option<String> {
+    match name {
+        "DESCRIBE" | "DESC" if !object.description.is_empty() => Some(object.description.clone()),
+        _ => None,
+    }
+}
+
+impl Snapshot {
+    fn loaded(&self, id: i64) -> Result<Option<&Arc<Object>>, Miss> {
+        match self.objects.get(&id) {
+            None => Err(Miss::Object(id)),
+            Some(None) => Ok(None),
+            Some(Some(_)) => Ok(self.raw.get(&id)),
+        }
+    }
+}
+
+impl World for Snapshot {
+    fn object(&self, id: i64) -> Result<Option<Arc<SObject>>, Miss> {
+        if id < 0 {
+            return Ok(None);
+        }
+        self.objects.get(&id).cloned().ok_or(Miss::Object(id))
+    }
+
+    fn attr(&self, id: i64, name: &str) -> Result<Option<Attr>, Miss> {
+        if let Some(attr) = self.attrs.get(&(id, name.to_string())) {
+            return Ok(attr.clone());
+        }
+        let Some(object) = self.loaded(id)? else {
+            return Ok(None);
+        };
+        let value = object
+            .attributes
+            .get(name)
+            .cloned()
+            .or_else(|| field_attr(object, name));
+        Ok(value.map(|value| Attr {
+            value,
+            owner: to_i64(object.owner),
+            flags: AttrFlags::default(),
+        }))
+    }
+
+    fn attr_names(&self, id: i64) -> Result<Vec<String>, Miss> {
+        let Some(object) = self.loaded(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = object.attributes.keys().cloned().collect();
+        for ((obj, name), value) in &self.attrs {
+            if *obj == id {
+                names.retain(|n| n != name);
+                if value.is_some() {
+                    names.push(name.clone());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn contents(&self, id: i64) -> Result<Vec<i64>, Miss> {
+        self.contents.get(&id).cloned().ok_or(Miss::Lists(id))
+    }
+
+    fn exits(&self, id: i64) -> Result<Vec<i64>, Miss> {
+        self.exits.get(&id).cloned().ok_or(Miss::Lists(id))
+    }
+
+    fn player_named(&self, name: &str) -> Result<Option<i64>, Miss> {
+        self.players
+            .get(&name.to_lowercase())
+            .copied()
+            .ok_or_else(|| Miss::PlayerName(name.to_lowercase()))
+    }
+
+    fn connections(&self) -> Result<Vec<Connection>, Miss> {
+        self.connections.clone().ok_or(Miss::Connections)
+    }
+
+    fn search(&self, _: &Search) -> Result<Vec<i64>, Miss> {
+        Err(Miss::Search)
+    }
+
+    fn db_top(&self) -> Result<i64, Miss> {
+        Err(Miss::Search)
+    }
+
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn random(&mut self, n: u64) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed % n.max(1)
+    }
+
+    fn set_attr(&mut self, id: i64, name: &str, value: Option<Attr>) -> Result<(), Miss> {
+        let Some(dbref) = from_i64(id) else {
+            return Err(Miss::Refused("no such object".into()));
+        };
+        if value
+            .as_ref()
+            .is_some_and(|a| a.value.len() > mush_store::VALUE_MAX)
+        {
+            return Err(Miss::Refused("that value is too long".into()));
+        }
+        if value
+            .as_ref()
+            .is_some_and(|a| a.flags != AttrFlags::default())
+        {
+            return Err(Miss::Refused(
+                "attribute flags are not stored by this shard yet".into(),
+            ));
+        }
+        let text = value.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+        self.attrs.insert((id, name.to_string()), value);
+        self.writes.push(Write::Attr(dbref, name.to_string(), text));
+        Ok(())
+    }
+
+    fn change(&mut self, id: i64, change: Change) -> Result<(), Miss> {
+        let Change::Flag(flag, on) = change else {
+            return Err(Miss::Refused(
+                "that change is not available from softcode on this shard yet".into(),
+            ));
+        };
+        let Some(dbref) = from_i64(id) else {
+            return Err(Miss::Refused("no such object".into()));
+        };
+        let Some(Some(current)) = self.objects.get(&id).cloned() else {
+            return Err(Miss::Object(id));
+        };
+        let mut updated = (*current).clone();
+        updated.flags.retain(|f| *f != flag);
+        if on {
+            updated.flags.push(flag);
+        }
+        self.writes.push(Write::Flags(dbref, updated.flags.clone()));
+        self.objects.insert(id, Some(Arc::new(updated)));
+        Ok(())
+    }
+
+    fn create(&mut self, _: SKind, _: &str, _: i64, _: i64) -> Result<i64, Miss> {
+        Err(Miss::Refused(
+            "creating objects from softcode is not available on this shard yet".into(),
+        ))
+    }
+}
+
+/// What a finished softcode run produced.
+pub(crate) struct Finished<T> {
+    pub value: T,
+    emits: Vec<Emit>,
+}
+
+/// Why a run could not finish.
+pub(crate) enum Stopped {
+    /// Storage failed.
+    Store(StoreError),
+    /// The world refused (the text says why) or the command needs too much.
+    Refused(String),
+}
+
+impl From<StoreError> for Stopped {
+    fn from(error: StoreError) -> Self {
+        Stopped::Store(error)
+    }
+}
+
+/// Runs `f` as `executor` until it finishes without a miss, then applies its writes.
+pub(crate) async fn run<T>(
+    engine: &Arc<Engine>,
+    executor: Dbref,
+    mut f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
+) -> Result<Finished<T>, Stopped> {
+    let me = to_i64(executor);
+    let mut snapshot = Snapshot {
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        seed: rand_seed(),
+        ..Snapshot::default()
+    };
+    for _ in 0..MAX_FETCHES {
+        snapshot.attrs.clear();
+        snapshot.writes.clear();
+        // The evaluator (not Send) lives only inside this block, never across an await.
+        let outcome = {
+            let mut ev = Eval::new(&mut snapshot, Limits::default());
+            let frame = Frame {
+                executor: me,
+                caller: me,
+                enactor: me,
+                args: &[],
+            };
+            f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)))
+        };
+        match outcome {
+            Ok((value, emits)) => {
+                apply(engine, &snapshot.writes).await?;
+                return Ok(Finished { value, emits });
+            }
+            Err(miss) => fetch(engine, &mut snapshot, miss).await?,
+        }
+    }
+    Err(Stopped::Refused(
+        "That command needs too much of the world at once.".into(),
+    ))
+}
+
+fn rand_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
+    u64::from(nanos) | 1
+}
+
+async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Result<(), Stopped> {
+    match miss {
+        Miss::Object(id) => load(engine, snapshot, id).await?,
+        Miss::Lists(id) => {
+            let Some(dbref) = from_i64(id) else {
+                snapshot.contents.insert(id, Vec::new());
+                snapshot.exits.insert(id, Vec::new());
+                return Ok(());
+            };
+            // TinyMUX lists the newest arrival first.
+            let mut contents: Vec<i64> = engine
+                .contents(dbref)
+                .await?
+                .iter()
+                .map(|o| to_i64(o.id))
+                .collect();
+            contents.reverse();
+            let exits: Vec<i64> = engine
+                .exits(dbref)
+                .await?
+                .iter()
+                .map(|o| to_i64(o.id))
+                .collect();
+            snapshot.contents.insert(id, contents);
+            snapshot.exits.insert(id, exits);
+        }
+        Miss::PlayerName(name) => {
+            let found = engine.store.player_by_name(&name).await?.map(to_i64);
+            snapshot.players.insert(name, found);
+        }
+        Miss::Connections => {
+            let rows = engine.who_rows().await?;
+            snapshot.connections = Some(crate::commands::connections(&rows));
+        }
+        Miss::Search => {
+            return Err(Stopped::Refused(
+                "Searching the whole world (lsearch, children) is not available on this shard yet."
+                    .into(),
+            ));
+        }
+        Miss::Refused(why) => return Err(Stopped::Refused(format!("Sorry, {why}."))),
+    }
+    Ok(())
+}
+
+async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<(), StoreError> {
+    let object = match from_i64(id) {
+        Some(dbref) => engine.object(dbref).await?,
+        None => None,
+    };
+    match object {
+        Some(object) => {
+            snapshot
+                .objects
+                .insert(id, Some(Arc::new(convert(&object))));
+            snapshot.raw.insert(id, object);
+        }
+        None => {
+            snapshot.objects.insert(id, None);
+        }
+    }
+    Ok(())
+}
+
+async fn apply(engine: &Arc<Engine>, writes: &[Write]) -> Result<(), StoreError> {
+    for write in writes {
+        match write {
+            Write::Attr(id, name, value) => {
+                engine.store.set_attribute(*id, name, value).await?;
+                engine.changed(&[*id]).await;
+            }
+            Write::Flags(id, flags) => {
+                engine
+                    .store
+                    .set_field(*id, Field::Flags, &flags.join(" "))
+                    .await?;
+                engine.changed(&[*id]).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Delivers a finished run's output.
+pub(crate) async fn deliver<T>(
+    engine: &Arc<Engine>,
+    finished: &Finished<T>,
+) -> Result<(), StoreError> {
+    for emit in &finished.emits {
+        match emit {
+            Emit::To(id, text) => {
+                if let Some(id) = from_i64(*id) {
+                    engine.notify(id, text).await?;
+                }
+            }
+            Emit::Room { room, except, text } => {
+                if let Some(room) = from_i64(*room) {
+                    let except = except.first().copied().and_then(from_i64);
+                    engine.emit_room(room, text, except).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Building: `@create`, `@dig`, `@tel`, `@parent`, `@chzone`, `@name`.
+
+use super::{Command, Input, split_eq, target, tell};
+use crate::eval::{Eval, Frame, R};
+use crate::functions::objects::controls;
+use crate::world::{Change, Kind, Miss, NOTHING};
+
+/// The building family.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "@CREATE",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: create,
+    },
+    Command {
+        name: "@DIG",
+        aliases: &[],
+        switches: &["teleport"],
+        wizard: false,
+        run: dig,
+    },
+    Command {
+        name: "@TELEPORT",
+        aliases: &["@TEL"],
+        switches: &["quiet"],
+        wizard: false,
+        run: teleport,
+    },
+    Command {
+        name: "@PARENT",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: parent,
+    },
+    Command {
+        name: "@CHZONE",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: chzone,
+    },
+    Command {
+        name: "@NAME",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: name,
+    },
+];
+
+fn owner_of(ev: &mut Eval<'_>, who: i64) -> R<i64> {
+    Ok(match ev.world.object(who)? {
+        Some(o) if o.kind == Kind::Player => o.id,
+        Some(o) => o.owner,
+        None => who,
+    })
+}
+
+fn new_object(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    kind: Kind,
+    name: &str,
+    location: i64,
+) -> R<Option<i64>> {
+    let owner = owner_of(ev, frame.executor)?;
+    match ev.world.create(kind, name, owner, location) {
+        Ok(id) => Ok(Some(id)),
+        Err(Miss::Refused(why)) => {
+            tell(ev, frame, format!("Sorry, {why}."));
+            Ok(None)
+        }
+        Err(miss) => Err(miss),
+    }
+}
+
+fn create(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, _) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let name = name.trim();
+    if name.is_empty() {
+        tell(ev, frame, "Create what?");
+        return Ok(());
+    }
+    if let Some(id) = new_object(ev, frame, Kind::Thing, name, frame.executor)? {
+        tell(ev, frame, format!("{name} created as object #{id}"));
+    }
+    Ok(())
+}
+
+fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, _) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let name = name.trim();
+    if name.is_empty() {
+        tell(ev, frame, "Dig what?");
+        return Ok(());
+    }
+    if let Some(id) = new_object(ev, frame, Kind::Room, name, NOTHING)? {
+        tell(ev, frame, format!("{name} created as room #{id}."));
+        if input.switches.iter().any(|s| s == "teleport") {
+            ev.world.change(frame.executor, Change::Location(id))?;
+        }
+    }
+    Ok(())
+}
+
+fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let (what, dest) = match right {
+        Some(r) => (ev.eval_top(frame, left)?, ev.eval_top(frame, r)?),
+        None => ("me".to_string(), ev.eval_top(frame, left)?),
+    };
+    let Some(id) = target(ev, frame, &what)? else {
+        return Ok(());
+    };
+    let Some(to) = target(ev, frame, &dest)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let kind = ev.world.object(id)?.map(|o| o.kind);
+    if kind == Some(Kind::Room) || kind == Some(Kind::Exit) || id == to {
+        tell(ev, frame, "Bad destination.");
+        return Ok(());
+    }
+    ev.world.change(id, Change::Location(to))?;
+    Ok(())
+}
+
+fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let obj = ev.eval_top(frame, left)?;
+    let Some(id) = target(ev, frame, &obj)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let par = ev.eval_top(frame, right.unwrap_or(""))?;
+    if par.trim().is_empty() {
+        ev.world.change(id, Change::Parent(NOTHING))?;
+        tell(ev, frame, "Parent cleared.");
+        return Ok(());
+    }
+    let Some(pid) = target(ev, frame, &par)? else {
+        return Ok(());
+    };
+    // A parent chain must not loop back to the object.
+    let mut cursor = pid;
+    for _ in 0..=crate::functions::objects::PARENT_DEPTH {
+        if cursor == id {
+            tell(ev, frame, "You can't have yourself as a parent!");
+            return Ok(());
+        }
+        match ev.world.object(cursor)? {
+            Some(o) if o.parent != NOTHING => cursor = o.parent,
+            _ => break,
+        }
+    }
+    ev.world.change(id, Change::Parent(pid))?;
+    tell(ev, frame, "Parent set.");
+    Ok(())
+}
+
+fn chzone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let obj = ev.eval_top(frame, left)?;
+    let Some(id) = target(ev, frame, &obj)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let zone = ev.eval_top(frame, right.unwrap_or(""))?;
+    if zone.trim().is_empty() || zone.trim().eq_ignore_ascii_case("none") {
+        ev.world.change(id, Change::Zone(NOTHING))?;
+        tell(ev, frame, "Zone cleared.");
+        return Ok(());
+    }
+    let Some(zid) = target(ev, frame, &zone)? else {
+        return Ok(());
+    };
+    ev.world.change(id, Change::Zone(zid))?;
+    tell(ev, frame, "Zone changed.");
+    Ok(())
+}
+
+fn name(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let obj = ev.eval_top(frame, left)?;
+    let Some(id) = target(ev, frame, &obj)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let new = ev.eval_top(frame, right.unwrap_or(""))?;
+    let new = new.trim();
+    if new.is_empty() {
+        tell(ev, frame, "Give it what new name?");
+        return Ok(());
+    }
+    ev.world.change(id, Change::Name(new.to_string()))?;
+    tell(ev, frame, "Name set.");
+    Ok(())
+}

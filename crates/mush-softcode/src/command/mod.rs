@@ -1,0 +1,190 @@
+//! Commands that read or write softcode, over the same [`World`] the evaluator uses: a
+//! table names each command (with aliases and the switches it takes), one module per
+//! family. A game pod runs them over its cache; the golden corpus runs them over the
+//! in-memory world.
+//!
+//! A command's output is a list of [`Emit`]s: what the executor is told and what others
+//! hear, resolved to connections by whoever runs the command.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::eval::{Emit, Eval, Frame, R};
+use crate::world::Dbref;
+
+mod attrs;
+mod build;
+mod speech;
+
+/// What a handler gets: who runs it, the switches typed, the text after the command name.
+pub struct Input<'a> {
+    /// The command name as typed, upper case.
+    pub name: &'a str,
+    /// Switches (`/list`), lower case.
+    pub switches: Vec<String>,
+    /// Everything after the command word, leading spaces removed.
+    pub rest: &'a str,
+}
+
+/// A command's implementation.
+pub type Handler = fn(&mut Eval<'_>, &Frame<'_>, &Input<'_>) -> R;
+
+/// One command.
+pub struct Command {
+    /// Its name, upper case.
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// Switches it accepts.
+    pub switches: &'static [&'static str],
+    /// Only wizards may run it.
+    pub wizard: bool,
+    /// The implementation.
+    pub run: Handler,
+}
+
+fn table() -> &'static HashMap<&'static str, &'static Command> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut map = HashMap::new();
+        for family in [speech::COMMANDS, attrs::COMMANDS, build::COMMANDS] {
+            for command in family {
+                map.insert(command.name, command);
+                for alias in command.aliases {
+                    map.insert(*alias, command);
+                }
+            }
+        }
+        map
+    })
+}
+
+/// TinyMUX's reply to a command it does not know.
+pub const HUH: &str = "Huh?  (Type \"help\" for help.)";
+
+/// Tells the executor something.
+pub fn tell(ev: &mut Eval<'_>, frame: &Frame<'_>, text: impl Into<String>) {
+    ev.emits.push(Emit::To(frame.executor, text.into()));
+}
+
+/// What a line became.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// A command of this table ran.
+    Done,
+    /// Not a command of this table: the caller tries its own (movement, `look`, ...).
+    NotMine,
+}
+
+/// The command word of a line, for the caller to decide whether this table handles it:
+/// the leading `"`, `:`, `;`, `\\` and `&` forms count as words of their own.
+pub fn command_word(line: &str) -> String {
+    let line = line.trim_start();
+    match line.chars().next() {
+        Some('"') => "SAY".into(),
+        Some(':') => "POSE".into(),
+        Some(';') => "SEMIPOSE".into(),
+        Some('&') => "&".into(),
+        Some('\\') if line.starts_with("\\\\") => "@EMIT".into(),
+        _ => line
+            .split([' ', '/'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase(),
+    }
+}
+
+/// True when the table has this command word.
+pub fn handles(line: &str) -> bool {
+    let word = command_word(line);
+    word == "&" || table().contains_key(word.as_str())
+}
+
+/// Runs one line as `frame.executor`.
+pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
+    let line = line.trim_start();
+    ev.command = line.to_string();
+    let (word, rest): (String, &str) = match line.chars().next() {
+        Some('"') => ("SAY".into(), &line[1..]),
+        Some(':') => ("POSE".into(), &line[1..]),
+        Some(';') => ("SEMIPOSE".into(), &line[1..]),
+        Some('&') => ("&".into(), &line[1..]),
+        Some('\\') if line.starts_with("\\\\") => ("@EMIT".into(), &line[2..]),
+        _ => match line.find(' ') {
+            Some(i) => (line[..i].to_string(), line[i + 1..].trim_start()),
+            None => (line.to_string(), ""),
+        },
+    };
+    if word == "&" {
+        return attrs::ampersand(ev, frame, rest).map(|()| Ran::Done);
+    }
+    let mut parts = word.split('/');
+    let name = parts.next().unwrap_or("").to_ascii_uppercase();
+    let switches: Vec<String> = parts.map(|s| s.to_ascii_lowercase()).collect();
+    let Some(command) = table().get(name.as_str()) else {
+        return Ok(Ran::NotMine);
+    };
+    for switch in &switches {
+        if !command
+            .switches
+            .iter()
+            .any(|s| s.starts_with(switch.as_str()))
+        {
+            tell(
+                ev,
+                frame,
+                format!(
+                    "Unrecognized switch '{switch}' for command '{}'.",
+                    command.name
+                ),
+            );
+            return Ok(Ran::Done);
+        }
+    }
+    if command.wizard && !crate::functions::objects::is_wizard(ev, frame.executor)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(Ran::Done);
+    }
+    let input = Input {
+        name: command.name,
+        switches,
+        rest,
+    };
+    (command.run)(ev, frame, &input)?;
+    Ok(Ran::Done)
+}
+
+/// Splits `left=right` at the first `=` outside brackets and braces.
+pub fn split_eq(text: &str) -> (&str, Option<&str>) {
+    let mut depth = 0i32;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' | '%' => escaped = true,
+            '[' | '{' | '(' => depth += 1,
+            ']' | '}' | ')' => depth -= 1,
+            '=' if depth <= 0 => return (&text[..i], Some(&text[i + 1..])),
+            _ => {}
+        }
+    }
+    (text, None)
+}
+
+/// Resolves an object for a command, telling the executor when it is not there.
+pub fn target(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R<Option<Dbref>> {
+    match crate::functions::objects::resolve(ev, frame.executor, text)? {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if e.starts_with("#-2") => {
+            tell(ev, frame, "I don't know which one you mean!");
+            Ok(None)
+        }
+        Err(_) => {
+            tell(ev, frame, "I don't see that here.");
+            Ok(None)
+        }
+    }
+}

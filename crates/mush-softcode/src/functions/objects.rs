@@ -1,0 +1,1346 @@
+//! Objects and attributes: `u()`, `get()`, `name()`, `lcon()`, ... and the side effects
+//! `pemit()` and `set()`.
+
+use super::{Delim, Func, bool_str, f, lazy, to_i64, words};
+use crate::eval::{Emit, Eval, Frame, R, dbref, push};
+use crate::wild;
+use crate::world::{Attr, AttrFlags, Change, Dbref, Kind, NOTHING, Object, Search};
+use std::sync::Arc;
+
+/// The object and attribute family.
+pub const FUNCS: &[Func] = &[
+    f("U", 1, 11, u),
+    f("UFUN", 1, 11, u),
+    f("ULOCAL", 1, 11, ulocal),
+    f("V", 1, 1, v),
+    f("GET", 1, 1, get),
+    f("XGET", 2, 2, xget),
+    f("GET_EVAL", 1, 1, get_eval),
+    f("EVAL", 1, 2, eval),
+    f("S", 1, 1, s),
+    lazy("DEFAULT", 2, 2, default),
+    lazy("EDEFAULT", 2, 2, edefault),
+    lazy("UDEFAULT", 2, 12, udefault),
+    f("HASATTR", 2, 2, hasattr),
+    f("HASATTRP", 2, 2, hasattrp),
+    f("LATTR", 1, 2, lattr),
+    f("NATTR", 1, 1, nattr),
+    f("NAME", 0, 1, name),
+    f("FULLNAME", 1, 1, fullname),
+    f("NUM", 1, 1, num),
+    f("LOC", 1, 1, loc),
+    f("WHERE", 1, 1, loc),
+    f("ROOM", 1, 1, room),
+    f("OWNER", 1, 1, owner),
+    f("TYPE", 1, 1, kind),
+    f("FLAGS", 1, 1, flags),
+    f("HASFLAG", 2, 2, hasflag),
+    f("HASTYPE", 2, 2, hastype),
+    f("HASPOWER", 2, 2, haspower),
+    f("PARENT", 1, 1, parent),
+    f("ZONE", 1, 1, zone),
+    f("CHILDREN", 1, 1, children),
+    f("LCON", 1, 1, lcon),
+    f("LEXITS", 1, 1, lexits),
+    f("CON", 1, 1, con),
+    f("EXIT", 1, 1, exit),
+    f("NEXT", 1, 1, next),
+    f("HOME", 1, 1, home),
+    f("CONTROLS", 2, 2, controls_fn),
+    f("LOCATE", 3, 3, locate),
+    f("PMATCH", 1, 1, pmatch),
+    f("ISDBREF", 1, 1, isdbref),
+    f("LSEARCH", 1, 5, lsearch),
+    f("SEARCH", 0, 1, search),
+    f("NEARBY", 2, 2, nearby),
+    f("PEMIT", 2, 2, pemit),
+    f("REMIT", 2, 2, remit),
+    f("OEMIT", 2, 2, oemit),
+    f("SET", 2, 2, set),
+    f("CREATE", 1, 3, create),
+    f("RAND", 1, 2, rand),
+    f("DIE", 2, 3, die),
+    f("LWHO", 0, 1, lwho),
+    f("CONN", 1, 1, conn),
+    f("IDLE", 1, 1, idle),
+    f("DOING", 1, 1, doing),
+    f("NUMVERSION", 0, 0, numversion),
+    f("VERSION", 0, 0, version),
+    f("MUDNAME", 0, 0, mudname),
+];
+
+type Args<'a> = &'a [String];
+type Out<'a> = &'a mut String;
+
+/// How deep parent chains are followed (TinyMUX `parent_nest_limit`).
+pub const PARENT_DEPTH: usize = 10;
+
+/// The number in `#12` (or `12`), NOTHING when it is not one.
+pub fn dbref_num(text: &str) -> Dbref {
+    let t = text.trim();
+    match t.strip_prefix('#') {
+        Some(n)
+            if !n.is_empty()
+                && n.trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+        {
+            n.parse().unwrap_or(NOTHING)
+        }
+        _ => NOTHING,
+    }
+}
+
+/// True when `who` is a wizard (God is one).
+pub fn is_wizard(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
+    if who == 1 {
+        return Ok(true);
+    }
+    Ok(match ev.world.object(who)? {
+        Some(o) => {
+            o.has_flag("WIZARD")
+                || ev
+                    .world
+                    .object(o.owner)?
+                    .is_some_and(|w| w.has_flag("WIZARD"))
+        }
+        None => false,
+    })
+}
+
+/// True when `who` may change `what` (wizards, owners, and objects of the same owner).
+pub fn controls(ev: &mut Eval<'_>, who: Dbref, what: Dbref) -> R<bool> {
+    if is_wizard(ev, who)? {
+        return Ok(what != 1 || who == 1);
+    }
+    let (Some(a), Some(b)) = (ev.world.object(who)?, ev.world.object(what)?) else {
+        return Ok(false);
+    };
+    if b.kind == Kind::Player && b.id != a.id && !a.has_flag("WIZARD") {
+        return Ok(false);
+    }
+    Ok(a.owner == b.owner || a.id == b.owner)
+}
+
+/// An attribute on `id` or, unless marked no_inherit, on its parents.
+pub fn inherited(ev: &mut Eval<'_>, id: Dbref, name: &str) -> R<Option<Attr>> {
+    let mut current = id;
+    for depth in 0..=PARENT_DEPTH {
+        let Some(obj) = ev.world.object(current)? else {
+            return Ok(None);
+        };
+        if let Some(attr) = ev.world.attr(current, name)?
+            && (depth == 0 || !attr.flags.has(AttrFlags::NO_INHERIT))
+        {
+            return Ok(Some(attr));
+        }
+        if obj.parent == NOTHING {
+            return Ok(None);
+        }
+        current = obj.parent;
+    }
+    Ok(None)
+}
+
+/// True when `who` may read the attribute on `obj`.
+fn can_read(ev: &mut Eval<'_>, who: Dbref, obj: Dbref, attr: &Attr) -> R<bool> {
+    if attr.flags.has(AttrFlags::HIDDEN) && !is_wizard(ev, who)? {
+        return Ok(false);
+    }
+    if attr.flags.has(AttrFlags::VISUAL) {
+        return Ok(true);
+    }
+    if controls(ev, who, obj)? || attr.owner == who {
+        return Ok(true);
+    }
+    Ok(ev.world.object(obj)?.is_some_and(|o| o.has_flag("VISUAL")))
+}
+
+/// Finds an object by what a player would type: `me`, `here`, `#12`, `*player`, or the
+/// name of something the looker holds, is near, or an exit of its room.
+pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, &'static str>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Err("#-1 NO MATCH"));
+    }
+    let lower = t.to_lowercase();
+    if lower == "me" {
+        return Ok(Ok(looker));
+    }
+    if lower == "here" {
+        return Ok(match ev.world.object(looker)? {
+            Some(o) if o.kind == Kind::Room => Ok(looker),
+            Some(o) => Ok(o.location),
+            None => Err("#-1 NO MATCH"),
+        });
+    }
+    if t.starts_with('#') {
+        let n = dbref_num(t);
+        return Ok(match ev.world.object(n)? {
+            Some(_) => Ok(n),
+            None => Err("#-1 NO MATCH"),
+        });
+    }
+    if let Some(name) = t.strip_prefix('*') {
+        return Ok(match ev.world.player_named(name.trim())? {
+            Some(p) => Ok(p),
+            None => Err("#-1 NO MATCH"),
+        });
+    }
+    let here = match ev.world.object(looker)? {
+        Some(o) => o.location,
+        None => NOTHING,
+    };
+    let mut candidates: Vec<Dbref> = ev.world.contents(looker)?;
+    if here != NOTHING {
+        candidates.extend(ev.world.contents(here)?);
+        candidates.extend(ev.world.exits(here)?);
+    }
+    let mut partial: Vec<Dbref> = Vec::new();
+    let mut exact: Vec<Dbref> = Vec::new();
+    for id in candidates {
+        if id == looker {
+            continue;
+        }
+        let Some(obj) = ev.world.object(id)? else {
+            continue;
+        };
+        if name_matches(&obj, &lower, &mut partial) {
+            exact.push(id);
+        }
+    }
+    exact.dedup();
+    partial.dedup();
+    Ok(match (exact.as_slice(), partial.as_slice()) {
+        ([one, ..], _) => Ok(*one),
+        ([], [one]) => Ok(*one),
+        ([], []) => Err("#-1 NO MATCH"),
+        _ => Err("#-2 AMBIGUOUS MATCH"),
+    })
+}
+
+/// True on an exact match; records a partial (word-prefix) match in `partial`.
+fn name_matches(obj: &Object, lower: &str, partial: &mut Vec<Dbref>) -> bool {
+    if obj.kind == Kind::Exit {
+        return obj
+            .name
+            .split(';')
+            .any(|alias| alias.trim().to_lowercase() == lower);
+    }
+    let name = obj.name.to_lowercase();
+    if name == lower {
+        return true;
+    }
+    if name.split(' ').any(|w| w.starts_with(lower)) {
+        partial.push(obj.id);
+    }
+    false
+}
+
+/// Resolves an argument to an object, writing TinyMUX's error when it is none.
+fn thing(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    text: &str,
+    out: &mut String,
+) -> R<Option<Arc<Object>>> {
+    match resolve(ev, frame.executor, text)? {
+        Ok(id) => Ok(ev.world.object(id)?),
+        Err(error) => {
+            push(out, error);
+            Ok(None)
+        }
+    }
+}
+
+/// Splits `obj/attr`; without a slash the attribute is on `default_obj`.
+fn split_spec<'a>(spec: &'a str, default_obj: &'a str) -> (&'a str, String) {
+    match spec.split_once('/') {
+        Some((o, a)) => (o, a.trim().to_ascii_uppercase()),
+        None => (default_obj, spec.trim().to_ascii_uppercase()),
+    }
+}
+
+/// Calls `obj/attr` (or `attr` on the executor) as `u()` does, with `%0`-`%9` = `args`.
+pub fn call_attr(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    spec: &str,
+    args: Vec<String>,
+    out: &mut String,
+) -> R {
+    let (obj_text, attr_name) = split_spec(spec, "me");
+    let obj = match resolve(ev, frame.executor, obj_text)? {
+        Ok(id) => id,
+        Err(_) => {
+            push(out, "#-1 NO MATCH");
+            return Ok(());
+        }
+    };
+    let Some(attr) = inherited(ev, obj, &attr_name)? else {
+        return Ok(());
+    };
+    if !can_read(ev, frame.executor, obj, &attr)? {
+        push(out, "#-1 PERMISSION DENIED");
+        return Ok(());
+    }
+    if attr.flags.has(AttrFlags::NO_EVAL) {
+        push(out, &attr.value);
+        return Ok(());
+    }
+    let inner = Frame {
+        executor: obj,
+        caller: frame.executor,
+        enactor: frame.enactor,
+        args: &args,
+    };
+    let mut buf = String::new();
+    ev.eval_attr(&inner, &attr.value, &mut buf)?;
+    push(out, &buf);
+    Ok(())
+}
+
+fn u(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    call_attr(ev, frame, &args[0], args[1..].to_vec(), out)
+}
+
+fn ulocal(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let saved = ev.regs.clone();
+    let result = call_attr(ev, frame, &args[0], args[1..].to_vec(), out);
+    ev.regs = saved;
+    result
+}
+
+fn v(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let name = args[0].trim();
+    if name.len() == 1
+        && let Some(d) = name.chars().next().and_then(|c| c.to_digit(10))
+    {
+        if let Some(a) = frame.args.get(d as usize) {
+            push(out, a);
+        }
+        return Ok(());
+    }
+    if let Some(attr) = inherited(ev, frame.executor, &name.to_ascii_uppercase())? {
+        push(out, &attr.value);
+    }
+    Ok(())
+}
+
+/// Reads `obj/attr` for `get()` and friends, with TinyMUX's errors.
+fn read(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    obj_text: &str,
+    attr_name: &str,
+    out: &mut String,
+) -> R<Option<(Dbref, Attr)>> {
+    let obj = match resolve(ev, frame.executor, obj_text)? {
+        Ok(id) => id,
+        Err(error) => {
+            push(out, error);
+            return Ok(None);
+        }
+    };
+    if attr_name.is_empty() {
+        push(out, "#-1 NO SUCH ATTRIBUTE");
+        return Ok(None);
+    }
+    let Some(attr) = inherited(ev, obj, attr_name)? else {
+        return Ok(None);
+    };
+    if !can_read(ev, frame.executor, obj, &attr)? {
+        push(out, "#-1 PERMISSION DENIED");
+        return Ok(None);
+    }
+    Ok(Some((obj, attr)))
+}
+
+fn get(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some((o, a)) = args[0].split_once('/') else {
+        push(out, "#-1 BAD ARGUMENT FORMAT TO GET");
+        return Ok(());
+    };
+    if let Some((_, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), out)? {
+        push(out, &attr.value);
+    }
+    Ok(())
+}
+
+fn xget(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some((_, attr)) = read(
+        ev,
+        frame,
+        &args[0],
+        &args[1].trim().to_ascii_uppercase(),
+        out,
+    )? {
+        push(out, &attr.value);
+    }
+    Ok(())
+}
+
+fn get_eval(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some((o, a)) = args[0].split_once('/') else {
+        push(out, "#-1 BAD ARGUMENT FORMAT TO GET_EVAL");
+        return Ok(());
+    };
+    if let Some((obj, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), out)? {
+        let inner = Frame {
+            executor: obj,
+            caller: frame.executor,
+            enactor: frame.enactor,
+            args: &[],
+        };
+        let mut buf = String::new();
+        ev.eval_attr(&inner, &attr.value, &mut buf)?;
+        push(out, &buf);
+    }
+    Ok(())
+}
+
+fn eval(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if args.len() == 2 {
+        let spec = format!("{}/{}", args[0], args[1]);
+        return get_eval(ev, frame, &[spec], out);
+    }
+    s(ev, frame, args, out)
+}
+
+fn s(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let mut buf = String::new();
+    ev.eval_attr(frame, &args[0], &mut buf)?;
+    push(out, &buf);
+    Ok(())
+}
+
+fn default(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let spec = ev.eval_arg(frame, &args[0])?;
+    if let Some((o, a)) = spec.split_once('/') {
+        let mut scratch = String::new();
+        if let Some((_, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), &mut scratch)?
+            && !attr.value.is_empty()
+        {
+            push(out, &attr.value);
+            return Ok(());
+        }
+    }
+    let text = ev.eval_arg(frame, &args[1])?;
+    push(out, &text);
+    Ok(())
+}
+
+fn edefault(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let spec = ev.eval_arg(frame, &args[0])?;
+    if let Some((o, a)) = spec.split_once('/') {
+        let mut scratch = String::new();
+        if let Some((obj, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), &mut scratch)?
+            && !attr.value.is_empty()
+        {
+            let inner = Frame {
+                executor: obj,
+                caller: frame.executor,
+                enactor: frame.enactor,
+                args: &[],
+            };
+            let mut buf = String::new();
+            ev.eval_attr(&inner, &attr.value, &mut buf)?;
+            push(out, &buf);
+            return Ok(());
+        }
+    }
+    let text = ev.eval_arg(frame, &args[1])?;
+    push(out, &text);
+    Ok(())
+}
+
+fn udefault(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let spec = ev.eval_arg(frame, &args[0])?;
+    let (o, a) = split_spec(&spec, "me");
+    let mut scratch = String::new();
+    let found = match resolve(ev, frame.executor, o)? {
+        Ok(_) => read(ev, frame, o, &a, &mut scratch)?.filter(|(_, attr)| !attr.value.is_empty()),
+        Err(_) => None,
+    };
+    if found.is_some() {
+        let mut call_args = Vec::new();
+        for raw in &args[2..] {
+            call_args.push(ev.eval_arg(frame, raw)?);
+        }
+        return call_attr(ev, frame, &spec, call_args, out);
+    }
+    let text = ev.eval_arg(frame, &args[1])?;
+    push(out, &text);
+    Ok(())
+}
+
+fn hasattr_impl(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    args: Args<'_>,
+    out: Out<'_>,
+    parents: bool,
+) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let name = args[1].trim().to_ascii_uppercase();
+    let attr = if parents {
+        inherited(ev, obj.id, &name)?
+    } else {
+        ev.world.attr(obj.id, &name)?
+    };
+    let visible = match attr {
+        Some(attr) => can_read(ev, frame.executor, obj.id, &attr)?,
+        None => false,
+    };
+    push(out, bool_str(visible));
+    Ok(())
+}
+
+fn hasattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    hasattr_impl(ev, frame, args, out, false)
+}
+
+fn hasattrp(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    hasattr_impl(ev, frame, args, out, true)
+}
+
+fn visible_attrs(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    obj: Dbref,
+    pattern: &str,
+) -> R<Vec<String>> {
+    let mut names = Vec::new();
+    for name in ev.world.attr_names(obj)? {
+        if !wild::matches(pattern, &name) {
+            continue;
+        }
+        if let Some(attr) = ev.world.attr(obj, &name)?
+            && can_read(ev, frame.executor, obj, &attr)?
+        {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+fn lattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let (o, pattern) = match args[0].split_once('/') {
+        Some((o, p)) => (o, p.trim()),
+        None => (args[0].as_str(), "*"),
+    };
+    let Some(obj) = thing(ev, frame, o, out)? else {
+        return Ok(());
+    };
+    let names = visible_attrs(ev, frame, obj.id, pattern)?;
+    super::join_into(out, names, " ");
+    Ok(())
+}
+
+fn nattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let n = visible_attrs(ev, frame, obj.id, "*")?.len();
+    push(out, &n.to_string());
+    Ok(())
+}
+
+/// The name an object shows: exits show their first alias.
+pub fn display_name(obj: &Object) -> &str {
+    if obj.kind == Kind::Exit {
+        obj.name.split(';').next().unwrap_or("")
+    } else {
+        &obj.name
+    }
+}
+
+fn name(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(arg) = args.first() else {
+        return Ok(());
+    };
+    if let Some(obj) = thing(ev, frame, arg, out)? {
+        push(out, display_name(&obj));
+    }
+    Ok(())
+}
+
+fn fullname(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some(obj) = thing(ev, frame, &args[0], out)? {
+        push(out, &obj.name);
+    }
+    Ok(())
+}
+
+fn num(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    match resolve(ev, frame.executor, &args[0])? {
+        Ok(id) => push(out, &dbref(id)),
+        Err(error) => push(out, error),
+    }
+    Ok(())
+}
+
+/// Writes one dbref field of an object, or the match error.
+fn field(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    arg: &str,
+    out: &mut String,
+    pick: fn(&Object) -> Dbref,
+) -> R {
+    if let Some(obj) = thing(ev, frame, arg, out)? {
+        push(out, &dbref(pick(&obj)));
+    }
+    Ok(())
+}
+
+fn loc(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    field(ev, frame, &args[0], out, |o| {
+        if o.kind == Kind::Room {
+            NOTHING
+        } else {
+            o.location
+        }
+    })
+}
+
+fn room(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let mut current = obj;
+    for _ in 0..20 {
+        if current.kind == Kind::Room {
+            push(out, &dbref(current.id));
+            return Ok(());
+        }
+        match ev.world.object(current.location)? {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    push(out, "#-1");
+    Ok(())
+}
+
+fn owner(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some((o, a)) = args[0].split_once('/') {
+        if let Some((_, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), out)? {
+            push(out, &dbref(attr.owner));
+        }
+        return Ok(());
+    }
+    field(ev, frame, &args[0], out, |o| o.owner)
+}
+
+fn kind(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some(obj) = thing(ev, frame, &args[0], out)? {
+        push(out, obj.kind.name());
+    }
+    Ok(())
+}
+
+/// Flags with the letters `flags()` shows, in TinyMUX's order.
+pub const FLAG_LETTERS: &[(&str, char)] = &[
+    ("TRANSPARENT", 't'),
+    ("WIZARD", 'W'),
+    ("LINK_OK", 'L'),
+    ("DARK", 'D'),
+    ("JUMP_OK", 'J'),
+    ("STICKY", 'S'),
+    ("DESTROY_OK", 'd'),
+    ("HAVEN", 'H'),
+    ("QUIET", 'Q'),
+    ("HALTED", 'h'),
+    ("TRACE", 'T'),
+    ("GOING", 'G'),
+    ("MONITOR", 'M'),
+    ("MYOPIC", 'm'),
+    ("PUPPET", 'p'),
+    ("CHOWN_OK", 'C'),
+    ("ENTER_OK", 'e'),
+    ("VISUAL", 'V'),
+    ("IMMORTAL", 'i'),
+    ("HAS_STARTUP", '+'),
+    ("OPAQUE", 'O'),
+    ("VERBOSE", 'v'),
+    ("INHERIT", 'I'),
+    ("NOSPOOF", 'N'),
+    ("ROBOT", 'r'),
+    ("SAFE", 's'),
+    ("ROYALTY", 'Z'),
+    ("HEARTHRU", 'a'),
+    ("TERSE", 'q'),
+    ("ABODE", 'A'),
+    ("FLOATING", 'F'),
+    ("UNFINDABLE", 'U'),
+    ("PARENT_OK", 'Y'),
+    ("LIGHT", 'l'),
+    ("HAS_LISTEN", '@'),
+    ("HAS_FWDLIST", '&'),
+    ("AUDITORIUM", 'b'),
+    ("ANSI", 'X'),
+    ("HEAD", '?'),
+    ("FIXED", 'f'),
+    ("UNINSPECTED", 'g'),
+    ("NO_COMMAND", 'n'),
+    ("KEEPALIVE", 'k'),
+    ("NOBLEED", '-'),
+    ("STAFF", 'w'),
+    ("HAS_DAILY", '*'),
+    ("GAGGED", 'j'),
+    ("OPEN_OK", 'z'),
+    ("VACATION", '|'),
+    ("PLAYER_MAILS", 'B'),
+    ("HTML", '('),
+    ("BLIND", 'B'),
+    ("SUSPECT", 'u'),
+    ("CONNECTED", 'c'),
+    ("SLAVE", 'x'),
+];
+
+fn type_letter(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Room => "R",
+        Kind::Exit => "E",
+        Kind::Player => "P",
+        Kind::Thing => "",
+    }
+}
+
+fn flags(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let mut s = type_letter(obj.kind).to_string();
+    for (flag, letter) in FLAG_LETTERS {
+        if obj.has_flag(flag) {
+            s.push(*letter);
+        }
+    }
+    push(out, &s);
+    Ok(())
+}
+
+fn hasflag(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let flag = args[1].trim().to_ascii_uppercase();
+    let has = match flag.as_str() {
+        "ROOM" => obj.kind == Kind::Room,
+        "EXIT" => obj.kind == Kind::Exit,
+        "PLAYER" => obj.kind == Kind::Player,
+        "THING" => obj.kind == Kind::Thing,
+        _ => obj.has_flag(&flag),
+    };
+    push(out, bool_str(has));
+    Ok(())
+}
+
+fn hastype(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let want = args[1].trim().to_ascii_uppercase();
+    let has = match want.chars().next() {
+        Some('R') => obj.kind == Kind::Room,
+        Some('E') => obj.kind == Kind::Exit,
+        Some('P') => obj.kind == Kind::Player,
+        Some('T') => obj.kind == Kind::Thing,
+        _ => {
+            push(out, "#-1 NO SUCH TYPE");
+            return Ok(());
+        }
+    };
+    push(out, bool_str(has));
+    Ok(())
+}
+
+fn haspower(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let power = args[1].trim().to_ascii_uppercase();
+    push(out, bool_str(obj.powers.contains(&power)));
+    Ok(())
+}
+
+fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    field(ev, frame, &args[0], out, |o| o.parent)
+}
+
+fn zone(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    field(ev, frame, &args[0], out, |o| o.zone)
+}
+
+fn dbref_list(out: &mut String, ids: &[Dbref]) {
+    super::join_into(out, ids.iter().map(|id| dbref(*id)), " ");
+}
+
+fn children(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.search(&Search {
+        parent: Some(obj.id),
+        ..Search::default()
+    })?;
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn lcon(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.contents(obj.id)?;
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn lexits(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.exits(obj.id)?;
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn first_of(ids: Vec<Dbref>) -> String {
+    dbref(ids.first().copied().unwrap_or(NOTHING))
+}
+
+fn con(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.contents(obj.id)?;
+    push(out, &first_of(ids));
+    Ok(())
+}
+
+fn exit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.exits(obj.id)?;
+    push(out, &first_of(ids));
+    Ok(())
+}
+
+fn next(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let list = if obj.kind == Kind::Exit {
+        ev.world.exits(obj.location)?
+    } else {
+        ev.world.contents(obj.location)?
+    };
+    let after = list
+        .iter()
+        .position(|id| *id == obj.id)
+        .and_then(|i| list.get(i + 1))
+        .copied()
+        .unwrap_or(NOTHING);
+    push(out, &dbref(after));
+    Ok(())
+}
+
+fn home(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    field(ev, frame, &args[0], out, |o| o.link)
+}
+
+fn controls_fn(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let a = match resolve(ev, frame.executor, &args[0])? {
+        Ok(id) => id,
+        Err(_) => {
+            push(out, "#-1 ARG1 NOT FOUND");
+            return Ok(());
+        }
+    };
+    let b = match resolve(ev, frame.executor, &args[1])? {
+        Ok(id) => id,
+        Err(_) => {
+            push(out, "#-1 ARG2 NOT FOUND");
+            return Ok(());
+        }
+    };
+    let yes = controls(ev, a, b)?;
+    push(out, bool_str(yes));
+    Ok(())
+}
+
+fn locate(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let looker = match resolve(ev, frame.executor, &args[0])? {
+        Ok(id) => id,
+        Err(error) => {
+            push(out, error);
+            return Ok(());
+        }
+    };
+    match resolve(ev, looker, &args[1])? {
+        Ok(id) => push(out, &dbref(id)),
+        Err(error) => push(out, error.split(' ').next().unwrap_or("#-1")),
+    }
+    Ok(())
+}
+
+fn pmatch(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let t = args[0].trim();
+    if t.starts_with('#') {
+        let n = dbref_num(t);
+        match ev.world.object(n)? {
+            Some(o) if o.kind == Kind::Player => push(out, &dbref(n)),
+            _ => push(out, "#-1 NO MATCH"),
+        }
+        return Ok(());
+    }
+    let name = t.strip_prefix('*').unwrap_or(t);
+    match ev.world.player_named(name)? {
+        Some(p) => push(out, &dbref(p)),
+        None => push(out, "#-1 NO MATCH"),
+    }
+    Ok(())
+}
+
+fn isdbref(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let t = args[0].trim();
+    let ok = t.starts_with('#') && dbref_num(t) >= 0 && ev.world.object(dbref_num(t))?.is_some();
+    push(out, bool_str(ok));
+    Ok(())
+}
+
+fn lsearch(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let mut query = Search::default();
+    let who = args[0].trim();
+    if !who.is_empty() && !who.eq_ignore_ascii_case("all") {
+        match resolve(ev, frame.executor, who)? {
+            Ok(id) => query.owner = Some(id),
+            Err(_) => {
+                push(out, "#-1 NO SUCH PLAYER");
+                return Ok(());
+            }
+        }
+    }
+    let class = args
+        .get(1)
+        .map(|c| c.trim().to_ascii_uppercase())
+        .unwrap_or_default();
+    let value = args
+        .get(2)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    match class.as_str() {
+        "" | "NONE" => {}
+        "TYPE" => {
+            query.kind = match value.to_ascii_uppercase().as_str() {
+                "ROOM" | "ROOMS" => Some(Kind::Room),
+                "EXIT" | "EXITS" => Some(Kind::Exit),
+                "PLAYER" | "PLAYERS" => Some(Kind::Player),
+                "THING" | "THINGS" | "OBJECT" | "OBJECTS" => Some(Kind::Thing),
+                _ => {
+                    push(out, "#-1 UNKNOWN TYPE");
+                    return Ok(());
+                }
+            }
+        }
+        "NAME" => query.name = Some(format!("{value}*")),
+        "PARENT" => query.parent = Some(dbref_num(&value)),
+        "ZONE" => query.zone = Some(dbref_num(&value)),
+        "FLAGS" => query.flag = Some(value.to_ascii_uppercase()),
+        "ROOMS" | "EXITS" | "PLAYERS" | "THINGS" | "OBJECTS" => {
+            query.kind = Some(match class.as_str() {
+                "ROOMS" => Kind::Room,
+                "EXITS" => Kind::Exit,
+                "PLAYERS" => Kind::Player,
+                _ => Kind::Thing,
+            });
+            if !value.is_empty() {
+                query.name = Some(format!("{value}*"));
+            }
+        }
+        _ => {
+            push(out, "#-1 UNKNOWN SEARCH CLASS");
+            return Ok(());
+        }
+    }
+    if args.len() >= 4 {
+        let low = dbref_num(&args[3]).max(0);
+        let high = args
+            .get(4)
+            .map(|h| dbref_num(h))
+            .filter(|h| *h >= 0)
+            .unwrap_or(i64::MAX);
+        query.range = Some((low, high));
+    }
+    let ids = ev.world.search(&query)?;
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let text = args.first().cloned().unwrap_or_default();
+    let (who, rest) = match text.split_once(' ') {
+        Some((w, r)) if !w.contains('=') => (w.to_string(), r.to_string()),
+        _ => ("all".to_string(), text.clone()),
+    };
+    let (class, value) = match rest.split_once('=') {
+        Some((c, v)) => (c.trim().to_string(), v.trim().to_string()),
+        None => (String::new(), String::new()),
+    };
+    lsearch(ev, frame, &[who, class, value], out)
+}
+
+fn nearby(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let (Ok(a), Ok(b)) = (
+        resolve(ev, frame.executor, &args[0])?,
+        resolve(ev, frame.executor, &args[1])?,
+    ) else {
+        push(out, "0");
+        return Ok(());
+    };
+    let (Some(oa), Some(ob)) = (ev.world.object(a)?, ev.world.object(b)?) else {
+        push(out, "0");
+        return Ok(());
+    };
+    let near = oa.location == ob.location || oa.location == b || ob.location == a;
+    push(out, bool_str(near));
+    Ok(())
+}
+
+/// True when `who` may send text straight to `target` (TinyMUX's rule for `@pemit`):
+/// wizards anywhere; others to what they control, hold, stand beside, or stand in.
+pub fn may_pemit(ev: &mut Eval<'_>, who: Dbref, target: Dbref) -> R<bool> {
+    if is_wizard(ev, who)? || controls(ev, who, target)? {
+        return Ok(true);
+    }
+    let (Some(me), Some(it)) = (ev.world.object(who)?, ev.world.object(target)?) else {
+        return Ok(false);
+    };
+    Ok(it.location == me.location || it.location == me.id || it.id == me.location)
+}
+
+fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<Vec<Dbref>> {
+    let mut ids = Vec::new();
+    for word in words(list, &Delim::space()) {
+        if let Ok(id) = resolve(ev, frame.executor, word)?
+            && may_pemit(ev, frame.executor, id)?
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
+    for id in targets(ev, frame, &args[0])? {
+        ev.emits.push(Emit::To(id, args[1].clone()));
+    }
+    Ok(())
+}
+
+fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
+    for id in targets(ev, frame, &args[0])? {
+        ev.emits.push(Emit::Room {
+            room: id,
+            except: Vec::new(),
+            text: args[1].clone(),
+        });
+    }
+    Ok(())
+}
+
+fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
+    for id in targets(ev, frame, &args[0])? {
+        if let Some(obj) = ev.world.object(id)? {
+            ev.emits.push(Emit::Room {
+                room: obj.location,
+                except: vec![id],
+                text: args[1].clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What `@set`/`set()` do, shared with the commands: flags, `attr:value`, attribute flags.
+/// Returns the reply a command prints (`Set.`) or an error.
+pub fn set_thing(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    target: &str,
+    what: &str,
+) -> R<Result<&'static str, String>> {
+    if let Some((o, a)) = target.split_once('/') {
+        // An attribute flag.
+        let obj = match resolve(ev, frame.executor, o)? {
+            Ok(id) => id,
+            Err(_) => return Ok(Err("I don't see that here.".into())),
+        };
+        if !controls(ev, frame.executor, obj)? {
+            return Ok(Err("Permission denied.".into()));
+        }
+        let name = a.trim().to_ascii_uppercase();
+        let (clear, flag) = match what.trim().strip_prefix('!') {
+            Some(f) => (true, f),
+            None => (false, what.trim()),
+        };
+        let Some(bit) = AttrFlags::by_name(flag) else {
+            return Ok(Err("I don't understand that flag.".into()));
+        };
+        let Some(mut attr) = ev.world.attr(obj, &name)? else {
+            return Ok(Err("No such attribute.".into()));
+        };
+        if clear {
+            attr.flags.0 &= !bit;
+        } else {
+            attr.flags.0 |= bit;
+        }
+        ev.world.set_attr(obj, &name, Some(attr))?;
+        return Ok(Ok(if clear { "Cleared." } else { "Set." }));
+    }
+    let obj = match resolve(ev, frame.executor, target)? {
+        Ok(id) => id,
+        Err(_) => return Ok(Err("I don't see that here.".into())),
+    };
+    if !controls(ev, frame.executor, obj)? {
+        return Ok(Err("Permission denied.".into()));
+    }
+    if let Some((name, value)) = what.split_once(':')
+        && !name.trim().is_empty()
+        && !name.contains(' ')
+    {
+        let name = name.trim().to_ascii_uppercase();
+        return Ok(match set_attr(ev, frame.executor, obj, &name, value)? {
+            Ok(()) => Ok(if value.is_empty() { "Cleared." } else { "Set." }),
+            Err(e) => Err(e),
+        });
+    }
+    let (clear, flag) = match what.trim().strip_prefix('!') {
+        Some(f) => (true, f.trim().to_ascii_uppercase()),
+        None => (false, what.trim().to_ascii_uppercase()),
+    };
+    if !FLAG_LETTERS.iter().any(|(f, _)| *f == flag) {
+        return Ok(Err("I don't understand that flag.".into()));
+    }
+    if matches!(flag.as_str(), "WIZARD" | "ROYALTY" | "STAFF" | "IMMORTAL")
+        && !is_wizard(ev, frame.executor)?
+    {
+        return Ok(Err("Permission denied.".into()));
+    }
+    if flag == "CONNECTED" || flag == "GOING" {
+        return Ok(Err("Permission denied.".into()));
+    }
+    ev.world.change(obj, Change::Flag(flag, !clear))?;
+    Ok(Ok(if clear { "Cleared." } else { "Set." }))
+}
+
+/// Longest attribute name.
+pub const ATTR_NAME_MAX: usize = 64;
+
+/// True for names TinyMUX accepts for attributes.
+pub fn valid_attr_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= ATTR_NAME_MAX
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '~')
+        && name.chars().all(|c| {
+            c.is_ascii_graphic()
+                && !matches!(
+                    c,
+                    '(' | ')'
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                        | ','
+                        | ';'
+                        | '%'
+                        | '\\'
+                        | '='
+                        | ':'
+                        | '/'
+                        | '*'
+                        | '?'
+                )
+        })
+}
+
+/// Sets or (with an empty value) clears an attribute as `who`, keeping its flags.
+pub fn set_attr(
+    ev: &mut Eval<'_>,
+    who: Dbref,
+    obj: Dbref,
+    name: &str,
+    value: &str,
+) -> R<Result<(), String>> {
+    if !valid_attr_name(name) {
+        return Ok(Err("That's not a good name for an attribute.".into()));
+    }
+    let existing = ev.world.attr(obj, name)?;
+    if let Some(attr) = &existing {
+        if attr.flags.has(AttrFlags::LOCKED) && attr.owner != who && !is_wizard(ev, who)? {
+            return Ok(Err("Permission denied.".into()));
+        }
+        if attr.flags.has(AttrFlags::WIZARD) && !is_wizard(ev, who)? {
+            return Ok(Err("Permission denied.".into()));
+        }
+    }
+    if value.is_empty() {
+        ev.world.set_attr(obj, name, None)?;
+    } else {
+        let flags = existing.map(|a| a.flags).unwrap_or_default();
+        let owner = ev.world.object(obj)?.map(|o| o.owner).unwrap_or(who);
+        ev.world.set_attr(
+            obj,
+            name,
+            Some(Attr {
+                value: value.to_string(),
+                owner,
+                flags,
+            }),
+        )?;
+    }
+    Ok(Ok(()))
+}
+
+fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Err(e) = set_thing(ev, frame, &args[0], &args[1])? {
+        if e == "Permission denied." {
+            push(out, "#-1 PERMISSION DENIED");
+        } else if e.starts_with("I don't see") {
+            push(out, "#-1 NO MATCH");
+        }
+    }
+    Ok(())
+}
+
+fn create(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let name = args[0].trim();
+    if name.is_empty() {
+        push(out, "#-1 ILLEGAL NAME");
+        return Ok(());
+    }
+    let owner = ev
+        .world
+        .object(frame.executor)?
+        .map(|o| {
+            if o.kind == Kind::Player {
+                o.id
+            } else {
+                o.owner
+            }
+        })
+        .unwrap_or(frame.executor);
+    match ev.world.create(Kind::Thing, name, owner, frame.executor) {
+        Ok(id) => push(out, &dbref(id)),
+        Err(crate::world::Miss::Refused(why)) => {
+            push(out, &format!("#-1 {}", why.to_ascii_uppercase()))
+        }
+        Err(miss) => return Err(miss),
+    }
+    Ok(())
+}
+
+fn rand(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if args.len() == 2 {
+        let (lo, hi) = (to_i64(&args[0]), to_i64(&args[1]));
+        if hi < lo {
+            push(out, "#-1 ARGUMENT OUT OF RANGE");
+        } else {
+            let span = (hi - lo) as u64 + 1;
+            push(out, &(lo + ev.world.random(span) as i64).to_string());
+        }
+        return Ok(());
+    }
+    let n = to_i64(&args[0]);
+    if n < 1 {
+        push(out, "#-1 ARGUMENT MUST BE POSITIVE");
+    } else {
+        push(out, &ev.world.random(n as u64).to_string());
+    }
+    Ok(())
+}
+
+fn die(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let (n, sides) = (to_i64(&args[0]), to_i64(&args[1]));
+    if !(0..=100).contains(&n) || sides < 1 {
+        push(out, "#-1 ARGUMENT OUT OF RANGE");
+        return Ok(());
+    }
+    let rolls: Vec<i64> = (0..n)
+        .map(|_| 1 + ev.world.random(sides as u64) as i64)
+        .collect();
+    if args.get(2).is_some_and(|s| super::truthy(s)) {
+        super::join_into(out, rolls.iter().map(|r| r.to_string()), " ");
+    } else {
+        push(out, &rolls.iter().sum::<i64>().to_string());
+    }
+    Ok(())
+}
+
+fn lwho(ev: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
+    let ids: Vec<Dbref> = ev.world.connections()?.iter().map(|c| c.player).collect();
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn connection(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    who: &str,
+) -> R<Option<crate::world::Connection>> {
+    let id = match resolve(ev, frame.executor, who)? {
+        Ok(id) => id,
+        Err(_) => match ev.world.player_named(who.trim())? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+    };
+    Ok(ev.world.connections()?.into_iter().find(|c| c.player == id))
+}
+
+fn conn(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    match connection(ev, frame, &args[0])? {
+        Some(c) => push(out, &c.connected_secs.to_string()),
+        None => push(out, "-1"),
+    }
+    Ok(())
+}
+
+fn idle(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    match connection(ev, frame, &args[0])? {
+        Some(c) => push(out, &c.idle_secs.to_string()),
+        None => push(out, "-1"),
+    }
+    Ok(())
+}
+
+fn doing(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some(c) = connection(ev, frame, &args[0])? {
+        push(out, &c.doing);
+    }
+    Ok(())
+}
+
+fn numversion(_: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
+    push(out, "2012000010");
+    Ok(())
+}
+
+fn version(_: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
+    push(out, concat!("mush-on-kube ", env!("CARGO_PKG_VERSION")));
+    Ok(())
+}
+
+fn mudname(_: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
+    push(out, "mush-on-kube");
+    Ok(())
+}

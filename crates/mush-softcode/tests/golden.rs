@@ -1,0 +1,169 @@
+//! The evaluator against output recorded from TinyMUX 2.12 (`softcode/golden/*.jsonl`,
+//! made by `scripts/record-golden`): every command runs as Wizard (#1) on a fresh
+//! in-memory world per file, and what Wizard is shown is compared line by line after
+//! object numbers are renamed in order of first appearance (the two servers number new
+//! objects differently). Prints the match rate per file and in total, writes every
+//! difference to `target/softcode-golden.txt`, and fails when the rate falls below the
+//! floor below (raise it as the evaluator improves; never lower it to make a change pass).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use mush_softcode::command::{self, HUH, Ran};
+use mush_softcode::memory::MemoryWorld;
+use mush_softcode::{Emit, Eval, Frame, Limits, World};
+
+/// The share of recorded commands whose output must match exactly.
+const FLOOR: f64 = 0.77;
+
+#[derive(serde::Deserialize)]
+struct Record {
+    cmd: String,
+    out: Vec<String>,
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../softcode/golden")
+}
+
+/// Renames `#<n>` (n >= 0) to `#<k>` by order of first appearance.
+fn normalise(line: &str, seen: &mut HashMap<String, usize>) -> String {
+    let mut out = String::with_capacity(line.len());
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'#' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit() {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            let n = &line[start..end];
+            let next = seen.len();
+            let k = *seen.entry(n.to_string()).or_insert(next);
+            out.push_str(&format!("#<{k}>"));
+            i = end;
+        } else {
+            let c = line[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Runs one line as Wizard and returns what Wizard sees.
+fn run(world: &mut MemoryWorld, line: &str) -> Vec<String> {
+    let args: Vec<String> = Vec::new();
+    let frame = Frame {
+        executor: 1,
+        caller: 1,
+        enactor: 1,
+        args: &args,
+    };
+    let mut ev = Eval::new(world, Limits::default());
+    let ran = command::run(&mut ev, &frame, line);
+    let emits = std::mem::take(&mut ev.emits);
+    drop(ev);
+    let mut lines = Vec::new();
+    match ran {
+        Ok(Ran::Done) => {}
+        Ok(Ran::NotMine) => lines.push(HUH.to_string()),
+        Err(miss) => lines.push(format!("(world miss: {miss})")),
+    }
+    let me = world.object(1).ok().flatten();
+    let here = me.as_ref().map(|o| o.location).unwrap_or(-1);
+    // TinyMUX sends colour only to players with the ANSI flag.
+    let ansi = me.is_some_and(|o| o.has_flag("ANSI"));
+    for emit in emits {
+        let text = match emit {
+            Emit::To(1, text) => text,
+            Emit::Room { room, except, text } if room == here && !except.contains(&1) => text,
+            _ => continue,
+        };
+        let text = if ansi {
+            text
+        } else {
+            mush_softcode::functions::strings::strip(&text)
+        };
+        lines.extend(text.split("\r\n").map(str::to_string));
+    }
+    lines
+}
+
+#[test]
+fn evaluator_matches_tinymux_golden_output() {
+    let dir = golden_dir();
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect(),
+        Err(error) => panic!("no golden files in {}: {error}", dir.display()),
+    };
+    files.sort();
+    assert!(!files.is_empty(), "no golden files in {}", dir.display());
+    let mut report = String::new();
+    let (mut total, mut matched) = (0usize, 0usize);
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read golden file");
+        let mut world = MemoryWorld::new();
+        let (mut seen_ours, mut seen_theirs) = (HashMap::new(), HashMap::new());
+        let (mut n, mut ok) = (0usize, 0usize);
+        for (lineno, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: Record = serde_json::from_str(line).expect("golden line is JSON");
+            let ours: Vec<String> = run(&mut world, &record.cmd)
+                .iter()
+                .map(|l| normalise(l, &mut seen_ours))
+                .collect();
+            let theirs: Vec<String> = record
+                .out
+                .iter()
+                .map(|l| normalise(l, &mut seen_theirs))
+                .collect();
+            n += 1;
+            if ours == theirs {
+                ok += 1;
+            } else {
+                report.push_str(&format!(
+                    "{}:{}: {}\n  tinymux: {:?}\n  ours:    {:?}\n",
+                    file.file_name()
+                        .map(|f| f.to_string_lossy())
+                        .unwrap_or_default(),
+                    lineno + 1,
+                    record.cmd,
+                    theirs,
+                    ours
+                ));
+            }
+        }
+        println!(
+            "{:<32} {:>5}/{:<5} {:>6.1}%",
+            file.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default(),
+            ok,
+            n,
+            100.0 * ok as f64 / n.max(1) as f64
+        );
+        total += n;
+        matched += ok;
+    }
+    let rate = matched as f64 / total.max(1) as f64;
+    println!(
+        "softcode golden: {matched}/{total} match ({:.1}%)",
+        100.0 * rate
+    );
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/softcode-golden.txt");
+    let _ = std::fs::write(&target, &report);
+    assert!(
+        rate >= FLOOR,
+        "golden match rate {:.1}% fell below the floor {:.1}%; differences in {}",
+        100.0 * rate,
+        100.0 * FLOOR,
+        target.display()
+    );
+}

@@ -1,0 +1,141 @@
+//! Fast table tests of the evaluator on the in-memory world: parsing, substitutions,
+//! functions, and the limits that keep hostile code bounded.
+
+use mush_softcode::command::{self, Ran};
+use mush_softcode::memory::MemoryWorld;
+use mush_softcode::{Emit, Eval, Frame, Limits};
+
+fn think(world: &mut MemoryWorld, text: &str) -> String {
+    let frame = Frame {
+        executor: 1,
+        caller: 1,
+        enactor: 1,
+        args: &[],
+    };
+    let mut ev = Eval::new(world, Limits::default());
+    ev.eval_top(&frame, text)
+        .expect("in-memory world never misses")
+}
+
+fn cmd(world: &mut MemoryWorld, line: &str) -> Vec<String> {
+    let frame = Frame {
+        executor: 1,
+        caller: 1,
+        enactor: 1,
+        args: &[],
+    };
+    let mut ev = Eval::new(world, Limits::default());
+    assert_eq!(command::run(&mut ev, &frame, line), Ok(Ran::Done), "{line}");
+    ev.emits
+        .into_iter()
+        .filter_map(|e| match e {
+            Emit::To(1, t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn expressions() {
+    let cases = [
+        ("add(1,2)", "3"),
+        ("[add(1,2)]", "3"),
+        ("add(1,2) x", "3 x"),
+        ("[add(1,2)] [mul(3,4)]", "3 12"),
+        ("[add(1,2) mul(3,4)]", "3 mul(3,4)"),
+        ("nosuch(1)", "nosuch(1)"),
+        ("[nosuch(1)]", "#-1 FUNCTION (NOSUCH) NOT FOUND"),
+        ("[add(1)]", "1"),
+        ("[sub(1)]", "#-1 FUNCTION (SUB) EXPECTS 2 ARGUMENTS"),
+        ("a    b", "a b"),
+        ("\\[add(1,2)\\]", "[add(1,2)]"),
+        ("[strlen( abc )]", "3"),
+        ("{add(1,2)}", "{add(1,2)}"),
+        ("[if(1,yes,no)]", "yes"),
+        ("[if(0,yes,no)]", "no"),
+        ("[switch(foo,f*,one,two)]", "one"),
+        ("[switch(bar,f*,one,two)]", "two"),
+        ("[fdiv(1,4)]", "0.25"),
+        ("[add(0.1,0.2)]", "0.3"),
+        ("[div(7,2)]", "3"),
+        ("[setq(0,hi)][r(0)] %q0", "hi hi"),
+        ("%%", "%"),
+        ("a%rb", "a\r\nb"),
+        ("%N", "Wizard"),
+        ("%#", "#1"),
+        ("[ucstr(abc)][lcstr(DEF)]", "ABCdef"),
+        ("[mid(abcdef,1,3)]", "bcd"),
+        ("[repeat(ab,3)]", "ababab"),
+        ("[ljust(a,3,.)]|", "a..|"),
+        ("[rjust(a,3,.)]", "..a"),
+        ("[center(a,5,-)]", "--a--"),
+        ("[edit(aXbXc,X,-)]", "a-b-c"),
+        ("[before(a b c, )]|[after(a b c,b)]", "a| c"),
+        ("[lit([add(1,2)])]", "[add(1,2)]"),
+        ("[t(0)][t(1)][t(abc)][t(#-1)][t( )]", "01100"),
+        ("[name(me)] [num(me)] [loc(me)]", "Wizard #1 #11"),
+        ("[type(here)] [type(me)]", "ROOM PLAYER"),
+        ("[convsecs(0)]", "Thu Jan  1 00:00:00 1970"),
+    ];
+    let mut world = MemoryWorld::new();
+    for (input, want) in cases {
+        assert_eq!(think(&mut world, input), want, "think {input}");
+    }
+}
+
+#[test]
+fn attributes_parents_and_u() {
+    let mut world = MemoryWorld::new();
+    assert_eq!(
+        cmd(&mut world, "@create Parent"),
+        ["Parent created as object #12"]
+    );
+    assert_eq!(
+        cmd(&mut world, "@create Child"),
+        ["Child created as object #13"]
+    );
+    assert_eq!(cmd(&mut world, "&greet Parent=Hello, %0!"), ["Set."]);
+    assert_eq!(cmd(&mut world, "@parent Child=Parent"), ["Parent set."]);
+    assert_eq!(think(&mut world, "[u(Child/greet,Ann)]"), "Hello, Ann!");
+    assert_eq!(think(&mut world, "[get(Child/greet)]"), "Hello, %0!");
+    assert_eq!(
+        think(&mut world, "[hasattr(Child,greet)][hasattrp(Child,greet)]"),
+        "01"
+    );
+    assert_eq!(cmd(&mut world, "@set Parent/greet=no_inherit"), ["Set."]);
+    assert_eq!(think(&mut world, "[u(Child/greet,Ann)]"), "");
+    assert_eq!(cmd(&mut world, "&n Child=0"), ["Set."]);
+    assert_eq!(
+        cmd(
+            &mut world,
+            "think [set(Child,n:[add(get(Child/n),1)])][get(Child/n)]"
+        ),
+        ["1"]
+    );
+}
+
+#[test]
+fn hostile_code_is_bounded() {
+    let mut world = MemoryWorld::new();
+    cmd(&mut world, "&r me=[u(me/r)]");
+    let out = think(&mut world, "[u(me/r)]");
+    assert!(
+        out.contains("#-1 FUNCTION RECURSION LIMIT EXCEEDED"),
+        "{out}"
+    );
+    let out = think(&mut world, "[repeat(x,100000000)]");
+    assert_eq!(out.len(), 7999);
+    let out = think(&mut world, "[strlen(repeat(xyz,100000))]");
+    assert_eq!(out, "7999");
+    // Exponential work through u(): stopped by the invocation limit or the step budget.
+    cmd(&mut world, "&b me=[u(me/b)][u(me/b)]");
+    let started = std::time::Instant::now();
+    let out = think(&mut world, "[u(me/b)]");
+    assert!(out.len() <= 7999);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A deep parse cannot overflow the stack.
+    let deep = "[".repeat(50_000);
+    let _ = think(&mut world, &deep);
+    let deep = "add(".repeat(50_000);
+    let _ = think(&mut world, &deep);
+}
