@@ -15,7 +15,7 @@ use crate::help;
 
 /// Commands the softcode layer runs (they evaluate their arguments).
 const SOFTCODE_COMMANDS: &[&str] = &[
-    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think",
+    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think", "@parent", "@chzone",
 ];
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
 const NOT_FOUND: &str = "I don't see that here.";
@@ -238,11 +238,8 @@ async fn in_world(
         me: &me,
     };
     // One-character prefixes first, as every MUSH does.
-    if line.starts_with(['"', ':', ';']) || line.starts_with("\\\\") {
+    if line.starts_with(['"', ':', ';', '&']) || line.starts_with("\\\\") {
         return cx.softcode(line).await.map(|()| true);
-    }
-    if let Some(text) = line.strip_prefix('&') {
-        return cx.set_attr_command(text).await.map(|()| true);
     }
     // As in TinyMUX: `home`, then the exits here, then the built-in commands, so an exit
     // named `w` or `look` wins over the command of that name.
@@ -255,7 +252,9 @@ async fn in_world(
     }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
-    if SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
+    // `@set obj/attr=flag` sets attribute flags, which the softcode layer owns.
+    let attr_flag = lower == "@set" && rest.split('=').next().is_some_and(|l| l.contains('/'));
+    if attr_flag || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
         cx.softcode(line).await?;
         return Ok(true);
     }
@@ -1030,15 +1029,6 @@ impl Cx<'_> {
         self.tell(if clear { "Flag cleared." } else { "Flag set." })
             .await;
         Ok(())
-    }
-
-    async fn set_attr_command(&self, text: &str) -> Result<(), StoreError> {
-        let (attr, rest) = split_word(text);
-        let Some((what, value)) = rest.split_once('=') else {
-            self.tell("Usage: &<attribute> <object>=<value>").await;
-            return Ok(());
-        };
-        self.set_attr(what, attr, value).await
     }
 
     async fn set_attr(&self, what: &str, attr: &str, value: &str) -> Result<(), StoreError> {

@@ -22,8 +22,10 @@ const MAX_FETCHES: usize = 256;
 
 /// A write a finished run makes.
 enum Write {
-    Attr(Dbref, String, String),
+    /// Object, name, value (empty: clear), owner, flag bits.
+    Attr(Dbref, String, String, Dbref, u32),
     Flags(Dbref, Vec<String>),
+    Field(Dbref, Field, String),
 }
 
 /// What the evaluator sees of the world during one command.
@@ -66,12 +68,12 @@ fn convert(object: &Object) -> SObject {
             Kind::Exit => opt(object.destination),
             _ => opt(object.home),
         },
-        parent: NOTHING,
-        zone: NOTHING,
+        parent: opt(object.parent),
+        zone: opt(object.zone),
         flags: object.flags.clone(),
         powers: Vec::new(),
-        created: 0,
-        modified: 0,
+        created: object.created,
+        modified: object.modified,
     }
 }
 
@@ -113,10 +115,15 @@ impl World for Snapshot {
             .get(name)
             .cloned()
             .or_else(|| field_attr(object, name));
+        let (owner, flags) = object
+            .attribute_meta
+            .get(name)
+            .map(|(owner, flags)| (to_i64(*owner), *flags))
+            .unwrap_or((to_i64(object.owner), 0));
         Ok(value.map(|value| Attr {
             value,
-            owner: to_i64(object.owner),
-            flags: AttrFlags::default(),
+            owner,
+            flags: AttrFlags(flags),
         }))
     }
 
@@ -184,26 +191,21 @@ impl World for Snapshot {
         {
             return Err(Miss::Refused("that value is too long".into()));
         }
-        if value
-            .as_ref()
-            .is_some_and(|a| a.flags != AttrFlags::default())
-        {
-            return Err(Miss::Refused(
-                "attribute flags are not stored by this shard yet".into(),
-            ));
-        }
-        let text = value.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+        let (text, owner, flags) = match &value {
+            Some(a) => (
+                a.value.clone(),
+                from_i64(a.owner).unwrap_or(dbref),
+                a.flags.0,
+            ),
+            None => (String::new(), dbref, 0),
+        };
         self.attrs.insert((id, name.to_string()), value);
-        self.writes.push(Write::Attr(dbref, name.to_string(), text));
+        self.writes
+            .push(Write::Attr(dbref, name.to_string(), text, owner, flags));
         Ok(())
     }
 
     fn change(&mut self, id: i64, change: Change) -> Result<(), Miss> {
-        let Change::Flag(flag, on) = change else {
-            return Err(Miss::Refused(
-                "that change is not available from softcode on this shard yet".into(),
-            ));
-        };
         let Some(dbref) = from_i64(id) else {
             return Err(Miss::Refused("no such object".into()));
         };
@@ -211,6 +213,28 @@ impl World for Snapshot {
             return Err(Miss::Object(id));
         };
         let mut updated = (*current).clone();
+        let field = |d: i64| from_i64(d).map(|d| d.to_string()).unwrap_or_default();
+        let (flag, on) = match change {
+            Change::Flag(flag, on) => (flag, on),
+            Change::Parent(p) => {
+                updated.parent = p;
+                self.writes
+                    .push(Write::Field(dbref, Field::Parent, field(p)));
+                self.objects.insert(id, Some(Arc::new(updated)));
+                return Ok(());
+            }
+            Change::Zone(z) => {
+                updated.zone = z;
+                self.writes.push(Write::Field(dbref, Field::Zone, field(z)));
+                self.objects.insert(id, Some(Arc::new(updated)));
+                return Ok(());
+            }
+            _ => {
+                return Err(Miss::Refused(
+                    "that change is not available from softcode on this shard yet".into(),
+                ));
+            }
+        };
         updated.flags.retain(|f| *f != flag);
         if on {
             updated.flags.push(flag);
@@ -364,8 +388,15 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
 async fn apply(engine: &Arc<Engine>, writes: &[Write]) -> Result<(), StoreError> {
     for write in writes {
         match write {
-            Write::Attr(id, name, value) => {
-                engine.store.set_attribute(*id, name, value).await?;
+            Write::Attr(id, name, value, owner, flags) => {
+                engine
+                    .store
+                    .set_attribute_with_meta(*id, name, value, *owner, *flags)
+                    .await?;
+                engine.changed(&[*id]).await;
+            }
+            Write::Field(id, field, value) => {
+                engine.store.set_field(*id, *field, value).await?;
                 engine.changed(&[*id]).await;
             }
             Write::Flags(id, flags) => {
@@ -396,6 +427,15 @@ pub(crate) async fn deliver<T>(
                 if let Some(room) = from_i64(*room) {
                     let except = except.first().copied().and_then(from_i64);
                     engine.emit_room(room, text, except).await?;
+                    // A player holding the thing hears it too.
+                    if except != Some(room)
+                        && engine
+                            .object(room)
+                            .await?
+                            .is_some_and(|o| o.kind == Kind::Player)
+                    {
+                        engine.notify(room, text).await?;
+                    }
                 }
             }
         }

@@ -338,7 +338,8 @@ impl Parser<'_> {
             }
         }
         self.depth -= 1;
-        if items.len() == 1 {
+        // One node stands for itself, except a lone space: a sequence trims it.
+        if items.len() == 1 && !matches!(items[0], Node::Space(_)) {
             items.pop().unwrap_or(Node::Seq(Vec::new()))
         } else {
             Node::Seq(items)

@@ -42,7 +42,7 @@ pub mod ev {
 pub struct Limits {
     /// Function calls per command (Debian's TinyMUX: `function_invocation_limit` 25000).
     pub invocations: u32,
-    /// Nested function calls (TinyMUX `function_recursion_limit`, 50).
+    /// Nested function calls (Debian's TinyMUX: `function_recursion_limit` 500).
     pub nesting: u32,
     /// Evaluation steps per command, the CPU budget.
     pub steps: u64,
@@ -54,7 +54,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             invocations: 25_000,
-            nesting: 50,
+            nesting: 500,
             steps: 2_000_000,
             space_compress: true,
         }
@@ -116,6 +116,11 @@ impl Registers {
 
 /// Result of evaluation: `Err` means the world must fetch something first.
 pub type R<T = ()> = Result<T, Miss>;
+
+/// Stack left below which evaluation moves to a new stack segment.
+const STACK_RED_ZONE: usize = 128 * 1024;
+/// Size of each new stack segment.
+const STACK_GROWTH: usize = 2 * 1024 * 1024;
 
 /// How many parsed expressions an evaluator keeps.
 const PARSE_CACHE: usize = 512;
@@ -297,6 +302,14 @@ impl<'w> Eval<'w> {
         if !self.step() {
             return Ok(());
         }
+        // Deep but legal code (500 nested calls) needs more stack than a thread has;
+        // grow it on the heap when little is left rather than overflow.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+            self.node_inner(frame, node, flags, out)
+        })
+    }
+
+    fn node_inner(&mut self, frame: &Frame<'_>, node: &Node, flags: u32, out: &mut String) -> R {
         match node {
             Node::Lit(text) => push(out, text),
             Node::Space(text) => {
@@ -437,7 +450,11 @@ impl<'w> Eval<'w> {
         let mut n = parsed;
         // A one-argument function takes any commas as part of its argument, as TinyMUX's
         // parser does (`strlen(a,b)` is 3).
-        let max_parsed = if func.max == 1 { 1 } else { func.max_parsed };
+        let max_parsed = if func.max == 1 && func.max_parsed == 0 {
+            1
+        } else {
+            func.max_parsed
+        };
         if max_parsed > 0 && n > max_parsed {
             n = max_parsed;
         }
@@ -509,24 +526,17 @@ impl<'w> Eval<'w> {
             return Ok(());
         };
         if first == '#' {
-            match code {
-                '#' => {
-                    if let Some((item, _)) = self.loops.last() {
-                        let item = item.clone();
-                        push(out, &item);
-                    }
-                }
-                '@' => {
-                    if let Some((_, n)) = self.loops.last() {
-                        push(out, &n.to_string());
-                    }
-                }
-                _ => {
-                    if let Some(token) = self.switch_tokens.last() {
-                        let token = token.clone();
-                        push(out, &token);
-                    }
-                }
+            // TinyMUX 2.12 replaces these in the text of a loop or switch body before it is
+            // evaluated, so the outermost loop's item wins in nested loops and, outside
+            // any loop, they are plain text.
+            let value = match code {
+                '#' => self.loops.first().map(|(item, _)| item.clone()),
+                '@' => self.loops.first().map(|(_, n)| n.to_string()),
+                _ => self.switch_tokens.first().cloned(),
+            };
+            match value {
+                Some(value) => push(out, &value),
+                None => push(out, text),
             }
             return Ok(());
         }
@@ -586,6 +596,8 @@ impl<'w> Eval<'w> {
             }
             '+' => push(out, &frame.args.len().to_string()),
             ':' => push(out, &dbref(frame.enactor)),
+            // Piped output (`%|`) exists only inside command pipes, which are not here.
+            '|' => {}
             'V' => {
                 if let Some(c) = rest.chars().next()
                     && c.is_ascii_alphabetic()
@@ -671,13 +683,7 @@ impl<'w> Eval<'w> {
             Some('m') => ["he", "him", "his", "his"],
             Some('f') | Some('w') => ["she", "her", "her", "hers"],
             Some('p') => ["they", "them", "their", "theirs"],
-            _ => {
-                let name = self.name_of(id)?;
-                return Ok(match which {
-                    'S' | 'O' => name,
-                    _ => format!("{name}s"),
-                });
-            }
+            _ => ["it", "it", "its", "its"],
         };
         Ok(match which {
             'S' => set[0],

@@ -59,6 +59,13 @@ impl MemoryWorld {
                 o.link = 0;
             });
         }
+        world.update(1, |o| o.flags.push("CONNECTED".into()));
+        // The starting objects predate creation stamps; objects made in play get them.
+        for object in world.objects.values_mut() {
+            let object = Arc::make_mut(object);
+            object.created = 0;
+            object.modified = 0;
+        }
         world.connections.push(Connection {
             player: 1,
             connected_secs: 0,

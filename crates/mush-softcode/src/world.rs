@@ -102,10 +102,10 @@ impl AttrFlags {
     /// Names of the flags with their letters, as `examine` shows them.
     pub const NAMES: &'static [(u32, &'static str, char)] = &[
         (Self::NO_COMMAND, "no_command", '$'),
+        (Self::NO_INHERIT, "no_inherit", 'I'),
         (Self::VISUAL, "visual", 'V'),
         (Self::HIDDEN, "hidden", 'M'),
-        (Self::WIZARD, "wizard", 'w'),
-        (Self::NO_INHERIT, "no_inherit", 'I'),
+        (Self::WIZARD, "wizard", 'W'),
         (Self::LOCKED, "locked", '+'),
         (Self::NO_EVAL, "no_eval", 'E'),
         (Self::NO_PARSE, "no_parse", 'P'),

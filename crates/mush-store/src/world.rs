@@ -8,7 +8,10 @@
 //! object in two places.
 //!
 //! ```text
-//! {prefix}:o:{<id>}        HASH  type name owner loc home dest flags desc pw a:<ATTR>...
+//! {prefix}:o:{<id>}        HASH  type name owner loc home dest parent zone flags desc pw
+//!                                created modified a:<ATTR>... m:<ATTR>...
+//!                                (m:<ATTR> = "<owner> <flag bits>" of attribute <ATTR>,
+//!                                absent for one owned by the object's owner without flags)
 //! {prefix}:o:{<id>}:in     SET   contents (index of objects whose loc is <id>)
 //! {prefix}:o:{<id>}:ex     SET   exits (index of exits whose loc is <id>)
 //! {prefix}:o:{<id>}:conns  SET   handles connected to player <id> (index of records)
@@ -105,6 +108,17 @@ pub struct Object {
     pub password_hash: String,
     /// User attributes set with `&ATTR obj=value`, names upper case.
     pub attributes: BTreeMap<String, String>,
+    /// Who set each attribute and its flag bits, where that is not (the object's owner,
+    /// no flags).
+    pub attribute_meta: BTreeMap<String, (Dbref, u32)>,
+    /// Its parent: attributes it lacks are inherited from there.
+    pub parent: Option<Dbref>,
+    /// Its zone.
+    pub zone: Option<Dbref>,
+    /// Creation time, Unix seconds (0: made before times were kept).
+    pub created: i64,
+    /// Last change, Unix seconds.
+    pub modified: i64,
 }
 
 impl Object {
@@ -152,6 +166,10 @@ pub enum Field {
     Owner,
     /// `pw`.
     PasswordHash,
+    /// `parent` (empty: none).
+    Parent,
+    /// `zone` (empty: none).
+    Zone,
 }
 
 impl Field {
@@ -164,6 +182,8 @@ impl Field {
             Field::Destination => "dest",
             Field::Owner => "owner",
             Field::PasswordHash => "pw",
+            Field::Parent => "parent",
+            Field::Zone => "zone",
         }
     }
 }
@@ -258,6 +278,10 @@ impl Store {
                 .arg("")
                 .arg("pw")
                 .arg(&new.password_hash)
+                .arg("created")
+                .arg(now_secs())
+                .arg("modified")
+                .arg(now_secs())
                 .query_async::<i64>(&mut conn)
                 .await
                 .map_err(StoreError::redis("create object", id))?;
@@ -288,8 +312,42 @@ impl Store {
 
     /// Changes one field of an existing object (one `HSET`).
     pub async fn set_field(&self, id: Dbref, field: Field, value: &str) -> Result<(), StoreError> {
-        self.hset_existing(id, field.key(), value, "set_field")
+        self.hset_existing(id, &[(field.key(), value)], "set_field")
             .await
+    }
+
+    /// Sets an attribute with its owner and flag bits in one atomic write (an empty value
+    /// clears both).
+    pub async fn set_attribute_with_meta(
+        &self,
+        id: Dbref,
+        name: &str,
+        value: &str,
+        owner: Dbref,
+        flags: u32,
+    ) -> Result<(), StoreError> {
+        let name = name.to_uppercase();
+        if value.is_empty() {
+            return self.clear_attribute(id, &name).await;
+        }
+        let meta = format!("{} {flags}", owner.0);
+        self.hset_existing(
+            id,
+            &[(&format!("a:{name}"), value), (&format!("m:{name}"), &meta)],
+            "set_attribute",
+        )
+        .await
+    }
+
+    async fn clear_attribute(&self, id: Dbref, name: &str) -> Result<(), StoreError> {
+        redis::cmd("HDEL")
+            .arg(self.object_key(id))
+            .arg(format!("a:{name}"))
+            .arg(format!("m:{name}"))
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("clear attribute", id))?;
+        Ok(())
     }
 
     /// Sets a user attribute; an empty value clears it.
@@ -299,31 +357,28 @@ impl Store {
         name: &str,
         value: &str,
     ) -> Result<(), StoreError> {
-        let field = format!("a:{}", name.to_uppercase());
+        let name = name.to_uppercase();
         if value.is_empty() {
-            redis::cmd("HDEL")
-                .arg(self.object_key(id))
-                .arg(field)
-                .query_async::<i64>(&mut self.conn())
-                .await
-                .map_err(StoreError::redis("clear attribute", id))?;
-            return Ok(());
+            return self.clear_attribute(id, &name).await;
         }
-        self.hset_existing(id, &field, value, "set_attribute").await
+        self.hset_existing(id, &[(&format!("a:{name}"), value)], "set_attribute")
+            .await
     }
 
+    /// Sets fields of an existing object, and its modification time, in one step.
     async fn hset_existing(
         &self,
         id: Dbref,
-        field: &str,
-        value: &str,
+        fields: &[(&str, &str)],
         op: &'static str,
     ) -> Result<(), StoreError> {
         self.timed(op, async {
-            let updated: i64 = UPDATE
-                .key(self.object_key(id))
-                .arg(field)
-                .arg(value)
+            let mut script = UPDATE.key(self.object_key(id));
+            for (field, value) in fields {
+                script.arg(*field).arg(*value);
+            }
+            script.arg("modified").arg(now_secs());
+            let updated: i64 = script
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis(op, id))?;
@@ -343,7 +398,7 @@ impl Store {
         from: Option<Dbref>,
         to: Dbref,
     ) -> Result<(), StoreError> {
-        self.hset_existing(id, "loc", &to.0.to_string(), "move_object")
+        self.hset_existing(id, &[("loc", &to.0.to_string())], "move_object")
             .await?;
         if let Some(from) = from {
             self.index_remove(from, "in", id.0).await?;
@@ -509,6 +564,11 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
         description: String::new(),
         password_hash: String::new(),
         attributes: BTreeMap::new(),
+        attribute_meta: BTreeMap::new(),
+        parent: None,
+        zone: None,
+        created: 0,
+        modified: 0,
     };
     for (field, value) in fields {
         match field.as_str() {
@@ -524,12 +584,33 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
             "flags" => object.flags = value.split_whitespace().map(str::to_owned).collect(),
             "desc" => object.description = value,
             "pw" => object.password_hash = value,
+            "parent" => object.parent = opt(&value),
+            "zone" => object.zone = opt(&value),
+            "created" => object.created = value.parse().unwrap_or(0),
+            "modified" => object.modified = value.parse().unwrap_or(0),
             other => {
                 if let Some(attr) = other.strip_prefix("a:") {
                     object.attributes.insert(attr.to_owned(), value);
+                } else if let Some(attr) = other.strip_prefix("m:") {
+                    let mut parts = value.split_whitespace();
+                    let owner = parts.next().and_then(Dbref::parse);
+                    let flags = parts.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+                    if let Some(owner) = owner {
+                        object
+                            .attribute_meta
+                            .insert(attr.to_owned(), (owner, flags));
+                    }
                 }
             }
         }
     }
     Ok(object)
+}
+
+/// Seconds since the Unix epoch, as objects record their times.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

@@ -43,6 +43,68 @@ struct Args {
     /// Skip TinyMUX (e.g. when it is not installed).
     #[arg(long)]
     no_tinymux: bool,
+    /// Round trips timed per softcode command.
+    #[arg(long, default_value_t = 200)]
+    softcode_rounds: usize,
+    /// Run only the softcode rows.
+    #[arg(long)]
+    softcode_only: bool,
+}
+
+/// Softcode commands timed, with the text that ends each answer.
+const SOFTCODE: &[(&str, &str, &str)] = &[
+    (
+        "softcode: think [iter(lnum(1,1000),add(##,1))]",
+        "think [iter(lnum(1,1000),add(##,1))]",
+        "999 1000 1001\r\n",
+    ),
+    (
+        "softcode: 10 nested u() over a parent",
+        "think [u(SCC/F1,1)]-done",
+        "11-done\r\n",
+    ),
+];
+
+/// Logs in as God and builds the objects the softcode rows use: a parent with ten
+/// attributes, each calling the next through `u()`, and a child that inherits them.
+async fn softcode_setup(addr: SocketAddr) -> std::io::Result<bench::Client> {
+    let mut wizard = bench::Client::connect(addr).await?;
+    wizard.wait_banner().await?;
+    wizard.send("connect Wizard potrzebie\r\n").await?;
+    let mut lines = vec!["@create SCP".to_string(), "@create SCC".to_string()];
+    for i in 1..10 {
+        lines.push(format!("&F{i} SCP=[u(me/F{},add(%0,1))]", i + 1));
+    }
+    lines.push("&F10 SCP=[add(%0,1)]".into());
+    lines.push("@parent SCC=SCP".into());
+    for line in lines {
+        wizard.send(&format!("{line}\r\n")).await?;
+    }
+    wizard.send("think setup-[u(SCC/F1,1)]-done\r\n").await?;
+    wizard
+        .wait_for(b"setup-11-done\r\n", Duration::from_secs(30))
+        .await?;
+    Ok(wizard)
+}
+
+/// Round trips of one softcode command, sorted.
+async fn softcode_round_trips(
+    wizard: &mut bench::Client,
+    command: &str,
+    end: &str,
+    rounds: usize,
+) -> std::io::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        wizard.send(&format!("{command}\r\n")).await?;
+        wizard
+            .wait_for(end.as_bytes(), Duration::from_secs(30))
+            .await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort_unstable();
+    Ok(samples)
 }
 
 /// One server under test.
@@ -261,6 +323,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut table: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |label: String, values: Vec<String>| table.push((label, values));
+    let mut wizards = Vec::new();
+    for target in &targets {
+        wizards.push(softcode_setup(target.addr).await?);
+    }
+    for (label, command, end) in SOFTCODE {
+        let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+        for wizard in &mut wizards {
+            let samples = softcode_round_trips(wizard, command, end, args.softcode_rounds).await?;
+            p50s.push(format!("{:.0} us", us(percentile(&samples, 50.0))));
+            p99s.push(format!("{:.0} us", us(percentile(&samples, 99.0))));
+        }
+        row(format!("{label} p50"), p50s);
+        row(format!("{label} p99"), p99s);
+    }
+    drop(wizards);
+    if args.softcode_only {
+        print_table(&targets, &table);
+        tokio::task::block_in_place(|| shard.stop());
+        return Ok(());
+    }
     // Memory first, before the other phases grow and fragment the heaps.
     let mut memory = Vec::new();
     for target in &targets {
@@ -309,23 +391,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     row("login p50 (connect + 1 command)".into(), login50);
     row("login p99".into(), login99);
+    print_table(&targets, &table);
+    tokio::task::block_in_place(|| shard.stop());
+    Ok(())
+}
+
+fn print_table(targets: &[Target], table: &[(String, Vec<String>)]) {
     let width = table
         .iter()
         .map(|(label, _)| label.len())
         .max()
         .unwrap_or(0);
     print!("{:width$}", "");
-    for target in &targets {
+    for target in targets {
         print!("  {:>16}", target.name);
     }
     println!();
-    for (label, values) in &table {
+    for (label, values) in table {
         print!("{label:width$}");
         for value in values {
             print!("  {value:>16}");
         }
         println!();
     }
-    tokio::task::block_in_place(|| shard.stop());
-    Ok(())
 }

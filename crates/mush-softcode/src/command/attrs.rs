@@ -3,6 +3,7 @@
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Eval, Frame, R, dbref};
 use crate::functions::objects::{FLAG_LETTERS, controls, display_name, set_attr, set_thing};
+use crate::world::NOTHING;
 use crate::world::{Dbref, Kind};
 
 /// The attribute family.
@@ -86,13 +87,20 @@ pub fn ampersand(ev: &mut Eval<'_>, frame: &Frame<'_>, rest: &str) -> R {
     };
     let (obj, value) = split_eq(rest);
     let obj = ev.eval_top(frame, obj)?;
-    write(
-        ev,
-        frame,
-        obj.trim(),
-        &name.to_ascii_uppercase(),
-        value.unwrap_or(""),
-    )
+    let value = compress(value.unwrap_or(""));
+    write(ev, frame, obj.trim(), &name.to_ascii_uppercase(), &value)
+}
+
+/// TinyMUX compresses runs of spaces in what a command stores and trims its ends.
+pub fn compress(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &str) -> R {
@@ -103,12 +111,9 @@ fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &st
         tell(ev, frame, "Permission denied.");
         return Ok(());
     }
-    match set_attr(ev, frame.executor, id, name, value)? {
-        Ok(()) => tell(
-            ev,
-            frame,
-            if value.is_empty() { "Cleared." } else { "Set." },
-        ),
+    let name = crate::functions::objects::canonical(name);
+    match set_attr(ev, frame.executor, id, &name, value)? {
+        Ok(()) => tell(ev, frame, "Set."),
         Err(e) => tell(ev, frame, e),
     }
     Ok(())
@@ -116,14 +121,15 @@ fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &st
 
 fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
-    let Some(right) = right else {
-        tell(ev, frame, "Set what?");
+    let right = right.unwrap_or("").trim();
+    if right.is_empty() {
+        tell(ev, frame, "You must specify a flag to set.");
         return Ok(());
-    };
+    }
     let left = ev.eval_top(frame, left)?;
     // `attr:value` is stored as typed; a flag name is evaluated.
     let what = if right.contains(':') {
-        right.to_string()
+        compress(right)
     } else {
         ev.eval_top(frame, right)?
     };
@@ -146,7 +152,7 @@ fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         frame,
         obj.trim(),
         attr_of(input.name),
-        right.unwrap_or(""),
+        &compress(right.unwrap_or("")),
     )
 }
 
@@ -159,18 +165,7 @@ pub fn unparse(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
             _ => format!("*GARBAGE*({})", dbref(id)),
         });
     };
-    let mut letters = match obj.kind {
-        Kind::Room => "R",
-        Kind::Exit => "E",
-        Kind::Player => "P",
-        Kind::Thing => "",
-    }
-    .to_string();
-    for (flag, letter) in FLAG_LETTERS {
-        if obj.has_flag(flag) {
-            letters.push(*letter);
-        }
-    }
+    let letters = crate::functions::objects::flag_letters(&obj);
     Ok(format!("{}(#{}{letters})", display_name(&obj), obj.id))
 }
 
@@ -192,56 +187,129 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     };
     let mine = controls(ev, frame.executor, id)?;
-    if pattern.is_none() {
-        let head = unparse(ev, id)?;
-        tell(ev, frame, head);
-        if !mine {
-            let owner = ev.name_of(obj.owner)?;
-            tell(ev, frame, format!("Owned by {owner}"));
-            return Ok(());
+    if let Some(pattern) = pattern {
+        let mut shown = 0;
+        for name in ev.world.attr_names(id)? {
+            if crate::wild::matches(&pattern, &name) {
+                let Some(attr) = ev.world.attr(id, &name)? else {
+                    continue;
+                };
+                let line = attr_line(&name, &attr, obj.owner);
+                tell(ev, frame, line);
+                shown += 1;
+            }
         }
-        let flags: Vec<&str> = FLAG_LETTERS
-            .iter()
-            .map(|(f, _)| *f)
-            .filter(|f| obj.has_flag(f))
-            .collect();
-        tell(
-            ev,
-            frame,
-            format!("Type: {} Flags: {}", obj.kind.name(), flags.join(" ")),
-        );
-        let owner = ev.name_of(obj.owner)?;
-        tell(
-            ev,
-            frame,
-            format!("Owner: {owner}  Key: *UNLOCKED* Pennies: 0"),
-        );
+        if shown == 0 {
+            tell(ev, frame, "No matching attributes found.");
+        }
+        return Ok(());
     }
-    let pattern = pattern.unwrap_or_else(|| "*".to_string());
-    for name in ev.world.attr_names(id)? {
-        if !crate::wild::matches(&pattern, &name) {
-            continue;
+    let head = unparse(ev, id)?;
+    tell(ev, frame, head);
+    if !mine {
+        let owner = ev.name_of(obj.owner)?;
+        tell(ev, frame, format!("Owned by {owner}"));
+        return Ok(());
+    }
+    let flags: Vec<&str> = FLAG_LETTERS
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| obj.has_flag(f))
+        .collect();
+    tell(
+        ev,
+        frame,
+        format!("Type: {} Flags: {}", obj.kind.name(), flags.join(" "))
+            .trim_end()
+            .to_string(),
+    );
+    let owner = ev.name_of(obj.owner)?;
+    let pennies = match obj.kind {
+        Kind::Player => 1000,
+        Kind::Thing => 1,
+        _ => 0,
+    };
+    tell(
+        ev,
+        frame,
+        format!("Owner: {owner}  Key: *UNLOCKED* Pennies: {pennies}"),
+    );
+    let zone = unparse(ev, obj.zone)?;
+    tell(ev, frame, format!("Zone: {zone}"));
+    if obj.parent != NOTHING {
+        let parent = unparse(ev, obj.parent)?;
+        tell(ev, frame, format!("Parent: {parent}"));
+    }
+    tell(ev, frame, format!("Powers: {}", obj.powers.join(" ")));
+    if !input.switches.iter().any(|s| s == "brief") {
+        for name in ev.world.attr_names(id)? {
+            let Some(attr) = ev.world.attr(id, &name)? else {
+                continue;
+            };
+            let line = attr_line(&name, &attr, obj.owner);
+            tell(ev, frame, line);
         }
-        let Some(attr) = ev.world.attr(id, &name)? else {
-            continue;
-        };
-        let letters = attr.flags.letters();
-        let line = if attr.owner != obj.owner || !letters.is_empty() {
-            let mut tag = String::new();
-            if attr.owner != obj.owner {
-                tag.push_str(&dbref(attr.owner));
-            }
-            if !letters.is_empty() {
-                if !tag.is_empty() {
-                    tag.push(' ');
+    }
+    let contents = ev.world.contents(id)?;
+    if !contents.is_empty() {
+        tell(ev, frame, "Contents:");
+        for c in contents {
+            let line = unparse(ev, c)?;
+            tell(ev, frame, line);
+        }
+    }
+    match obj.kind {
+        Kind::Room | Kind::Thing | Kind::Player => {
+            let exits = ev.world.exits(id)?;
+            if exits.is_empty() {
+                tell(ev, frame, "No exits.");
+            } else {
+                tell(ev, frame, "Exits:");
+                for e in exits {
+                    let line = unparse(ev, e)?;
+                    tell(ev, frame, line);
                 }
-                tag.push_str(&letters);
             }
-            format!("{name} [{tag}]: {}", attr.value)
-        } else {
-            format!("{name}: {}", attr.value)
-        };
-        tell(ev, frame, line);
+        }
+        Kind::Exit => {}
+    }
+    match obj.kind {
+        Kind::Thing | Kind::Player => {
+            let home = unparse(ev, obj.link)?;
+            tell(ev, frame, format!("Home: {home}"));
+            let location = unparse(ev, obj.location)?;
+            tell(ev, frame, format!("Location: {location}"));
+        }
+        Kind::Exit => {
+            let source = unparse(ev, obj.location)?;
+            tell(ev, frame, format!("Source: {source}"));
+            let dest = unparse(ev, obj.link)?;
+            tell(ev, frame, format!("Destination: {dest}"));
+        }
+        Kind::Room => {
+            if obj.link != NOTHING {
+                let dropto = unparse(ev, obj.link)?;
+                tell(ev, frame, format!("Dropped objects go to: {dropto}"));
+            }
+        }
     }
     Ok(())
+}
+
+/// One attribute as `examine` shows it: owner and flags in brackets when they are worth
+/// showing.
+fn attr_line(name: &str, attr: &crate::world::Attr, object_owner: Dbref) -> String {
+    let letters = attr.flags.letters();
+    let mut tag = String::new();
+    if attr.owner != object_owner {
+        tag.push_str(&dbref(attr.owner));
+    }
+    if !letters.is_empty() {
+        tag.push_str(&letters);
+    }
+    if tag.is_empty() {
+        format!("{name}: {}", attr.value)
+    } else {
+        format!("{name} [{tag}]: {}", attr.value)
+    }
 }

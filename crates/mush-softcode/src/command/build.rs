@@ -1,7 +1,7 @@
 //! Building: `@create`, `@dig`, `@tel`, `@parent`, `@chzone`, `@name`.
 
 use super::{Command, Input, split_eq, target, tell};
-use crate::eval::{Eval, Frame, R};
+use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::controls;
 use crate::world::{Change, Kind, Miss, NOTHING};
 
@@ -86,6 +86,19 @@ fn create(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     }
     if let Some(id) = new_object(ev, frame, Kind::Thing, name, frame.executor)? {
+        // Its home is where it was made (TinyMUX: the creator's room).
+        let room = ev
+            .world
+            .object(frame.executor)?
+            .map(|o| {
+                if o.kind == Kind::Room {
+                    o.id
+                } else {
+                    o.location
+                }
+            })
+            .unwrap_or(NOTHING);
+        ev.world.change(id, Change::Link(room))?;
         tell(ev, frame, format!("{name} created as object #{id}"));
     }
     Ok(())
@@ -129,7 +142,80 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "Bad destination.");
         return Ok(());
     }
+    let from = ev.world.object(id)?.map(|o| o.location).unwrap_or(NOTHING);
+    let name = ev.name_of(id)?;
+    ev.emits.push(Emit::Room {
+        room: from,
+        except: vec![id],
+        text: format!("{name} has left."),
+    });
     ev.world.change(id, Change::Location(to))?;
+
+    if id == frame.executor {
+        look(ev, frame, to)?;
+    } else {
+        tell(ev, frame, "Teleported.");
+        if kind == Some(Kind::Player) {
+            let inner = Frame {
+                executor: id,
+                caller: id,
+                enactor: id,
+                args: &[],
+            };
+            look(ev, &inner, to)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a player sees of a room on arrival: its name, description and contents.
+pub fn look(ev: &mut Eval<'_>, frame: &Frame<'_>, room: i64) -> R {
+    let head = super::attrs::unparse(ev, room)?;
+    ev.emits.push(Emit::To(frame.executor, head));
+    if let Some(desc) = crate::functions::objects::inherited(ev, room, "DESCRIBE")? {
+        let inner = Frame {
+            executor: room,
+            caller: frame.executor,
+            enactor: frame.executor,
+            args: &[],
+        };
+        let text = ev.eval_top(&inner, &desc.value)?;
+        if !text.is_empty() {
+            ev.emits.push(Emit::To(frame.executor, text));
+        }
+    }
+    let mut seen = Vec::new();
+    for id in ev.world.contents(room)? {
+        if id == frame.executor {
+            continue;
+        }
+        let Some(obj) = ev.world.object(id)? else {
+            continue;
+        };
+        if obj.has_flag("DARK") || (obj.kind == Kind::Player && !obj.has_flag("CONNECTED")) {
+            continue;
+        }
+        seen.push(super::attrs::unparse(ev, id)?);
+    }
+    if !seen.is_empty() {
+        ev.emits.push(Emit::To(frame.executor, "Contents:".into()));
+        for line in seen {
+            ev.emits.push(Emit::To(frame.executor, line));
+        }
+    }
+    let exits: Vec<String> = ev
+        .world
+        .exits(room)?
+        .into_iter()
+        .filter_map(|e| ev.world.object(e).ok().flatten())
+        .filter(|o| !o.has_flag("DARK"))
+        .map(|o| crate::functions::objects::display_name(&o).to_string())
+        .collect();
+    if !exits.is_empty() {
+        ev.emits
+            .push(Emit::To(frame.executor, "Obvious exits:".into()));
+        ev.emits.push(Emit::To(frame.executor, exits.join("  ")));
+    }
     Ok(())
 }
 
@@ -182,7 +268,7 @@ fn chzone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let zone = ev.eval_top(frame, right.unwrap_or(""))?;
     if zone.trim().is_empty() || zone.trim().eq_ignore_ascii_case("none") {
         ev.world.change(id, Change::Zone(NOTHING))?;
-        tell(ev, frame, "Zone cleared.");
+        tell(ev, frame, "Zone changed.");
         return Ok(());
     }
     let Some(zid) = target(ev, frame, &zone)? else {

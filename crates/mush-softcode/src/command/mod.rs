@@ -24,6 +24,10 @@ pub struct Input<'a> {
     pub switches: Vec<String>,
     /// Everything after the command word, leading spaces removed.
     pub rest: &'a str,
+    /// Everything after the command word as typed.
+    pub raw_rest: &'a str,
+    /// Typed as a one-character prefix (`"`, `:`, `;`).
+    pub prefix: bool,
 }
 
 /// A command's implementation.
@@ -104,17 +108,18 @@ pub fn handles(line: &str) -> bool {
 pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     let line = line.trim_start();
     ev.command = line.to_string();
-    let (word, rest): (String, &str) = match line.chars().next() {
-        Some('"') => ("SAY".into(), &line[1..]),
-        Some(':') => ("POSE".into(), &line[1..]),
-        Some(';') => ("SEMIPOSE".into(), &line[1..]),
-        Some('&') => ("&".into(), &line[1..]),
-        Some('\\') if line.starts_with("\\\\") => ("@EMIT".into(), &line[2..]),
+    let (word, raw_rest, prefix): (String, &str, bool) = match line.chars().next() {
+        Some('"') => ("SAY".into(), &line[1..], true),
+        Some(':') => ("POSE".into(), &line[1..], true),
+        Some(';') => ("SEMIPOSE".into(), &line[1..], true),
+        Some('&') => ("&".into(), &line[1..], true),
+        Some('\\') if line.starts_with("\\\\") => ("@EMIT".into(), &line[2..], true),
         _ => match line.find(' ') {
-            Some(i) => (line[..i].to_string(), line[i + 1..].trim_start()),
-            None => (line.to_string(), ""),
+            Some(i) => (line[..i].to_string(), &line[i + 1..], false),
+            None => (line.to_string(), "", false),
         },
     };
+    let rest = raw_rest.trim_start();
     if word == "&" {
         return attrs::ampersand(ev, frame, rest).map(|()| Ran::Done);
     }
@@ -135,7 +140,7 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
                 frame,
                 format!(
                     "Unrecognized switch '{switch}' for command '{}'.",
-                    command.name
+                    command.name.to_ascii_lowercase()
                 ),
             );
             return Ok(Ran::Done);
@@ -149,6 +154,8 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
         name: command.name,
         switches,
         rest,
+        raw_rest,
+        prefix,
     };
     (command.run)(ev, frame, &input)?;
     Ok(Ran::Done)

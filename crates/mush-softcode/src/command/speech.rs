@@ -1,8 +1,8 @@
 //! Speech: `think`, `say`, `pose`, `@pemit`, `@emit`, `@remit`, `@oemit`.
 
-use super::{Command, Input, split_eq, target, tell};
+use super::{Command, Input, split_eq, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::{display_name, may_pemit};
+use crate::functions::objects::{display_name, emit_targets};
 use crate::world::Kind;
 
 /// The speech family.
@@ -45,7 +45,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "@EMIT",
         aliases: &[],
-        switches: &["here", "room", "noeval"],
+        switches: &["here", "room"],
         wizard: false,
         run: emit,
     },
@@ -109,10 +109,17 @@ fn say(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
+/// TinyMUX quirk kept for scripts: `:  text` (a space after the colon) poses without the
+/// space, and `; text` keeps one.
+fn leading_space(input: &Input<'_>) -> bool {
+    input.raw_rest.starts_with(' ')
+}
+
 fn pose(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let posed = text(ev, frame, input, input.rest)?;
     let (name, room) = speaker(ev, frame)?;
-    let line = if input.switches.iter().any(|s| s == "nospace") {
+    let nospace = input.prefix && leading_space(input);
+    let line = if nospace || input.switches.iter().any(|s| s == "nospace") {
         format!("{name}{posed}")
     } else {
         format!("{name} {posed}")
@@ -131,7 +138,10 @@ fn semipose(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     ev.emits.push(Emit::Room {
         room,
         except: Vec::new(),
-        text: format!("{name}{posed}"),
+        text: format!(
+            "{name}{}{posed}",
+            if leading_space(input) { " " } else { "" }
+        ),
     });
     Ok(())
 }
@@ -139,25 +149,20 @@ fn semipose(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
     let Some(right) = right else {
-        tell(ev, frame, "Huh?  (Type \"help\" for help.)");
         return Ok(());
     };
     let who = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    let list = input.switches.iter().any(|s| s == "list");
-    let names: Vec<String> = if list {
-        who.split_whitespace().map(str::to_string).collect()
+    let names: Vec<&str> = if input.switches.iter().any(|s| s == "list") {
+        who.split_whitespace().collect()
     } else {
-        vec![who]
+        vec![who.trim()]
     };
-    for name in names {
-        let Some(id) = target(ev, frame, &name)? else {
-            continue;
-        };
-        if !may_pemit(ev, frame.executor, id)? {
-            tell(ev, frame, "Permission denied.");
-            continue;
-        }
+    let ids = emit_targets(ev, frame.executor, &names)?;
+    if message.is_empty() {
+        return Ok(());
+    }
+    for id in ids {
         if input.switches.iter().any(|s| s == "contents") {
             ev.emits.push(Emit::Room {
                 room: id,
@@ -173,6 +178,9 @@ fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let message = text(ev, frame, input, input.rest)?;
+    if message.is_empty() {
+        return Ok(());
+    }
     let (_, room) = speaker(ev, frame)?;
     ev.emits.push(Emit::Room {
         room,
@@ -185,16 +193,19 @@ fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
     let Some(right) = right else {
-        tell(ev, frame, "Huh?  (Type \"help\" for help.)");
         return Ok(());
     };
     let where_ = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    if let Some(room) = target(ev, frame, &where_)? {
+    let ids = emit_targets(ev, frame.executor, &[where_.trim()])?;
+    if message.is_empty() {
+        return Ok(());
+    }
+    for room in ids {
         ev.emits.push(Emit::Room {
             room,
             except: Vec::new(),
-            text: message,
+            text: message.clone(),
         });
     }
     Ok(())
@@ -203,12 +214,15 @@ fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
     let Some(right) = right else {
-        tell(ev, frame, "Huh?  (Type \"help\" for help.)");
         return Ok(());
     };
     let who = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    if let Some(id) = target(ev, frame, &who)? {
+    let ids = emit_targets(ev, frame.executor, &[who.trim()])?;
+    if message.is_empty() {
+        return Ok(());
+    }
+    for id in ids {
         let room = ev
             .world
             .object(id)?
@@ -217,7 +231,7 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         ev.emits.push(Emit::Room {
             room,
             except: vec![id],
-            text: message,
+            text: message.clone(),
         });
     }
     Ok(())

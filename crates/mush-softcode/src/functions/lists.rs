@@ -28,7 +28,6 @@ pub const FUNCS: &[Func] = &[
     f("SETUNION", 2, 5, setunion),
     f("SETDIFF", 2, 5, setdiff),
     f("SETINTER", 2, 5, setinter),
-    f("UNIQUE", 1, 4, unique),
     f("LNUM", 0, 4, lnum),
     lazy("ITER", 2, 4, iter),
     lazy("PARSE", 2, 4, iter),
@@ -53,6 +52,13 @@ pub const FUNCS: &[Func] = &[
     f("LADD", 0, 2, ladd),
     f("LMAX", 0, 2, lmax),
     f("LMIN", 0, 2, lmin),
+    f("CHOOSE", 2, 3, choose),
+    f("PICKRAND", 0, 2, pickrand),
+    f("LRAND", 3, 4, lrand),
+    f("SHUFFLE", 1, 3, shuffle),
+    f("MIX", 2, 12, mix),
+    f("TABLE", 1, 6, table),
+    f("MERGE", 3, 3, merge),
 ];
 
 type Args<'a> = &'a [String];
@@ -831,32 +837,6 @@ fn setdiff(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     Ok(())
 }
 
-/// `unique(list, type, sep, osep)` (later TinyMUX): the first of each run of equal
-/// items, in list order; text compares exactly unless a type is given.
-fn unique(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let kind = match args.get(1) {
-        Some(t) if !t.is_empty() => sort_letter(t).unwrap_or(SortKind::Ascii),
-        _ => SortKind::Ascii,
-    };
-    let Some(sep) = isep(args, 2, out) else {
-        return Ok(());
-    };
-    let Some(osep) = osep(args, 3, &sep, out) else {
-        return Ok(());
-    };
-    let mut seen: Vec<Key> = Vec::new();
-    let mut kept: Vec<&str> = Vec::new();
-    for item in items(&args[0], &sep) {
-        let k = key(kind, item);
-        if !seen.iter().any(|s| cmp_key(s, &k) == Ordering::Equal) {
-            seen.push(k);
-            kept.push(item);
-        }
-    }
-    join_into(out, kept, &osep);
-    Ok(())
-}
-
 // ---- numbers -------------------------------------------------------------------------
 
 /// `lnum(n)` is 0..n-1; `lnum(a,b[,sep[,step]])` counts from a to b either way.
@@ -1397,6 +1377,7 @@ fn wordpos(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         .and_then(|i| text.char_indices().nth(i))
         .map(|(byte, _)| byte)
     else {
+        push(out, "#-1");
         return Ok(());
     };
     let mut cur = Cursor::new(trim_sep(text, &sep));
@@ -1438,6 +1419,213 @@ fn itemize(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         word = next;
     }
     push(out, word);
+    Ok(())
+}
+
+// ---- randomness ----------------------------------------------------------------------
+
+/// `choose(list, weights[, sep])`: an item picked at random, each as likely as its weight.
+fn choose(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(sep) = isep(args, 2, out) else {
+        return Ok(());
+    };
+    let list = items(&args[0], &sep);
+    let weights = items(&args[1], " ");
+    if list.len() != weights.len() {
+        push(out, "#-1 LISTS MUST BE OF EQUAL SIZE");
+        return Ok(());
+    }
+    let weights: Vec<u64> = weights
+        .iter()
+        .map(|w| to_i64(w).clamp(0, i64::from(i32::MAX)) as u64)
+        .collect();
+    let sum: u64 = weights.iter().sum();
+    if sum == 0 {
+        return Ok(());
+    }
+    let mut pick = ev.world.random(sum);
+    for (item, w) in list.iter().zip(&weights) {
+        if pick < *w {
+            push(out, item);
+            break;
+        }
+        pick -= w;
+    }
+    Ok(())
+}
+
+/// `pickrand(list[, sep])`: one item at random.
+fn pickrand(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if args.first().is_none_or(|a| a.is_empty()) {
+        return Ok(());
+    }
+    let Some(sep) = isep(args, 1, out) else {
+        return Ok(());
+    };
+    let list = find_words(trim_sep(&args[0], &sep), &sep);
+    if !list.is_empty() {
+        let i = ev.world.random(list.len() as u64) as usize;
+        push(out, list[i]);
+    }
+    Ok(())
+}
+
+/// `lrand(low, high, count[, osep])`: random integers in `low..=high`.
+fn lrand(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(sep) = osep(args, 3, " ", out) else {
+        return Ok(());
+    };
+    let times = to_i64(&args[2]);
+    if times < 1 {
+        return Ok(());
+    }
+    let times = times.min(crate::eval::LBUF as i64 + 1);
+    let (lo, hi) = (to_i64(&args[0]), to_i64(&args[1]));
+    if lo > hi {
+        return Ok(());
+    }
+    let span = (hi - lo) as u64 + 1;
+    for i in 0..times {
+        if i > 0 {
+            push(out, &sep);
+        }
+        push(out, &(lo + ev.world.random(span) as i64).to_string());
+        if out.len() >= crate::eval::LBUF {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `shuffle(list[, sep[, osep]])`: the items in a random order.
+fn shuffle(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(sep) = isep(args, 1, out) else {
+        return Ok(());
+    };
+    let Some(osep) = osep(args, 2, &sep, out) else {
+        return Ok(());
+    };
+    let mut list = find_words(&args[0], &sep);
+    for i in (1..list.len()).rev() {
+        let j = ev.world.random(i as u64 + 1) as usize;
+        list.swap(i, j);
+    }
+    join_into(out, list, &osep);
+    Ok(())
+}
+
+/// `mix(obj/attr, list1, list2, ...[, sep])`: the attribute called with the lists' items
+/// side by side; with more than two lists the last argument is the separator.
+fn mix(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let (lists, sep) = if args.len() < 4 {
+        (&args[1..], " ".to_string())
+    } else {
+        let Some(sep) = isep(args, args.len() - 1, out) else {
+            return Ok(());
+        };
+        (&args[1..args.len() - 1], sep)
+    };
+    if !attr_present(ev, frame, &args[0])? {
+        return Ok(());
+    }
+    let lists: Vec<Vec<&str>> = lists.iter().map(|l| items(l, &sep)).collect();
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..n {
+        if exhausted(ev) {
+            break;
+        }
+        if i > 0 {
+            push(out, &sep);
+        }
+        let call_args: Vec<String> = lists
+            .iter()
+            .map(|l| l.get(i).copied().unwrap_or("").to_string())
+            .collect();
+        let result = call(ev, frame, &args[0], call_args)?;
+        push(out, &result);
+    }
+    Ok(())
+}
+
+/// `table(list[, width[, line[, delim[, sep[, padding]]]]])`: items in fixed-width
+/// fields, as many as fit on a line.
+fn table(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let one_char = |i: usize, what: &str, out: &mut String| -> Option<char> {
+        match args.get(i).map(String::as_str) {
+            None | Some("") => Some(' '),
+            Some(t) if t.chars().count() == 1 => t.chars().next(),
+            Some(_) => {
+                push(out, &format!("#-1 {what} MUST BE ONE CHARACTER"));
+                None
+            }
+        }
+    };
+    let padding: Vec<char> = match args.get(5) {
+        Some(p) if !p.is_empty() => crate::functions::strings::strip(p).chars().collect(),
+        _ => vec![' '],
+    };
+    let Some(separator) = one_char(4, "SEPARATOR", out) else {
+        return Ok(());
+    };
+    let Some(delimiter) = one_char(3, "DELIMITER", out) else {
+        return Ok(());
+    };
+    let line = args.get(2).map_or(78, |l| to_i64(l));
+    let width = args.get(1).map_or(10, |w| to_i64(w));
+    if line < 1 || line > crate::eval::LBUF as i64 || width < 1 || line < width {
+        push(out, "#-1 OUT OF RANGE");
+        return Ok(());
+    }
+    let (line, width) = (line as usize, width as usize);
+    let per_line = line / width;
+    let sep = delimiter.to_string();
+    let list = items(&args[0], &sep);
+    let mut col = per_line - 1;
+    for (i, item) in list.iter().enumerate() {
+        let text: String = crate::functions::strings::strip(item)
+            .chars()
+            .filter(|c| *c != '\t')
+            .take(width)
+            .collect();
+        let len = text.chars().count();
+        push(out, &text);
+        let pad: String = padding.iter().cycle().take(width - len).collect();
+        push(out, &pad);
+        if i + 1 == list.len() {
+            break;
+        }
+        if col == 0 {
+            col = per_line - 1;
+            push(out, "\r\n");
+        } else {
+            col -= 1;
+            push_char(out, separator);
+        }
+    }
+    Ok(())
+}
+
+/// `merge(a, b, c)`: `a` with each character `c` (a space if empty) replaced by the
+/// character of `b` at the same place.
+fn merge(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let target: Vec<char> = crate::functions::strings::strip(&args[2]).chars().collect();
+    if target.len() > 1 {
+        push(out, "#-1 TOO MANY CHARACTERS");
+        return Ok(());
+    }
+    let target = target.first().copied().unwrap_or(' ');
+    let a: Vec<char> = crate::functions::strings::strip(&args[0]).chars().collect();
+    let b: Vec<char> = crate::functions::strings::strip(&args[1]).chars().collect();
+    if a.len() != b.len() {
+        push(out, "#-1 STRING LENGTHS MUST BE EQUAL");
+        return Ok(());
+    }
+    let merged: String = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| if *x == target { *y } else { *x })
+        .collect();
+    push(out, &merged);
     Ok(())
 }
 
@@ -1534,9 +1722,6 @@ mod tests {
             ("[setdiff(a b c d,d b e)]", "a c"),
             ("[setunion(10 9,100,,,n)]", "9 10 100"),
             ("[setunion(10 9,100)]", "10 100 9"),
-            ("[unique(a b a c b d)]", "a b c d"),
-            ("[unique(a A b a,i)]", "a b"),
-            ("[unique(3 1 2 1 3,n,,|)]", "3|1|2"),
         ]);
     }
 
@@ -1574,7 +1759,7 @@ mod tests {
             ("[wordpos(foo bar baz,5)]", "2"),
             ("[wordpos(foo bar baz,4)]", "2"),
             ("[wordpos(foo bar baz,3)]", "1"),
-            ("[wordpos(foo bar baz,20)]", ""),
+            ("[wordpos(foo bar baz,20)]", "#-1"),
             ("[itemize(a)]", "a"),
             ("[itemize(a b)]", "a and b"),
             ("[itemize(a b c)]", "a, b, and c"),

@@ -15,6 +15,9 @@ pub mod registers;
 pub mod strings;
 pub mod time;
 
+/// Most arguments a function call passes (TinyMUX's `MAX_ARG`).
+pub const MAX_ARGS: usize = 100;
+
 /// A function's implementation: evaluated (or, for `noeval`, raw) arguments in, text out.
 pub type Run = fn(&mut Eval<'_>, &Frame<'_>, &[String], &mut String) -> R;
 
@@ -54,6 +57,19 @@ pub const fn lazy(name: &'static str, min: usize, max: usize, run: Run) -> Func 
         max,
         max_parsed: 0,
         noeval: true,
+        run,
+    }
+}
+
+/// A one-argument function that, unlike the rest, does not take commas as text
+/// (`lattr(a,b)` is an error in TinyMUX, `strlen(a,b)` is not).
+pub const fn strict(name: &'static str, min: usize, max: usize, run: Run) -> Func {
+    Func {
+        name,
+        min,
+        max,
+        max_parsed: MAX_ARGS,
+        noeval: false,
         run,
     }
 }
@@ -106,131 +122,404 @@ pub fn names() -> Vec<&'static str> {
 
 // ---- numbers -------------------------------------------------------------------------
 
-/// TinyMUX's `mux_atof`: leading spaces, sign, digits, fraction, exponent; anything
-/// else ends the number; no number is 0.
-pub fn to_f64(text: &str) -> f64 {
-    let t = text.trim_start();
-    let bytes = t.as_bytes();
-    let mut end = 0;
-    if end < bytes.len() && (bytes[end] == b'-' || bytes[end] == b'+') {
-        end += 1;
-    }
-    let digits_start = end;
-    while end < bytes.len() && bytes[end].is_ascii_digit() {
-        end += 1;
-    }
-    if end < bytes.len() && bytes[end] == b'.' {
-        end += 1;
-        while end < bytes.len() && bytes[end].is_ascii_digit() {
-            end += 1;
-        }
-    }
-    if end == digits_start {
-        return 0.0;
-    }
-    if end < bytes.len() && (bytes[end] == b'e' || bytes[end] == b'E') {
-        let mut e = end + 1;
-        if e < bytes.len() && (bytes[e] == b'-' || bytes[e] == b'+') {
-            e += 1;
-        }
-        let exp_digits = e;
-        while e < bytes.len() && bytes[e].is_ascii_digit() {
-            e += 1;
-        }
-        if e > exp_digits {
-            end = e;
-        }
-    }
-    t[..end].parse().unwrap_or(0.0)
+/// TinyMUX's `mux_isspace`: space, tab, newline, vertical tab, form feed, return.
+fn is_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
-/// TinyMUX's `mux_atol`: leading spaces, sign, digits; anything else ends it.
-pub fn to_i64(text: &str) -> i64 {
-    let t = text.trim_start();
-    let bytes = t.as_bytes();
+/// What TinyMUX's `ParseFloat` finds in a number.
+struct ParsedFloat<'a> {
+    /// `Inf`, `-Inf`, `Ind` or `NaN` (any case) as their values.
+    special: Option<f64>,
+    /// A leading minus sign.
+    negative: bool,
+    /// Digits before the decimal point.
+    int: &'a str,
+    /// Digits after the decimal point.
+    frac: &'a str,
+    /// An exponent was given.
+    exponent: bool,
+    /// The number itself: sign, digits, point and exponent, without spaces.
+    meat: &'a str,
+}
+
+/// TinyMUX's `ParseFloat`: optional spaces, sign, digits with an optional point (at least
+/// one digit), an exponent of one to four digits, or one of the words `Inf`, `Ind`,
+/// `NaN`; then spaces. `strict` wants nothing after that.
+fn parse_float(text: &str, strict: bool) -> Option<ParsedFloat<'_>> {
+    let b = text.as_bytes();
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
     let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i = 1;
-            true
+    let mut start = 0;
+    let mut negative = false;
+    let mut special = None;
+    if !(at(0).is_ascii_digit() || at(0) == b'.') {
+        while is_space(at(i)) {
+            i += 1;
         }
-        Some(b'+') => {
-            i = 1;
-            false
+        start = i;
+        if at(i) == b'-' || at(i) == b'+' {
+            negative = at(i) == b'-';
+            i += 1;
         }
-        _ => false,
-    };
-    let mut value: i64 = 0;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        value = value
-            .saturating_mul(10)
-            .saturating_add(i64::from(bytes[i] - b'0'));
+        if !(at(i).is_ascii_digit() || at(i) == b'.') {
+            let word = [at(i), at(i + 1), at(i + 2)].map(|c| c.to_ascii_lowercase());
+            special = Some(match &word {
+                b"inf" if negative => f64::NEG_INFINITY,
+                b"inf" => f64::INFINITY,
+                b"ind" | b"nan" => f64::NAN,
+                _ => return None,
+            });
+            i += 3;
+        }
+    }
+    let (mut int, mut frac, mut exponent) = ("", "", false);
+    if special.is_none() {
+        let int_start = i;
+        while at(i).is_ascii_digit() {
+            i += 1;
+        }
+        int = &text[int_start..i];
+        if at(i) == b'.' {
+            i += 1;
+        }
+        let frac_start = i;
+        while at(i).is_ascii_digit() {
+            i += 1;
+        }
+        frac = &text[frac_start..i];
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if at(i) == b'e' || at(i) == b'E' {
+            exponent = true;
+            i += 1;
+            if at(i) == b'-' || at(i) == b'+' {
+                i += 1;
+            }
+            let exp_start = i;
+            while at(i).is_ascii_digit() {
+                i += 1;
+            }
+            if !(1..=4).contains(&(i - exp_start)) {
+                return None;
+            }
+        }
+    }
+    let meat = &text[start..i];
+    while is_space(at(i)) {
         i += 1;
     }
-    if negative { -value } else { value }
+    if strict && i < b.len() {
+        return None;
+    }
+    Some(ParsedFloat {
+        special,
+        negative,
+        int,
+        frac,
+        exponent,
+        meat,
+    })
 }
 
-/// True for TinyMUX's integers: optional spaces, optional sign, digits, optional spaces.
-pub fn is_integer(text: &str) -> bool {
-    let t = text.trim();
-    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
-    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// True for TinyMUX's numbers (`isnum()`).
-pub fn is_number(text: &str) -> bool {
-    let t = text.trim();
-    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if t.is_empty() {
-        return false;
+/// TinyMUX's `mux_atof`: the whole text must be a number (spaces around it allowed),
+/// else 0; `Inf`, `-Inf`, `Ind` and `NaN` are their values.
+pub fn to_f64(text: &str) -> f64 {
+    let Some(p) = parse_float(text, true) else {
+        return 0.0;
+    };
+    if let Some(special) = p.special {
+        return special;
     }
-    let (int, frac) = match t.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (t, None),
-    };
-    let (frac, exp) = match frac {
-        Some(f) => match f.split_once(['e', 'E']) {
-            Some((f, e)) => (Some(f), Some(e)),
-            None => (Some(f), None),
-        },
-        None => (None, None),
-    };
-    let (int, exp) = match (exp, int.split_once(['e', 'E'])) {
-        (None, Some((i, e))) if frac.is_none() => (i, Some(e)),
-        _ => (int, exp),
-    };
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let has_digits = !int.is_empty() || frac.is_some_and(|f| !f.is_empty());
-    if !has_digits || !digits(int) || !frac.is_none_or(digits) {
-        return false;
+    if p.int.len() <= 9 && p.frac.len() <= 9 && !p.exponent {
+        // TinyMUX's shortcut for short fixed-point numbers, with its residual correction.
+        let whole = to_i64(p.int) as f64;
+        let mut value = whole;
+        if !p.frac.is_empty() {
+            let part = to_i64(p.frac) as f64;
+            let scale = 10f64.powi(p.frac.len() as i32);
+            value = whole + part / scale;
+            let residual = (value - whole) * scale;
+            value += (part - residual) / scale;
+        }
+        return if p.negative { -value } else { value };
     }
-    match exp {
-        None => true,
-        Some(e) => {
-            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-            !e.is_empty() && digits(e)
+    // TinyMUX hands at most 100 characters to strtod, which reads the longest number.
+    let mut meat = &p.meat[..p.meat.len().min(100)];
+    loop {
+        if let Ok(value) = meat.parse::<f64>() {
+            return value;
+        }
+        match meat.char_indices().next_back() {
+            Some((i, _)) => meat = &meat[..i],
+            None => return 0.0,
         }
     }
 }
 
-/// Formats a float as TinyMUX's `fval` does: whole numbers as integers, others in their
-/// shortest exact form.
+/// TinyMUX's `mux_atol`/`mux_atoi64`: leading spaces, sign, digits; anything else ends
+/// it; no digits is 0; overflow wraps.
+pub fn to_i64(text: &str) -> i64 {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut negative = false;
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        while b.get(i).is_some_and(|&c| is_space(c)) {
+            i += 1;
+        }
+        if let Some(&sign @ (b'-' | b'+')) = b.get(i) {
+            negative = sign == b'-';
+            i += 1;
+        }
+    }
+    let mut value: i64 = 0;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        value = value.wrapping_mul(10).wrapping_add(i64::from(c - b'0'));
+        i += 1;
+    }
+    if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    }
+}
+
+/// TinyMUX's `is_integer`: spaces, optional sign, digits, spaces; the number of digits.
+pub fn integer_digits(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while b.get(i).is_some_and(|&c| is_space(c)) {
+        i += 1;
+    }
+    if matches!(b.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let digits = i - start;
+    while b.get(i).is_some_and(|&c| is_space(c)) {
+        i += 1;
+    }
+    (digits > 0 && i == b.len()).then_some(digits)
+}
+
+/// True for TinyMUX's integers: spaces, optional sign, digits, spaces.
+pub fn is_integer(text: &str) -> bool {
+    integer_digits(text).is_some()
+}
+
+/// True for TinyMUX's numbers (`isnum()`): what `mux_atof` reads whole, including `Inf`,
+/// `Ind` and `NaN`.
+pub fn is_number(text: &str) -> bool {
+    parse_float(text, true).is_some()
+}
+
+/// The shortest digits that read back as `value` (finite, non-zero), without leading or
+/// trailing zeros, and where the decimal point goes: `0.25` is `("25", 0)`.
+fn shortest_digits(value: f64) -> (String, i32) {
+    let text = format!("{:e}", value.abs());
+    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    (digits, exp.parse::<i32>().unwrap_or(0) + 1)
+}
+
+/// TinyMUX's `mux_ftoa` layout of decimal digits: `decpt` is where the point goes;
+/// points far out use `E` notation. `rounded` pads to that many places, as `round()` does.
+fn layout_digits(negative: bool, digits: &str, decpt: i32, rounded: Option<i32>) -> String {
+    let places = rounded.unwrap_or(0);
+    let pad = |out: &mut String, n: i32| {
+        for _ in 0..n.max(0) {
+            out.push('0');
+        }
+    };
+    let mut out = String::new();
+    let digits = &digits[..digits.len().min(50)];
+    if digits.is_empty() {
+        out.push('0');
+        if places > 0 {
+            out.push('.');
+            pad(&mut out, places);
+        }
+        return out;
+    }
+    if negative {
+        out.push('-');
+    }
+    let size = digits.len() as i32;
+    if decpt <= -6 || decpt >= 18 {
+        out.push_str(&digits[..1]);
+        if size > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('E');
+        out.push_str(&(decpt - 1).to_string());
+    } else if decpt <= 0 {
+        out.push_str("0.");
+        pad(&mut out, -decpt);
+        out.push_str(digits);
+        if rounded.is_some() {
+            pad(&mut out, places - (size - decpt));
+        }
+    } else if size <= decpt {
+        out.push_str(digits);
+        pad(&mut out, decpt - size);
+        if places > 0 {
+            out.push('.');
+            pad(&mut out, places);
+        }
+    } else {
+        let (whole, frac) = digits.split_at(decpt as usize);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(frac);
+        if rounded.is_some() {
+            pad(&mut out, places - (size - decpt));
+        }
+    }
+    out
+}
+
+/// `value` rounded to `places` decimal places (negative: to tens, hundreds...) with ties
+/// to even, laid out as TinyMUX's `round()` does (`mux_ftoa` in its rounding mode).
+fn fmt_rounded(value: f64, places: i32) -> String {
+    // Every double has an exact decimal expansion of at most 1074 places.
+    let exact = format!("{:.1100}", value.abs());
+    let (whole, frac) = exact.split_once('.').unwrap_or((&exact, ""));
+    let whole = whole.trim_start_matches('0');
+    let all: Vec<u8> = whole.bytes().chain(frac.bytes()).collect();
+    let mut decpt = whole.len() as i32;
+    let keep = decpt + places;
+    let mut kept: Vec<u8> = Vec::new();
+    if keep >= 0 {
+        let keep = keep as usize;
+        kept = all[..keep.min(all.len())].to_vec();
+        let rest = all.get(keep..).unwrap_or(&[]);
+        let first = rest.first().copied().unwrap_or(b'0');
+        let beyond = rest.iter().skip(1).any(|&c| c != b'0');
+        let last_odd = kept.last().is_some_and(|&c| (c - b'0') % 2 == 1);
+        if first > b'5' || (first == b'5' && (beyond || last_odd)) {
+            let mut i = kept.len();
+            loop {
+                if i == 0 {
+                    kept.insert(0, b'1');
+                    decpt += 1;
+                    break;
+                }
+                i -= 1;
+                if kept[i] == b'9' {
+                    kept[i] = b'0';
+                } else {
+                    kept[i] += 1;
+                    break;
+                }
+            }
+        }
+    }
+    while kept.first() == Some(&b'0') {
+        kept.remove(0);
+        decpt -= 1;
+    }
+    while kept.last() == Some(&b'0') {
+        kept.pop();
+    }
+    let digits = String::from_utf8(kept).unwrap_or_default();
+    layout_digits(value < 0.0, &digits, decpt, Some(places))
+}
+
+/// TinyMUX's `round()` of a number: infinities and NaN by name, else [`fmt_rounded`]
+/// with the places limited to -20..=50.
+pub(crate) fn round_to(value: f64, places: i64) -> String {
+    if !value.is_finite() {
+        return fmt_f64(value);
+    }
+    let value = if value.is_normal() { value } else { 0.0 };
+    fmt_rounded(value, places.clamp(-20, 50) as i32)
+}
+
+/// Formats a float as TinyMUX's `fval` does: `+Inf`, `-Inf`, `Ind` (NaN); zero and
+/// denormals as `0`; whole numbers in the 64-bit range as integers (2^63 wraps to
+/// -2^63, as the C cast does); others in their shortest exact form, `E` notation when the
+/// point is far out.
 pub fn fmt_f64(value: f64) -> String {
     if value.is_nan() {
-        return "NaN".into();
+        return "Ind".into();
     }
     if value.is_infinite() {
         return if value > 0.0 { "+Inf" } else { "-Inf" }.into();
     }
-    if value.fract() == 0.0 && value >= i64::MIN as f64 && value < 9_223_372_036_854_775_808.0 {
-        return (value as i64).to_string();
+    if !value.is_normal() {
+        return "0".into();
     }
-    let text = format!("{value}");
-    if text.len() > 24 {
-        let e = format!("{value:e}");
-        return e.replace("e", "E+").replace("E+-", "E-");
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if value.fract() == 0.0 && (-TWO_63..=TWO_63).contains(&value) {
+        let whole = if value == TWO_63 {
+            i64::MIN
+        } else {
+            value as i64
+        };
+        return whole.to_string();
     }
-    text
+    let (digits, decpt) = shortest_digits(value);
+    layout_digits(value < 0.0, &digits, decpt, None)
+}
+
+/// dtoa's `ulp`: the gap between `value` and the next double away from zero.
+fn ulp(value: f64) -> f64 {
+    let exponent = ((value.to_bits() >> 52) & 0x7ff) as i32;
+    if exponent > 52 {
+        f64::from_bits(((exponent - 52) as u64) << 52)
+    } else {
+        // 2^(exponent - 1075), at least the smallest denormal.
+        f64::from_bits(1u64 << (exponent - 1).max(0))
+    }
+}
+
+/// TinyMUX's `NearestPretty`: of `value` and its neighbours one ulp away, the one with
+/// the fewest digits (so 0.1 + 0.2 prints 0.3).
+pub(crate) fn nearest_pretty(value: f64) -> f64 {
+    if !value.is_finite() || value == 0.0 {
+        return value;
+    }
+    let count = |v: f64| {
+        if v.is_finite() && v != 0.0 {
+            shortest_digits(v).0.len()
+        } else {
+            usize::MAX
+        }
+    };
+    let step = ulp(value);
+    let mut best = value;
+    let mut best_len = count(value);
+    for candidate in [value - step, value + step] {
+        let len = count(candidate);
+        if len < best_len {
+            best = candidate;
+            best_len = len;
+        }
+    }
+    best
+}
+
+/// TinyMUX's `AddDoubles`: largest magnitude first, Priest's doubly compensated sum,
+/// then [`nearest_pretty`].
+pub(crate) fn add_doubles(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+    let with_error = |a: f64, b: f64| {
+        let sum = a + b;
+        (sum, b - (sum - a))
+    };
+    let mut sum = values.first().copied().unwrap_or(0.0);
+    let mut sum_err = 0.0;
+    for &v in values.iter().skip(1) {
+        let (addend, addend_err) = with_error(sum_err, v);
+        let (sum1, sum1_err) = with_error(sum, addend);
+        (sum, sum_err) = with_error(sum1, addend_err + sum1_err);
+    }
+    nearest_pretty(sum)
 }
 
 /// A boolean as softcode writes it.
@@ -238,20 +527,17 @@ pub fn bool_str(b: bool) -> &'static str {
     if b { "1" } else { "0" }
 }
 
-/// TinyMUX's truth (`t()`): empty, `0`, `#-1`..., and spaces are false.
+/// TinyMUX's truth (`xlate()`): `#-...` is false and any other `#...` true; a number is
+/// true when it has a non-zero digit (`Inf`, `Ind`, `NaN` are false); other text is true
+/// unless it is empty or spaces.
 pub fn truthy(text: &str) -> bool {
-    let t = text.trim();
-    if t.is_empty() {
-        return false;
+    if let Some(rest) = text.strip_prefix('#') {
+        return !rest.starts_with('-');
     }
-    if let Some(rest) = t.strip_prefix("#-") {
-        let _ = rest;
-        return false;
+    if let Some(p) = parse_float(text, true) {
+        return p.special.is_none() && p.int.bytes().chain(p.frac.bytes()).any(|c| c != b'0');
     }
-    if is_number(t) {
-        return to_f64(t) != 0.0;
-    }
-    true
+    text.bytes().any(|c| !is_space(c))
 }
 
 // ---- lists ---------------------------------------------------------------------------

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 /// The object and attribute family.
 pub const FUNCS: &[Func] = &[
-    f("U", 1, 11, u),
-    f("UFUN", 1, 11, u),
-    f("ULOCAL", 1, 11, ulocal),
+    f("U", 1, super::MAX_ARGS, u),
+    f("UFUN", 1, super::MAX_ARGS, u),
+    f("ULOCAL", 1, super::MAX_ARGS, ulocal),
     f("V", 1, 1, v),
     f("GET", 1, 1, get),
     f("XGET", 2, 2, xget),
@@ -20,12 +20,24 @@ pub const FUNCS: &[Func] = &[
     f("S", 1, 1, s),
     lazy("DEFAULT", 2, 2, default),
     lazy("EDEFAULT", 2, 2, edefault),
-    lazy("UDEFAULT", 2, 12, udefault),
+    lazy("UDEFAULT", 2, super::MAX_ARGS, udefault),
     f("HASATTR", 2, 2, hasattr),
     f("HASATTRP", 2, 2, hasattrp),
-    f("LATTR", 1, 2, lattr),
+    super::strict("LATTR", 1, 1, lattr),
+    super::strict("LATTRP", 1, 1, lattrp),
     f("NATTR", 1, 1, nattr),
-    f("NAME", 0, 1, name),
+    f("ATTRCNT", 1, 1, nattr),
+    f("NAME", 1, 2, name),
+    f("MONIKER", 1, 1, name),
+    f("LPARENT", 1, 1, lparent),
+    lazy("OBJEVAL", 2, 2, objeval),
+    f("VISIBLE", 2, 2, visible),
+    f("FINDABLE", 2, 2, visible),
+    f("INZONE", 1, 1, inzone),
+    f("ZWHO", 1, 1, inzone),
+    f("MONEY", 1, 1, money),
+    f("OBJMEM", 1, 1, objmem),
+    f("ZFUN", 1, super::MAX_ARGS, zfun),
     f("FULLNAME", 1, 1, fullname),
     f("NUM", 1, 1, num),
     f("LOC", 1, 1, loc),
@@ -40,7 +52,7 @@ pub const FUNCS: &[Func] = &[
     f("PARENT", 1, 1, parent),
     f("ZONE", 1, 1, zone),
     f("CHILDREN", 1, 1, children),
-    f("LCON", 1, 1, lcon),
+    f("LCON", 1, 2, lcon),
     f("LEXITS", 1, 1, lexits),
     f("CON", 1, 1, con),
     f("EXIT", 1, 1, exit),
@@ -54,10 +66,11 @@ pub const FUNCS: &[Func] = &[
     f("SEARCH", 0, 1, search),
     f("NEARBY", 2, 2, nearby),
     f("PEMIT", 2, 2, pemit),
+    f("EMIT", 1, 1, emit),
     f("REMIT", 2, 2, remit),
     f("OEMIT", 2, 2, oemit),
     f("SET", 2, 2, set),
-    f("CREATE", 1, 3, create),
+    f("CREATE", 2, 3, create),
     f("RAND", 1, 2, rand),
     f("DIE", 2, 3, die),
     f("LWHO", 0, 1, lwho),
@@ -212,7 +225,8 @@ pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, 
     exact.dedup();
     partial.dedup();
     Ok(match (exact.as_slice(), partial.as_slice()) {
-        ([one, ..], _) => Ok(*one),
+        ([one], _) => Ok(*one),
+        ([_, _, ..], _) => Err("#-2 AMBIGUOUS MATCH"),
         ([], [one]) => Ok(*one),
         ([], []) => Err("#-1 NO MATCH"),
         _ => Err("#-2 AMBIGUOUS MATCH"),
@@ -246,8 +260,8 @@ fn thing(
 ) -> R<Option<Arc<Object>>> {
     match resolve(ev, frame.executor, text)? {
         Ok(id) => Ok(ev.world.object(id)?),
-        Err(error) => {
-            push(out, error);
+        Err(_) => {
+            push(out, "#-1 NOT FOUND");
             Ok(None)
         }
     }
@@ -270,13 +284,10 @@ pub fn call_attr(
     out: &mut String,
 ) -> R {
     let (obj_text, attr_name) = split_spec(spec, "me");
-    let obj = match resolve(ev, frame.executor, obj_text)? {
-        Ok(id) => id,
-        Err(_) => {
-            push(out, "#-1 NO MATCH");
-            return Ok(());
-        }
+    let Ok(obj) = resolve(ev, frame.executor, obj_text)? else {
+        return Ok(());
     };
+    let attr_name = canonical(&attr_name);
     let Some(attr) = inherited(ev, obj, &attr_name)? else {
         return Ok(());
     };
@@ -327,6 +338,20 @@ fn v(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     Ok(())
 }
 
+/// TinyMUX's built-in attribute aliases (`DESC` is `DESCRIBE`).
+pub fn canonical(name: &str) -> String {
+    match name {
+        "DESC" => "DESCRIBE",
+        "SUCC" => "SUCCESS",
+        "OSUCC" => "OSUCCESS",
+        "ASUCC" => "ASUCCESS",
+        "ODESC" => "ODESCRIBE",
+        "ADESC" => "ADESCRIBE",
+        other => other,
+    }
+    .to_string()
+}
+
 /// Reads `obj/attr` for `get()` and friends, with TinyMUX's errors.
 fn read(
     ev: &mut Eval<'_>,
@@ -337,16 +362,16 @@ fn read(
 ) -> R<Option<(Dbref, Attr)>> {
     let obj = match resolve(ev, frame.executor, obj_text)? {
         Ok(id) => id,
-        Err(error) => {
-            push(out, error);
+        Err(_) => {
+            push(out, "#-1 NO MATCH");
             return Ok(None);
         }
     };
     if attr_name.is_empty() {
-        push(out, "#-1 NO SUCH ATTRIBUTE");
         return Ok(None);
     }
-    let Some(attr) = inherited(ev, obj, attr_name)? else {
+    let attr_name = canonical(attr_name);
+    let Some(attr) = inherited(ev, obj, &attr_name)? else {
         return Ok(None);
     };
     if !can_read(ev, frame.executor, obj, &attr)? {
@@ -358,9 +383,12 @@ fn read(
 
 fn get(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     let Some((o, a)) = args[0].split_once('/') else {
-        push(out, "#-1 BAD ARGUMENT FORMAT TO GET");
+        push(out, "#-1 NO MATCH");
         return Ok(());
     };
+    if a.trim().is_empty() {
+        return Ok(());
+    }
     if let Some((_, attr)) = read(ev, frame, o, &a.trim().to_ascii_uppercase(), out)? {
         push(out, &attr.value);
     }
@@ -513,6 +541,15 @@ fn visible_attrs(
     pattern: &str,
 ) -> R<Vec<String>> {
     let mut names = Vec::new();
+    // Objects made in play carry their creation and modification times as attributes,
+    // which TinyMUX lists first.
+    if ev.world.object(obj)?.is_some_and(|o| o.created != 0) {
+        for stamp in ["Created", "Modified"] {
+            if wild::matches(pattern, stamp) {
+                names.push(stamp.to_string());
+            }
+        }
+    }
     for name in ev.world.attr_names(obj)? {
         if !wild::matches(pattern, &name) {
             continue;
@@ -537,6 +574,144 @@ fn lattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> 
     let names = visible_attrs(ev, frame, obj.id, pattern)?;
     super::join_into(out, names, " ");
     Ok(())
+}
+
+fn lattrp(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let (o, pattern) = match args[0].split_once('/') {
+        Some((o, p)) => (o, p.trim()),
+        None => (args[0].as_str(), "*"),
+    };
+    let Some(obj) = thing(ev, frame, o, out)? else {
+        return Ok(());
+    };
+    let mut names = visible_attrs(ev, frame, obj.id, pattern)?;
+    let mut current = obj.parent;
+    for _ in 0..PARENT_DEPTH {
+        let Some(p) = ev.world.object(current)? else {
+            break;
+        };
+        for name in ev.world.attr_names(p.id)? {
+            if names.contains(&name) || !wild::matches(pattern, &name) {
+                continue;
+            }
+            if let Some(attr) = ev.world.attr(p.id, &name)?
+                && !attr.flags.has(AttrFlags::NO_INHERIT)
+                && can_read(ev, frame.executor, p.id, &attr)?
+            {
+                names.push(name);
+            }
+        }
+        current = p.parent;
+    }
+    super::join_into(out, names, " ");
+    Ok(())
+}
+
+fn lparent(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let mut chain = vec![obj.id];
+    let mut current = obj.parent;
+    for _ in 0..PARENT_DEPTH {
+        let Some(p) = ev.world.object(current)? else {
+            break;
+        };
+        chain.push(p.id);
+        current = p.parent;
+    }
+    dbref_list(out, &chain);
+    Ok(())
+}
+
+fn objeval(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let target = ev.eval_arg(frame, &args[0])?;
+    let Some(obj) = thing(ev, frame, &target, out)? else {
+        return Ok(());
+    };
+    let who = if controls(ev, frame.executor, obj.id)? {
+        obj.id
+    } else {
+        frame.executor
+    };
+    let inner = Frame {
+        executor: who,
+        caller: frame.executor,
+        enactor: frame.enactor,
+        args: frame.args,
+    };
+    let mut buf = String::new();
+    let text = ev.eval_arg(&inner, &args[1])?;
+    buf.push_str(&text);
+    push(out, &buf);
+    Ok(())
+}
+
+fn visible(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Ok(a) = resolve(ev, frame.executor, &args[0])? else {
+        push(out, "0");
+        return Ok(());
+    };
+    let Ok(b) = resolve(ev, frame.executor, &args[1])? else {
+        push(out, "0");
+        return Ok(());
+    };
+    let yes = controls(ev, a, b)? || ev.world.object(b)?.is_some_and(|o| o.has_flag("VISUAL"));
+    push(out, bool_str(yes));
+    Ok(())
+}
+
+fn inzone(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(zone) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let ids = ev.world.search(&Search {
+        zone: Some(zone.id),
+        kind: Some(Kind::Room),
+        ..Search::default()
+    })?;
+    dbref_list(out, &ids);
+    Ok(())
+}
+
+fn money(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some(obj) = thing(ev, frame, &args[0], out)? {
+        push(
+            out,
+            if obj.kind == Kind::Player {
+                "1000"
+            } else {
+                "1"
+            },
+        );
+    }
+    Ok(())
+}
+
+fn objmem(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    let mut size = obj.name.len() + std::mem::size_of::<crate::world::Object>();
+    for name in ev.world.attr_names(obj.id)? {
+        size += name.len() + ev.world.attr(obj.id, &name)?.map_or(0, |a| a.value.len());
+    }
+    push(out, &size.to_string());
+    Ok(())
+}
+
+fn zfun(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let zone = ev
+        .world
+        .object(frame.executor)?
+        .map(|o| o.zone)
+        .unwrap_or(NOTHING);
+    if ev.world.object(zone)?.is_none() {
+        push(out, "#-1 INVALID ZONE");
+        return Ok(());
+    }
+    let spec = format!("#{zone}/{}", args[0].trim());
+    call_attr(ev, frame, &spec, args[1..].to_vec(), out)
 }
 
 fn nattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
@@ -577,7 +752,7 @@ fn fullname(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) 
 fn num(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     match resolve(ev, frame.executor, &args[0])? {
         Ok(id) => push(out, &dbref(id)),
-        Err(error) => push(out, error),
+        Err(error) => push(out, error.split(' ').next().unwrap_or("#-1")),
     }
     Ok(())
 }
@@ -653,7 +828,7 @@ pub const FLAG_LETTERS: &[(&str, char)] = &[
     ("DESTROY_OK", 'd'),
     ("HAVEN", 'H'),
     ("QUIET", 'Q'),
-    ("HALTED", 'h'),
+    ("HALT", 'h'),
     ("TRACE", 'T'),
     ("GOING", 'G'),
     ("MONITOR", 'M'),
@@ -701,6 +876,18 @@ pub const FLAG_LETTERS: &[(&str, char)] = &[
     ("SLAVE", 'x'),
 ];
 
+/// The type letter and flag letters TinyMUX shows after a dbref (flags in name order).
+pub fn flag_letters(obj: &Object) -> String {
+    let mut s = type_letter(obj.kind).to_string();
+    let mut flags: Vec<&(&str, char)> = FLAG_LETTERS
+        .iter()
+        .filter(|(f, _)| obj.has_flag(f))
+        .collect();
+    flags.sort_by_key(|(f, _)| *f);
+    s.extend(flags.iter().map(|(_, c)| *c));
+    s
+}
+
 fn type_letter(kind: Kind) -> &'static str {
     match kind {
         Kind::Room => "R",
@@ -714,17 +901,23 @@ fn flags(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> 
     let Some(obj) = thing(ev, frame, &args[0], out)? else {
         return Ok(());
     };
-    let mut s = type_letter(obj.kind).to_string();
-    for (flag, letter) in FLAG_LETTERS {
-        if obj.has_flag(flag) {
-            s.push(*letter);
-        }
-    }
-    push(out, &s);
+    push(out, &flag_letters(&obj));
     Ok(())
 }
 
 fn hasflag(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if let Some((o, a)) = args[0].split_once('/') {
+        let mut scratch = String::new();
+        let has = match (
+            read(ev, frame, o, &a.trim().to_ascii_uppercase(), &mut scratch)?,
+            AttrFlags::by_name(&args[1]),
+        ) {
+            (Some((_, attr)), Some(bit)) => attr.flags.has(bit),
+            _ => false,
+        };
+        push(out, bool_str(has));
+        return Ok(());
+    }
     let Some(obj) = thing(ev, frame, &args[0], out)? else {
         return Ok(());
     };
@@ -751,7 +944,8 @@ fn hastype(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -
         Some('P') => obj.kind == Kind::Player,
         Some('T') => obj.kind == Kind::Thing,
         _ => {
-            push(out, "#-1 NO SUCH TYPE");
+            // TinyMUX 2.12 prints the error and then its false result.
+            push(out, "#-1 NO SUCH TYPE0");
             return Ok(());
         }
     };
@@ -859,14 +1053,14 @@ fn controls_fn(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_
     let a = match resolve(ev, frame.executor, &args[0])? {
         Ok(id) => id,
         Err(_) => {
-            push(out, "#-1 ARG1 NOT FOUND");
+            push(out, "#-1 NOT FOUND (ARG1)");
             return Ok(());
         }
     };
     let b = match resolve(ev, frame.executor, &args[1])? {
         Ok(id) => id,
         Err(_) => {
-            push(out, "#-1 ARG2 NOT FOUND");
+            push(out, "#-1 NOT FOUND (ARG2)");
             return Ok(());
         }
     };
@@ -901,9 +1095,25 @@ fn pmatch(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         return Ok(());
     }
     let name = t.strip_prefix('*').unwrap_or(t);
-    match ev.world.player_named(name)? {
-        Some(p) => push(out, &dbref(p)),
-        None => push(out, "#-1 NO MATCH"),
+    if let Some(p) = ev.world.player_named(name)? {
+        push(out, &dbref(p));
+        return Ok(());
+    }
+    // Then a unique prefix of a connected player's name.
+    let lower = name.to_lowercase();
+    let mut found = Vec::new();
+    for c in ev.world.connections()? {
+        if let Some(p) = ev.world.object(c.player)?
+            && p.name.to_lowercase().starts_with(&lower)
+            && !found.contains(&p.id)
+        {
+            found.push(p.id);
+        }
+    }
+    match found.as_slice() {
+        [one] => push(out, &dbref(*one)),
+        [] => push(out, "#-1 NO MATCH"),
+        _ => push(out, "#-2 NO MATCH"),
     }
     Ok(())
 }
@@ -997,11 +1207,12 @@ fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) ->
 }
 
 fn nearby(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let (Ok(a), Ok(b)) = (
-        resolve(ev, frame.executor, &args[0])?,
-        resolve(ev, frame.executor, &args[1])?,
-    ) else {
-        push(out, "0");
+    let Ok(a) = resolve(ev, frame.executor, &args[0])? else {
+        push(out, "#-1 NOT FOUND (ARG1)");
+        return Ok(());
+    };
+    let Ok(b) = resolve(ev, frame.executor, &args[1])? else {
+        push(out, "#-1 NOT FOUND (ARG2)");
         return Ok(());
     };
     let (Some(oa), Some(ob)) = (ev.world.object(a)?, ev.world.object(b)?) else {
@@ -1025,22 +1236,61 @@ pub fn may_pemit(ev: &mut Eval<'_>, who: Dbref, target: Dbref) -> R<bool> {
     Ok(it.location == me.location || it.location == me.id || it.id == me.location)
 }
 
-fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<Vec<Dbref>> {
+/// Resolves a list of targets as the emit family does: unknown names are reported once
+/// as TinyMUX reports them (`Emit error(s): nosuch (unknown)`), repeats are sent once.
+pub fn emit_targets(ev: &mut Eval<'_>, who: Dbref, names: &[&str]) -> R<Vec<Dbref>> {
     let mut ids = Vec::new();
-    for word in words(list, &Delim::space()) {
-        if let Ok(id) = resolve(ev, frame.executor, word)?
-            && may_pemit(ev, frame.executor, id)?
-        {
-            ids.push(id);
+    let mut unknown = Vec::new();
+    for name in names {
+        match resolve(ev, who, name)? {
+            Ok(id) if may_pemit(ev, who, id)? => {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            Ok(_) => unknown.push(format!("{name} (permission denied)")),
+            Err(_) => unknown.push(format!("{name} (unknown)")),
         }
+    }
+    if !unknown.is_empty() {
+        ev.emits.push(Emit::To(
+            who,
+            format!("Emit error(s): {}", unknown.join(", ")),
+        ));
     }
     Ok(ids)
 }
 
+fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<Vec<Dbref>> {
+    let names = words(list, &Delim::space());
+    emit_targets(ev, frame.executor, &names)
+}
+
 fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    for id in targets(ev, frame, &args[0])? {
+    let ids = targets(ev, frame, &args[0])?;
+    if args[1].is_empty() {
+        return Ok(());
+    }
+    for id in ids {
         ev.emits.push(Emit::To(id, args[1].clone()));
     }
+    Ok(())
+}
+
+fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
+    if args[0].is_empty() {
+        return Ok(());
+    }
+    let room = ev
+        .world
+        .object(frame.executor)?
+        .map(|o| o.location)
+        .unwrap_or(NOTHING);
+    ev.emits.push(Emit::Room {
+        room,
+        except: Vec::new(),
+        text: args[0].clone(),
+    });
     Ok(())
 }
 
@@ -1090,11 +1340,12 @@ pub fn set_thing(
             Some(f) => (true, f),
             None => (false, what.trim()),
         };
-        let Some(bit) = AttrFlags::by_name(flag) else {
-            return Ok(Err("I don't understand that flag.".into()));
-        };
         let Some(mut attr) = ev.world.attr(obj, &name)? else {
-            return Ok(Err("No such attribute.".into()));
+            return Ok(Err("I don't see that here.".into()));
+        };
+        // `locked` is set with @lock obj/attr, not @set.
+        let Some(bit) = AttrFlags::by_name(flag).filter(|b| *b != AttrFlags::LOCKED) else {
+            return Ok(Err("You can't set that!".into()));
         };
         if clear {
             attr.flags.0 &= !bit;
@@ -1117,16 +1368,19 @@ pub fn set_thing(
     {
         let name = name.trim().to_ascii_uppercase();
         return Ok(match set_attr(ev, frame.executor, obj, &name, value)? {
-            Ok(()) => Ok(if value.is_empty() { "Cleared." } else { "Set." }),
+            Ok(()) => Ok("Set."),
             Err(e) => Err(e),
         });
+    }
+    if what.contains(':') {
+        return Ok(Err("Couldn't create attribute.".into()));
     }
     let (clear, flag) = match what.trim().strip_prefix('!') {
         Some(f) => (true, f.trim().to_ascii_uppercase()),
         None => (false, what.trim().to_ascii_uppercase()),
     };
     if !FLAG_LETTERS.iter().any(|(f, _)| *f == flag) {
-        return Ok(Err("I don't understand that flag.".into()));
+        return Ok(Err("I do not understand that flag.".into()));
     }
     if matches!(flag.as_str(), "WIZARD" | "ROYALTY" | "STAFF" | "IMMORTAL")
         && !is_wizard(ev, frame.executor)?
@@ -1212,11 +1466,17 @@ pub fn set_attr(
 }
 
 fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    if let Err(e) = set_thing(ev, frame, &args[0], &args[1])? {
-        if e == "Permission denied." {
-            push(out, "#-1 PERMISSION DENIED");
-        } else if e.starts_with("I don't see") {
-            push(out, "#-1 NO MATCH");
+    // set() tells the executor what @set would, and returns nothing (or #-1).
+    match set_thing(ev, frame, &args[0], &args[1])? {
+        // Attribute flags are set quietly; the rest say what @set says.
+        Ok(reply) if !args[0].contains('/') => {
+            ev.emits.push(Emit::To(frame.executor, reply.to_string()))
+        }
+        Ok(_) => {}
+        Err(e) if e.starts_with("I don't see") => push(out, "#-1"),
+        Err(e) => {
+            ev.emits.push(Emit::To(frame.executor, e));
+            push(out, "#-1");
         }
     }
     Ok(())

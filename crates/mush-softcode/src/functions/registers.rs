@@ -5,40 +5,29 @@ use crate::eval::{Eval, Frame, R, push};
 
 /// The register family.
 pub const FUNCS: &[Func] = &[
-    f("SETQ", 2, 30, setq),
+    f("SETQ", 2, 2, setq),
     f("SETR", 2, 2, setr),
     f("R", 1, 1, r),
-    lazy("LOCALIZE", 1, 1, localize),
+    // Its one argument keeps no commas (`localize(a,b)` is an error), so it is declared
+    // with room for two and counts them itself.
+    lazy("LOCALIZE", 0, 2, localize),
 ];
 
 type Args<'a> = &'a [String];
 type Out<'a> = &'a mut String;
 
-/// A register name is one letter or digit, or a name of up to 32 word characters.
+/// A register name is one letter or digit (TinyMUX 2.12 has no named registers).
 fn valid(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    name.len() == 1 && name.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn setq(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    if args.len() % 2 == 1 {
-        push(
-            out,
-            "#-1 FUNCTION (SETQ) EXPECTS AN EVEN NUMBER OF ARGUMENTS",
-        );
+    let name = args[0].trim();
+    if !valid(name) {
+        push(out, "#-1 INVALID GLOBAL REGISTER");
         return Ok(());
     }
-    for pair in args.chunks(2) {
-        let name = pair[0].trim();
-        if !valid(name) {
-            push(out, "#-1 INVALID GLOBAL REGISTER");
-            continue;
-        }
-        ev.regs.set(name, pair[1].clone());
-    }
+    ev.regs.set(name, args[1].clone());
     Ok(())
 }
 
@@ -65,6 +54,10 @@ fn r(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
 }
 
 fn localize(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    if args.len() != 1 {
+        push(out, "#-1 FUNCTION (LOCALIZE) EXPECTS 1 ARGUMENTS");
+        return Ok(());
+    }
     let saved = ev.regs.clone();
     let result = ev.eval_arg(frame, &args[0]);
     ev.regs = saved;
