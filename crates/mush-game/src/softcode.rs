@@ -286,6 +286,12 @@ pub(crate) async fn run<T>(
         seed: rand_seed(),
         ..Snapshot::default()
     };
+    // Almost every command reads its executor and where it stands: load them up front
+    // rather than through two misses and re-runs.
+    load(engine, &mut snapshot, me).await?;
+    if let Some(Some(object)) = snapshot.objects.get(&me).cloned() {
+        load(engine, &mut snapshot, object.location).await?;
+    }
     for _ in 0..MAX_FETCHES {
         snapshot.attrs.clear();
         snapshot.writes.clear();
@@ -330,20 +336,22 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
                 snapshot.exits.insert(id, Vec::new());
                 return Ok(());
             };
+            // The members come with the lists (name matching reads every one of them), so
+            // they go into the snapshot now rather than through one miss each.
+            let members = engine.contents(dbref).await?;
+            let exits = engine.exits(dbref).await?;
+            for object in members.iter().chain(exits.iter()) {
+                let key = to_i64(object.id);
+                if !snapshot.objects.contains_key(&key) {
+                    snapshot
+                        .objects
+                        .insert(key, Some(Arc::new(convert(object))));
+                    snapshot.raw.insert(key, object.clone());
+                }
+            }
             // TinyMUX lists the newest arrival first.
-            let mut contents: Vec<i64> = engine
-                .contents(dbref)
-                .await?
-                .iter()
-                .map(|o| to_i64(o.id))
-                .collect();
-            contents.reverse();
-            let exits: Vec<i64> = engine
-                .exits(dbref)
-                .await?
-                .iter()
-                .map(|o| to_i64(o.id))
-                .collect();
+            let contents: Vec<i64> = members.iter().rev().map(|o| to_i64(o.id)).collect();
+            let exits: Vec<i64> = exits.iter().map(|o| to_i64(o.id)).collect();
             snapshot.contents.insert(id, contents);
             snapshot.exits.insert(id, exits);
         }
@@ -366,21 +374,27 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
     Ok(())
 }
 
+/// Loads an object and, since `u()` and `get()` walk parent chains, its parents too (from
+/// the pod's cache when they are there), so a chain costs one re-run, not one per parent.
 async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<(), StoreError> {
-    let object = match from_i64(id) {
-        Some(dbref) => engine.object(dbref).await?,
-        None => None,
-    };
-    match object {
-        Some(object) => {
-            snapshot
-                .objects
-                .insert(id, Some(Arc::new(convert(&object))));
-            snapshot.raw.insert(id, object);
+    let mut next = id;
+    for _ in 0..=mush_softcode::functions::objects::PARENT_DEPTH {
+        if next < 0 || snapshot.objects.contains_key(&next) {
+            break;
         }
-        None => {
-            snapshot.objects.insert(id, None);
-        }
+        let object = match from_i64(next) {
+            Some(dbref) => engine.object(dbref).await?,
+            None => None,
+        };
+        let Some(object) = object else {
+            snapshot.objects.insert(next, None);
+            break;
+        };
+        let converted = convert(&object);
+        let parent = converted.parent;
+        snapshot.objects.insert(next, Some(Arc::new(converted)));
+        snapshot.raw.insert(next, object);
+        next = parent;
     }
     Ok(())
 }

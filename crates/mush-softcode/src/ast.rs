@@ -33,6 +33,8 @@ pub enum Node {
 pub struct Call {
     /// The name as written (case kept for literal output).
     pub name: Box<str>,
+    /// The name upper-cased once at parse time, for the function table.
+    pub upper: Box<str>,
     /// The arguments, parsed.
     pub args: Vec<Node>,
     /// The arguments as raw text, for functions that evaluate them themselves.
@@ -372,6 +374,7 @@ impl Parser<'_> {
         self.pos += 1; // name
         self.pos += 1; // '('
         let mut call = Call {
+            upper: name.to_ascii_uppercase().into(),
             name,
             args: Vec::new(),
             raw: Vec::new(),

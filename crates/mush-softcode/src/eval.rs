@@ -407,11 +407,11 @@ impl<'w> Eval<'w> {
             }
             return Ok(());
         }
-        let name = call.name.to_ascii_uppercase();
-        let Some(func) = functions::lookup(&name) else {
+        let name = &*call.upper;
+        let Some(func) = functions::lookup(name) else {
             if flags & ev::FMAND != 0 {
                 push(out, "#-1 FUNCTION (");
-                push(out, &name);
+                push(out, name);
                 push(out, ") NOT FOUND");
                 self.fmand_abort = true;
             } else {

@@ -54,6 +54,11 @@ struct Args {
 /// Softcode commands timed, with the text that ends each answer.
 const SOFTCODE: &[(&str, &str, &str)] = &[
     (
+        "softcode: think, no functions (baseline)",
+        "think sc-base",
+        "sc-base\r\n",
+    ),
+    (
         "softcode: think [iter(lnum(1,1000),add(##,1))]",
         "think [iter(lnum(1,1000),add(##,1))]",
         "999 1000 1001\r\n",
