@@ -342,10 +342,9 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             let exits = engine.exits(dbref).await?;
             for object in members.iter().chain(exits.iter()) {
                 let key = to_i64(object.id);
-                if !snapshot.objects.contains_key(&key) {
-                    snapshot
-                        .objects
-                        .insert(key, Some(Arc::new(convert(object))));
+                if let std::collections::hash_map::Entry::Vacant(slot) = snapshot.objects.entry(key)
+                {
+                    slot.insert(Some(Arc::new(convert(object))));
                     snapshot.raw.insert(key, object.clone());
                 }
             }
