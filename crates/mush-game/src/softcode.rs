@@ -12,13 +12,21 @@ use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
     Object as SObject, Search, World,
 };
-use mush_store::{Dbref, Field, Kind, Object, StoreError};
+use mush_store::{Dbref, Field, FieldChange, Kind, Object, StoreError};
 
 use crate::engine::Engine;
 
 /// How many times one command may stop to fetch before it is refused: a command touching
 /// more objects than this is refused with a clear message rather than run forever.
 const MAX_FETCHES: usize = 256;
+
+/// How many times a command re-runs because other pods wrote what it read before it is
+/// refused (each re-run reads the contested objects fresh, so this takes heavy contention).
+const MAX_CONFLICTS: usize = 50;
+
+/// Said when a command lost [`MAX_CONFLICTS`] races in a row.
+const BUSY: &str =
+    "That object is too busy right now (other commands keep changing it); please retry.";
 
 /// A write a finished run makes.
 enum Write {
@@ -292,6 +300,7 @@ pub(crate) async fn run<T>(
     if let Some(Some(object)) = snapshot.objects.get(&me).cloned() {
         load(engine, &mut snapshot, object.location).await?;
     }
+    let mut conflicts = 0;
     for _ in 0..MAX_FETCHES {
         snapshot.attrs.clear();
         snapshot.writes.clear();
@@ -307,10 +316,22 @@ pub(crate) async fn run<T>(
             f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)))
         };
         match outcome {
-            Ok((value, emits)) => {
-                apply(engine, &snapshot.writes).await?;
-                return Ok(Finished { value, emits });
-            }
+            Ok((value, emits)) => match apply(engine, &snapshot).await? {
+                None => return Ok(Finished { value, emits }),
+                Some(stale) => {
+                    // Another pod wrote this object after we read it: forget our copy,
+                    // read it fresh from Redis and run the command again.
+                    conflicts += 1;
+                    if conflicts > MAX_CONFLICTS {
+                        return Err(Stopped::Refused(BUSY.into()));
+                    }
+                    engine.cache.evict(stale);
+                    let id = to_i64(stale);
+                    snapshot.objects.remove(&id);
+                    snapshot.raw.remove(&id);
+                    load(engine, &mut snapshot, id).await?;
+                }
+            },
             Err(miss) => fetch(engine, &mut snapshot, miss).await?,
         }
     }
@@ -398,30 +419,60 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
     Ok(())
 }
 
-async fn apply(engine: &Arc<Engine>, writes: &[Write]) -> Result<(), StoreError> {
-    for write in writes {
-        match write {
+/// Applies a finished run's writes, one object at a time, each only if the object still
+/// has the version the run read (so two pods' read-modify-writes of one object never lose
+/// an update). Returns the object whose version had moved on, if any; writes to objects
+/// before it in the run's order are already applied (each object's writes are atomic, a
+/// command's writes to several objects are not).
+async fn apply(engine: &Arc<Engine>, snapshot: &Snapshot) -> Result<Option<Dbref>, StoreError> {
+    let mut order: Vec<Dbref> = Vec::new();
+    let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();
+    for write in &snapshot.writes {
+        let (id, list) = match write {
             Write::Attr(id, name, value, owner, flags) => {
-                engine
-                    .store
-                    .set_attribute_with_meta(*id, name, value, *owner, *flags)
-                    .await?;
-                engine.changed(&[*id]).await;
+                let name = name.to_uppercase();
+                let list = if value.is_empty() {
+                    vec![
+                        FieldChange::Delete(format!("a:{name}")),
+                        FieldChange::Delete(format!("m:{name}")),
+                    ]
+                } else {
+                    vec![
+                        FieldChange::Set(format!("a:{name}"), value.clone()),
+                        FieldChange::Set(format!("m:{name}"), format!("{} {flags}", owner.0)),
+                    ]
+                };
+                (*id, list)
             }
-            Write::Field(id, field, value) => {
-                engine.store.set_field(*id, *field, value).await?;
-                engine.changed(&[*id]).await;
-            }
-            Write::Flags(id, flags) => {
-                engine
-                    .store
-                    .set_field(*id, Field::Flags, &flags.join(" "))
-                    .await?;
-                engine.changed(&[*id]).await;
-            }
+            Write::Field(id, field, value) => (
+                *id,
+                vec![FieldChange::Set(field.key().into(), value.clone())],
+            ),
+            Write::Flags(id, flags) => (
+                *id,
+                vec![FieldChange::Set(Field::Flags.key().into(), flags.join(" "))],
+            ),
+        };
+        if !order.contains(&id) {
+            order.push(id);
         }
+        changes.entry(id).or_default().extend(list);
     }
-    Ok(())
+    for id in order {
+        let version = match snapshot.raw.get(&to_i64(id)) {
+            Some(object) => object.version,
+            None => match engine.store.object(id).await? {
+                Some(object) => object.version,
+                None => return Err(StoreError::NoObject(id.0)),
+            },
+        };
+        let list = changes.remove(&id).unwrap_or_default();
+        if !engine.store.write_if_version(id, version, &list).await? {
+            return Ok(Some(id));
+        }
+        engine.changed(&[id]).await;
+    }
+    Ok(None)
 }
 
 /// Delivers a finished run's output.

@@ -31,6 +31,7 @@ pub static UPDATE: LazyLock<Script> = LazyLock::new(|| {
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 ",
     )
@@ -184,6 +185,29 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
   end
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: object. ARGV: the version the writer read, then (op, field, value) triples where
+/// op is `S` (set) or `D` (delete; value ignored). Applies them and bumps the version only
+/// if the object still has the version the writer read. Returns 1 when applied, 0 on a
+/// version conflict (someone else wrote the object since), -1 when the object is gone.
+pub static WRITE_IF_VERSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == 'S' then
+    redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HDEL', KEYS[1], ARGV[i + 1])
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 ",
     )

@@ -24,7 +24,7 @@ use std::fmt;
 
 use mush_proto::Handle;
 
-use crate::scripts::UPDATE;
+use crate::scripts::{UPDATE, WRITE_IF_VERSION};
 use crate::{Store, StoreError};
 
 /// An object number, shown to players as `#<n>`.
@@ -119,6 +119,9 @@ pub struct Object {
     pub created: i64,
     /// Last change, Unix seconds.
     pub modified: i64,
+    /// Bumped by every write: a writer that read version N may write only while it is
+    /// still N (see [`Store::write_if_version`]).
+    pub version: u64,
 }
 
 impl Object {
@@ -173,7 +176,8 @@ pub enum Field {
 }
 
 impl Field {
-    fn key(self) -> &'static str {
+    /// The stored field name.
+    pub fn key(self) -> &'static str {
         match self {
             Field::Name => "name",
             Field::Description => "desc",
@@ -186,6 +190,16 @@ impl Field {
             Field::Zone => "zone",
         }
     }
+}
+
+/// One field change of [`Store::write_if_version`], by stored field name (`a:<ATTR>`,
+/// `m:<ATTR>`, `flags`, `parent`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldChange {
+    /// Set the field.
+    Set(String, String),
+    /// Remove the field.
+    Delete(String),
 }
 
 /// Longest attribute name accepted.
@@ -339,12 +353,53 @@ impl Store {
         .await
     }
 
+    /// Applies several field changes to one object atomically, and only if its version is
+    /// still `version` (what the caller read). `Ok(false)` means another writer got there
+    /// first: re-read and try again.
+    pub async fn write_if_version(
+        &self,
+        id: Dbref,
+        version: u64,
+        changes: &[FieldChange],
+    ) -> Result<bool, StoreError> {
+        self.timed("write_if_version", async {
+            let mut script = WRITE_IF_VERSION.key(self.object_key(id));
+            script.arg(version.to_string());
+            for change in changes {
+                match change {
+                    FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
+                    FieldChange::Delete(field) => script.arg("D").arg(field).arg(""),
+                };
+            }
+            script.arg("S").arg("modified").arg(now_secs());
+            let applied: i64 = script
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("write_if_version", id))?;
+            match applied {
+                1 => Ok(true),
+                0 => Ok(false),
+                _ => Err(StoreError::NoObject(id.0)),
+            }
+        })
+        .await
+    }
+
     async fn clear_attribute(&self, id: Dbref, name: &str) -> Result<(), StoreError> {
-        redis::cmd("HDEL")
+        // One MULTI: the fields go and the version moves together.
+        redis::pipe()
+            .atomic()
+            .cmd("HDEL")
             .arg(self.object_key(id))
             .arg(format!("a:{name}"))
             .arg(format!("m:{name}"))
-            .query_async::<i64>(&mut self.conn())
+            .ignore()
+            .cmd("HINCRBY")
+            .arg(self.object_key(id))
+            .arg("v")
+            .arg(1)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
             .await
             .map_err(StoreError::redis("clear attribute", id))?;
         Ok(())
@@ -569,6 +624,7 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
         zone: None,
         created: 0,
         modified: 0,
+        version: 0,
     };
     for (field, value) in fields {
         match field.as_str() {
@@ -588,6 +644,7 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
             "zone" => object.zone = opt(&value),
             "created" => object.created = value.parse().unwrap_or(0),
             "modified" => object.modified = value.parse().unwrap_or(0),
+            "v" => object.version = value.parse().unwrap_or(0),
             other => {
                 if let Some(attr) = other.strip_prefix("a:") {
                     object.attributes.insert(attr.to_owned(), value);
