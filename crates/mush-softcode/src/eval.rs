@@ -42,7 +42,7 @@ pub mod ev {
 pub struct Limits {
     /// Function calls per command (Debian's TinyMUX: `function_invocation_limit` 25000).
     pub invocations: u32,
-    /// Nested function calls (Debian's TinyMUX: `function_recursion_limit` 500).
+    /// Nested `u()` calls (Debian's TinyMUX: `function_recursion_limit` 500).
     pub nesting: u32,
     /// Evaluation steps per command, the CPU budget.
     pub steps: u64,
@@ -140,6 +140,11 @@ pub struct Eval<'w> {
     steps: u64,
     /// True once the step budget ran out; everything after evaluates to nothing.
     pub cpu_exceeded: bool,
+    /// True once the function invocation limit was passed; evaluation stops as for the CPU
+    /// budget and the command answers with the limit's message.
+    invocations_exceeded: bool,
+    /// Nested `u()`-style calls (TinyMUX's recursion limit counts these).
+    ufun_depth: u32,
     /// `iter()` and friends: (item, position).
     pub(crate) loops: Vec<(String, i64)>,
     /// `switch()`'s value for `#$`.
@@ -187,6 +192,8 @@ impl<'w> Eval<'w> {
             nesting: 0,
             steps: 0,
             cpu_exceeded: false,
+            invocations_exceeded: false,
+            ufun_depth: 0,
             loops: Vec::new(),
             switch_tokens: Vec::new(),
             fmand_abort: false,
@@ -231,7 +238,12 @@ impl<'w> Eval<'w> {
     pub fn eval_top(&mut self, frame: &Frame<'_>, text: &str) -> R<String> {
         let mut out = String::new();
         self.eval_into(frame, text, ev::EVAL | ev::FCHECK | ev::TOP, &mut out)?;
-        Ok(out)
+        // Over the invocation limit, TinyMUX answers with the limit's message alone.
+        if self.invocations_exceeded {
+            return Ok("#-1 FUNCTION INVOCATION LIMIT EXCEEDED".into());
+        }
+        // Colour in its shortest form, and none at all around no text.
+        Ok(crate::functions::strings::normalize_ansi(&out))
     }
 
     /// Evaluates a function argument (spaces trimmed, one brace layer stripped).
@@ -434,11 +446,9 @@ impl<'w> Eval<'w> {
         flags: u32,
         out: &mut String,
     ) -> R {
-        if self.limits.nesting <= self.nesting {
-            push(out, "#-1 FUNCTION RECURSION LIMIT EXCEEDED");
-            return Ok(());
-        }
         if self.limits.invocations <= self.invocations {
+            self.invocations_exceeded = true;
+            self.cpu_exceeded = true;
             push(out, "#-1 FUNCTION INVOCATION LIMIT EXCEEDED");
             return Ok(());
         }
@@ -692,6 +702,24 @@ impl<'w> Eval<'w> {
             _ => set[3],
         }
         .to_string())
+    }
+
+    /// Runs `f` one `u()` level deeper, or returns `None` (having written TinyMUX's
+    /// message) when that would pass the recursion limit.
+    pub fn in_ufun<T>(&mut self, out: &mut String, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.ufun_depth >= self.limits.nesting {
+            push(out, "#-1 FUNCTION RECURSION LIMIT EXCEEDED");
+            return None;
+        }
+        self.ufun_depth += 1;
+        let result = f(self);
+        self.ufun_depth -= 1;
+        Some(result)
+    }
+
+    /// Nested function calls in progress (`fdepth()`).
+    pub fn depth(&self) -> u32 {
+        self.nesting
     }
 
     /// Runs `f` with one more loop level (`##`, `#@`, `%i0`).

@@ -126,7 +126,10 @@ fn hostile_code_is_bounded() {
     );
     let out = think(&mut world, "[repeat(x,100000000)]");
     assert_eq!(out.len(), 7999);
-    let out = think(&mut world, "[strlen(repeat(xyz,100000))]");
+    // Longer strings than one character say so instead (TinyMUX's answer).
+    let out = think(&mut world, "[repeat(xyz,100000)]");
+    assert_eq!(out, "#-1 STRING TOO LONG");
+    let out = think(&mut world, "[strlen(iter(lnum(1000),xyzxyzxyz))]");
     assert_eq!(out, "7999");
     // Exponential work through u(): stopped by the invocation limit or the step budget.
     cmd(&mut world, "&b me=[u(me/b)][u(me/b)]");

@@ -306,8 +306,10 @@ pub fn call_attr(
         args: &args,
     };
     let mut buf = String::new();
-    ev.eval_attr(&inner, &attr.value, &mut buf)?;
-    push(out, &buf);
+    if let Some(result) = ev.in_ufun(out, |ev| ev.eval_attr(&inner, &attr.value, &mut buf)) {
+        result?;
+        push(out, &buf);
+    }
     Ok(())
 }
 

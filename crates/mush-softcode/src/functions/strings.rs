@@ -392,8 +392,15 @@ fn delete(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
 }
 
 fn repeat(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let n = to_i64(&args[1]);
+    // TinyMUX reads the count into a C int: 2147483648 wraps negative and repeats nothing.
+    let n = i64::from(to_i64(&args[1]) as i32);
     if args[0].is_empty() || n <= 0 {
+        return Ok(());
+    }
+    // Longer than a buffer: one character fills the buffer, anything longer is an error.
+    let visible = strip(&args[0]).chars().count() as i64;
+    if visible > 1 && visible.saturating_mul(n) >= LBUF as i64 + 1 {
+        push(out, "#-1 STRING TOO LONG");
         return Ok(());
     }
     // Bounded by the output buffer: never builds more than fits.
