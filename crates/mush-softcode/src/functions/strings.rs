@@ -399,7 +399,7 @@ fn repeat(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     }
     // Longer than a buffer: one character fills the buffer, anything longer is an error.
     let visible = strip(&args[0]).chars().count() as i64;
-    if visible > 1 && visible.saturating_mul(n) >= LBUF as i64 + 1 {
+    if visible > 1 && visible.saturating_mul(n) > LBUF as i64 {
         push(out, "#-1 STRING TOO LONG");
         return Ok(());
     }
