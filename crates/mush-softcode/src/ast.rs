@@ -415,40 +415,50 @@ impl Parser<'_> {
     }
 
     fn bracket(&mut self) -> Node {
-        let open = self.pos;
-        self.pos += 1;
-        if self.unclosed.contains(&open) {
-            return Node::Lit("[".into());
-        }
-        self.brackets += 1;
-        let inner = self.sequence(false, true, false, false);
-        self.brackets -= 1;
-        if self.peek() == Some(Tok::RBrack) {
-            self.pos += 1;
-            return Node::Bracket(Box::new(inner));
-        }
-        // No closing ']': the '[' is text and what follows is parsed as if it were not there.
-        self.unclosed.insert(open);
-        self.pos = open + 1;
-        Node::Lit("[".into())
+        self.group(true)
     }
 
     fn brace(&mut self) -> Node {
+        self.group(false)
+    }
+
+    /// `[...]` (`bracket`) or `{...}`. Without its closer the opener is text and what
+    /// follows is parsed as if it were not there.
+    fn group(&mut self, bracket: bool) -> Node {
+        let (opener, closer) = if bracket {
+            ("[", Tok::RBrack)
+        } else {
+            ("{", Tok::RBrace)
+        };
         let open = self.pos;
         self.pos += 1;
         if self.unclosed.contains(&open) {
-            return Node::Lit("{".into());
+            return Node::Lit(opener.into());
         }
-        self.braces += 1;
-        let inner = self.sequence(false, false, true, false);
-        self.braces -= 1;
-        if self.peek() == Some(Tok::RBrace) {
+        let depth = if bracket {
+            &mut self.brackets
+        } else {
+            &mut self.braces
+        };
+        *depth += 1;
+        let inner = self.sequence(false, bracket, !bracket, false);
+        if bracket {
+            self.brackets -= 1;
+        } else {
+            self.braces -= 1;
+        }
+        if self.peek() == Some(closer) {
             self.pos += 1;
-            return Node::Brace(Box::new(inner));
+            let inner = Box::new(inner);
+            return if bracket {
+                Node::Bracket(inner)
+            } else {
+                Node::Brace(inner)
+            };
         }
         self.unclosed.insert(open);
         self.pos = open + 1;
-        Node::Lit("{".into())
+        Node::Lit(opener.into())
     }
 }
 

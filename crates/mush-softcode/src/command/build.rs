@@ -219,17 +219,30 @@ pub fn look(ev: &mut Eval<'_>, frame: &Frame<'_>, room: i64) -> R {
     Ok(())
 }
 
-fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+/// `obj=value` with `obj` something the executor controls (told otherwise) and `value`
+/// evaluated.
+fn controlled_and_value(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    input: &Input<'_>,
+) -> R<Option<(i64, String)>> {
     let (left, right) = split_eq(input.rest);
     let obj = ev.eval_top(frame, left)?;
     let Some(id) = target(ev, frame, &obj)? else {
-        return Ok(());
+        return Ok(None);
     };
     if !controls(ev, frame.executor, id)? {
         tell(ev, frame, "Permission denied.");
-        return Ok(());
+        return Ok(None);
     }
-    let par = ev.eval_top(frame, right.unwrap_or(""))?;
+    let value = ev.eval_top(frame, right.unwrap_or(""))?;
+    Ok(Some((id, value)))
+}
+
+fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let Some((id, par)) = controlled_and_value(ev, frame, input)? else {
+        return Ok(());
+    };
     if par.trim().is_empty() {
         ev.world.change(id, Change::Parent(NOTHING))?;
         tell(ev, frame, "Parent cleared.");
@@ -238,6 +251,15 @@ fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(pid) = target(ev, frame, &par)? else {
         return Ok(());
     };
+    // A parent lends its attributes: only its controller, or anyone when it is PARENT_OK.
+    let lends = ev
+        .world
+        .object(pid)?
+        .is_some_and(|p| p.has_flag("PARENT_OK"));
+    if !lends && !controls(ev, frame.executor, pid)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
     // A parent chain must not loop back to the object.
     let mut cursor = pid;
     for _ in 0..=crate::functions::objects::PARENT_DEPTH {
@@ -256,16 +278,9 @@ fn parent(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 }
 
 fn chzone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, right) = split_eq(input.rest);
-    let obj = ev.eval_top(frame, left)?;
-    let Some(id) = target(ev, frame, &obj)? else {
+    let Some((id, zone)) = controlled_and_value(ev, frame, input)? else {
         return Ok(());
     };
-    if !controls(ev, frame.executor, id)? {
-        tell(ev, frame, "Permission denied.");
-        return Ok(());
-    }
-    let zone = ev.eval_top(frame, right.unwrap_or(""))?;
     if zone.trim().is_empty() || zone.trim().eq_ignore_ascii_case("none") {
         ev.world.change(id, Change::Zone(NOTHING))?;
         tell(ev, frame, "Zone changed.");
@@ -280,16 +295,9 @@ fn chzone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 }
 
 fn name(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, right) = split_eq(input.rest);
-    let obj = ev.eval_top(frame, left)?;
-    let Some(id) = target(ev, frame, &obj)? else {
+    let Some((id, new)) = controlled_and_value(ev, frame, input)? else {
         return Ok(());
     };
-    if !controls(ev, frame.executor, id)? {
-        tell(ev, frame, "Permission denied.");
-        return Ok(());
-    }
-    let new = ev.eval_top(frame, right.unwrap_or(""))?;
     let new = new.trim();
     if new.is_empty() {
         tell(ev, frame, "Give it what new name?");

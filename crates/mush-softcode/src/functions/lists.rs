@@ -1069,47 +1069,22 @@ fn ilev(ev: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
     Ok(())
 }
 
+/// What `map()` and the `filter()`s write for one item: `map` the call's result, the
+/// filters the item itself when the result passes.
+enum Keep {
+    Result,
+    ItemIf(fn(&str) -> bool),
+}
+
 /// `map(attr, list, sep, osep, arg1..arg9)`: the attribute with `%0` each item and
 /// `%1`... the extra arguments.
 fn map(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let Some(sep) = isep(args, 2, out) else {
-        return Ok(());
-    };
-    let Some(osep) = osep(args, 3, &sep, out) else {
-        return Ok(());
-    };
-    if !attr_present(ev, frame, &args[0])? {
-        return Ok(());
-    }
-    let extra = args.get(4..).unwrap_or(&[]);
-    let text = trim_sep(&args[1], &sep);
-    if text.is_empty() {
-        return Ok(());
-    }
-    let mut cur = Cursor::new(text);
-    let mut first = true;
-    while cur.more() && !exhausted(ev) {
-        if !first {
-            push(out, &osep);
-        }
-        first = false;
-        let mut call_args = vec![cur.token(&sep).unwrap_or("").to_string()];
-        call_args.extend(extra.iter().cloned());
-        let result = call(ev, frame, &args[0], call_args)?;
-        push(out, &result);
-    }
-    Ok(())
+    call_each(ev, frame, args, Keep::Result, out)
 }
 
-/// `filter()` keeps items whose call returns exactly `1`; `filterbool()` those whose
-/// call returns a true value.
-fn filter_with(
-    ev: &mut Eval<'_>,
-    frame: &Frame<'_>,
-    args: Args<'_>,
-    keep: fn(&str) -> bool,
-    out: Out<'_>,
-) -> R {
+/// Calls the attribute in `args[0]` once per item of `args[1]` and writes what `keep`
+/// says, separated by the output separator.
+fn call_each(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, keep: Keep, out: Out<'_>) -> R {
     let Some(sep) = isep(args, 2, out) else {
         return Ok(());
     };
@@ -1131,23 +1106,26 @@ fn filter_with(
         let mut call_args = vec![item.to_string()];
         call_args.extend(extra.iter().cloned());
         let result = call(ev, frame, &args[0], call_args)?;
-        if keep(&result) {
-            if !first {
-                push(out, &osep);
-            }
-            first = false;
-            push(out, item);
+        let written = match keep {
+            Keep::Result => result.as_str(),
+            Keep::ItemIf(passes) if passes(&result) => item,
+            Keep::ItemIf(_) => continue,
+        };
+        if !first {
+            push(out, &osep);
         }
+        first = false;
+        push(out, written);
     }
     Ok(())
 }
 
 fn filter(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    filter_with(ev, frame, args, |r| r == "1", out)
+    call_each(ev, frame, args, Keep::ItemIf(|r| r == "1"), out)
 }
 
 fn filterbool(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    filter_with(ev, frame, args, truthy, out)
+    call_each(ev, frame, args, Keep::ItemIf(truthy), out)
 }
 
 /// `fold(attr, list[, base[, sep]])`: `%0` the result so far (the base, else the first

@@ -1010,22 +1010,36 @@ fn first_of(ids: Vec<Dbref>) -> String {
     dbref(ids.first().copied().unwrap_or(NOTHING))
 }
 
-fn con(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+/// Which list of an object a function reads.
+type ListOf = fn(&dyn crate::world::World, Dbref) -> Result<Vec<Dbref>, crate::world::Miss>;
+
+fn contents_of(
+    world: &dyn crate::world::World,
+    id: Dbref,
+) -> Result<Vec<Dbref>, crate::world::Miss> {
+    world.contents(id)
+}
+
+fn exits_of(world: &dyn crate::world::World, id: Dbref) -> Result<Vec<Dbref>, crate::world::Miss> {
+    world.exits(id)
+}
+
+/// The first entry of a list of the object named by `args[0]` (`con()`, `exit()`).
+fn first_in(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>, list: ListOf) -> R {
     let Some(obj) = thing(ev, frame, &args[0], out)? else {
         return Ok(());
     };
-    let ids = ev.world.contents(obj.id)?;
+    let ids = list(&*ev.world, obj.id)?;
     push(out, &first_of(ids));
     Ok(())
 }
 
+fn con(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    first_in(ev, frame, args, out, contents_of)
+}
+
 fn exit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let Some(obj) = thing(ev, frame, &args[0], out)? else {
-        return Ok(());
-    };
-    let ids = ev.world.exits(obj.id)?;
-    push(out, &first_of(ids));
-    Ok(())
+    first_in(ev, frame, args, out, exits_of)
 }
 
 fn next(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
