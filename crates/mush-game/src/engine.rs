@@ -835,11 +835,21 @@ impl Engine {
         text: &str,
         except: Option<Dbref>,
     ) -> Result<(), StoreError> {
+        self.emit_room_except(room, text, except.as_slice()).await
+    }
+
+    /// [`Engine::emit_room`] leaving out several objects.
+    pub(crate) async fn emit_room_except(
+        &self,
+        room: Dbref,
+        text: &str,
+        except: &[Dbref],
+    ) -> Result<(), StoreError> {
         let players: Vec<Dbref> = self
             .contents(room)
             .await?
             .iter()
-            .filter(|o| o.kind == Kind::Player && Some(o.id) != except)
+            .filter(|o| o.kind == Kind::Player && !except.contains(&o.id))
             .map(|o| o.id)
             .collect();
         let handles =

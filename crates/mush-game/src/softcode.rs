@@ -489,17 +489,8 @@ pub(crate) async fn deliver<T>(
             }
             Emit::Room { room, except, text } => {
                 if let Some(room) = from_i64(*room) {
-                    let except = except.first().copied().and_then(from_i64);
-                    engine.emit_room(room, text, except).await?;
-                    // A player holding the thing hears it too.
-                    if except != Some(room)
-                        && engine
-                            .object(room)
-                            .await?
-                            .is_some_and(|o| o.kind == Kind::Player)
-                    {
-                        engine.notify(room, text).await?;
-                    }
+                    let except: Vec<Dbref> = except.iter().filter_map(|e| from_i64(*e)).collect();
+                    engine.emit_room_except(room, text, &except).await?;
                 }
             }
         }

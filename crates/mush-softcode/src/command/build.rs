@@ -130,7 +130,8 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(id) = target(ev, frame, &what)? else {
         return Ok(());
     };
-    let Some(to) = target(ev, frame, &dest)? else {
+    let Ok(to) = crate::functions::objects::resolve(ev, frame.executor, &dest)? else {
+        tell(ev, frame, "No match.");
         return Ok(());
     };
     if !controls(ev, frame.executor, id)? {
@@ -138,18 +139,35 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     }
     let kind = ev.world.object(id)?.map(|o| o.kind);
-    if kind == Some(Kind::Room) || kind == Some(Kind::Exit) || id == to {
+    if kind == Some(Kind::Room) || kind == Some(Kind::Exit) {
+        tell(ev, frame, "You can't teleport that.");
+        return Ok(());
+    }
+    if id == to {
         tell(ev, frame, "Bad destination.");
         return Ok(());
     }
     let from = ev.world.object(id)?.map(|o| o.location).unwrap_or(NOTHING);
-    let name = ev.name_of(id)?;
-    ev.emits.push(Emit::Room {
-        room: from,
-        except: vec![id],
-        text: format!("{name} has left."),
-    });
-    ev.world.change(id, Change::Location(to))?;
+    if from != to {
+        // Those left behind hear it (not the one who did it), and so does a container
+        // that can hear, such as the player who was holding it.
+        let name = ev.name_of(id)?;
+        let quiet = vec![id, frame.executor];
+        ev.emits.push(Emit::Room {
+            room: from,
+            except: quiet.clone(),
+            text: format!("{name} has left."),
+        });
+        if ev.world.object(from)?.is_some_and(|o| o.kind != Kind::Room) {
+            ev.emits.push(Emit::To(from, format!("{name} has left.")));
+        }
+        ev.world.change(id, Change::Location(to))?;
+        ev.emits.push(Emit::Room {
+            room: to,
+            except: quiet,
+            text: format!("{name} has arrived."),
+        });
+    }
 
     if id == frame.executor {
         look(ev, frame, to)?;

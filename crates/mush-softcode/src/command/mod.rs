@@ -121,7 +121,7 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     };
     let rest = raw_rest.trim_start();
     if word == "&" {
-        return attrs::ampersand(ev, frame, rest).map(|()| Ran::Done);
+        return attrs::ampersand(ev, frame, raw_rest).map(|()| Ran::Done);
     }
     let mut parts = word.split('/');
     let name = parts.next().unwrap_or("").to_ascii_uppercase();

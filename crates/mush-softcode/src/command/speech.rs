@@ -2,7 +2,7 @@
 
 use super::{Command, Input, split_eq, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::{display_name, emit_targets};
+use crate::functions::objects::{display_name, emit_each, emit_targets};
 use crate::world::Kind;
 
 /// The speech family.
@@ -158,22 +158,9 @@ fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     } else {
         vec![who.trim()]
     };
-    let ids = emit_targets(ev, frame.executor, &names)?;
-    if message.is_empty() {
-        return Ok(());
-    }
-    for id in ids {
-        if input.switches.iter().any(|s| s == "contents") {
-            ev.emits.push(Emit::Room {
-                room: id,
-                except: Vec::new(),
-                text: message.clone(),
-            });
-        } else {
-            ev.emits.push(Emit::To(id, message.clone()));
-        }
-    }
-    Ok(())
+    let targets = emit_targets(ev, frame.executor, &names)?;
+    let contents = input.switches.iter().any(|s| s == "contents");
+    emit_each(ev, frame.executor, targets, &message, contents)
 }
 
 fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
@@ -197,18 +184,8 @@ fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     };
     let where_ = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    let ids = emit_targets(ev, frame.executor, &[where_.trim()])?;
-    if message.is_empty() {
-        return Ok(());
-    }
-    for room in ids {
-        ev.emits.push(Emit::Room {
-            room,
-            except: Vec::new(),
-            text: message.clone(),
-        });
-    }
-    Ok(())
+    let targets = emit_targets(ev, frame.executor, &[where_.trim()])?;
+    emit_each(ev, frame.executor, targets, &message, true)
 }
 
 fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
@@ -218,21 +195,23 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     };
     let who = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    let ids = emit_targets(ev, frame.executor, &[who.trim()])?;
-    if message.is_empty() {
-        return Ok(());
+    let (ids, error) = emit_targets(ev, frame.executor, &[who.trim()])?;
+    if !message.is_empty() {
+        for id in ids {
+            let room = ev
+                .world
+                .object(id)?
+                .map(|o| o.location)
+                .unwrap_or(crate::world::NOTHING);
+            ev.emits.push(Emit::Room {
+                room,
+                except: vec![id],
+                text: message.clone(),
+            });
+        }
     }
-    for id in ids {
-        let room = ev
-            .world
-            .object(id)?
-            .map(|o| o.location)
-            .unwrap_or(crate::world::NOTHING);
-        ev.emits.push(Emit::Room {
-            room,
-            except: vec![id],
-            text: message.clone(),
-        });
+    if let Some(error) = error {
+        tell(ev, frame, error);
     }
     Ok(())
 }

@@ -61,7 +61,8 @@ pub const FUNCS: &[Func] = &[
     f("CONTROLS", 2, 2, controls_fn),
     f("LOCATE", 3, 3, locate),
     f("PMATCH", 1, 1, pmatch),
-    f("ISDBREF", 1, 1, isdbref),
+    f("ISDBREF", 0, 1, isdbref),
+    f("FDEPTH", 0, 0, fdepth),
     f("LSEARCH", 1, 5, lsearch),
     f("SEARCH", 0, 1, search),
     f("NEARBY", 2, 2, nearby),
@@ -570,7 +571,11 @@ fn lattr(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> 
         Some((o, p)) => (o, p.trim()),
         None => (args[0].as_str(), "*"),
     };
-    let Some(obj) = thing(ev, frame, o, out)? else {
+    let Ok(id) = resolve(ev, frame.executor, o)? else {
+        push(out, "#-1 NO MATCH");
+        return Ok(());
+    };
+    let Some(obj) = ev.world.object(id)? else {
         return Ok(());
     };
     let names = visible_attrs(ev, frame, obj.id, pattern)?;
@@ -1135,7 +1140,7 @@ fn pmatch(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
 }
 
 fn isdbref(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let t = args[0].trim();
+    let t = args.first().map(|a| a.trim()).unwrap_or("");
     let ok = t.starts_with('#') && dbref_num(t) >= 0 && ev.world.object(dbref_num(t))?.is_some();
     push(out, bool_str(ok));
     Ok(())
@@ -1252,9 +1257,14 @@ pub fn may_pemit(ev: &mut Eval<'_>, who: Dbref, target: Dbref) -> R<bool> {
     Ok(it.location == me.location || it.location == me.id || it.id == me.location)
 }
 
-/// Resolves a list of targets as the emit family does: unknown names are reported once
-/// as TinyMUX reports them (`Emit error(s): nosuch (unknown)`), repeats are sent once.
-pub fn emit_targets(ev: &mut Eval<'_>, who: Dbref, names: &[&str]) -> R<Vec<Dbref>> {
+/// Resolves a list of targets as the emit family does: repeats are sent once, and the
+/// names that match nothing come back as TinyMUX reports them, to be told after the
+/// message (`Emit error(s): nosuch (unknown)`).
+pub fn emit_targets(
+    ev: &mut Eval<'_>,
+    who: Dbref,
+    names: &[&str],
+) -> R<(Vec<Dbref>, Option<String>)> {
     let mut ids = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
@@ -1268,29 +1278,48 @@ pub fn emit_targets(ev: &mut Eval<'_>, who: Dbref, names: &[&str]) -> R<Vec<Dbre
             Err(_) => unknown.push(format!("{name} (unknown)")),
         }
     }
-    if !unknown.is_empty() {
-        ev.emits.push(Emit::To(
-            who,
-            format!("Emit error(s): {}", unknown.join(", ")),
-        ));
-    }
-    Ok(ids)
+    let error = (!unknown.is_empty()).then(|| format!("Emit error(s): {}", unknown.join(", ")));
+    Ok((ids, error))
 }
 
-fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<Vec<Dbref>> {
+/// Sends `text` to each target (to its contents when `room`), then tells `who` about the
+/// targets that failed, in TinyMUX's order.
+pub fn emit_each(
+    ev: &mut Eval<'_>,
+    who: Dbref,
+    targets: (Vec<Dbref>, Option<String>),
+    text: &str,
+    room: bool,
+) -> R {
+    let (ids, error) = targets;
+    if !text.is_empty() {
+        for id in ids {
+            let emit = if room {
+                Emit::Room {
+                    room: id,
+                    except: Vec::new(),
+                    text: text.to_string(),
+                }
+            } else {
+                Emit::To(id, text.to_string())
+            };
+            ev.emits.push(emit);
+        }
+    }
+    if let Some(error) = error {
+        ev.emits.push(Emit::To(who, error));
+    }
+    Ok(())
+}
+
+fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<(Vec<Dbref>, Option<String>)> {
     let names = words(list, &Delim::space());
     emit_targets(ev, frame.executor, &names)
 }
 
 fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    let ids = targets(ev, frame, &args[0])?;
-    if args[1].is_empty() {
-        return Ok(());
-    }
-    for id in ids {
-        ev.emits.push(Emit::To(id, args[1].clone()));
-    }
-    Ok(())
+    let targets = targets(ev, frame, &args[0])?;
+    emit_each(ev, frame.executor, targets, &args[1], false)
 }
 
 fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
@@ -1311,18 +1340,13 @@ fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
 }
 
 fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    for id in targets(ev, frame, &args[0])? {
-        ev.emits.push(Emit::Room {
-            room: id,
-            except: Vec::new(),
-            text: args[1].clone(),
-        });
-    }
-    Ok(())
+    let targets = targets(ev, frame, &args[0])?;
+    emit_each(ev, frame.executor, targets, &args[1], true)
 }
 
 fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    for id in targets(ev, frame, &args[0])? {
+    let (ids, error) = targets(ev, frame, &args[0])?;
+    for id in ids {
         if let Some(obj) = ev.world.object(id)? {
             ev.emits.push(Emit::Room {
                 room: obj.location,
@@ -1330,6 +1354,9 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R 
                 text: args[1].clone(),
             });
         }
+    }
+    if let Some(error) = error {
+        ev.emits.push(Emit::To(frame.executor, error));
     }
     Ok(())
 }
@@ -1536,12 +1563,19 @@ fn rand(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         }
         return Ok(());
     }
-    let n = to_i64(&args[0]);
-    if n < 1 {
-        push(out, "#-1 ARGUMENT MUST BE POSITIVE");
-    } else {
-        push(out, &ev.world.random(n as u64).to_string());
+    if !super::is_integer(&args[0]) {
+        push(out, "#-1 ARGUMENT MUST BE INTEGER");
+        return Ok(());
     }
+    // TinyMUX answers 0 for a range with nothing in it.
+    let n = to_i64(&args[0]);
+    let value = if n < 1 { 0 } else { ev.world.random(n as u64) };
+    push(out, &value.to_string());
+    Ok(())
+}
+
+fn fdepth(ev: &mut Eval<'_>, _: &Frame<'_>, _: Args<'_>, out: Out<'_>) -> R {
+    push(out, &ev.depth().to_string());
     Ok(())
 }
 
@@ -1600,7 +1634,13 @@ fn idle(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R
 }
 
 fn doing(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    if let Some(c) = connection(ev, frame, &args[0])? {
+    let known = match resolve(ev, frame.executor, &args[0])? {
+        Ok(_) => true,
+        Err(_) => ev.world.player_named(args[0].trim())?.is_some(),
+    };
+    if !known {
+        push(out, "#-1 PLAYER DOES NOT EXIST");
+    } else if let Some(c) = connection(ev, frame, &args[0])? {
         push(out, &c.doing);
     }
     Ok(())

@@ -25,7 +25,7 @@ pub const FUNCS: &[Func] = &[
     f("LPAD", 2, 3, lpad),
     f("RPAD", 2, 3, rpad),
     f("CPAD", 2, 3, cpad),
-    f("SPACE", 0, 1, space),
+    super::strict("SPACE", 0, 1, space),
     f("TRIM", 1, 3, trim),
     f("SQUISH", 0, 2, squish),
     f("EDIT", 3, 100, edit),
