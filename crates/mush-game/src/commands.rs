@@ -235,6 +235,7 @@ async fn in_world(
     let cx = Cx {
         engine,
         handle: session.handle,
+        seq: session.last_seq,
         me: &me,
     };
     // One-character prefixes first, as every MUSH does.
@@ -253,7 +254,12 @@ async fn in_world(
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
     // `@set obj/attr=flag` sets attribute flags, which the softcode layer owns.
-    let attr_flag = lower == "@set" && rest.split('=').next().is_some_and(|l| l.contains('/'));
+    // `@set obj=ATTR:value` and `@set obj/attr=flag` are attribute writes, which the
+    // softcode layer owns (owners, flags and their permission rules).
+    let attr_flag = lower == "@set"
+        && rest
+            .split_once('=')
+            .is_some_and(|(l, r)| l.contains('/') || r.contains(':'));
     if attr_flag || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
         cx.softcode(line).await?;
         return Ok(true);
@@ -404,6 +410,8 @@ fn counted(n: u64, noun: &str) -> String {
 struct Cx<'a> {
     engine: &'a Arc<Engine>,
     handle: Handle,
+    /// The sequence number of the command being run.
+    seq: u64,
     me: &'a Object,
 }
 
@@ -411,7 +419,8 @@ impl Cx<'_> {
     /// Runs a command of the softcode layer (speech, `think`): evaluated over the cache,
     /// its writes and output applied when it finishes.
     async fn softcode(&self, line: &str) -> Result<(), StoreError> {
-        let run = crate::softcode::run(self.engine, self.me.id, |ev, frame| {
+        let mark = Some((self.handle, self.seq));
+        let run = crate::softcode::run(self.engine, self.me.id, mark, |ev, frame| {
             mush_softcode::command::run(ev, frame, line)
         })
         .await;

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mush_proto::Handle;
 use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
     Object as SObject, Search, World,
@@ -46,6 +47,9 @@ struct Snapshot {
     players: HashMap<String, Option<i64>>,
     connections: Option<Vec<Connection>>,
     attrs: HashMap<(i64, String), Option<Attr>>,
+    /// Header changes this run made (flags, parent, zone), cleared with `attrs` before
+    /// every run so a re-run starts from what was read, not from its own earlier changes.
+    headers: HashMap<i64, Arc<SObject>>,
     writes: Vec<Write>,
     now: i64,
     seed: u64,
@@ -107,6 +111,9 @@ impl World for Snapshot {
     fn object(&self, id: i64) -> Result<Option<Arc<SObject>>, Miss> {
         if id < 0 {
             return Ok(None);
+        }
+        if let Some(changed) = self.headers.get(&id) {
+            return Ok(Some(changed.clone()));
         }
         self.objects.get(&id).cloned().ok_or(Miss::Object(id))
     }
@@ -199,6 +206,14 @@ impl World for Snapshot {
         {
             return Err(Miss::Refused("that value is too long".into()));
         }
+        // The description is the object's `desc` field, which `look` shows.
+        if name == "DESCRIBE" {
+            let text = value.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+            self.attrs.insert((id, name.to_string()), value);
+            self.writes
+                .push(Write::Field(dbref, Field::Description, text));
+            return Ok(());
+        }
         let (text, owner, flags) = match &value {
             Some(a) => (
                 a.value.clone(),
@@ -217,38 +232,40 @@ impl World for Snapshot {
         let Some(dbref) = from_i64(id) else {
             return Err(Miss::Refused("no such object".into()));
         };
-        let Some(Some(current)) = self.objects.get(&id).cloned() else {
-            return Err(Miss::Object(id));
+        let current = match self.headers.get(&id) {
+            Some(changed) => changed.clone(),
+            None => match self.objects.get(&id) {
+                Some(Some(object)) => object.clone(),
+                Some(None) => return Err(Miss::Refused("no such object".into())),
+                None => return Err(Miss::Object(id)),
+            },
         };
         let mut updated = (*current).clone();
         let field = |d: i64| from_i64(d).map(|d| d.to_string()).unwrap_or_default();
-        let (flag, on) = match change {
-            Change::Flag(flag, on) => (flag, on),
+        match change {
+            Change::Flag(flag, on) => {
+                updated.flags.retain(|f| *f != flag);
+                if on {
+                    updated.flags.push(flag);
+                }
+                self.writes.push(Write::Flags(dbref, updated.flags.clone()));
+            }
             Change::Parent(p) => {
                 updated.parent = p;
                 self.writes
                     .push(Write::Field(dbref, Field::Parent, field(p)));
-                self.objects.insert(id, Some(Arc::new(updated)));
-                return Ok(());
             }
             Change::Zone(z) => {
                 updated.zone = z;
                 self.writes.push(Write::Field(dbref, Field::Zone, field(z)));
-                self.objects.insert(id, Some(Arc::new(updated)));
-                return Ok(());
             }
             _ => {
                 return Err(Miss::Refused(
                     "that change is not available from softcode on this shard yet".into(),
                 ));
             }
-        };
-        updated.flags.retain(|f| *f != flag);
-        if on {
-            updated.flags.push(flag);
         }
-        self.writes.push(Write::Flags(dbref, updated.flags.clone()));
-        self.objects.insert(id, Some(Arc::new(updated)));
+        self.headers.insert(id, Arc::new(updated));
         Ok(())
     }
 
@@ -279,10 +296,13 @@ impl From<StoreError> for Stopped {
     }
 }
 
-/// Runs `f` as `executor` until it finishes without a miss, then applies its writes.
+/// Runs `f` as `executor` until it finishes without a miss, then applies its writes;
+/// `mark` names the command (session and sequence number) so that running it again after
+/// a pod died never writes twice.
 pub(crate) async fn run<T>(
     engine: &Arc<Engine>,
     executor: Dbref,
+    mark: Option<(Handle, u64)>,
     mut f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
 ) -> Result<Finished<T>, Stopped> {
     let me = to_i64(executor);
@@ -301,22 +321,27 @@ pub(crate) async fn run<T>(
         load(engine, &mut snapshot, object.location).await?;
     }
     let mut conflicts = 0;
+    let mut limits = Limits::default();
     for _ in 0..MAX_FETCHES {
         snapshot.attrs.clear();
+        snapshot.headers.clear();
         snapshot.writes.clear();
         // The evaluator (not Send) lives only inside this block, never across an await.
+        // The CPU budget is the command's, not each run's: re-runs spend from what is left.
         let outcome = {
-            let mut ev = Eval::new(&mut snapshot, Limits::default());
+            let mut ev = Eval::new(&mut snapshot, limits);
             let frame = Frame {
                 executor: me,
                 caller: me,
                 enactor: me,
                 args: &[],
             };
-            f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)))
+            let result = f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)));
+            limits.steps = limits.steps.saturating_sub(ev.steps());
+            result
         };
         match outcome {
-            Ok((value, emits)) => match apply(engine, &snapshot).await? {
+            Ok((value, emits)) => match apply(engine, &snapshot, mark).await? {
                 None => return Ok(Finished { value, emits }),
                 Some(stale) => {
                     // Another pod wrote this object after we read it: forget our copy,
@@ -424,7 +449,11 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
 /// an update). Returns the object whose version had moved on, if any; writes to objects
 /// before it in the run's order are already applied (each object's writes are atomic, a
 /// command's writes to several objects are not).
-async fn apply(engine: &Arc<Engine>, snapshot: &Snapshot) -> Result<Option<Dbref>, StoreError> {
+async fn apply(
+    engine: &Arc<Engine>,
+    snapshot: &Snapshot,
+    mark: Option<(Handle, u64)>,
+) -> Result<Option<Dbref>, StoreError> {
     let mut order: Vec<Dbref> = Vec::new();
     let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();
     for write in &snapshot.writes {
@@ -459,15 +488,17 @@ async fn apply(engine: &Arc<Engine>, snapshot: &Snapshot) -> Result<Option<Dbref
         changes.entry(id).or_default().extend(list);
     }
     for id in order {
-        let version = match snapshot.raw.get(&to_i64(id)) {
-            Some(object) => object.version,
-            None => match engine.store.object(id).await? {
-                Some(object) => object.version,
-                None => return Err(StoreError::NoObject(id.0)),
-            },
+        // Every write follows a read of its object (permission checks read it), so the
+        // version is known; a write to an object gone meanwhile is an error.
+        let Some(version) = snapshot.raw.get(&to_i64(id)).map(|o| o.version) else {
+            return Err(StoreError::NoObject(id.0));
         };
         let list = changes.remove(&id).unwrap_or_default();
-        if !engine.store.write_if_version(id, version, &list).await? {
+        if !engine
+            .store
+            .write_if_version(id, version, mark, &list)
+            .await?
+        {
             return Ok(Some(id));
         }
         engine.changed(&[id]).await;

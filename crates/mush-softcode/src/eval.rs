@@ -122,6 +122,9 @@ const STACK_RED_ZONE: usize = 128 * 1024;
 /// Size of each new stack segment.
 const STACK_GROWTH: usize = 2 * 1024 * 1024;
 
+/// Messages one command may send (`pemit()` in a loop): 1,000 of at most 8 KB each.
+pub const MAX_EMITS: usize = 1000;
+
 /// How many parsed expressions an evaluator keeps.
 const PARSE_CACHE: usize = 512;
 
@@ -525,6 +528,11 @@ impl<'w> Eval<'w> {
         let mut result = String::new();
         (func.run)(self, frame, &args, &mut result)?;
         push(out, &result);
+        // Output sent by softcode is bounded per command like everything else it makes.
+        if self.emits.len() > MAX_EMITS {
+            self.emits.truncate(MAX_EMITS);
+            self.cpu_exceeded = true;
+        }
         Ok(())
     }
 

@@ -143,3 +143,112 @@ fn hostile_code_is_bounded() {
     let deep = "add(".repeat(50_000);
     let _ = think(&mut world, &deep);
 }
+
+fn cmd_as(world: &mut MemoryWorld, who: i64, line: &str) -> Vec<String> {
+    let frame = Frame {
+        executor: who,
+        caller: who,
+        enactor: who,
+        args: &[],
+    };
+    let mut ev = Eval::new(world, Limits::default());
+    assert_eq!(command::run(&mut ev, &frame, line), Ok(Ran::Done), "{line}");
+    ev.emits
+        .into_iter()
+        .filter_map(|e| match e {
+            Emit::To(to, t) if to == who => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn recursion_output_and_numbers_stay_bounded() {
+    let mut world = MemoryWorld::new();
+    // eval() and s() recurse like u() and count against the same limit.
+    cmd(&mut world, "&a me=[eval(me,a)]");
+    let out = think(&mut world, "[eval(me,a)]");
+    assert!(
+        out.contains("#-1 FUNCTION RECURSION LIMIT EXCEEDED"),
+        "{out}"
+    );
+    // Messages sent from a loop are bounded per command.
+    let frame = Frame {
+        executor: 1,
+        caller: 1,
+        enactor: 1,
+        args: &[],
+    };
+    let mut ev = Eval::new(&mut world, Limits::default());
+    ev.eval_top(&frame, "[iter(lnum(5000),pemit(me,x))]")
+        .expect("evaluates");
+    assert_eq!(ev.emits.len(), mush_softcode::eval::MAX_EMITS);
+    drop(ev);
+    // Extreme numbers give answers, not overflows.
+    for text in [
+        "[mid(abc,0,-9223372036854775808)]",
+        "[mid(abc,-9223372036854775808,2)]",
+        "[rand(-9223372036854775808,9223372036854775807)]",
+        "[extract(a b c,-9223372036854775808,1)]",
+        "[lnum(-9223372036854775808)]",
+        "[add(9223372036854775807,1)]",
+    ] {
+        let _ = think(&mut world, text);
+    }
+}
+
+#[test]
+fn only_wizards_touch_wizard_things() {
+    let mut world = MemoryWorld::new();
+    cmd(&mut world, "@create Thing");
+    // A wizard's ordinary object does not act with its owner's wizard rights.
+    assert_eq!(think(&mut world, "[controls(Thing,#3)]"), "0");
+    cmd(&mut world, "@set Thing=INHERIT");
+    assert_eq!(think(&mut world, "[controls(Thing,#3)]"), "1");
+
+    let bob = {
+        use mush_softcode::World;
+        let id = world
+            .create(mush_softcode::Kind::Player, "Bob", 12, 11)
+            .expect("create");
+        world
+            .change(id, mush_softcode::Change::Owner(id))
+            .expect("owner");
+        id
+    };
+    cmd_as(&mut world, bob, "@create Gizmo");
+    assert_eq!(cmd_as(&mut world, bob, "&note Gizmo=mine"), ["Set."]);
+    for flag in ["wizard", "hidden"] {
+        assert_eq!(
+            cmd_as(&mut world, bob, &format!("@set Gizmo/note={flag}")),
+            ["Permission denied."],
+            "{flag}"
+        );
+    }
+    let gizmo = cmd_as(&mut world, bob, "think num(Gizmo)").join("");
+    assert_eq!(
+        cmd(&mut world, &format!("@set {gizmo}/note=wizard")),
+        ["Set."]
+    );
+    assert_eq!(
+        cmd_as(&mut world, bob, "@set Gizmo/note=!wizard"),
+        ["Permission denied."]
+    );
+    assert_eq!(
+        cmd_as(&mut world, bob, "&note Gizmo=changed"),
+        ["Permission denied."]
+    );
+    assert_eq!(
+        cmd_as(&mut world, bob, "@set Gizmo=WIZARD"),
+        ["Permission denied."]
+    );
+    assert_eq!(
+        cmd_as(&mut world, bob, "@set Gizmo=SLAVE"),
+        ["Permission denied."]
+    );
+    // Bob may not lend himself the Wizard's object as a parent.
+    assert_eq!(
+        cmd_as(&mut world, bob, "@parent Gizmo=#1"),
+        ["Permission denied."]
+    );
+}

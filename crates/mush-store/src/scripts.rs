@@ -190,22 +190,39 @@ return 1
     )
 });
 
-/// KEYS: object. ARGV: the version the writer read, then (op, field, value) triples where
-/// op is `S` (set) or `D` (delete; value ignored). Applies them and bumps the version only
-/// if the object still has the version the writer read. Returns 1 when applied, 0 on a
-/// version conflict (someone else wrote the object since), -1 when the object is gone.
+/// KEYS: object. ARGV: the version the writer read (`*`: any), the writer's mark (`<handle>:<seq>`
+/// of the command, or empty), then (op, field, value) triples where op is `S` (set) or `D`
+/// (delete; value ignored). If the mark is among the object's last 16 writers (field `w`),
+/// this command's writes are already there (its pod died before it could answer, and the
+/// command is running again elsewhere): returns 2 and changes nothing. Otherwise applies
+/// the writes, records the mark and bumps the version, only if the object still has the
+/// version the writer read. Returns 1 when applied, 0 on a version conflict (someone else
+/// wrote the object since), -1 when the object is gone.
 pub static WRITE_IF_VERSION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local mark = ARGV[2]
+local recent = {}
+if mark ~= '' then
+  for entry in string.gmatch(redis.call('HGET', KEYS[1], 'w') or '', '%S+') do
+    if entry == mark then return 2 end
+    table.insert(recent, entry)
+  end
+end
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
-if v ~= ARGV[1] then return 0 end
-for i = 2, #ARGV, 3 do
+if ARGV[1] ~= '*' and v ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 3 do
   if ARGV[i] == 'S' then
     redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
   else
     redis.call('HDEL', KEYS[1], ARGV[i + 1])
   end
+end
+if mark ~= '' then
+  table.insert(recent, mark)
+  while #recent > 16 do table.remove(recent, 1) end
+  redis.call('HSET', KEYS[1], 'w', table.concat(recent, ' '))
 end
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1

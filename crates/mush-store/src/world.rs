@@ -330,41 +330,25 @@ impl Store {
             .await
     }
 
-    /// Sets an attribute with its owner and flag bits in one atomic write (an empty value
-    /// clears both).
-    pub async fn set_attribute_with_meta(
-        &self,
-        id: Dbref,
-        name: &str,
-        value: &str,
-        owner: Dbref,
-        flags: u32,
-    ) -> Result<(), StoreError> {
-        let name = name.to_uppercase();
-        if value.is_empty() {
-            return self.clear_attribute(id, &name).await;
-        }
-        let meta = format!("{} {flags}", owner.0);
-        self.hset_existing(
-            id,
-            &[(&format!("a:{name}"), value), (&format!("m:{name}"), &meta)],
-            "set_attribute",
-        )
-        .await
-    }
-
     /// Applies several field changes to one object atomically, and only if its version is
     /// still `version` (what the caller read). `Ok(false)` means another writer got there
-    /// first: re-read and try again.
+    /// first: re-read and try again. `mark` names the command (its session and sequence
+    /// number): a command that already wrote this object, and runs again because its pod
+    /// died before answering, finds its mark and writes nothing twice (`Ok(true)`).
     pub async fn write_if_version(
         &self,
         id: Dbref,
         version: u64,
+        mark: Option<(mush_proto::Handle, u64)>,
         changes: &[FieldChange],
     ) -> Result<bool, StoreError> {
         self.timed("write_if_version", async {
             let mut script = WRITE_IF_VERSION.key(self.object_key(id));
             script.arg(version.to_string());
+            script.arg(
+                mark.map(|(h, seq)| format!("{}:{seq}", h.0))
+                    .unwrap_or_default(),
+            );
             for change in changes {
                 match change {
                     FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
@@ -377,7 +361,7 @@ impl Store {
                 .await
                 .map_err(StoreError::redis("write_if_version", id))?;
             match applied {
-                1 => Ok(true),
+                1 | 2 => Ok(true),
                 0 => Ok(false),
                 _ => Err(StoreError::NoObject(id.0)),
             }
@@ -386,23 +370,41 @@ impl Store {
     }
 
     async fn clear_attribute(&self, id: Dbref, name: &str) -> Result<(), StoreError> {
-        // One MULTI: the fields go and the version moves together.
-        redis::pipe()
-            .atomic()
-            .cmd("HDEL")
-            .arg(self.object_key(id))
-            .arg(format!("a:{name}"))
-            .arg(format!("m:{name}"))
-            .ignore()
-            .cmd("HINCRBY")
-            .arg(self.object_key(id))
-            .arg("v")
-            .arg(1)
-            .ignore()
-            .query_async::<()>(&mut self.conn())
+        // Through the same checked script as every other write: it bumps the version and
+        // cannot bring back an object destroyed meanwhile.
+        let changes = [
+            FieldChange::Delete(format!("a:{name}")),
+            FieldChange::Delete(format!("m:{name}")),
+        ];
+        self.write_unchecked(id, &changes, "clear attribute").await
+    }
+
+    /// [`Store::write_if_version`] without the version check, for writers that did not
+    /// read first (the classic commands' own attribute writes).
+    async fn write_unchecked(
+        &self,
+        id: Dbref,
+        changes: &[FieldChange],
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut script = WRITE_IF_VERSION.key(self.object_key(id));
+        script.arg("*").arg("");
+        for change in changes {
+            match change {
+                FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
+                FieldChange::Delete(field) => script.arg("D").arg(field).arg(""),
+            };
+        }
+        script.arg("S").arg("modified").arg(now_secs());
+        let applied: i64 = script
+            .invoke_async(&mut self.conn())
             .await
-            .map_err(StoreError::redis("clear attribute", id))?;
-        Ok(())
+            .map_err(StoreError::redis(op, id))?;
+        if applied == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NoObject(id.0))
+        }
     }
 
     /// Sets a user attribute; an empty value clears it.

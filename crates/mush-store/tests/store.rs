@@ -906,3 +906,93 @@ async fn purge_deletes_every_key_of_the_prefix_and_nothing_else() {
     );
     assert_eq!(store.purge().await.expect("again"), 0, "idempotent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_writes_check_the_version_read_and_apply_each_command_once() {
+    use mush_store::{Dbref, FieldChange, Kind, NewObject};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let id = store
+        .create_object(&NewObject {
+            kind: Kind::Thing,
+            name: "Counter".into(),
+            owner: Some(Dbref(1)),
+            location: None,
+            home: None,
+            destination: None,
+            flags: Vec::new(),
+            password_hash: String::new(),
+        })
+        .await
+        .expect("create")
+        .expect("created");
+    let read = store
+        .object(id)
+        .await
+        .expect("read")
+        .expect("exists")
+        .version;
+    let set = |v: &str| vec![FieldChange::Set("a:N".into(), v.into())];
+    let value = async || {
+        let object = store.object(id).await.expect("read").expect("exists");
+        (object.attributes.get("N").cloned(), object.version)
+    };
+
+    let first = Some((Handle(7), 1));
+    assert!(
+        store
+            .write_if_version(id, read, first, &set("1"))
+            .await
+            .expect("write")
+    );
+    let (n, after_first) = value().await;
+    assert_eq!(n.as_deref(), Some("1"));
+    assert!(after_first > read, "a write moves the version on");
+
+    // The same command again (its pod died before it answered): already applied, nothing
+    // written twice, even with the stale version it read before.
+    assert!(
+        store
+            .write_if_version(id, read, first, &set("2"))
+            .await
+            .expect("replay")
+    );
+    assert_eq!(value().await, (Some("1".into()), after_first));
+
+    // Another command that read before the first write loses and must read again.
+    let other = Some((Handle(8), 1));
+    assert!(
+        !store
+            .write_if_version(id, read, other, &set("2"))
+            .await
+            .expect("stale")
+    );
+    assert_eq!(value().await.0.as_deref(), Some("1"));
+    assert!(
+        store
+            .write_if_version(id, after_first, other, &set("2"))
+            .await
+            .expect("fresh")
+    );
+    assert_eq!(value().await.0.as_deref(), Some("2"));
+
+    // Every other writer moves the version too, so a reader of the old one loses.
+    let (_, before) = value().await;
+    store.set_attribute(id, "X", "y").await.expect("set");
+    store.set_attribute(id, "X", "").await.expect("clear");
+    let (_, now) = value().await;
+    assert!(now >= before + 2, "set and clear each bump the version");
+    let late = Some((Handle(9), 1));
+    assert!(
+        !store
+            .write_if_version(id, before, late, &set("3"))
+            .await
+            .expect("late")
+    );
+
+    // Clearing an attribute of an object destroyed meanwhile does not bring it back.
+    let object = store.object(id).await.expect("read").expect("exists");
+    store.destroy_object(&object).await.expect("destroy");
+    assert!(store.set_attribute(id, "X", "").await.is_err());
+    assert!(store.object(id).await.expect("read").is_none());
+}

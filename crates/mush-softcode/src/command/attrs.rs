@@ -194,6 +194,9 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 let Some(attr) = ev.world.attr(id, &name)? else {
                     continue;
                 };
+                if !crate::functions::objects::can_read(ev, frame.executor, id, &attr)? {
+                    continue;
+                }
                 let line = attr_line(&name, &attr, obj.owner);
                 tell(ev, frame, line);
                 shown += 1;
@@ -246,6 +249,9 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             let Some(attr) = ev.world.attr(id, &name)? else {
                 continue;
             };
+            if !crate::functions::objects::can_read(ev, frame.executor, id, &attr)? {
+                continue;
+            }
             let line = attr_line(&name, &attr, obj.owner);
             tell(ev, frame, line);
         }

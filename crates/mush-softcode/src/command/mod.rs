@@ -80,30 +80,6 @@ pub enum Ran {
     NotMine,
 }
 
-/// The command word of a line, for the caller to decide whether this table handles it:
-/// the leading `"`, `:`, `;`, `\\` and `&` forms count as words of their own.
-pub fn command_word(line: &str) -> String {
-    let line = line.trim_start();
-    match line.chars().next() {
-        Some('"') => "SAY".into(),
-        Some(':') => "POSE".into(),
-        Some(';') => "SEMIPOSE".into(),
-        Some('&') => "&".into(),
-        Some('\\') if line.starts_with("\\\\") => "@EMIT".into(),
-        _ => line
-            .split([' ', '/'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase(),
-    }
-}
-
-/// True when the table has this command word.
-pub fn handles(line: &str) -> bool {
-    let word = command_word(line);
-    word == "&" || table().contains_key(word.as_str())
-}
-
 /// Runs one line as `frame.executor`.
 pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     let line = line.trim_start();

@@ -333,7 +333,7 @@ fn elements(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R 
     };
     let words = find_words(&args[0], &sep);
     let picked = tokens(&args[1], " ").into_iter().filter_map(|n| {
-        let i = usize::try_from(to_i64(n) - 1).ok()?;
+        let i = usize::try_from(to_i64(n).saturating_sub(1)).ok()?;
         words.get(i).copied()
     });
     join_into(out, picked, &osep);
@@ -852,7 +852,7 @@ fn lnum(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         None => " ".into(),
     };
     let (bot, top, step) = if args.len() == 1 {
-        let top = to_i64(&args[0]) - 1;
+        let top = to_i64(&args[0]).saturating_sub(1);
         if top < 0 {
             return Ok(());
         }

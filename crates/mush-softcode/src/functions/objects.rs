@@ -111,12 +111,15 @@ pub fn is_wizard(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
         return Ok(true);
     }
     Ok(match ev.world.object(who)? {
+        // An object has its owner's powers only when it is INHERIT (TinyMUX's rule), so a
+        // wizard's ordinary objects cannot be made to run code with wizard rights.
         Some(o) => {
             o.has_flag("WIZARD")
-                || ev
-                    .world
-                    .object(o.owner)?
-                    .is_some_and(|w| w.has_flag("WIZARD"))
+                || (o.has_flag("INHERIT")
+                    && ev
+                        .world
+                        .object(o.owner)?
+                        .is_some_and(|w| w.has_flag("WIZARD")))
         }
         None => false,
     })
@@ -157,7 +160,7 @@ pub fn inherited(ev: &mut Eval<'_>, id: Dbref, name: &str) -> R<Option<Attr>> {
 }
 
 /// True when `who` may read the attribute on `obj`.
-fn can_read(ev: &mut Eval<'_>, who: Dbref, obj: Dbref, attr: &Attr) -> R<bool> {
+pub fn can_read(ev: &mut Eval<'_>, who: Dbref, obj: Dbref, attr: &Attr) -> R<bool> {
     if attr.flags.has(AttrFlags::HIDDEN) && !is_wizard(ev, who)? {
         return Ok(false);
     }
@@ -423,8 +426,17 @@ fn get_eval(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) 
             enactor: frame.enactor,
             args: &[],
         };
-        let mut buf = String::new();
-        ev.eval_attr(&inner, &attr.value, &mut buf)?;
+        limited_eval(ev, &inner, &attr.value, out)?;
+    }
+    Ok(())
+}
+
+/// Evaluates text one recursion level deeper: `eval()`, `get_eval()`, `s()`, `edefault()`
+/// and `objeval()` can recurse as `u()` can, so they count against the same limit.
+fn limited_eval(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str, out: &mut String) -> R {
+    let mut buf = String::new();
+    if let Some(result) = ev.in_ufun(out, |ev| ev.eval_attr(frame, text, &mut buf)) {
+        result?;
         push(out, &buf);
     }
     Ok(())
@@ -439,10 +451,7 @@ fn eval(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R
 }
 
 fn s(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let mut buf = String::new();
-    ev.eval_attr(frame, &args[0], &mut buf)?;
-    push(out, &buf);
-    Ok(())
+    limited_eval(ev, frame, &args[0], out)
 }
 
 fn default(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
@@ -474,10 +483,7 @@ fn edefault(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) 
                 enactor: frame.enactor,
                 args: &[],
             };
-            let mut buf = String::new();
-            ev.eval_attr(&inner, &attr.value, &mut buf)?;
-            push(out, &buf);
-            return Ok(());
+            return limited_eval(ev, &inner, &attr.value, out);
         }
     }
     let text = ev.eval_arg(frame, &args[1])?;
@@ -1390,6 +1396,17 @@ pub fn set_thing(
         let Some(bit) = AttrFlags::by_name(flag).filter(|b| *b != AttrFlags::LOCKED) else {
             return Ok(Err("You can't set that!".into()));
         };
+        // The wizard and hidden flags, and any change to an attribute a wizard or its
+        // owner locked, are for wizards (and the locking owner) only.
+        let guarded = AttrFlags::WIZARD | AttrFlags::HIDDEN;
+        let wizard = is_wizard(ev, frame.executor)?;
+        if !wizard
+            && (bit & guarded != 0
+                || attr.flags.has(AttrFlags::WIZARD)
+                || (attr.flags.has(AttrFlags::LOCKED) && attr.owner != frame.executor))
+        {
+            return Ok(Err("Permission denied.".into()));
+        }
         if clear {
             attr.flags.0 &= !bit;
         } else {
@@ -1425,9 +1442,7 @@ pub fn set_thing(
     if !FLAG_LETTERS.iter().any(|(f, _)| *f == flag) {
         return Ok(Err("I do not understand that flag.".into()));
     }
-    if matches!(flag.as_str(), "WIZARD" | "ROYALTY" | "STAFF" | "IMMORTAL")
-        && !is_wizard(ev, frame.executor)?
-    {
+    if WIZARD_FLAGS.contains(&flag.as_str()) && !is_wizard(ev, frame.executor)? {
         return Ok(Err("Permission denied.".into()));
     }
     if flag == "CONNECTED" || flag == "GOING" {
@@ -1436,6 +1451,21 @@ pub fn set_thing(
     ev.world.change(obj, Change::Flag(flag, !clear))?;
     Ok(Ok(if clear { "Cleared." } else { "Set." }))
 }
+
+/// Object flags only wizards may set or clear (TinyMUX reserves them).
+const WIZARD_FLAGS: &[&str] = &[
+    "WIZARD",
+    "ROYALTY",
+    "STAFF",
+    "IMMORTAL",
+    "SLAVE",
+    "GAGGED",
+    "FIXED",
+    "SUSPECT",
+    "UNINSPECTED",
+    "HEAD",
+    "VACATION",
+];
 
 /// Longest attribute name.
 pub const ATTR_NAME_MAX: usize = 64;
@@ -1558,8 +1588,11 @@ fn rand(ev: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         if hi < lo {
             push(out, "#-1 ARGUMENT OUT OF RANGE");
         } else {
-            let span = (hi - lo) as u64 + 1;
-            push(out, &(lo + ev.world.random(span) as i64).to_string());
+            let span = hi.abs_diff(lo).saturating_add(1);
+            push(
+                out,
+                &lo.wrapping_add(ev.world.random(span) as i64).to_string(),
+            );
         }
         return Ok(());
     }

@@ -299,11 +299,11 @@ fn slice(text: &str, start: usize, len: usize) -> String {
 fn range(start: i64, len: i64) -> Option<(usize, usize)> {
     let (mut start, mut len) = (start, len);
     if len < 0 {
-        start += 1 + len;
-        len = -len;
+        start = start.saturating_add(1).saturating_add(len);
+        len = len.saturating_neg();
     }
     if start < 0 {
-        len += start;
+        len = len.saturating_add(start);
         start = 0;
     }
     if len <= 0 || start > LBUF as i64 {
