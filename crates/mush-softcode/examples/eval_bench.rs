@@ -51,4 +51,20 @@ fn main() {
         let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
         println!("{label:<40} {per:>8.1} us per command");
     }
+    // The worst a command can cost: work until a limit stops it.
+    run(&mut world, "&b me=[u(me/b)][u(me/b)]");
+    for (label, line) in [
+        ("hostile: exponential u()", "think [u(me/b)]"),
+        (
+            "hostile: nested loops, no calls",
+            "think [iter(lnum(1800),iter(lnum(1800),{x y z}))]",
+        ),
+    ] {
+        let started = Instant::now();
+        run(&mut world, line);
+        println!(
+            "{label:<40} {:>8.1} ms until a limit stops it",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
 }
