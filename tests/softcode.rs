@@ -87,6 +87,14 @@ async fn softcode_state_lives_in_redis_and_every_pod_sees_it() {
         ["Set."]
     );
     assert_eq!(run(&mut wiz, "think [u(Child/greet,Bob)]|").await, ["|"]);
+    // examine shows an attribute's flags; a description is evaluated for whoever looks.
+    assert_eq!(
+        run(&mut wiz, "examine Parent/greet").await,
+        ["GREET [IV]: Hello, %0! I am [name(me)]."]
+    );
+    run(&mut wiz, "@describe here=[add(1,2)] apples for %N.").await;
+    let seen = run(&mut bob, "look").await.join("\n");
+    assert!(seen.contains("3 apples for Bob."), "{seen}");
 
     // Read-modify-write through set(), then read back from the other pod.
     run(&mut wiz, "&n Child=0").await;

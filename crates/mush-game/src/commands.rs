@@ -15,7 +15,8 @@ use crate::help;
 
 /// Commands the softcode layer runs (they evaluate their arguments).
 const SOFTCODE_COMMANDS: &[&str] = &[
-    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think", "@parent", "@chzone",
+    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think", "@parent",
+    "@chzone", "examine", "ex", "exa",
 ];
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
 const NOT_FOUND: &str = "I don't see that here.";
@@ -268,7 +269,6 @@ async fn in_world(
         "page" | "p" => cx.page(rest).await?,
         "whisper" | "w" => cx.whisper(rest).await?,
         "look" | "l" => cx.look(rest).await?,
-        "examine" | "ex" => cx.examine(rest).await?,
         "go" | "move" => cx.go(rest).await?,
         "inventory" | "i" | "inv" => cx.inventory().await?,
         "get" | "take" => cx.get(rest).await?,
@@ -524,10 +524,15 @@ impl Cx<'_> {
             Some(object) => {
                 let mut out = self.display_name(&object);
                 out.push('\n');
-                out.push_str(if object.description.is_empty() {
+                let shown = if object.description.is_empty() {
+                    String::new()
+                } else {
+                    crate::softcode::description(self.engine, self.me.id, &object).await?
+                };
+                out.push_str(if shown.is_empty() {
                     "You see nothing special."
                 } else {
-                    &object.description
+                    &shown
                 });
                 self.tell(&out).await;
                 Ok(())
@@ -551,78 +556,6 @@ impl Cx<'_> {
         } else {
             object.name.clone()
         }
-    }
-
-    async fn examine(&self, rest: &str) -> Result<(), StoreError> {
-        let target = if rest.trim().is_empty() {
-            "here"
-        } else {
-            rest.trim()
-        };
-        let Some(object) = self.match_near(target).await? else {
-            self.tell(NOT_FOUND).await;
-            return Ok(());
-        };
-        let owner = self.name_of(Some(object.owner)).await?;
-        let mut out = format!("{}\n", self.display_name(&object));
-        if !self.controls(&object) {
-            out.push_str(&format!("Owner: {owner}\n"));
-            out.push_str(if object.description.is_empty() {
-                "You see nothing special."
-            } else {
-                &object.description
-            });
-            self.tell(&out).await;
-            return Ok(());
-        }
-        out.push_str(&format!(
-            "Type: {}  Flags: {}\nOwner: {owner}\n",
-            object.kind.as_str().to_uppercase(),
-            object.flags.join(" ")
-        ));
-        if !object.description.is_empty() {
-            out.push_str(&format!("Description: {}\n", object.description));
-        }
-        for (name, value) in &object.attributes {
-            out.push_str(&format!("{name}: {value}\n"));
-        }
-        match object.kind {
-            Kind::Exit => {
-                out.push_str(&format!(
-                    "Source: {}\n",
-                    self.name_of(object.location).await?
-                ));
-                out.push_str(&format!(
-                    "Destination: {}",
-                    self.name_of(object.destination).await?
-                ));
-            }
-            Kind::Room => {
-                let contents = self.engine.contents(object.id).await?;
-                let exits = self.engine.exits(object.id).await?;
-                out.push_str(&format!("Contents: {}\n", names(&contents)));
-                out.push_str(&format!("Exits: {}", names(&exits)));
-            }
-            Kind::Player | Kind::Thing => {
-                out.push_str(&format!("Home: {}\n", self.name_of(object.home).await?));
-                out.push_str(&format!(
-                    "Location: {}",
-                    self.name_of(object.location).await?
-                ));
-            }
-        }
-        self.tell(out.trim_end()).await;
-        Ok(())
-    }
-
-    async fn name_of(&self, id: Option<Dbref>) -> Result<String, StoreError> {
-        let Some(id) = id else {
-            return Ok("*NOTHING*".into());
-        };
-        Ok(match self.engine.object(id).await? {
-            Some(object) => format!("{}({})", object.name, object.id),
-            None => format!("*GARBAGE*({id})"),
-        })
     }
 
     /// Moves through an exit named by the whole line; false if no exit matches.
@@ -1225,8 +1158,11 @@ async fn room_text(engine: &Arc<Engine>, me: &Object, room: &Object) -> Result<S
         room.name.clone()
     };
     if !room.description.is_empty() {
-        out.push('\n');
-        out.push_str(&room.description);
+        let shown = crate::softcode::description(engine, me.id, room).await?;
+        if !shown.is_empty() {
+            out.push('\n');
+            out.push_str(&shown);
+        }
     }
     let contents: Vec<Arc<Object>> = engine
         .contents(room.id)
@@ -1267,17 +1203,6 @@ fn type_letter(object: &Object) -> &'static str {
         Kind::Exit => "E",
         Kind::Thing => "",
     }
-}
-
-fn names(objects: &[Arc<Object>]) -> String {
-    if objects.is_empty() {
-        return "none".into();
-    }
-    objects
-        .iter()
-        .map(|o| format!("{}({})", o.name, o.id))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn exit_display_name(exit: &Object) -> &str {

@@ -147,6 +147,9 @@ impl World for Snapshot {
             return Ok(Vec::new());
         };
         let mut names: Vec<String> = object.attributes.keys().cloned().collect();
+        if !object.description.is_empty() && !names.iter().any(|n| n == "DESCRIBE") {
+            names.insert(0, "DESCRIBE".into());
+        }
         for ((obj, name), value) in &self.attrs {
             if *obj == id {
                 names.retain(|n| n != name);
@@ -303,9 +306,22 @@ pub(crate) async fn run<T>(
     engine: &Arc<Engine>,
     executor: Dbref,
     mark: Option<(Handle, u64)>,
+    f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
+) -> Result<Finished<T>, Stopped> {
+    run_as(engine, executor, executor, mark, f).await
+}
+
+/// [`run`] with the code of `executor` caused by `enactor` (`%#`, `%N`): a description
+/// evaluated for the player looking at it.
+pub(crate) async fn run_as<T>(
+    engine: &Arc<Engine>,
+    executor: Dbref,
+    enactor: Dbref,
+    mark: Option<(Handle, u64)>,
     mut f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
 ) -> Result<Finished<T>, Stopped> {
     let me = to_i64(executor);
+    let cause = to_i64(enactor);
     let mut snapshot = Snapshot {
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -317,6 +333,7 @@ pub(crate) async fn run<T>(
     // Almost every command reads its executor and where it stands: load them up front
     // rather than through two misses and re-runs.
     load(engine, &mut snapshot, me).await?;
+    load(engine, &mut snapshot, cause).await?;
     if let Some(Some(object)) = snapshot.objects.get(&me).cloned() {
         load(engine, &mut snapshot, object.location).await?;
     }
@@ -332,8 +349,8 @@ pub(crate) async fn run<T>(
             let mut ev = Eval::new(&mut snapshot, limits);
             let frame = Frame {
                 executor: me,
-                caller: me,
-                enactor: me,
+                caller: cause,
+                enactor: cause,
                 args: &[],
             };
             let result = f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)));
@@ -527,4 +544,27 @@ pub(crate) async fn deliver<T>(
         }
     }
     Ok(())
+}
+
+/// An object's description as `viewer` sees it: evaluated with the object as executor and
+/// the viewer as enactor, as TinyMUX shows `@desc`. When it cannot be evaluated (storage
+/// refused, or it needs too much of the world) the text is shown as written.
+pub(crate) async fn description(
+    engine: &Arc<Engine>,
+    viewer: Dbref,
+    object: &Object,
+) -> Result<String, StoreError> {
+    let text = object.description.clone();
+    let shown = run_as(engine, object.id, viewer, None, |ev, frame| {
+        ev.eval_top(frame, &text)
+    })
+    .await;
+    match shown {
+        Ok(finished) => {
+            deliver(engine, &finished).await?;
+            Ok(finished.value)
+        }
+        Err(Stopped::Store(error)) => Err(error),
+        Err(Stopped::Refused(_)) => Ok(object.description.clone()),
+    }
 }
