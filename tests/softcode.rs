@@ -76,6 +76,17 @@ async fn softcode_state_lives_in_redis_and_every_pod_sees_it() {
         run(&mut wiz, "think [parent(Child)]").await,
         [parent.as_str()]
     );
+    // The search indexes in Redis answer children() and lsearch().
+    assert_eq!(
+        run(&mut wiz, "think [children(Parent)]").await,
+        [child.as_str()]
+    );
+    let things = run(&mut wiz, "think [lsearch(me,type,thing)]")
+        .await
+        .join("");
+    let mut expected = [parent.clone(), child.clone()];
+    expected.sort_by_key(|d| d.trim_start_matches('#').parse::<u64>().unwrap_or(0));
+    assert_eq!(things, expected.join(" "));
 
     // Bob, on the other pod, may not read Wizard's attribute until it is made visual.
     let read = format!("think [get({parent}/greet)]|");

@@ -13,7 +13,7 @@ use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
     Object as SObject, Search, World,
 };
-use mush_store::{Dbref, Field, FieldChange, Kind, Object, StoreError};
+use mush_store::{Dbref, Field, FieldChange, Kind, Object, SearchIndex, StoreError};
 
 use crate::engine::Engine;
 
@@ -45,6 +45,7 @@ struct Snapshot {
     contents: HashMap<i64, Vec<i64>>,
     exits: HashMap<i64, Vec<i64>>,
     players: HashMap<String, Option<i64>>,
+    searches: HashMap<Search, Vec<i64>>,
     connections: Option<Vec<Connection>>,
     attrs: HashMap<(i64, String), Option<Attr>>,
     /// Header changes this run made (flags, parent, zone), cleared with `attrs` before
@@ -180,12 +181,17 @@ impl World for Snapshot {
         self.connections.clone().ok_or(Miss::Connections)
     }
 
-    fn search(&self, _: &Search) -> Result<Vec<i64>, Miss> {
-        Err(Miss::Search)
+    fn search(&self, query: &Search) -> Result<Vec<i64>, Miss> {
+        self.searches
+            .get(query)
+            .cloned()
+            .ok_or_else(|| Miss::Search(Box::new(query.clone())))
     }
 
     fn db_top(&self) -> Result<i64, Miss> {
-        Err(Miss::Search)
+        Err(Miss::Refused(
+            "the size of the world is not known here".into(),
+        ))
     }
 
     fn now(&self) -> i64 {
@@ -425,11 +431,9 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             let rows = engine.who_rows().await?;
             snapshot.connections = Some(crate::commands::connections(&rows));
         }
-        Miss::Search => {
-            return Err(Stopped::Refused(
-                "Searching the whole world (lsearch, children) is not available on this shard yet."
-                    .into(),
-            ));
+        Miss::Search(query) => {
+            let found = search(engine, &query).await?;
+            snapshot.searches.insert(*query, found);
         }
         Miss::Refused(why) => return Err(Stopped::Refused(format!("Sorry, {why}."))),
     }
@@ -519,6 +523,18 @@ async fn apply(
             return Ok(Some(id));
         }
         engine.changed(&[id]).await;
+        // A new parent goes into the index children() and lsearch() read.
+        for change in &list {
+            if let FieldChange::Set(field, value) = change
+                && field == Field::Parent.key()
+                && let Some(parent) = value.strip_prefix('#')
+            {
+                engine
+                    .store
+                    .index_for_search(SearchIndex::Parent, parent, id)
+                    .await?;
+            }
+        }
     }
     Ok(None)
 }
@@ -567,4 +583,78 @@ pub(crate) async fn description(
         Err(Stopped::Store(error)) => Err(error),
         Err(Stopped::Refused(_)) => Ok(object.description.clone()),
     }
+}
+
+/// Most objects one search may look at: a search wider than this is refused with a clear
+/// message rather than read a whole large world.
+const MAX_SEARCHED: usize = 20_000;
+
+/// Answers `lsearch()`/`children()` from the narrowest search index, checking every entry
+/// against its object (and removing the stale ones) before applying the whole query.
+async fn search(engine: &Arc<Engine>, query: &Search) -> Result<Vec<i64>, Stopped> {
+    let kind_name = |k: SKind| match k {
+        SKind::Room => "room",
+        SKind::Thing => "thing",
+        SKind::Exit => "exit",
+        SKind::Player => "player",
+    };
+    let mut groups: Vec<(SearchIndex, String)> = Vec::new();
+    if let Some(parent) = query.parent {
+        groups.push((SearchIndex::Parent, parent.to_string()));
+    } else if let Some(owner) = query.owner {
+        groups.push((SearchIndex::Owner, owner.to_string()));
+    } else if let Some(kind) = query.kind {
+        groups.push((SearchIndex::Type, kind_name(kind).into()));
+    } else {
+        for kind in [SKind::Room, SKind::Thing, SKind::Exit, SKind::Player] {
+            groups.push((SearchIndex::Type, kind_name(kind).into()));
+        }
+    }
+    let mut found = Vec::new();
+    for (index, value) in groups {
+        let members = engine.store.search_index(index, &value).await?;
+        if members.len() > MAX_SEARCHED {
+            return Err(Stopped::Refused(format!(
+                "That search would read more than {MAX_SEARCHED} objects; narrow it (by owner, type or parent)."
+            )));
+        }
+        for chunk in members.chunks(256) {
+            let objects =
+                futures_util::future::try_join_all(chunk.iter().map(|&id| engine.object(id)))
+                    .await?;
+            for (&id, object) in chunk.iter().zip(objects) {
+                let Some(object) = object else {
+                    engine.store.unindex_for_search(index, &value, id).await?;
+                    continue;
+                };
+                let o = convert(&object);
+                let truth = match index {
+                    SearchIndex::Owner => o.owner.to_string(),
+                    SearchIndex::Type => kind_name(o.kind).into(),
+                    SearchIndex::Parent => o.parent.to_string(),
+                };
+                if truth != value {
+                    engine.store.unindex_for_search(index, &value, id).await?;
+                    continue;
+                }
+                let name_ok = query
+                    .name
+                    .as_deref()
+                    .is_none_or(|p| mush_softcode::wild::matches(p, &o.name));
+                let keep = query.owner.is_none_or(|x| o.owner == x)
+                    && query.kind.is_none_or(|x| o.kind == x)
+                    && query.parent.is_none_or(|x| o.parent == x)
+                    && query.zone.is_none_or(|x| o.zone == x)
+                    && query.flag.as_deref().is_none_or(|f| o.has_flag(f))
+                    && query.range.is_none_or(|(lo, hi)| o.id >= lo && o.id <= hi)
+                    && name_ok;
+                if keep {
+                    found.push(o.id);
+                }
+            }
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
 }

@@ -182,14 +182,14 @@ pub enum Miss {
     Connections,
     /// A search over the whole world (`lsearch`, `children`).
     #[error("search is not loaded")]
-    Search,
+    Search(Box<Search>),
     /// The world could not take a write (quota, storage); the text says why.
     #[error("{0}")]
     Refused(String),
 }
 
 /// Which objects `lsearch()` and `children()` want.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Search {
     /// Only objects of this owner.
     pub owner: Option<Dbref>,

@@ -15,6 +15,9 @@
 //! {prefix}:o:{<id>}:in     SET   contents (index of objects whose loc is <id>)
 //! {prefix}:o:{<id>}:ex     SET   exits (index of exits whose loc is <id>)
 //! {prefix}:o:{<id>}:conns  SET   handles connected to player <id> (index of records)
+//! {prefix}:wi:<what>:<v>  SET   search indexes (objects by owner, type, parent) for
+//!                                lsearch() and children(); like contents, an index
+//!                                entry is checked against the object and repaired
 //! {prefix}:next            STRING last allocated dbref
 //! {prefix}:names           HASH  lower-case player name -> id (uniqueness by HSETNX)
 //! ```
@@ -202,6 +205,27 @@ pub enum FieldChange {
     Delete(String),
 }
 
+/// What a search index groups objects by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SearchIndex {
+    /// Objects of one owner.
+    Owner,
+    /// Objects of one type.
+    Type,
+    /// Children of one parent.
+    Parent,
+}
+
+impl SearchIndex {
+    fn as_str(self) -> &'static str {
+        match self {
+            SearchIndex::Owner => "owner",
+            SearchIndex::Type => "type",
+            SearchIndex::Parent => "parent",
+        }
+    }
+}
+
 /// Longest attribute name accepted.
 pub const ATTR_NAME_MAX: usize = 64;
 /// Longest attribute value or description accepted.
@@ -214,6 +238,61 @@ impl Store {
 
     fn index_key(&self, id: Dbref, index: &str) -> String {
         format!("{}:o:{{{}}}:{index}", self.keys.prefix(), id.0)
+    }
+
+    fn search_key(&self, index: SearchIndex, value: &str) -> String {
+        format!("{}:wi:{}:{value}", self.keys.prefix(), index.as_str())
+    }
+
+    /// Adds an object to a search index (after the write that made it true).
+    pub async fn index_for_search(
+        &self,
+        index: SearchIndex,
+        value: &str,
+        id: Dbref,
+    ) -> Result<(), StoreError> {
+        redis::cmd("SADD")
+            .arg(self.search_key(index, value))
+            .arg(id.0)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("search index add", id))?;
+        Ok(())
+    }
+
+    /// Removes an object from a search index (a reader found the entry stale).
+    pub async fn unindex_for_search(
+        &self,
+        index: SearchIndex,
+        value: &str,
+        id: Dbref,
+    ) -> Result<(), StoreError> {
+        redis::cmd("SREM")
+            .arg(self.search_key(index, value))
+            .arg(id.0)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("search index remove", id))?;
+        Ok(())
+    }
+
+    /// The objects a search index lists, in dbref order; entries may be stale (check
+    /// each against the object).
+    pub async fn search_index(
+        &self,
+        index: SearchIndex,
+        value: &str,
+    ) -> Result<Vec<Dbref>, StoreError> {
+        self.timed("search_index", async {
+            let mut members: Vec<u64> = redis::cmd("SMEMBERS")
+                .arg(self.search_key(index, value))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read search index", value))?;
+            members.sort_unstable();
+            Ok(members.into_iter().map(Dbref).collect())
+        })
+        .await
     }
 
     fn names_key(&self) -> String {
@@ -303,6 +382,11 @@ impl Store {
                 let index = if new.kind == Kind::Exit { "ex" } else { "in" };
                 self.index_add(location, index, id.0).await?;
             }
+            let owner = new.owner.unwrap_or(id).0.to_string();
+            self.index_for_search(SearchIndex::Owner, &owner, id)
+                .await?;
+            self.index_for_search(SearchIndex::Type, new.kind.as_str(), id)
+                .await?;
             Ok(Some(id))
         })
         .await
