@@ -251,13 +251,7 @@ impl Store {
         value: &str,
         id: Dbref,
     ) -> Result<(), StoreError> {
-        redis::cmd("SADD")
-            .arg(self.search_key(index, value))
-            .arg(id.0)
-            .query_async::<i64>(&mut self.conn())
-            .await
-            .map_err(StoreError::redis("search index add", id))?;
-        Ok(())
+        self.search_member("SADD", index, value, id).await
     }
 
     /// Removes an object from a search index (a reader found the entry stale).
@@ -267,12 +261,22 @@ impl Store {
         value: &str,
         id: Dbref,
     ) -> Result<(), StoreError> {
-        redis::cmd("SREM")
+        self.search_member("SREM", index, value, id).await
+    }
+
+    async fn search_member(
+        &self,
+        command: &'static str,
+        index: SearchIndex,
+        value: &str,
+        id: Dbref,
+    ) -> Result<(), StoreError> {
+        redis::cmd(command)
             .arg(self.search_key(index, value))
             .arg(id.0)
             .query_async::<i64>(&mut self.conn())
             .await
-            .map_err(StoreError::redis("search index remove", id))?;
+            .map_err(StoreError::redis(command, id))?;
         Ok(())
     }
 
