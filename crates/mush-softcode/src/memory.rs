@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::wild;
 use crate::world::{Attr, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, Search, World};
 
 /// An in-memory world.
@@ -108,11 +107,6 @@ impl MemoryWorld {
             object.modified = self.now;
         }
     }
-
-    /// Every object, for comparisons.
-    pub fn objects(&self) -> impl Iterator<Item = &Arc<Object>> {
-        self.objects.values()
-    }
 }
 
 impl World for MemoryWorld {
@@ -160,13 +154,7 @@ impl World for MemoryWorld {
         Ok(self
             .objects
             .values()
-            .filter(|o| q.owner.is_none_or(|x| o.owner == x))
-            .filter(|o| q.kind.is_none_or(|x| o.kind == x))
-            .filter(|o| q.parent.is_none_or(|x| o.parent == x))
-            .filter(|o| q.zone.is_none_or(|x| o.zone == x))
-            .filter(|o| q.flag.as_deref().is_none_or(|f| o.has_flag(f)))
-            .filter(|o| q.name.as_deref().is_none_or(|p| wild::matches(p, &o.name)))
-            .filter(|o| q.range.is_none_or(|(lo, hi)| o.id >= lo && o.id <= hi))
+            .filter(|o| q.matches(o))
             .map(|o| o.id)
             .collect())
     }

@@ -207,6 +207,22 @@ pub struct Search {
     pub range: Option<(Dbref, Dbref)>,
 }
 
+impl Search {
+    /// True when the object is one the search wants (both worlds answer searches with it).
+    pub fn matches(&self, o: &Object) -> bool {
+        self.owner.is_none_or(|x| o.owner == x)
+            && self.kind.is_none_or(|x| o.kind == x)
+            && self.parent.is_none_or(|x| o.parent == x)
+            && self.zone.is_none_or(|x| o.zone == x)
+            && self.flag.as_deref().is_none_or(|f| o.has_flag(f))
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|p| crate::wild::matches(p, &o.name))
+            && self.range.is_none_or(|(lo, hi)| o.id >= lo && o.id <= hi)
+    }
+}
+
 /// A change to an object's header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {

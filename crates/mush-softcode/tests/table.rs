@@ -230,25 +230,19 @@ fn only_wizards_touch_wizard_things() {
         cmd(&mut world, &format!("@set {gizmo}/note=wizard")),
         ["Set."]
     );
-    assert_eq!(
-        cmd_as(&mut world, bob, "@set Gizmo/note=!wizard"),
-        ["Permission denied."]
-    );
-    assert_eq!(
-        cmd_as(&mut world, bob, "&note Gizmo=changed"),
-        ["Permission denied."]
-    );
-    assert_eq!(
-        cmd_as(&mut world, bob, "@set Gizmo=WIZARD"),
-        ["Permission denied."]
-    );
-    assert_eq!(
-        cmd_as(&mut world, bob, "@set Gizmo=SLAVE"),
-        ["Permission denied."]
-    );
-    // Bob may not lend himself the Wizard's object as a parent.
-    assert_eq!(
-        cmd_as(&mut world, bob, "@parent Gizmo=#1"),
-        ["Permission denied."]
-    );
+    // Nor may Bob clear it, write the attribute, take wizard-only flags, or lend himself
+    // the Wizard's object as a parent.
+    for line in [
+        "@set Gizmo/note=!wizard",
+        "&note Gizmo=changed",
+        "@set Gizmo=WIZARD",
+        "@set Gizmo=SLAVE",
+        "@parent Gizmo=#1",
+    ] {
+        assert_eq!(
+            cmd_as(&mut world, bob, line),
+            ["Permission denied."],
+            "{line}"
+        );
+    }
 }

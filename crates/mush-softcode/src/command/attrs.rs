@@ -93,14 +93,7 @@ pub fn ampersand(ev: &mut Eval<'_>, frame: &Frame<'_>, rest: &str) -> R {
 
 /// TinyMUX compresses runs of spaces in what a command stores and trims its ends.
 pub fn compress(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+    crate::functions::items(text, " ").join(" ")
 }
 
 fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &str) -> R {

@@ -4,7 +4,10 @@
 
 use std::cmp::Ordering;
 
-use super::{Func, f, fmt_f64, is_integer, is_number, join_into, lazy, to_f64, to_i64, truthy};
+use super::{
+    Cursor, Func, f, fmt_f64, is_integer, is_number, isep, items, join_into, lazy, osep, parse_sep,
+    to_f64, to_i64, trim_sep, truthy,
+};
 use crate::eval::{Emit, Eval, Frame, R, push, push_char};
 use crate::functions::objects::{call_attr, inherited, resolve};
 use crate::wild;
@@ -66,42 +69,8 @@ type Out<'a> = &'a mut String;
 
 // ---- delimiters ----------------------------------------------------------------------
 
-/// TinyMUX's `MAX_SEP_LEN`.
-const MAX_SEP: usize = 50;
-
 /// TinyMUX's `NUM_ENV_VARS`: the most `%0`-`%9` a call gets.
 const ENV_VARS: usize = 10;
-
-/// `delim_check` on one separator's text: empty is a space, `@@` is nothing where
-/// `null` allows it, anything up to 50 bytes is itself; longer is an error (written).
-fn parse_sep(text: &str, null: bool, out: Out<'_>) -> Option<String> {
-    if text.is_empty() {
-        Some(" ".into())
-    } else if null && text == "@@" {
-        Some(String::new())
-    } else if text.len() <= MAX_SEP {
-        Some(text.into())
-    } else {
-        push(out, "#-1 SEPARATOR IS TOO LARGE");
-        None
-    }
-}
-
-/// The input separator at `args[i]` (a space when absent).
-fn isep(args: Args<'_>, i: usize, out: Out<'_>) -> Option<String> {
-    match args.get(i) {
-        Some(text) => parse_sep(text, false, out),
-        None => Some(" ".into()),
-    }
-}
-
-/// The output separator at `args[i]`: the input separator when absent, `@@` for nothing.
-fn osep(args: Args<'_>, i: usize, input: &str, out: Out<'_>) -> Option<String> {
-    match args.get(i) {
-        Some(text) => parse_sep(text, true, out),
-        None => Some(input.into()),
-    }
-}
 
 /// A separator of a function that evaluates its own arguments (`DELIM_EVAL`): text of
 /// more than one byte is evaluated first; absent means a space.
@@ -122,74 +91,6 @@ fn lazy_sep(
         ev.eval_arg(frame, raw)?
     };
     Ok(parse_sep(&text, null, out))
-}
-
-// ---- splitting -----------------------------------------------------------------------
-
-/// `trim_space_sep`: with a space separator, leading and trailing spaces go.
-fn trim_sep<'a>(text: &'a str, sep: &str) -> &'a str {
-    if sep == " " {
-        text.trim_matches(' ')
-    } else {
-        text
-    }
-}
-
-/// `split_token` as a cursor: each call takes the text up to the next separator; a space
-/// separator also swallows the spaces after it. `None` once the text is used up.
-struct Cursor<'a> {
-    rest: Option<&'a str>,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(text: &'a str) -> Self {
-        Self { rest: Some(text) }
-    }
-
-    fn token(&mut self, sep: &str) -> Option<&'a str> {
-        let s = self.rest?;
-        if sep.is_empty() {
-            self.rest = None;
-            return Some(s);
-        }
-        match s.find(sep) {
-            Some(i) => {
-                let mut rest = &s[i + sep.len()..];
-                if sep == " " {
-                    rest = rest.trim_start_matches(' ');
-                }
-                self.rest = Some(rest);
-                Some(&s[..i])
-            }
-            None => {
-                self.rest = None;
-                Some(s)
-            }
-        }
-    }
-
-    fn more(&self) -> bool {
-        self.rest.is_some()
-    }
-
-    /// True while text remains that is not empty (`cp && *cp`).
-    fn more_text(&self) -> bool {
-        self.rest.is_some_and(|r| !r.is_empty())
-    }
-}
-
-/// `list2arr`: the items of a list; an empty (or all-space) list has none.
-fn items<'a>(text: &'a str, sep: &str) -> Vec<&'a str> {
-    let text = trim_sep(text, sep);
-    if text.is_empty() {
-        return Vec::new();
-    }
-    let mut cur = Cursor::new(text);
-    let mut out = Vec::new();
-    while let Some(t) = cur.token(sep) {
-        out.push(t);
-    }
-    out
 }
 
 /// The `do { split_token } while (s)` walk: like [`items`], but an empty list is one

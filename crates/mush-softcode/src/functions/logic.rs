@@ -4,8 +4,10 @@
 //! `lor()` read each argument as an integer (`and(#1,1)` is 0), while `t()`, `not()`,
 //! `if()`, `andbool()` and the other `bool` forms use [`truthy`] (`t(#1)` is 1).
 
-use super::{Func, MAX_ARGS, Run, bool_str, delim, f, is_number, joined, lazy, strict, to_f64};
-use super::{to_i64, truthy, words};
+use super::{
+    Func, MAX_ARGS, Run, bool_str, f, is_number, isep, items, joined, lazy, strict, to_f64,
+};
+use super::{to_i64, truthy};
 use crate::eval::{Eval, Frame, R, push};
 use crate::wild;
 
@@ -139,7 +141,10 @@ fn corbool(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -
 /// `land()`/`lor()`: the integer truth of a list's words; an empty list is `all`.
 fn list_truth(args: Args<'_>, all: bool, out: Out<'_>) -> R {
     let text = args.first().map_or("", String::as_str);
-    let list = words(text, &delim(args, 1));
+    let Some(sep) = isep(args, 1, out) else {
+        return Ok(());
+    };
+    let list = items(text, &sep);
     let value = if all {
         list.iter().all(|w| int_true(w))
     } else {

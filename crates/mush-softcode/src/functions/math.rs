@@ -1,8 +1,8 @@
 //! Arithmetic and comparison, as TinyMUX 2.12's `funmath.cpp` does them.
 
 use super::{
-    Delim, Func, MAX_ARGS, add_doubles, bool_str, delim, f, fmt_f64, integer_digits, is_integer,
-    is_number, joined, nearest_pretty, osep, round_to, strict, to_f64, to_i64, words,
+    Func, MAX_ARGS, add_doubles, bool_str, f, fmt_f64, integer_digits, is_integer, is_number, isep,
+    items, joined, nearest_pretty, osep, round_to, strict, to_f64, to_i64,
 };
 use crate::eval::{Eval, Frame, LBUF, R, push};
 
@@ -519,10 +519,14 @@ fn vectors(args: Args<'_>, op: VecOp, out: Out<'_>) -> R {
     if args[0].is_empty() || args[1].is_empty() {
         return Ok(());
     }
-    let sep = delim(args, 2);
-    let osep = osep(args, 3, &sep);
-    let a: Vec<f64> = words(&args[0], &sep).into_iter().map(to_f64).collect();
-    let b: Vec<f64> = words(&args[1], &sep).into_iter().map(to_f64).collect();
+    let Some(sep) = isep(args, 2, out) else {
+        return Ok(());
+    };
+    let Some(osep) = osep(args, 3, &sep, out) else {
+        return Ok(());
+    };
+    let a: Vec<f64> = items(&args[0], &sep).into_iter().map(to_f64).collect();
+    let b: Vec<f64> = items(&args[1], &sep).into_iter().map(to_f64).collect();
     let (n, m) = (a.len(), b.len());
     let scalar_ok = matches!(op, VecOp::Add | VecOp::Sub | VecOp::Mul);
     if n != m && !(scalar_ok && (n == 1 || m == 1)) {
@@ -577,18 +581,20 @@ fn vcross(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
 }
 
 /// A vector's elements and the square of its magnitude.
-fn magnitude(args: Args<'_>) -> (Vec<f64>, Delim, f64) {
-    let sep = delim(args, 1);
-    let v: Vec<f64> = words(&args[0], &sep).into_iter().map(to_f64).collect();
+fn magnitude(args: Args<'_>, out: Out<'_>) -> Option<(Vec<f64>, String, f64)> {
+    let sep = isep(args, 1, out)?;
+    let v: Vec<f64> = items(&args[0], &sep).into_iter().map(to_f64).collect();
     let squares = v.iter().fold(0.0, |s, x| s + x * x);
-    (v, sep, squares)
+    Some((v, sep, squares))
 }
 
 fn vmag(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     if args[0].is_empty() {
         return Ok(());
     }
-    let (_, _, squares) = magnitude(args);
+    let Some((_, _, squares)) = magnitude(args, out) else {
+        return Ok(());
+    };
     if squares > 0.0 {
         put_f64(out, squares.sqrt())
     } else {
@@ -601,19 +607,24 @@ fn vunit(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     if args[0].is_empty() {
         return Ok(());
     }
-    let (v, sep, squares) = magnitude(args);
+    let Some((v, sep, squares)) = magnitude(args, out) else {
+        return Ok(());
+    };
     if squares <= 0.0 {
         push(out, "#-1 CANNOT MAKE UNIT VECTOR FROM ZERO-LENGTH VECTOR");
         return Ok(());
     }
     let length = squares.sqrt();
-    put_list(out, v.iter().map(|x| x / length), &sep.0)
+    put_list(out, v.iter().map(|x| x / length), &sep)
 }
 
 /// `vdim()` is TinyMUX's `words()`.
 fn vdim(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     let text = args.first().map_or("", String::as_str);
-    let count = words(text, &delim(args, 1)).len();
+    let Some(sep) = isep(args, 1, out) else {
+        return Ok(());
+    };
+    let count = items(text, &sep).len();
     put_i64(out, count as i64)
 }
 

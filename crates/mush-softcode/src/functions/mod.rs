@@ -113,13 +113,6 @@ pub fn lookup(name: &str) -> Option<&'static Func> {
     table().get(name).copied()
 }
 
-/// Every built-in function's name, sorted.
-pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<_> = table().keys().copied().collect();
-    names.sort_unstable();
-    names
-}
-
 // ---- numbers -------------------------------------------------------------------------
 
 /// TinyMUX's `mux_isspace`: space, tab, newline, vertical tab, form feed, return.
@@ -542,50 +535,106 @@ pub fn truthy(text: &str) -> bool {
 
 // ---- lists ---------------------------------------------------------------------------
 
-/// A list delimiter: a space means runs of spaces, anything else is exact.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delim(pub String);
+/// TinyMUX's `MAX_SEP_LEN`.
+const MAX_SEP: usize = 50;
 
-impl Delim {
-    /// The default, a space.
-    pub fn space() -> Self {
-        Delim(" ".into())
-    }
-
-    /// True when this is the default space delimiter.
-    pub fn is_space(&self) -> bool {
-        self.0 == " "
-    }
-}
-
-/// The delimiter at `args[i]`, a space when absent or empty.
-pub fn delim(args: &[String], i: usize) -> Delim {
-    match args.get(i) {
-        Some(d) if !d.is_empty() => Delim(d.clone()),
-        _ => Delim::space(),
-    }
-}
-
-/// The output separator at `args[i]`: absent means the input delimiter; present and empty
-/// means nothing; `@@` means nothing too.
-pub fn osep(args: &[String], i: usize, input: &Delim) -> String {
-    match args.get(i) {
-        Some(s) if s == "@@" => String::new(),
-        Some(s) => s.clone(),
-        None => input.0.clone(),
-    }
-}
-
-/// Splits a list: with a space delimiter, runs of spaces separate and leading or trailing
-/// spaces are ignored; with another delimiter, every occurrence separates.
-pub fn words<'a>(text: &'a str, delim: &Delim) -> Vec<&'a str> {
-    if delim.is_space() {
-        text.split(' ').filter(|w| !w.is_empty()).collect()
-    } else if text.is_empty() {
-        Vec::new()
+/// `delim_check` on one separator's text: empty is a space, `@@` is nothing where
+/// `null` allows it, anything up to 50 bytes is itself; longer is an error (written).
+pub(crate) fn parse_sep(text: &str, null: bool, out: &mut String) -> Option<String> {
+    if text.is_empty() {
+        Some(" ".into())
+    } else if null && text == "@@" {
+        Some(String::new())
+    } else if text.len() <= MAX_SEP {
+        Some(text.into())
     } else {
-        text.split(delim.0.as_str()).collect()
+        crate::eval::push(out, "#-1 SEPARATOR IS TOO LARGE");
+        None
     }
+}
+
+/// The input separator at `args[i]` (a space when absent).
+pub(crate) fn isep(args: &[String], i: usize, out: &mut String) -> Option<String> {
+    match args.get(i) {
+        Some(text) => parse_sep(text, false, out),
+        None => Some(" ".into()),
+    }
+}
+
+/// The output separator at `args[i]`: the input separator when absent, `@@` for nothing.
+pub(crate) fn osep(args: &[String], i: usize, input: &str, out: &mut String) -> Option<String> {
+    match args.get(i) {
+        Some(text) => parse_sep(text, true, out),
+        None => Some(input.into()),
+    }
+}
+
+// ---- splitting -----------------------------------------------------------------------
+
+/// `trim_space_sep`: with a space separator, leading and trailing spaces go.
+pub(crate) fn trim_sep<'a>(text: &'a str, sep: &str) -> &'a str {
+    if sep == " " {
+        text.trim_matches(' ')
+    } else {
+        text
+    }
+}
+
+/// `split_token` as a cursor: each call takes the text up to the next separator; a space
+/// separator also swallows the spaces after it. `None` once the text is used up.
+pub(crate) struct Cursor<'a> {
+    pub(crate) rest: Option<&'a str>,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { rest: Some(text) }
+    }
+
+    pub(crate) fn token(&mut self, sep: &str) -> Option<&'a str> {
+        let s = self.rest?;
+        if sep.is_empty() {
+            self.rest = None;
+            return Some(s);
+        }
+        match s.find(sep) {
+            Some(i) => {
+                let mut rest = &s[i + sep.len()..];
+                if sep == " " {
+                    rest = rest.trim_start_matches(' ');
+                }
+                self.rest = Some(rest);
+                Some(&s[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
+
+    pub(crate) fn more(&self) -> bool {
+        self.rest.is_some()
+    }
+
+    /// True while text remains that is not empty (`cp && *cp`).
+    pub(crate) fn more_text(&self) -> bool {
+        self.rest.is_some_and(|r| !r.is_empty())
+    }
+}
+
+/// `list2arr`: the items of a list; an empty (or all-space) list has none.
+pub(crate) fn items<'a>(text: &'a str, sep: &str) -> Vec<&'a str> {
+    let text = trim_sep(text, sep);
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let mut cur = Cursor::new(text);
+    let mut out = Vec::new();
+    while let Some(t) = cur.token(sep) {
+        out.push(t);
+    }
+    out
 }
 
 /// Joins words with a separator into a bounded buffer.

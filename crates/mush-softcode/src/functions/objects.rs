@@ -1,7 +1,7 @@
 //! Objects and attributes: `u()`, `get()`, `name()`, `lcon()`, ... and the side effects
 //! `pemit()` and `set()`.
 
-use super::{Delim, Func, bool_str, f, lazy, to_i64, words};
+use super::{Func, bool_str, f, items, lazy, to_i64};
 use crate::eval::{Emit, Eval, Frame, R, dbref, push};
 use crate::wild;
 use crate::world::{Attr, AttrFlags, Change, Dbref, Kind, NOTHING, Object, Search};
@@ -1319,7 +1319,7 @@ pub fn emit_each(
 }
 
 fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<(Vec<Dbref>, Option<String>)> {
-    let names = words(list, &Delim::space());
+    let names = items(list, " ");
     emit_targets(ev, frame.executor, &names)
 }
 

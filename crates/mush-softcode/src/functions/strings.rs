@@ -947,7 +947,9 @@ fn wrap(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
 
 /// `columns(list, width[, delim[, indent]])`: words in columns across a 78-column line.
 fn columns(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    let sep = super::delim(args, 2);
+    let Some(sep) = super::isep(args, 2, out) else {
+        return Ok(());
+    };
     let width = to_i64(&args[1]);
     let mut indent = args.get(3).map_or(0, |i| to_i64(i));
     if !(0..=77).contains(&indent) {
@@ -958,7 +960,7 @@ fn columns(_: &mut Eval<'_>, _: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
         return Ok(());
     }
     let (width, indent) = (width as usize, indent as usize);
-    let items = super::words(&args[0], &sep);
+    let items = super::items(&args[0], &sep);
     let per_line = (78 - indent) / width;
     let mut column = 0;
     let mut open = false;
