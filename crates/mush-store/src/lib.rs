@@ -71,9 +71,7 @@ pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
-pub use world::{
-    ATTR_NAME_MAX, Dbref, Field, FieldChange, Kind, NewObject, Object, SearchIndex, VALUE_MAX,
-};
+pub use world::{Dbref, Field, FieldChange, Kind, NewObject, Object, SearchIndex, VALUE_MAX};
 pub use writebehind::{META_FIELD_MAX, META_VALUE_MAX};
 
 use writebehind::WriteBehind;

@@ -31,7 +31,6 @@ pub static UPDATE: LazyLock<Script> = LazyLock::new(|| {
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
-redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 ",
     )

@@ -27,7 +27,7 @@ use std::fmt;
 
 use mush_proto::Handle;
 
-use crate::scripts::{UPDATE, WRITE_IF_VERSION};
+use crate::scripts::WRITE_IF_VERSION;
 use crate::{Store, StoreError};
 
 /// An object number, shown to players as `#<n>`.
@@ -226,8 +226,6 @@ impl SearchIndex {
     }
 }
 
-/// Longest attribute name accepted.
-pub const ATTR_NAME_MAX: usize = 64;
 /// Longest attribute value or description accepted.
 pub const VALUE_MAX: usize = 8 * 1024;
 
@@ -430,9 +428,32 @@ impl Store {
         mark: Option<(mush_proto::Handle, u64)>,
         changes: &[FieldChange],
     ) -> Result<bool, StoreError> {
-        self.timed("write_if_version", async {
+        match self
+            .write_object(id, Some(version), mark, changes, "write_if_version")
+            .await?
+        {
+            1 | 2 => Ok(true),
+            0 => Ok(false),
+            _ => Err(StoreError::NoObject(id.0)),
+        }
+    }
+
+    /// Every write to an object hash goes through one script: the fields change, the
+    /// modification time and the version move on, all in one step, and only on an object
+    /// that exists. `version` `None` writes whatever the version is (writers that did not
+    /// read first). Returns the script's answer (1 applied, 2 already applied by this
+    /// mark, 0 version moved on, -1 no such object).
+    async fn write_object(
+        &self,
+        id: Dbref,
+        version: Option<u64>,
+        mark: Option<(mush_proto::Handle, u64)>,
+        changes: &[FieldChange],
+        op: &'static str,
+    ) -> Result<i64, StoreError> {
+        self.timed(op, async {
             let mut script = WRITE_IF_VERSION.key(self.object_key(id));
-            script.arg(version.to_string());
+            script.arg(version.map_or_else(|| "*".to_string(), |v| v.to_string()));
             script.arg(
                 mark.map(|(h, seq)| format!("{}:{seq}", h.0))
                     .unwrap_or_default(),
@@ -444,58 +465,15 @@ impl Store {
                 };
             }
             script.arg("S").arg("modified").arg(now_secs());
-            let applied: i64 = script
+            script
                 .invoke_async(&mut self.conn())
                 .await
-                .map_err(StoreError::redis("write_if_version", id))?;
-            match applied {
-                1 | 2 => Ok(true),
-                0 => Ok(false),
-                _ => Err(StoreError::NoObject(id.0)),
-            }
+                .map_err(StoreError::redis(op, id))
         })
         .await
     }
 
-    async fn clear_attribute(&self, id: Dbref, name: &str) -> Result<(), StoreError> {
-        // Through the same checked script as every other write: it bumps the version and
-        // cannot bring back an object destroyed meanwhile.
-        let changes = [
-            FieldChange::Delete(format!("a:{name}")),
-            FieldChange::Delete(format!("m:{name}")),
-        ];
-        self.write_unchecked(id, &changes, "clear attribute").await
-    }
-
-    /// [`Store::write_if_version`] without the version check, for writers that did not
-    /// read first (the classic commands' own attribute writes).
-    async fn write_unchecked(
-        &self,
-        id: Dbref,
-        changes: &[FieldChange],
-        op: &'static str,
-    ) -> Result<(), StoreError> {
-        let mut script = WRITE_IF_VERSION.key(self.object_key(id));
-        script.arg("*").arg("");
-        for change in changes {
-            match change {
-                FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
-                FieldChange::Delete(field) => script.arg("D").arg(field).arg(""),
-            };
-        }
-        script.arg("S").arg("modified").arg(now_secs());
-        let applied: i64 = script
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(StoreError::redis(op, id))?;
-        if applied == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NoObject(id.0))
-        }
-    }
-
-    /// Sets a user attribute; an empty value clears it.
+    /// Sets a user attribute; an empty value clears it (with its owner and flags).
     pub async fn set_attribute(
         &self,
         id: Dbref,
@@ -503,37 +481,41 @@ impl Store {
         value: &str,
     ) -> Result<(), StoreError> {
         let name = name.to_uppercase();
-        if value.is_empty() {
-            return self.clear_attribute(id, &name).await;
-        }
-        self.hset_existing(id, &[(&format!("a:{name}"), value)], "set_attribute")
-            .await
+        let changes = if value.is_empty() {
+            vec![
+                FieldChange::Delete(format!("a:{name}")),
+                FieldChange::Delete(format!("m:{name}")),
+            ]
+        } else {
+            vec![FieldChange::Set(format!("a:{name}"), value.to_string())]
+        };
+        self.write_existing(id, &changes, "set_attribute").await
     }
 
-    /// Sets fields of an existing object, and its modification time, in one step.
+    /// Sets fields of an existing object (see [`Store::write_object`]).
     async fn hset_existing(
         &self,
         id: Dbref,
         fields: &[(&str, &str)],
         op: &'static str,
     ) -> Result<(), StoreError> {
-        self.timed(op, async {
-            let mut script = UPDATE.key(self.object_key(id));
-            for (field, value) in fields {
-                script.arg(*field).arg(*value);
-            }
-            script.arg("modified").arg(now_secs());
-            let updated: i64 = script
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(StoreError::redis(op, id))?;
-            if updated == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::NoObject(id.0))
-            }
-        })
-        .await
+        let changes: Vec<FieldChange> = fields
+            .iter()
+            .map(|(f, v)| FieldChange::Set((*f).to_string(), (*v).to_string()))
+            .collect();
+        self.write_existing(id, &changes, op).await
+    }
+
+    async fn write_existing(
+        &self,
+        id: Dbref,
+        changes: &[FieldChange],
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        match self.write_object(id, None, None, changes, op).await? {
+            1 => Ok(()),
+            _ => Err(StoreError::NoObject(id.0)),
+        }
     }
 
     /// Moves an object: its `loc` (the truth) first, then the two contents indexes.
