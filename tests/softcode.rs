@@ -245,17 +245,8 @@ async fn golden_corpus_replays_on_a_shard() {
 /// writes are checked against the version they read, and a loser runs again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_read_modify_writes_from_two_pods_lose_nothing() {
-    let (shard, _dir) = tokio::task::block_in_place(|| {
-        start_shard(
-            "atomic",
-            &["--input-rate", "100000", "--input-burst", "100000"],
-        )
-    });
-    let mut first = wizard(&shard).await;
-    let mut second = wizard(&shard).await;
-    run(&mut first, "@create Counter").await;
-    run(&mut first, "&n Counter=0").await;
-    let counter = run(&mut first, "think num(Counter)").await.join("");
+    let (shard, _dir) = fast_shard("atomic");
+    let (mut first, mut second, counter) = two_wizards_and_a_counter(&shard).await;
     let bump = format!("think [set({counter},n:[add(get({counter}/n),1)])]");
     let per_session = 500;
     let started = Instant::now();
@@ -270,6 +261,23 @@ async fn concurrent_read_modify_writes_from_two_pods_lose_nothing() {
         2 * per_session
     );
     assert_eq!(total, [(2 * per_session).to_string()]);
+}
+
+/// A shard whose gateway does not slow the hammering players down.
+fn fast_shard(name: &str) -> (mush::shard::Shard, tempfile::TempDir) {
+    tokio::task::block_in_place(|| {
+        start_shard(name, &["--input-rate", "100000", "--input-burst", "100000"])
+    })
+}
+
+/// Two sessions of Wizard and an object with `n` = 0 both can write; returns its dbref.
+async fn two_wizards_and_a_counter(shard: &mush::shard::Shard) -> (Player, Player, String) {
+    let mut first = wizard(shard).await;
+    let second = wizard(shard).await;
+    run(&mut first, "@create Counter").await;
+    run(&mut first, "&n Counter=0").await;
+    let counter = run(&mut first, "think num(Counter)").await.join("");
+    (first, second, counter)
 }
 
 async fn hammer(player: &mut Player, bump: &str, times: usize) {
@@ -287,17 +295,8 @@ async fn hammer(player: &mut Player, bump: &str, times: usize) {
 /// `object_writes_check_the_version_read_and_apply_each_command_once`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn increments_survive_a_pod_kill_exactly_once() {
-    let (mut shard, _dir) = tokio::task::block_in_place(|| {
-        start_shard(
-            "atomic-kill",
-            &["--input-rate", "100000", "--input-burst", "100000"],
-        )
-    });
-    let mut first = wizard(&shard).await;
-    let mut second = wizard(&shard).await;
-    run(&mut first, "@create Counter").await;
-    run(&mut first, "&n Counter=0").await;
-    let counter = run(&mut first, "think num(Counter)").await.join("");
+    let (mut shard, _dir) = fast_shard("atomic-kill");
+    let (mut first, mut second, counter) = two_wizards_and_a_counter(&shard).await;
     let bump = format!("think [set({counter},n:[add(get({counter}/n),1)])]");
     let per_session = 400;
     let kill = async {

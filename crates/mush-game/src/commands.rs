@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mush_proto::{ConnState, Handle};
 use mush_rpc::MAX_LINE;
-use mush_store::{ATTR_NAME_MAX, Dbref, Field, Kind, NewObject, Object, StoreError, VALUE_MAX};
+use mush_store::{Dbref, Field, Kind, NewObject, Object, StoreError, VALUE_MAX};
 
 use crate::engine::{Engine, Session};
 use crate::help;
@@ -254,14 +254,13 @@ async fn in_world(
     }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
-    // `@set obj/attr=flag` sets attribute flags, which the softcode layer owns.
     // `@set obj=ATTR:value` and `@set obj/attr=flag` are attribute writes, which the
     // softcode layer owns (owners, flags and their permission rules).
-    let attr_flag = lower == "@set"
+    let attribute_write = lower == "@set"
         && rest
             .split_once('=')
             .is_some_and(|(l, r)| l.contains('/') || r.contains(':'));
-    if attr_flag || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
+    if attribute_write || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
         cx.softcode(line).await?;
         return Ok(true);
     }
@@ -935,9 +934,6 @@ impl Cx<'_> {
                 .await;
             return Ok(());
         };
-        if let Some((attr, value)) = setting.split_once(':') {
-            return self.set_attr(what, attr.trim(), value).await;
-        }
         let Some(object) = self.controlled(what.trim()).await? else {
             return Ok(());
         };
@@ -969,33 +965,6 @@ impl Cx<'_> {
             .await?;
         self.engine.changed(&[object.id]).await;
         self.tell(if clear { "Flag cleared." } else { "Flag set." })
-            .await;
-        Ok(())
-    }
-
-    async fn set_attr(&self, what: &str, attr: &str, value: &str) -> Result<(), StoreError> {
-        let valid = !attr.is_empty()
-            && attr.len() <= ATTR_NAME_MAX
-            && attr
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.`".contains(&b));
-        if !valid {
-            self.tell("That is not a good name for an attribute.").await;
-            return Ok(());
-        }
-        if value.len() > VALUE_MAX {
-            self.tell("That is too long.").await;
-            return Ok(());
-        }
-        let Some(object) = self.controlled(what.trim()).await? else {
-            return Ok(());
-        };
-        self.engine
-            .store
-            .set_attribute(object.id, attr, value)
-            .await?;
-        self.engine.changed(&[object.id]).await;
-        self.tell(if value.is_empty() { "Cleared." } else { "Set." })
             .await;
         Ok(())
     }

@@ -64,6 +64,16 @@ fn from_i64(id: i64) -> Option<Dbref> {
     u64::try_from(id).ok().map(Dbref)
 }
 
+/// The store's name for a softcode type.
+fn store_kind(kind: SKind) -> Kind {
+    match kind {
+        SKind::Room => Kind::Room,
+        SKind::Player => Kind::Player,
+        SKind::Thing => Kind::Thing,
+        SKind::Exit => Kind::Exit,
+    }
+}
+
 fn convert(object: &Object) -> SObject {
     let opt = |d: Option<Dbref>| d.map(to_i64).unwrap_or(NOTHING);
     SObject {
@@ -120,7 +130,10 @@ impl World for Snapshot {
     }
 
     fn attr(&self, id: i64, name: &str) -> Result<Option<Attr>, Miss> {
-        if let Some(attr) = self.attrs.get(&(id, name.to_string())) {
+        // Only a run that wrote attributes has an overlay; don't build a key otherwise.
+        if !self.attrs.is_empty()
+            && let Some(attr) = self.attrs.get(&(id, name.to_string()))
+        {
             return Ok(attr.clone());
         }
         let Some(object) = self.loaded(id)? else {
@@ -250,7 +263,8 @@ impl World for Snapshot {
             },
         };
         let mut updated = (*current).clone();
-        let field = |d: i64| from_i64(d).map(|d| d.to_string()).unwrap_or_default();
+        // Stored as `loc` and `home` are: the number, empty for none.
+        let field = |d: i64| from_i64(d).map(|d| d.0.to_string()).unwrap_or_default();
         match change {
             Change::Flag(flag, on) => {
                 updated.flags.retain(|f| *f != flag);
@@ -329,10 +343,7 @@ pub(crate) async fn run_as<T>(
     let me = to_i64(executor);
     let cause = to_i64(enactor);
     let mut snapshot = Snapshot {
-        now: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        now: (mush_store::now_ms() / 1000) as i64,
         seed: rand_seed(),
         ..Snapshot::default()
     };
@@ -523,17 +534,16 @@ async fn apply(
             return Ok(Some(id));
         }
         engine.changed(&[id]).await;
-        // A new parent goes into the index children() and lsearch() read.
-        for change in &list {
-            if let FieldChange::Set(field, value) = change
-                && field == Field::Parent.key()
-                && let Some(parent) = value.strip_prefix('#')
-            {
-                engine
-                    .store
-                    .index_for_search(SearchIndex::Parent, parent, id)
-                    .await?;
-            }
+    }
+    // New parents go into the index children() and lsearch() read.
+    for write in &snapshot.writes {
+        if let Write::Field(id, Field::Parent, parent) = write
+            && !parent.is_empty()
+        {
+            engine
+                .store
+                .index_for_search(SearchIndex::Parent, parent, *id)
+                .await?;
         }
     }
     Ok(None)
@@ -570,7 +580,12 @@ pub(crate) async fn description(
     viewer: Dbref,
     object: &Object,
 ) -> Result<String, StoreError> {
+    // Most descriptions are plain text: evaluating them would only compress spaces, so
+    // `look` (run on every move) skips the evaluator for them.
     let text = object.description.clone();
+    if !text.contains(['[', '%', '\\', '(', '{', '#']) && !text.contains("  ") {
+        return Ok(text);
+    }
     let shown = run_as(engine, object.id, viewer, None, |ev, frame| {
         ev.eval_top(frame, &text)
     })
@@ -592,12 +607,7 @@ const MAX_SEARCHED: usize = 20_000;
 /// Answers `lsearch()`/`children()` from the narrowest search index, checking every entry
 /// against its object (and removing the stale ones) before applying the whole query.
 async fn search(engine: &Arc<Engine>, query: &Search) -> Result<Vec<i64>, Stopped> {
-    let kind_name = |k: SKind| match k {
-        SKind::Room => "room",
-        SKind::Thing => "thing",
-        SKind::Exit => "exit",
-        SKind::Player => "player",
-    };
+    let kind_name = |k: SKind| store_kind(k).as_str();
     let mut groups: Vec<(SearchIndex, String)> = Vec::new();
     if let Some(parent) = query.parent {
         groups.push((SearchIndex::Parent, parent.to_string()));
@@ -637,18 +647,7 @@ async fn search(engine: &Arc<Engine>, query: &Search) -> Result<Vec<i64>, Stoppe
                     engine.store.unindex_for_search(index, &value, id).await?;
                     continue;
                 }
-                let name_ok = query
-                    .name
-                    .as_deref()
-                    .is_none_or(|p| mush_softcode::wild::matches(p, &o.name));
-                let keep = query.owner.is_none_or(|x| o.owner == x)
-                    && query.kind.is_none_or(|x| o.kind == x)
-                    && query.parent.is_none_or(|x| o.parent == x)
-                    && query.zone.is_none_or(|x| o.zone == x)
-                    && query.flag.as_deref().is_none_or(|f| o.has_flag(f))
-                    && query.range.is_none_or(|(lo, hi)| o.id >= lo && o.id <= hi)
-                    && name_ok;
-                if keep {
+                if query.matches(&o) {
                     found.push(o.id);
                 }
             }
