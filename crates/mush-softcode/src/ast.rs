@@ -120,24 +120,7 @@ fn lex(text: &str) -> Vec<(Tok, usize, usize)> {
                     }
                     Some(&(_, n)) if is_plain(n) => {
                         // '#' followed by plain text: part of a literal run.
-                        let mut end = start + 1;
-                        while let Some(&(i, n)) = chars.peek() {
-                            if is_plain(n) {
-                                chars.next();
-                                end = i + n.len_utf8();
-                            } else if n == '#' {
-                                let after = text[i + 1..].chars().next();
-                                match after {
-                                    Some(a) if is_plain(a) && a != '@' && a != '$' => {
-                                        chars.next();
-                                        end = i + 1;
-                                    }
-                                    _ => break,
-                                }
-                            } else {
-                                break;
-                            }
-                        }
+                        let end = literal_run(text, &mut chars, start + 1);
                         push_lit(&mut out, start, end);
                         continue;
                     }
@@ -180,23 +163,7 @@ fn lex(text: &str) -> Vec<(Tok, usize, usize)> {
                 continue;
             }
             _ => {
-                let mut end = start + c.len_utf8();
-                while let Some(&(i, n)) = chars.peek() {
-                    if is_plain(n) {
-                        chars.next();
-                        end = i + n.len_utf8();
-                    } else if n == '#' {
-                        match text[i + 1..].chars().next() {
-                            Some(a) if is_plain(a) && a != '@' && a != '$' => {
-                                chars.next();
-                                end = i + 1;
-                            }
-                            _ => break,
-                        }
-                    } else {
-                        break;
-                    }
-                }
+                let end = literal_run(text, &mut chars, start + c.len_utf8());
                 push_lit(&mut out, start, end);
                 continue;
             }
@@ -204,6 +171,29 @@ fn lex(text: &str) -> Vec<(Tok, usize, usize)> {
         out.push((tok, start, start + c.len_utf8()));
     }
     out
+}
+
+/// Extends a literal run from `end`: plain characters, and `#` when plain text (not `@`
+/// or `$`, which make `#@`/`#$` tokens) follows it. Returns where the run ends.
+fn literal_run(
+    text: &str,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    mut end: usize,
+) -> usize {
+    while let Some(&(i, n)) = chars.peek() {
+        let continues = is_plain(n)
+            || (n == '#'
+                && text[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|a| is_plain(a) && a != '@' && a != '$'));
+        if !continues {
+            break;
+        }
+        chars.next();
+        end = i + n.len_utf8();
+    }
+    end
 }
 
 /// Literal runs next to each other (a '#' run beside a plain run) form one name.
