@@ -311,3 +311,59 @@ async fn increments_survive_a_pod_kill_exactly_once() {
     let total = run(&mut first, &format!("think [get({counter}/n)]")).await;
     assert_eq!(total, [(2 * per_session).to_string()]);
 }
+
+/// Queued softcode on a shard: a `$`-command on an object in the room, typed by a player
+/// on the other pod; an `@wait` that fires about on time; and 50 `@trigger`s queued by an
+/// `@dolist`, each one increment, run by whichever pods claim them: exactly 50 in the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
+    let (shard, _dir) = fast_shard("queue");
+    let mut wiz = wizard(&shard).await;
+    let mut bob = Player::login(shard.telnet_addr(), "Bob").await;
+    framed(&mut bob).await;
+    run(&mut wiz, "@create Box").await;
+    run(&mut wiz, "drop Box").await;
+    assert_eq!(
+        run(
+            &mut wiz,
+            "&greet Box=$greet *:@pemit %#=Hi %0 from [name(me)]."
+        )
+        .await,
+        ["Set."]
+    );
+    // No built-in command by that name: Box's $-command takes it, from Bob's pod too.
+    assert_eq!(run(&mut bob, "greet there").await, Vec::<String>::new());
+    bob.expect("Hi there from Box.").await;
+    assert_eq!(
+        run(&mut bob, "grate there").await,
+        ["Huh?  (Type \"help\" for help.)"]
+    );
+
+    let started = Instant::now();
+    run(&mut wiz, "@wait 1=@pemit me=later").await;
+    wiz.expect("later").await;
+    let late = started.elapsed();
+    assert!(
+        late >= Duration::from_millis(950) && late < Duration::from_secs(3),
+        "@wait 1 fired after {late:?}"
+    );
+
+    run(&mut wiz, "&n Box=0").await;
+    run(&mut wiz, "&inc Box=&n me=[add(v(n),1)]").await;
+    run(&mut wiz, "@dolist lnum(50)=@trigger/quiet Box/inc").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = run(&mut wiz, "think [get(Box/n)]").await.join("");
+        if n == "50" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "50 queued increments ended at {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing runs twice: a moment later it is still 50.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(run(&mut wiz, "think [get(Box/n)]").await, ["50"]);
+}

@@ -317,7 +317,8 @@ async fn in_world(
             return Ok(false);
         }
         "help" => cx.tell(help::topic(rest)).await,
-        _ => cx.tell(HUH).await,
+        // Anything else may be a `$`-command.
+        _ => cx.softcode(line).await?,
     }
     Ok(true)
 }
@@ -418,16 +419,26 @@ impl Cx<'_> {
     /// Runs a command of the softcode layer (speech, `think`): evaluated over the cache,
     /// its writes and output applied when it finishes.
     async fn softcode(&self, line: &str) -> Result<(), StoreError> {
-        let mark = Some((self.handle, self.seq));
-        let run = crate::softcode::run(self.engine, self.me.id, mark, |ev, frame| {
-            mush_softcode::command::run(ev, frame, line)
+        use mush_softcode::command::{self, Ran};
+        let mark = format!("{}:{}", self.handle.0, self.seq);
+        let run = crate::softcode::run(self.engine, self.me.id, Some(&mark), |ev, frame| {
+            ev.interactive = true;
+            let mut ran = command::run(ev, frame, line)?;
+            // Not a command of ours: the `$`-commands of the objects around.
+            if ran == Ran::NotMine && mush_softcode::dollar::matched(ev, frame, line)? {
+                ran = Ran::Done;
+            }
+            command::forward_puppets(ev)?;
+            Ok(ran)
         })
         .await;
         match run {
-            Ok(finished) => {
-                if finished.value == mush_softcode::command::Ran::NotMine {
+            Ok(mut finished) => {
+                if finished.value == Ran::NotMine {
                     self.tell(HUH).await;
                 }
+                let ops = std::mem::take(&mut finished.queue);
+                crate::queue::submit(self.engine, &mark, ops).await?;
                 crate::softcode::deliver(self.engine, &finished).await
             }
             Err(crate::softcode::Stopped::Store(error)) => Err(error),

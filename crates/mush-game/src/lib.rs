@@ -13,6 +13,7 @@ mod help;
 mod metrics;
 mod password;
 mod pod;
+mod queue;
 mod rebalance;
 mod service;
 mod softcode;

@@ -134,6 +134,9 @@ impl Pod {
             config.heartbeat_ttl,
         ));
         tracing::info!(pod = %info.id, addr = %info.addr, "game pod serving");
+        // Every pod runs the shard's queued softcode, whichever pod queued it.
+        let (stop_queue, queue_stopped) = tokio::sync::watch::channel(false);
+        let mut queue = tokio::spawn(crate::queue::worker(self.engine.clone(), queue_stopped));
 
         let service = GameServer::new(GameService::new(self.engine.clone()))
             .max_decoding_message_size(MAX_MESSAGE)
@@ -178,6 +181,14 @@ impl Pod {
             tracing::info!(sessions, left, took = ?started.elapsed(), "drained");
             // Let the last acks and moves leave on the streams before they close.
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The entry running now finishes (or its lease runs out and another pod runs it).
+        let _ = stop_queue.send(true);
+        if tokio::time::timeout(Duration::from_secs(5), &mut queue)
+            .await
+            .is_err()
+        {
+            queue.abort();
         }
         self.engine.close_streams();
         let _ = stop_server.send(());

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mush_proto::Handle;
+use mush_softcode::queue::QueueOp;
 use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
     Object as SObject, Search, World,
@@ -303,6 +303,20 @@ impl World for Snapshot {
 pub(crate) struct Finished<T> {
     pub value: T,
     emits: Vec<Emit>,
+    /// What it asked of the queue, for the caller to submit (see [`crate::queue`]).
+    pub queue: Vec<QueueOp>,
+}
+
+/// Who runs a piece of softcode, and with what: a player's command, a description shown to
+/// a looker, a queued job.
+pub(crate) struct Spec<'a> {
+    pub executor: i64,
+    pub caller: i64,
+    pub enactor: i64,
+    /// `%0`-`%9`.
+    pub args: &'a [String],
+    /// Registers it starts with.
+    pub regs: &'a [(String, String)],
 }
 
 /// Why a run could not finish.
@@ -320,12 +334,12 @@ impl From<StoreError> for Stopped {
 }
 
 /// Runs `f` as `executor` until it finishes without a miss, then applies its writes;
-/// `mark` names the command (session and sequence number) so that running it again after
-/// a pod died never writes twice.
+/// `mark` names the command (`<handle>:<seq>`, or a queue entry's id) so that running it
+/// again after a pod died never writes twice.
 pub(crate) async fn run<T>(
     engine: &Arc<Engine>,
     executor: Dbref,
-    mark: Option<(Handle, u64)>,
+    mark: Option<&str>,
     f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
 ) -> Result<Finished<T>, Stopped> {
     run_as(engine, executor, executor, mark, f).await
@@ -337,11 +351,28 @@ pub(crate) async fn run_as<T>(
     engine: &Arc<Engine>,
     executor: Dbref,
     enactor: Dbref,
-    mark: Option<(Handle, u64)>,
+    mark: Option<&str>,
+    f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
+) -> Result<Finished<T>, Stopped> {
+    let spec = Spec {
+        executor: to_i64(executor),
+        caller: to_i64(enactor),
+        enactor: to_i64(enactor),
+        args: &[],
+        regs: &[],
+    };
+    run_spec(engine, &spec, mark, f).await
+}
+
+/// [`run`] for any [`Spec`].
+pub(crate) async fn run_spec<T>(
+    engine: &Arc<Engine>,
+    spec: &Spec<'_>,
+    mark: Option<&str>,
     mut f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
 ) -> Result<Finished<T>, Stopped> {
-    let me = to_i64(executor);
-    let cause = to_i64(enactor);
+    let me = spec.executor;
+    let cause = spec.enactor;
     let mut snapshot = Snapshot {
         now: (mush_store::now_ms() / 1000) as i64,
         seed: rand_seed(),
@@ -364,19 +395,34 @@ pub(crate) async fn run_as<T>(
         // The CPU budget is the command's, not each run's: re-runs spend from what is left.
         let outcome = {
             let mut ev = Eval::new(&mut snapshot, limits);
+            for (name, value) in spec.regs {
+                ev.regs.set(name, value.clone());
+            }
             let frame = Frame {
                 executor: me,
-                caller: cause,
+                caller: spec.caller,
                 enactor: cause,
-                args: &[],
+                args: spec.args,
             };
-            let result = f(&mut ev, &frame).map(|value| (value, std::mem::take(&mut ev.emits)));
+            let result = f(&mut ev, &frame).map(|value| {
+                (
+                    value,
+                    std::mem::take(&mut ev.emits),
+                    std::mem::take(&mut ev.queue),
+                )
+            });
             limits.steps = limits.steps.saturating_sub(ev.steps());
             result
         };
         match outcome {
-            Ok((value, emits)) => match apply(engine, &snapshot, mark).await? {
-                None => return Ok(Finished { value, emits }),
+            Ok((value, emits, queue)) => match apply(engine, &snapshot, mark).await? {
+                None => {
+                    return Ok(Finished {
+                        value,
+                        emits,
+                        queue,
+                    });
+                }
                 Some(stale) => {
                     // Another pod wrote this object after we read it: forget our copy,
                     // read it fresh from Redis and run the command again.
@@ -484,7 +530,7 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
 async fn apply(
     engine: &Arc<Engine>,
     snapshot: &Snapshot,
-    mark: Option<(Handle, u64)>,
+    mark: Option<&str>,
 ) -> Result<Option<Dbref>, StoreError> {
     let mut order: Vec<Dbref> = Vec::new();
     let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();

@@ -48,6 +48,9 @@ pub struct Limits {
     pub steps: u64,
     /// Compress runs of spaces (TinyMUX `space_compress`).
     pub space_compress: bool,
+    /// The master room, whose contents' `$`-commands everyone may use (TinyMUX
+    /// `master_room`; Debian's database has it at #2).
+    pub master_room: Dbref,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             nesting: 500,
             steps: 2_000_000,
             space_compress: true,
+            master_room: 2,
         }
     }
 }
@@ -103,6 +107,14 @@ impl Registers {
             .unwrap_or("")
     }
 
+    /// Every register, sorted by name (a queued job carries them).
+    pub fn sorted(&self) -> Vec<(String, String)> {
+        let mut regs: Vec<(String, String)> =
+            self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        regs.sort();
+        regs
+    }
+
     /// Sets a register.
     pub fn set(&mut self, name: &str, value: String) {
         let name = name.to_ascii_lowercase();
@@ -138,6 +150,14 @@ pub struct Eval<'w> {
     pub regs: Registers,
     /// Output sent by softcode, in order.
     pub emits: Vec<Emit>,
+    /// What the command asked of the queue, applied when it has finished.
+    pub queue: Vec<crate::queue::QueueOp>,
+    /// `@break`/`@assert` stopped the rest of the action list.
+    pub broke: bool,
+    /// The command was typed by a player rather than run from the queue (TinyMUX leaves
+    /// some typed arguments, such as `@trigger`'s and `&`'s values, unevaluated). True
+    /// unless [`crate::command::run_list`] runs a queued action list.
+    pub interactive: bool,
     invocations: u32,
     nesting: u32,
     steps: u64,
@@ -191,6 +211,9 @@ impl<'w> Eval<'w> {
             limits,
             regs: Registers::default(),
             emits: Vec::new(),
+            queue: Vec::new(),
+            broke: false,
+            interactive: true,
             invocations: 0,
             nesting: 0,
             steps: 0,

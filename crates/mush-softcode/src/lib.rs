@@ -8,9 +8,12 @@
 
 pub mod ast;
 pub mod command;
+pub mod dollar;
 pub mod eval;
 pub mod functions;
+pub mod lock;
 pub mod memory;
+pub mod queue;
 pub mod wild;
 pub mod world;
 

@@ -3,7 +3,7 @@
 
 use mush_softcode::command::{self, Ran};
 use mush_softcode::memory::MemoryWorld;
-use mush_softcode::{Emit, Eval, Frame, Limits};
+use mush_softcode::{Change, Emit, Eval, Frame, Kind, Limits, World};
 
 fn think(world: &mut MemoryWorld, text: &str) -> String {
     let frame = Frame {
@@ -245,4 +245,55 @@ fn only_wizards_touch_wizard_things() {
             "{line}"
         );
     }
+}
+
+mod common;
+
+/// Queued work on the in-memory game: `$`-commands, `@wait`, `@trigger` chains, the
+/// queue quota against a job that queues itself for ever, and `@halt`.
+#[test]
+fn queue_dollar_commands_and_runaways() {
+    let mut game = common::Game::new();
+    let say = |game: &mut common::Game, line: &str, settle: i64| {
+        let mut emits = game.typed(1, line);
+        emits.extend(game.settle(settle));
+        game.seen_by(1, &emits)
+    };
+    say(&mut game, "@create Box", 0);
+    say(&mut game, "@tel Box=here", 0);
+    say(
+        &mut game,
+        "&greet Box=$greet *:@pemit %#=Hi %0 from [name(me)].",
+        0,
+    );
+    assert_eq!(say(&mut game, "greet there", 100), ["Hi there from Box."]);
+    assert_eq!(say(&mut game, "grate there", 100), [command::HUH]);
+    assert_eq!(
+        say(&mut game, "@wait 2=@pemit me=later", 1000),
+        Vec::<String>::new()
+    );
+    assert_eq!(say(&mut game, "think now", 1500), ["now", "later"]);
+    say(&mut game, "&n Box=0", 0);
+    say(&mut game, "&inc Box=&n me=[add(v(n),1)]", 0);
+    say(&mut game, "@dolist lnum(50)=@trigger/quiet Box/inc", 100);
+    assert_eq!(say(&mut game, "think get(Box/n)", 0), ["50"]);
+    // A job that queues itself for ever, owned by a mortal: the quota stops it.
+    let mortal = game
+        .world
+        .create(Kind::Player, "Mortal", 0, 0)
+        .expect("create");
+    let box_id = say(&mut game, "think num(Box)", 0).join("");
+    let box_id: i64 = box_id.trim_start_matches('#').parse().expect("dbref");
+    game.world
+        .change(box_id, Change::Owner(mortal))
+        .expect("chown");
+    say(&mut game, "&loop Box=@trigger me/loop;@trigger me/loop", 0);
+    game.typed(1, "@trigger Box/loop");
+    let emits = game.settle(5000);
+    assert!(game.queue.is_empty(), "{} jobs left", game.queue.len());
+    assert!(
+        game.seen_by(mortal, &emits)
+            .contains(&"Run away objects: too many commands queued.  Halted.".to_string())
+    );
+    assert_eq!(say(&mut game, "think hasflag(Box,HALT)", 0), ["1"]);
 }

@@ -418,14 +418,15 @@ impl Store {
 
     /// Applies several field changes to one object atomically, and only if its version is
     /// still `version` (what the caller read). `Ok(false)` means another writer got there
-    /// first: re-read and try again. `mark` names the command (its session and sequence
-    /// number): a command that already wrote this object, and runs again because its pod
-    /// died before answering, finds its mark and writes nothing twice (`Ok(true)`).
+    /// first: re-read and try again. `mark` names the command (a player's command as
+    /// `<handle>:<seq>`, a queued job by its entry id): a command that already wrote this
+    /// object, and runs again because its pod died before answering, finds its mark and
+    /// writes nothing twice (`Ok(true)`).
     pub async fn write_if_version(
         &self,
         id: Dbref,
         version: u64,
-        mark: Option<(mush_proto::Handle, u64)>,
+        mark: Option<&str>,
         changes: &[FieldChange],
     ) -> Result<bool, StoreError> {
         match self
@@ -447,17 +448,14 @@ impl Store {
         &self,
         id: Dbref,
         version: Option<u64>,
-        mark: Option<(mush_proto::Handle, u64)>,
+        mark: Option<&str>,
         changes: &[FieldChange],
         op: &'static str,
     ) -> Result<i64, StoreError> {
         self.timed(op, async {
             let mut script = WRITE_IF_VERSION.key(self.object_key(id));
             script.arg(version.map_or_else(|| "*".to_string(), |v| v.to_string()));
-            script.arg(
-                mark.map(|(h, seq)| format!("{}:{seq}", h.0))
-                    .unwrap_or_default(),
-            );
+            script.arg(mark.unwrap_or_default());
             for change in changes {
                 match change {
                     FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),

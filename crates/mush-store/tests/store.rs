@@ -938,7 +938,7 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
         (object.attributes.get("N").cloned(), object.version)
     };
 
-    let first = Some((Handle(7), 1));
+    let first = Some("7:1");
     assert!(
         store
             .write_if_version(id, read, first, &set("1"))
@@ -960,7 +960,7 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
     assert_eq!(value().await, (Some("1".into()), after_first));
 
     // Another command that read before the first write loses and must read again.
-    let other = Some((Handle(8), 1));
+    let other = Some("8:1");
     assert!(
         !store
             .write_if_version(id, read, other, &set("2"))
@@ -982,7 +982,7 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
     store.set_attribute(id, "X", "").await.expect("clear");
     let (_, now) = value().await;
     assert!(now >= before + 2, "set and clear each bump the version");
-    let late = Some((Handle(9), 1));
+    let late = Some("9:1");
     assert!(
         !store
             .write_if_version(id, before, late, &set("3"))

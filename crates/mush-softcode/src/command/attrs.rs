@@ -5,6 +5,7 @@ use crate::eval::{Eval, Frame, R, dbref};
 use crate::functions::objects::{FLAG_LETTERS, controls, display_name, set_attr, set_thing};
 use crate::world::NOTHING;
 use crate::world::{Dbref, Kind};
+use std::collections::HashMap;
 
 /// The attribute family.
 pub const COMMANDS: &[Command] = &[
@@ -79,7 +80,7 @@ fn attr_of(command: &str) -> &'static str {
     }
 }
 
-/// `&ATTR obj=value`: stored unevaluated; an empty value clears it.
+/// `&ATTR obj=value`: stored as typed; an empty value clears it.
 pub fn ampersand(ev: &mut Eval<'_>, frame: &Frame<'_>, rest: &str) -> R {
     let (name, rest) = match rest.find(' ') {
         Some(i) => (&rest[..i], rest[i + 1..].trim_start()),
@@ -87,8 +88,19 @@ pub fn ampersand(ev: &mut Eval<'_>, frame: &Frame<'_>, rest: &str) -> R {
     };
     let (obj, value) = split_eq(rest);
     let obj = ev.eval_top(frame, obj)?;
-    let value = compress(value.unwrap_or(""));
+    let value = stored(ev, frame, value.unwrap_or(""))?;
     write(ev, frame, obj.trim(), &name.to_ascii_uppercase(), &value)
+}
+
+/// The value an attribute-setting command stores: as typed by a player, but evaluated
+/// when the command runs from the queue (TinyMUX evaluates queued commands' arguments,
+/// which is how `&n me=[add(v(n),1)]` in a trigger counts).
+fn stored(ev: &mut Eval<'_>, frame: &Frame<'_>, value: &str) -> R<String> {
+    if ev.interactive {
+        Ok(compress(value))
+    } else {
+        Ok(compress(&ev.eval_top(frame, value)?))
+    }
 }
 
 /// TinyMUX compresses runs of spaces in what a command stores and trims its ends.
@@ -122,7 +134,7 @@ fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let left = ev.eval_top(frame, left)?;
     // `attr:value` is stored as typed; a flag name is evaluated.
     let what = if right.contains(':') {
-        compress(right)
+        stored(ev, frame, right)?
     } else {
         ev.eval_top(frame, right)?
     };
@@ -140,13 +152,8 @@ fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
     let obj = ev.eval_top(frame, left)?;
-    write(
-        ev,
-        frame,
-        obj.trim(),
-        attr_of(input.name),
-        &compress(right.unwrap_or("")),
-    )
+    let value = stored(ev, frame, right.unwrap_or(""))?;
+    write(ev, frame, obj.trim(), attr_of(input.name), &value)
 }
 
 /// `Name(#12flags)` as TinyMUX shows an object to someone who may examine it.
@@ -225,10 +232,14 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         Kind::Thing => 1,
         _ => 0,
     };
+    let key = match ev.world.attr(id, crate::lock::DEFAULT_LOCK)? {
+        Some(lock) => shown_key(ev, &lock.value)?,
+        None => "*UNLOCKED*".to_string(),
+    };
     tell(
         ev,
         frame,
-        format!("Owner: {owner}  Key: *UNLOCKED* Pennies: {pennies}"),
+        format!("Owner: {owner}  Key: {key} Pennies: {pennies}"),
     );
     let zone = unparse(ev, obj.zone)?;
     tell(ev, frame, format!("Zone: {zone}"));
@@ -239,13 +250,23 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     tell(ev, frame, format!("Powers: {}", obj.powers.join(" ")));
     if !input.switches.iter().any(|s| s == "brief") {
         for name in ev.world.attr_names(id)? {
-            let Some(attr) = ev.world.attr(id, &name)? else {
+            if name == crate::lock::DEFAULT_LOCK {
+                continue;
+            }
+            let Some(mut attr) = ev.world.attr(id, &name)? else {
                 continue;
             };
             if !crate::functions::objects::can_read(ev, frame.executor, id, &attr)? {
                 continue;
             }
-            let line = attr_line(&name, &attr, obj.owner);
+            let shown = match crate::lock::lock_display(&name) {
+                Some(display) => {
+                    attr.value = shown_key(ev, &attr.value)?;
+                    display.to_string()
+                }
+                None => name,
+            };
+            let line = attr_line(&shown, &attr, obj.owner);
             tell(ev, frame, line);
         }
     }
@@ -293,6 +314,21 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         }
     }
     Ok(())
+}
+
+/// A stored key as `examine` shows it: each object as `Name(#nFLAGS)`.
+fn shown_key(ev: &mut Eval<'_>, stored: &str) -> R<String> {
+    let Some(key) = crate::lock::Key::parse_stored(stored) else {
+        return Ok("*UNLOCKED*".to_string());
+    };
+    let mut ids = Vec::new();
+    crate::functions::locks::collect(&key, &mut |id| ids.push(id));
+    let mut names = HashMap::new();
+    for id in ids {
+        let shown = unparse(ev, id)?;
+        names.insert(id, shown);
+    }
+    Ok(key.unparse_with(&|id| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))))
 }
 
 /// One attribute as `examine` shows it: owner and flags in brackets when they are worth

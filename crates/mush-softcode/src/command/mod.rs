@@ -14,7 +14,11 @@ use crate::world::Dbref;
 
 mod attrs;
 mod build;
+mod locks;
+mod queue;
 mod speech;
+
+pub use queue::split_args;
 
 /// What a handler gets: who runs it, the switches typed, the text after the command name.
 pub struct Input<'a> {
@@ -51,7 +55,13 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
     static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut map = HashMap::new();
-        for family in [speech::COMMANDS, attrs::COMMANDS, build::COMMANDS] {
+        for family in [
+            speech::COMMANDS,
+            attrs::COMMANDS,
+            build::COMMANDS,
+            locks::COMMANDS,
+            queue::COMMANDS,
+        ] {
             for command in family {
                 map.insert(command.name, command);
                 for alias in command.aliases {
@@ -135,6 +145,61 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     };
     (command.run)(ev, frame, &input)?;
     Ok(Ran::Done)
+}
+
+/// Runs an action list (`cmd;cmd;...`) as `frame.executor`, as a queued job does: each
+/// command of this table, else a `$`-command of the objects around the executor, else
+/// TinyMUX's "Huh?" to the executor. `@break` and `@assert` stop it.
+pub fn run_list(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R {
+    ev.interactive = false;
+    for line in crate::queue::split_actions(text) {
+        if ev.broke {
+            break;
+        }
+        if run(ev, frame, line)? == Ran::NotMine && !crate::dollar::matched(ev, frame, line)? {
+            tell(ev, frame, HUH);
+        }
+    }
+    Ok(())
+}
+
+/// What a command's output becomes on its way: a PUPPET object's owner hears what the
+/// puppet is told, as `Name> text` (TinyMUX forwards what is sent to the puppet itself
+/// always). Run once when a command or job has finished.
+pub fn forward_puppets(ev: &mut Eval<'_>) -> R {
+    let mut extra = Vec::new();
+    for emit in &ev.emits {
+        let Emit::To(to, text) = emit else {
+            continue;
+        };
+        let Some(obj) = ev.world.object(*to)? else {
+            continue;
+        };
+        if obj.has_flag("PUPPET") && obj.owner != obj.id {
+            let name = crate::functions::objects::display_name(&obj).to_string();
+            extra.push((obj.owner, format!("{name}> {text}")));
+        }
+    }
+    // Each forwarded line follows the line it forwards.
+    if !extra.is_empty() {
+        let mut merged = Vec::with_capacity(ev.emits.len() + extra.len());
+        let mut extra = extra.into_iter().peekable();
+        for emit in std::mem::take(&mut ev.emits) {
+            let forwarded = match &emit {
+                Emit::To(to, _) => ev
+                    .world
+                    .object(*to)?
+                    .is_some_and(|o| o.has_flag("PUPPET") && o.owner != o.id),
+                _ => false,
+            };
+            merged.push(emit);
+            if forwarded && let Some((owner, text)) = extra.next() {
+                merged.push(Emit::To(owner, text));
+            }
+        }
+        ev.emits = merged;
+    }
+    Ok(())
 }
 
 /// Splits `left=right` at the first `=` outside brackets and braces.

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use crate::eval::{Eval, Frame, R};
 
 pub mod lists;
+pub mod locks;
 pub mod logic;
 pub mod math;
 pub mod objects;
@@ -89,7 +90,7 @@ pub const fn joined(name: &'static str, min: usize, max: usize, run: Run) -> Fun
 fn table() -> &'static HashMap<&'static str, &'static Func> {
     static TABLE: OnceLock<HashMap<&'static str, &'static Func>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [Func]; 7] = [
+        let families: [&'static [Func]; 8] = [
             math::FUNCS,
             logic::FUNCS,
             strings::FUNCS,
@@ -97,6 +98,7 @@ fn table() -> &'static HashMap<&'static str, &'static Func> {
             registers::FUNCS,
             objects::FUNCS,
             time::FUNCS,
+            locks::FUNCS,
         ];
         let mut map = HashMap::new();
         for family in families {

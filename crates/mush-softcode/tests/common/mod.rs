@@ -1,0 +1,172 @@
+//! A whole game in memory for the tests: the in-memory world, a queue, and a clock that
+//! moves only when a test lets queued work settle, so timed jobs run deterministically.
+
+#![allow(dead_code)]
+
+use mush_softcode::command::{self, HUH, Ran};
+use mush_softcode::memory::MemoryWorld;
+use mush_softcode::queue::{Job, Notice, QUEUE_QUOTA, Queue, QueueOp};
+use mush_softcode::{Change, Dbref, Emit, Eval, Frame, Limits, World};
+
+/// Most jobs one settle runs: a job that queues itself for ever stops here.
+pub const SETTLE_JOBS: usize = 10_000;
+
+/// The world, its queue and a clock in milliseconds.
+pub struct Game {
+    pub world: MemoryWorld,
+    pub queue: Queue,
+    pub clock: i64,
+}
+
+impl Game {
+    pub fn new() -> Self {
+        let world = MemoryWorld::new();
+        let clock = world.now * 1000;
+        Self {
+            world,
+            queue: Queue::new(),
+            clock,
+        }
+    }
+
+    /// Runs a line typed by `player`, as a player's command is: a built-in command, else a
+    /// `$`-command, else "Huh?". Returns what was sent, in order; queued work waits for
+    /// [`Game::settle`].
+    pub fn typed(&mut self, player: Dbref, line: &str) -> Vec<Emit> {
+        let args: Vec<String> = Vec::new();
+        let frame = Frame {
+            executor: player,
+            caller: player,
+            enactor: player,
+            args: &args,
+        };
+        let mut ev = Eval::new(&mut self.world, Limits::default());
+        ev.interactive = true;
+        let ran = command::run(&mut ev, &frame, line);
+        let ran = match ran {
+            Ok(Ran::NotMine) => match mush_softcode::dollar::matched(&mut ev, &frame, line) {
+                Ok(true) => Ok(Ran::Done),
+                Ok(false) => Ok(Ran::NotMine),
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
+        match ran {
+            Ok(Ran::Done) => {}
+            Ok(Ran::NotMine) => ev.emits.insert(0, Emit::To(player, HUH.to_string())),
+            Err(miss) => ev
+                .emits
+                .insert(0, Emit::To(player, format!("(world miss: {miss})"))),
+        }
+        let _ = command::forward_puppets(&mut ev);
+        let mut emits = std::mem::take(&mut ev.emits);
+        let ops = std::mem::take(&mut ev.queue);
+        drop(ev);
+        emits.extend(self.apply(ops));
+        emits
+    }
+
+    /// Applies queue requests, with TinyMUX's quota (wizards have none), and says what
+    /// they caused (`@halt` counts, run-away owners, whose object is then set HALT).
+    pub fn apply(&mut self, ops: Vec<QueueOp>) -> Vec<Emit> {
+        let world = &self.world;
+        let quota = |owner: Dbref| {
+            let wizard = owner == 1
+                || world
+                    .object(owner)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|o| o.has_flag("WIZARD"));
+            if wizard { usize::MAX } else { QUEUE_QUOTA }
+        };
+        let notices = self.queue.apply(ops, self.clock, &quota);
+        let mut emits = Vec::new();
+        for notice in notices {
+            if let Notice::Runaway { object, .. } = &notice {
+                let _ = self
+                    .world
+                    .change(*object, Change::Flag("HALT".into(), true));
+            }
+            let (to, text) = notice.message();
+            emits.push(Emit::To(to, text));
+        }
+        emits
+    }
+
+    /// Runs one queued job (whose semaphore wait timed out, if `timed_out`).
+    pub fn run_job(&mut self, job: Job, timed_out: Option<(Dbref, String)>) -> Vec<Emit> {
+        let frame = Frame {
+            executor: job.executor,
+            caller: job.caller,
+            enactor: job.enactor,
+            args: &job.args,
+        };
+        let mut ev = Eval::new(&mut self.world, Limits::default());
+        for (name, value) in &job.regs {
+            ev.regs.set(name, value.clone());
+        }
+        let ran = match &timed_out {
+            Some((object, attr)) => mush_softcode::queue::timed_out(&mut ev, *object, attr),
+            None => Ok(()),
+        }
+        .and_then(|()| command::run_list(&mut ev, &frame, &job.actions));
+        if let Err(miss) = ran {
+            ev.emits
+                .push(Emit::To(job.executor, format!("(world miss: {miss})")));
+        }
+        let _ = command::forward_puppets(&mut ev);
+        let mut emits = std::mem::take(&mut ev.emits);
+        let ops = std::mem::take(&mut ev.queue);
+        drop(ev);
+        emits.extend(self.apply(ops));
+        emits
+    }
+
+    /// Lets `ms` milliseconds pass, running every job that becomes ready meanwhile.
+    pub fn settle(&mut self, ms: i64) -> Vec<Emit> {
+        let until = self.clock + ms;
+        let mut emits = Vec::new();
+        for _ in 0..SETTLE_JOBS {
+            let Some(due) = self.queue.next_due() else {
+                break;
+            };
+            if due > until {
+                break;
+            }
+            self.clock = self.clock.max(due);
+            self.world.now = self.clock / 1000;
+            let Some((job, timed_out)) = self.queue.pop_ready(self.clock) else {
+                break;
+            };
+            emits.extend(self.run_job(job, timed_out));
+        }
+        self.clock = until;
+        self.world.now = self.clock / 1000;
+        emits
+    }
+
+    /// What `who` sees of some output, line by line (colour removed unless it has ANSI).
+    pub fn seen_by(&self, who: Dbref, emits: &[Emit]) -> Vec<String> {
+        let me = self.world.object(who).ok().flatten();
+        let here = me.as_ref().map(|o| o.location).unwrap_or(-1);
+        // TinyMUX sends colour only to players with the ANSI flag.
+        let ansi = me.is_some_and(|o| o.has_flag("ANSI"));
+        let mut lines = Vec::new();
+        for emit in emits {
+            let text = match emit {
+                Emit::To(to, text) if *to == who => text,
+                Emit::Room { room, except, text } if *room == here && !except.contains(&who) => {
+                    text
+                }
+                _ => continue,
+            };
+            let text = if ansi {
+                text.clone()
+            } else {
+                mush_softcode::functions::strings::strip(text)
+            };
+            lines.extend(text.split("\r\n").map(str::to_string));
+        }
+        lines
+    }
+}

@@ -1,0 +1,380 @@
+//! The shard's command queue (`@wait`, `@trigger`, `$`-commands...): durable in Redis,
+//! run by whichever game pod claims an entry.
+//!
+//! # Promise
+//!
+//! * An entry is added once: every entry has an id its producer derives from what produced
+//!   it (a player's command `<handle>:<seq>`, or the queued job that queued it), so a
+//!   producer that runs again after its pod died adds nothing twice. Ids of finished
+//!   entries are remembered for [`DONE_MEMORY_MS`] for the same reason.
+//! * An entry is claimed with a lease ([`Store::queue_claim`]). A pod that dies while
+//!   running it lets the lease run out, and the next claim gives the entry to another pod.
+//!   The job's world writes carry the entry's id as their command mark, so the second run
+//!   writes nothing the first one already wrote.
+//! * Finishing an entry ([`Store::queue_finish`]) removes it and applies what it asked of
+//!   the queue (new entries, notifications, halts) in one script: all or nothing.
+//!
+//! # Layout
+//!
+//! Every key shares the hash tag `{<prefix>:q}`, so each script runs in one slot:
+//! `due` (ZSET id -> time it may run, ms), `run` (ZSET id -> lease end), `j:<id>` (HASH
+//! body, exec, owner, sem), `sem:<obj>/<attr>` (ZSET id -> arrival order), `x:<exec>` and
+//! `w:<owner>` (SETs of ids, for `@halt` and the quota), `all` (SET of ids), `semof:<obj>`
+//! (SET of the attributes an object has been waited on by, for `@drain`), `done` (ZSET id
+//! -> finish time), `seq` (arrival counter).
+//!
+//! Queue work is a small share of a shard's traffic (TinyMUX runs one queue for a whole
+//! game), so one slot carries it; the world stays spread over per-object slots.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use crate::{Store, StoreError};
+
+/// How long the ids of finished entries are remembered (a producer re-running later than
+/// this is not expected: a lease or a session's rescue is seconds).
+pub const DONE_MEMORY_MS: u64 = 3_600_000;
+
+/// Most entries one owner may have queued (TinyMUX's `queuemax`); adding more halts all of
+/// that owner's entries, as TinyMUX does with run-away objects.
+pub const QUEUE_QUOTA: u64 = 100;
+
+/// An entry to add.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Its id, derived from what produced it.
+    pub id: String,
+    /// The object that runs it.
+    pub executor: u64,
+    /// That object's owner.
+    pub owner: u64,
+    /// Milliseconds from now until it may run; `None`: only when its semaphore is notified.
+    pub delay_ms: Option<u64>,
+    /// The semaphore (`<object>/<attribute>`) it waits on, if any.
+    pub semaphore: Option<(u64, String)>,
+    /// The job, as its producer serialised it.
+    pub body: String,
+}
+
+/// What a command or a finished entry asks of the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueChange {
+    /// Add an entry (nothing if its id is queued or was finished recently).
+    Add(NewEntry),
+    /// Release (or with `drain`, discard) up to `count` waiters of a semaphore, oldest
+    /// first; `attr` `None` means every attribute of the object (drain only).
+    Notify {
+        /// The semaphore object.
+        object: u64,
+        /// Its attribute.
+        attr: Option<String>,
+        /// How many (`None`: all).
+        count: Option<u64>,
+        /// Discard instead of releasing.
+        drain: bool,
+    },
+    /// Remove the entries of one executor, of one owner, or (both `None`) all of them.
+    Halt {
+        /// An executor.
+        executor: Option<u64>,
+        /// An owner.
+        owner: Option<u64>,
+    },
+}
+
+/// An entry a pod claimed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// Its id.
+    pub id: String,
+    /// The job.
+    pub body: String,
+    /// The semaphore it was waiting on when its timeout ran out (its count must go down).
+    pub timed_out: Option<(u64, String)>,
+}
+
+/// What applying changes did that the producer must tell someone about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Owners whose entries were all halted for going over [`QUEUE_QUOTA`].
+    pub runaway_owners: Vec<u64>,
+    /// False when the finished entry was no longer there (halted meanwhile, or finished
+    /// by another pod after this one's lease ran out): its changes were not applied.
+    pub finished: bool,
+}
+
+/// Shared Lua: removing an entry from every structure.
+const FORGET: &str = r"
+local function forget(p, id)
+  local j = p .. 'j:' .. id
+  local f = redis.call('HMGET', j, 'exec', 'owner', 'sem')
+  if f[1] then redis.call('SREM', p .. 'x:' .. f[1], id) end
+  if f[2] then redis.call('SREM', p .. 'w:' .. f[2], id) end
+  if f[3] and f[3] ~= '' then redis.call('ZREM', p .. 'sem:' .. f[3], id) end
+  redis.call('ZREM', p .. 'due', id)
+  redis.call('ZREM', p .. 'run', id)
+  redis.call('SREM', p .. 'all', id)
+  redis.call('DEL', j)
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+";
+
+/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', quota,
+/// done memory ms, then changes: `A id exec owner delay|-1 sem|'' body`,
+/// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
+/// Returns {finished (0/1), runaway owner, ...}.
+static APPLY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{FORGET}
+local p = ARGV[1]
+local now = now_ms()
+local quota = tonumber(ARGV[3])
+local finished = 1
+local i = 5
+if ARGV[2] ~= '' then
+  local id = ARGV[2]
+  if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
+    return {{0}}
+  end
+  forget(p, id)
+  redis.call('ZADD', p .. 'done', now, id)
+end
+redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[4]))
+local runaway = {{}}
+local function halt_set(set)
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do forget(p, id) end
+end
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'A' then
+    local id, exec, owner, delay, sem, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6]
+    i = i + 7
+    if redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id) then
+      if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
+        halt_set(p .. 'w:' .. owner)
+        table.insert(runaway, owner)
+      else
+        local seq = redis.call('INCR', p .. 'seq')
+        redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem)
+        redis.call('SADD', p .. 'x:' .. exec, id)
+        redis.call('SADD', p .. 'w:' .. owner, id)
+        redis.call('SADD', p .. 'all', id)
+        if sem ~= '' then
+          redis.call('ZADD', p .. 'sem:' .. sem, seq, id)
+          local slash = string.find(sem, '/', 1, true)
+          redis.call('SADD', p .. 'semof:' .. string.sub(sem, 1, slash - 1), string.sub(sem, slash + 1))
+        end
+        if delay >= 0 then redis.call('ZADD', p .. 'due', now + delay, id) end
+      end
+    end
+  elseif op == 'N' then
+    local obj, attr, count, drain = ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3]), ARGV[i+4] == '1'
+    i = i + 5
+    local keys = {{}}
+    if attr ~= '' then
+      keys = {{p .. 'sem:' .. obj .. '/' .. attr}}
+    else
+      for _, a in ipairs(redis.call('SMEMBERS', p .. 'semof:' .. obj)) do
+        table.insert(keys, p .. 'sem:' .. obj .. '/' .. a)
+      end
+    end
+    for _, key in ipairs(keys) do
+      local stop = -1
+      if count >= 0 then stop = count - 1 end
+      if count ~= 0 then
+        for _, id in ipairs(redis.call('ZRANGE', key, 0, stop)) do
+          if drain then
+            forget(p, id)
+          else
+            redis.call('ZREM', key, id)
+            redis.call('HSET', p .. 'j:' .. id, 'sem', '')
+            redis.call('ZADD', p .. 'due', now, id)
+          end
+        end
+      end
+    end
+  elseif op == 'H' then
+    local exec, owner = ARGV[i+1], ARGV[i+2]
+    i = i + 3
+    if exec ~= '' then halt_set(p .. 'x:' .. exec)
+    elseif owner ~= '' then halt_set(p .. 'w:' .. owner)
+    else halt_set(p .. 'all') end
+  else
+    return redis.error_reply('bad queue change ' .. tostring(op))
+  end
+end
+local out = {{finished}}
+for _, o in ipairs(runaway) do table.insert(out, o) end
+return out
+"
+    ))
+});
+
+/// KEYS: routing key. ARGV: prefix, max, lease ms.
+/// Returns {id, body, timed-out semaphore or '', ...}: entries due now, oldest first,
+/// after giving back entries whose lease ran out.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{FORGET}
+local p = ARGV[1]
+local now = now_ms()
+local lease = tonumber(ARGV[3])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'run', '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', p .. 'run', id)
+  redis.call('ZADD', p .. 'due', now, id)
+end
+local out = {{}}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))) do
+  redis.call('ZREM', p .. 'due', id)
+  local j = p .. 'j:' .. id
+  local f = redis.call('HMGET', j, 'body', 'sem')
+  if f[1] then
+    local sem = f[2] or ''
+    if sem ~= '' then
+      redis.call('ZREM', p .. 'sem:' .. sem, id)
+      redis.call('HSET', j, 'sem', '')
+    end
+    redis.call('ZADD', p .. 'run', now + lease, id)
+    table.insert(out, id)
+    table.insert(out, f[1])
+    table.insert(out, sem)
+  end
+end
+return out
+"
+    ))
+});
+
+impl Store {
+    fn queue_prefix(&self) -> String {
+        format!("{{{}:q}}:", self.keys.prefix())
+    }
+
+    /// Applies changes a player's command asked of the queue (no entry finishes).
+    pub async fn queue_apply(&self, changes: &[QueueChange]) -> Result<Applied, StoreError> {
+        self.queue_script(None, changes, "queue_apply").await
+    }
+
+    /// Finishes a claimed entry and applies what it asked of the queue, together. Safe to
+    /// repeat: an entry already finished applies nothing (`finished: false`).
+    pub async fn queue_finish(
+        &self,
+        id: &str,
+        changes: &[QueueChange],
+    ) -> Result<Applied, StoreError> {
+        self.queue_script(Some(id), changes, "queue_finish").await
+    }
+
+    async fn queue_script(
+        &self,
+        finished: Option<&str>,
+        changes: &[QueueChange],
+        op: &'static str,
+    ) -> Result<Applied, StoreError> {
+        if finished.is_none() && changes.is_empty() {
+            return Ok(Applied {
+                finished: true,
+                ..Applied::default()
+            });
+        }
+        self.timed(op, async {
+            let p = self.queue_prefix();
+            let mut call = APPLY.key(format!("{p}due"));
+            call.arg(&p)
+                .arg(finished.unwrap_or(""))
+                .arg(QUEUE_QUOTA)
+                .arg(DONE_MEMORY_MS);
+            for change in changes {
+                match change {
+                    QueueChange::Add(e) => {
+                        call.arg("A")
+                            .arg(&e.id)
+                            .arg(e.executor)
+                            .arg(e.owner)
+                            .arg(e.delay_ms.map_or(-1, |d| d.min(i64::MAX as u64) as i64))
+                            .arg(
+                                e.semaphore
+                                    .as_ref()
+                                    .map(|(o, a)| format!("{o}/{a}"))
+                                    .unwrap_or_default(),
+                            )
+                            .arg(&e.body);
+                    }
+                    QueueChange::Notify {
+                        object,
+                        attr,
+                        count,
+                        drain,
+                    } => {
+                        call.arg("N")
+                            .arg(object)
+                            .arg(attr.as_deref().unwrap_or(""))
+                            .arg(count.map_or(-1, |c| c.min(i64::MAX as u64) as i64))
+                            .arg(if *drain { "1" } else { "0" });
+                    }
+                    QueueChange::Halt { executor, owner } => {
+                        call.arg("H")
+                            .arg(executor.map(|e| e.to_string()).unwrap_or_default())
+                            .arg(owner.map(|o| o.to_string()).unwrap_or_default());
+                    }
+                }
+            }
+            let answer: Vec<i64> = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis(op, finished.unwrap_or("queue")))?;
+            Ok(Applied {
+                finished: answer.first() == Some(&1),
+                runaway_owners: answer
+                    .iter()
+                    .skip(1)
+                    .filter_map(|o| u64::try_from(*o).ok())
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    /// Claims up to `max` entries that are due, each for `lease_ms`: the caller runs them
+    /// and calls [`Store::queue_finish`] before the lease ends, or another pod will.
+    pub async fn queue_claim(&self, max: usize, lease_ms: u64) -> Result<Vec<Claimed>, StoreError> {
+        self.timed("queue_claim", async {
+            let p = self.queue_prefix();
+            let flat: Vec<String> = CLAIM
+                .key(format!("{p}due"))
+                .arg(&p)
+                .arg(max)
+                .arg(lease_ms)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("queue_claim", "queue"))?;
+            Ok(flat
+                .chunks_exact(3)
+                .map(|c| Claimed {
+                    id: c[0].clone(),
+                    body: c[1].clone(),
+                    timed_out: c[2]
+                        .split_once('/')
+                        .and_then(|(o, a)| o.parse().ok().map(|o: u64| (o, a.to_string()))),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// How many entries are queued (due, running and waiting).
+    pub async fn queue_len(&self) -> Result<u64, StoreError> {
+        self.timed("queue_len", async {
+            redis::cmd("SCARD")
+                .arg(format!("{}all", self.queue_prefix()))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("queue_len", "queue"))
+        })
+        .await
+    }
+}
