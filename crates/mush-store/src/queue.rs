@@ -16,8 +16,8 @@
 //!
 //! # Layout
 //!
-//! Every key shares the hash tag `{<prefix>:q}`, so each script runs in one slot:
-//! `due` (ZSET id -> time it may run, ms), `run` (ZSET id -> lease end), `j:<id>` (HASH
+//! Every key is `<prefix>:{<prefix>:q}:<name>`: under the shard's prefix, and sharing one
+//! hash tag, so each script runs in one slot: `due` (ZSET id -> time it may run, ms), `run` (ZSET id -> lease end), `j:<id>` (HASH
 //! body, exec, owner, sem), `sem:<obj>/<attr>` (ZSET id -> arrival order), `x:<exec>` and
 //! `w:<owner>` (SETs of ids, for `@halt` and the quota), `all` (SET of ids), `semof:<obj>`
 //! (SET of the attributes an object has been waited on by, for `@drain`), `done` (ZSET id
@@ -250,8 +250,11 @@ return out
 });
 
 impl Store {
+    /// Every queue key starts with the store's prefix (so purging a shard removes its
+    /// queue) and carries the hash tag `{<prefix>:q}` (so each script runs in one slot).
     fn queue_prefix(&self) -> String {
-        format!("{{{}:q}}:", self.keys.prefix())
+        let prefix = self.keys.prefix();
+        format!("{prefix}:{{{prefix}:q}}:")
     }
 
     /// Applies changes a player's command asked of the queue (no entry finishes).

@@ -996,3 +996,162 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
     assert!(store.set_attribute(id, "X", "").await.is_err());
     assert!(store.object(id).await.expect("read").is_none());
 }
+
+/// The queue's promises against a real cluster: an entry added twice is queued once (and
+/// once finished, not again); a claimed entry is nobody else's until its lease runs out,
+/// then it is claimed again; finishing is all or nothing and happens once; semaphores
+/// release oldest first and drain; halts and the per-owner quota remove entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_entries_are_added_once_leased_and_finished_once() {
+    use mush_store::{NewEntry, QUEUE_QUOTA, QueueChange};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let entry = |id: &str, delay: Option<u64>, sem: Option<&str>| {
+        QueueChange::Add(NewEntry {
+            id: id.into(),
+            executor: 20,
+            owner: 5,
+            delay_ms: delay,
+            semaphore: sem.map(|a| (20, a.to_string())),
+            body: format!("body of {id}"),
+        })
+    };
+    let ids =
+        |claimed: &[mush_store::Claimed]| claimed.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+
+    // Added twice (a producer that ran again): queued once.
+    store
+        .queue_apply(&[entry("a", Some(0), None), entry("a", Some(0), None)])
+        .await
+        .expect("add");
+    assert_eq!(store.queue_len().await.expect("len"), 1);
+    let claimed = store.queue_claim(10, 300).await.expect("claim");
+    assert_eq!(ids(&claimed), ["a"]);
+    assert_eq!(claimed[0].body, "body of a");
+    // Leased: nobody else gets it meanwhile; after the lease it comes back.
+    assert!(store.queue_claim(10, 300).await.expect("claim").is_empty());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        ids(&store.queue_claim(10, 5_000).await.expect("reclaim")),
+        ["a"]
+    );
+    // Finished with what it queued, once; a second finish applies nothing.
+    let done = store
+        .queue_finish("a", &[entry("a/0", Some(0), None)])
+        .await
+        .expect("finish");
+    assert!(done.finished);
+    let again = store
+        .queue_finish("a", &[entry("a/1", Some(0), None)])
+        .await
+        .expect("finish again");
+    assert!(!again.finished);
+    assert_eq!(
+        ids(&store.queue_claim(10, 5_000).await.expect("claim")),
+        ["a/0"]
+    );
+    store.queue_finish("a/0", &[]).await.expect("finish");
+    // A finished id is not queued again by a late producer.
+    store
+        .queue_apply(&[entry("a", Some(0), None)])
+        .await
+        .expect("late");
+    assert_eq!(store.queue_len().await.expect("len"), 0);
+
+    // Timed entries wait for their time.
+    store
+        .queue_apply(&[entry("t", Some(300), None)])
+        .await
+        .expect("add");
+    assert!(
+        store
+            .queue_claim(10, 5_000)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        ids(&store.queue_claim(10, 5_000).await.expect("claim")),
+        ["t"]
+    );
+    store.queue_finish("t", &[]).await.expect("finish");
+
+    // Semaphores: released oldest first, a timed-out waiter says so, drains discard.
+    store
+        .queue_apply(&[
+            entry("s1", None, Some("SEMAPHORE")),
+            entry("s2", None, Some("SEMAPHORE")),
+            entry("s3", Some(200), Some("SEMAPHORE")),
+        ])
+        .await
+        .expect("wait");
+    assert!(
+        store
+            .queue_claim(10, 5_000)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    store
+        .queue_apply(&[QueueChange::Notify {
+            object: 20,
+            attr: Some("SEMAPHORE".into()),
+            count: Some(1),
+            drain: false,
+        }])
+        .await
+        .expect("notify");
+    let released = store.queue_claim(10, 5_000).await.expect("claim");
+    assert_eq!(ids(&released), ["s1"]);
+    assert_eq!(released[0].timed_out, None);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let timed = store.queue_claim(10, 5_000).await.expect("claim");
+    assert_eq!(ids(&timed), ["s3"]);
+    assert_eq!(timed[0].timed_out, Some((20, "SEMAPHORE".to_string())));
+    store
+        .queue_apply(&[QueueChange::Notify {
+            object: 20,
+            attr: None,
+            count: None,
+            drain: true,
+        }])
+        .await
+        .expect("drain");
+    for id in ["s1", "s3"] {
+        store.queue_finish(id, &[]).await.expect("finish");
+    }
+    assert_eq!(store.queue_len().await.expect("len"), 0, "s2 drained");
+
+    // @halt of an executor, and the quota: one more than allowed halts the owner.
+    let many: Vec<QueueChange> = (0..QUEUE_QUOTA)
+        .map(|n| entry(&format!("q{n}"), Some(60_000), None))
+        .collect();
+    store.queue_apply(&many).await.expect("fill");
+    assert_eq!(store.queue_len().await.expect("len"), QUEUE_QUOTA);
+    let over = store
+        .queue_apply(&[entry("over", Some(0), None)])
+        .await
+        .expect("over");
+    assert_eq!(over.runaway_owners, [5]);
+    assert_eq!(store.queue_len().await.expect("len"), 0);
+    store
+        .queue_apply(&[entry("h1", Some(60_000), None)])
+        .await
+        .expect("add");
+    store
+        .queue_apply(&[QueueChange::Halt {
+            executor: Some(20),
+            owner: None,
+        }])
+        .await
+        .expect("halt");
+    assert_eq!(store.queue_len().await.expect("len"), 0);
+    // Purging the shard takes its queue with it.
+    store
+        .queue_apply(&[entry("p", Some(60_000), None)])
+        .await
+        .expect("add");
+    assert!(store.purge().await.expect("purge") > 0);
+    assert_eq!(store.queue_len().await.expect("len"), 0);
+}
