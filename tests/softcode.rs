@@ -348,12 +348,12 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
         "@wait 1 fired after {late:?}"
     );
 
-    run(&mut wiz, "&n Box=0").await;
-    run(&mut wiz, "&inc Box=&n me=[add(v(n),1)]").await;
+    run(&mut wiz, "&cnt Box=0").await;
+    run(&mut wiz, "&inc Box=&cnt me=[add(v(cnt),1)]").await;
     run(&mut wiz, "@dolist lnum(50)=@trigger/quiet Box/inc").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let n = run(&mut wiz, "think [get(Box/n)]").await.join("");
+        let n = run(&mut wiz, "think [get(Box/cnt)]").await.join("");
         if n == "50" {
             break;
         }
@@ -365,7 +365,7 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
     }
     // Nothing runs twice: a moment later it is still 50.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(run(&mut wiz, "think [get(Box/n)]").await, ["50"]);
+    assert_eq!(run(&mut wiz, "think [get(Box/cnt)]").await, ["50"]);
 }
 
 /// The queue under faults: 50 objects each run a three-step `@wait`/`@trigger` chain
@@ -381,14 +381,14 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
     let tally = run(&mut wiz, "think num(Tally)").await.join("");
     run(&mut wiz, "@create Stepper").await;
     let step = format!(
-        "&step Stepper=&n me=[add(v(n),1)];&c {tally}=[add(get({tally}/c),1)];\
-         @switch [lt(v(n),3)]=1,{{@wait 0.3=@trigger/quiet me/step}}"
+        "&step Stepper=&cnt me=[add(v(cnt),1)];&c {tally}=[add(get({tally}/c),1)];\
+         @switch [lt(v(cnt),3)]=1,{{@wait 0.3=@trigger/quiet me/step}}"
     );
     assert_eq!(run(&mut wiz, &step).await, ["Set."]);
     for i in 0..50 {
         run(&mut wiz, &format!("@create Obj{i}")).await;
         run(&mut wiz, &format!("@parent Obj{i}=Stepper")).await;
-        run(&mut wiz, &format!("&n Obj{i}=0")).await;
+        run(&mut wiz, &format!("&cnt Obj{i}=0")).await;
     }
     run(&mut wiz, "@dolist children(Stepper)=@trigger/quiet ##/step").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -401,7 +401,7 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
 
     // The wizard's session moved with the pods; a fresh one reads the result.
     let mut reader = wizard(&shard).await;
-    let sum = "think [ladd(iter(children(Stepper),get(##/n)))] [get(Tally/c)]";
+    let sum = "think [ladd(iter(children(Stepper),get(##/cnt)))] [get(Tally/c)]";
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let seen = run(&mut reader, sum).await.join("");
@@ -415,7 +415,7 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
     assert_eq!(run(&mut reader, sum).await, ["150 150"]);
     let each = run(
         &mut reader,
-        "think [setunion(iter(children(Stepper),get(##/n)),)]",
+        "think [setunion(iter(children(Stepper),get(##/cnt)),)]",
     )
     .await;
     assert_eq!(each, ["3"], "every object ran its three steps exactly");

@@ -428,6 +428,7 @@ impl Cx<'_> {
             if ran == Ran::NotMine && mush_softcode::dollar::matched(ev, frame, line)? {
                 ran = Ran::Done;
             }
+            mush_softcode::listen::hear(ev, frame.executor)?;
             command::forward_puppets(ev)?;
             Ok(ran)
         })

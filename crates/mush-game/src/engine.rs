@@ -115,6 +115,9 @@ pub struct Engine {
     /// Turns true when the pod ends its gateway streams (after a drain), so the gRPC
     /// server's graceful shutdown is not held open by streams that never end by themselves.
     streams_closed: tokio::sync::watch::Sender<bool>,
+    /// Wakes this pod's queue worker when a command here queued work due at once, so a
+    /// `$`-command runs without waiting for the worker's next look at the queue.
+    pub(crate) queue_wake: tokio::sync::Notify,
 }
 
 /// How long one WHO listing is shared between viewers.
@@ -145,6 +148,7 @@ impl Engine {
             generation: std::sync::atomic::AtomicU64::new(0),
             who: tokio::sync::Mutex::new(None),
             streams_closed: tokio::sync::watch::Sender::new(false),
+            queue_wake: tokio::sync::Notify::new(),
         })
     }
 

@@ -79,6 +79,7 @@ fn changes(producer: &str, ops: Vec<QueueOp>) -> Vec<QueueChange> {
                     owner: to_u64(job.owner),
                     delay_ms,
                     semaphore,
+                    quota: job.quota,
                     body,
                 })
             }
@@ -114,6 +115,12 @@ pub(crate) async fn submit(
     }
     let changes = changes(producer, ops);
     let applied = engine.store.queue_apply(&changes).await?;
+    if changes
+        .iter()
+        .any(|c| matches!(c, QueueChange::Add(e) if e.delay_ms == Some(0)))
+    {
+        engine.queue_wake.notify_one();
+    }
     runaway(engine, &applied.runaway_owners).await
 }
 
@@ -141,6 +148,7 @@ pub(crate) async fn worker(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
         if claimed.is_empty() {
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
+                _ = engine.queue_wake.notified() => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -176,6 +184,7 @@ async fn run_entry(engine: &Arc<Engine>, entry: &mush_store::Claimed) -> Result<
             mush_softcode::queue::timed_out(ev, i64::try_from(*object).unwrap_or(-1), attr)?;
         }
         mush_softcode::command::run_list(ev, frame, &job.actions)?;
+        mush_softcode::listen::hear(ev, frame.executor)?;
         mush_softcode::command::forward_puppets(ev)
     })
     .await;

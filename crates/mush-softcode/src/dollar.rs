@@ -91,6 +91,7 @@ impl Matcher<'_> {
             return Ok(());
         }
         let owner = obj.owner;
+        let quota = crate::command::queue_quota(ev, owner)?;
         let mut seen: HashSet<String> = HashSet::new();
         let mut current = thing;
         for depth in 0..=PARENT_DEPTH {
@@ -134,6 +135,7 @@ impl Matcher<'_> {
                         args,
                         regs: ev.regs.sorted(),
                         priority: self.priority,
+                        quota,
                     },
                     wait: Wait::Now,
                 });

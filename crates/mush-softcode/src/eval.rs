@@ -559,7 +559,7 @@ impl<'w> Eval<'w> {
         Ok(())
     }
 
-    fn subst(&mut self, frame: &Frame<'_>, text: &str, out: &mut String) -> R {
+    pub(crate) fn subst(&mut self, frame: &Frame<'_>, text: &str, out: &mut String) -> R {
         let mut chars = text.chars();
         let first = chars.next().unwrap_or('%');
         let Some(code) = chars.next() else {

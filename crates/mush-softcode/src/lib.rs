@@ -11,6 +11,7 @@ pub mod command;
 pub mod dollar;
 pub mod eval;
 pub mod functions;
+pub mod listen;
 pub mod lock;
 pub mod memory;
 pub mod queue;

@@ -32,6 +32,9 @@ pub struct Job {
     pub regs: Vec<(String, String)>,
     /// 0 when a player caused it, 1 when an object did: TinyMUX runs players' work first.
     pub priority: u8,
+    /// How many jobs its owner may have queued when it was queued (see
+    /// [`crate::command::queue_quota`]).
+    pub quota: u64,
 }
 
 /// When a queued job may run.
@@ -126,9 +129,9 @@ impl Notice {
     }
 }
 
-/// Most jobs one owner may have queued (TinyMUX's `player_queue_limit`); wizards have no
-/// such limit.
-pub const QUEUE_QUOTA: usize = 100;
+/// Most jobs one owner may have queued unless its `QUEUEMAX` attribute says otherwise
+/// (TinyMUX's `player_queue_limit`).
+pub const QUEUE_QUOTA: u64 = 100;
 
 /// The attribute a semaphore counts its waiters in when none is named.
 pub const SEMAPHORE: &str = "SEMAPHORE";
@@ -245,20 +248,14 @@ impl Queue {
         Self::default()
     }
 
-    /// Applies what a command asked, at time `now` (ms). `quota` gives how many jobs an
-    /// owner may have queued.
-    pub fn apply(
-        &mut self,
-        ops: Vec<QueueOp>,
-        now: i64,
-        quota: &dyn Fn(Dbref) -> usize,
-    ) -> Vec<Notice> {
+    /// Applies what a command asked, at time `now` (ms).
+    pub fn apply(&mut self, ops: Vec<QueueOp>, now: i64) -> Vec<Notice> {
         let mut notices = Vec::new();
         for op in ops {
             match op {
                 QueueOp::Add { job, wait } => {
                     let owner = job.owner;
-                    if self.owned_by(owner) >= quota(owner) {
+                    if self.owned_by(owner) as u64 >= job.quota {
                         let executor = job.executor;
                         self.entries.retain(|_, e| e.job.owner != owner);
                         notices.push(Notice::Runaway {
@@ -396,6 +393,7 @@ mod tests {
             args: Vec::new(),
             regs: Vec::new(),
             priority: 1,
+            quota: QUEUE_QUOTA,
         }
     }
 
@@ -441,7 +439,6 @@ mod tests {
                 },
             ],
             0,
-            &|_| QUEUE_QUOTA,
         );
         assert_eq!(q.pop_ready(0).map(|(j, _)| j.actions), Some("first".into()));
         assert_eq!(
@@ -471,7 +468,6 @@ mod tests {
         q.apply(
             vec![sem("a", None), sem("b", Some(5000)), sem("c", None)],
             0,
-            &|_| QUEUE_QUOTA,
         );
         assert_eq!(q.pop_ready(10), None);
         q.apply(
@@ -482,7 +478,6 @@ mod tests {
                 drain: false,
             }],
             10,
-            &|_| QUEUE_QUOTA,
         );
         // Untimed waiters first.
         assert_eq!(q.pop_ready(10).map(|(j, _)| j.actions), Some("a".into()));
@@ -496,7 +491,6 @@ mod tests {
                 drain: true,
             }],
             20,
-            &|_| QUEUE_QUOTA,
         );
         assert!(q.is_empty());
     }
@@ -514,7 +508,6 @@ mod tests {
                 },
             }],
             0,
-            &|_| QUEUE_QUOTA,
         );
         assert_eq!(q.pop_ready(299), None);
         assert_eq!(
@@ -545,7 +538,6 @@ mod tests {
                 },
             ],
             0,
-            &|_| QUEUE_QUOTA,
         );
         assert_eq!(q.len(), 1);
         assert_eq!(q.pop_ready(100).map(|(j, _)| j.executor), Some(13));

@@ -3,8 +3,9 @@
 //! in-memory world per file, and what Wizard is shown is compared line by line after
 //! object numbers are renamed in order of first appearance (the two servers number new
 //! objects differently). Prints the match rate per file and in total, writes every
-//! difference to `target/softcode-golden.txt`, and fails when the rate falls below the
-//! floor below (raise it as the evaluator improves; never lower it to make a change pass).
+//! difference to `target/softcode-golden.txt`, and fails when a rate falls below its
+//! floor below (raise them as the evaluator improves; never lower one to make a change
+//! pass).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,8 +14,18 @@ mod common;
 
 use common::Game;
 
-/// The share of recorded commands whose output must match exactly.
+/// The share of the evaluator corpus (files 01-12) whose output must match exactly.
 const FLOOR: f64 = 0.98;
+
+/// Files after the evaluator corpus, for commands still being built (locks, the queue,
+/// `$`-commands, building), each with its own floor: the rate measured when the file was
+/// recorded or last improved. Such a file joins [`FLOOR`] once it reaches it.
+const WORK_IN_PROGRESS: &[(&str, f64)] = &[
+    ("13-locks.jsonl", 0.84),
+    ("14-queue.jsonl", 0.96),
+    ("15-dollar.jsonl", 0.96),
+    ("16-building.jsonl", 0.25),
+];
 
 #[derive(serde::Deserialize)]
 struct Record {
@@ -79,6 +90,8 @@ fn evaluator_matches_tinymux_golden_output() {
     assert!(!files.is_empty(), "no golden files in {}", dir.display());
     let mut report = String::new();
     let (mut total, mut matched) = (0usize, 0usize);
+    let (mut wip_total, mut wip_matched) = (0usize, 0usize);
+    let mut below: Vec<String> = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read golden file");
         let mut game = Game::new();
@@ -114,18 +127,39 @@ fn evaluator_matches_tinymux_golden_output() {
                 ));
             }
         }
+        let name = file
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let file_rate = ok as f64 / n.max(1) as f64;
         println!(
             "{:<32} {:>5}/{:<5} {:>6.1}%",
-            file.file_name()
-                .map(|f| f.to_string_lossy())
-                .unwrap_or_default(),
+            name,
             ok,
             n,
-            100.0 * ok as f64 / n.max(1) as f64
+            100.0 * file_rate
         );
-        total += n;
-        matched += ok;
+        match WORK_IN_PROGRESS.iter().find(|(f, _)| *f == name) {
+            Some((_, floor)) => {
+                if file_rate < *floor {
+                    below.push(format!(
+                        "{name}: {:.1}% < {:.1}%",
+                        100.0 * file_rate,
+                        100.0 * floor
+                    ));
+                }
+                wip_total += n;
+                wip_matched += ok;
+            }
+            None => {
+                total += n;
+                matched += ok;
+            }
+        }
     }
+    println!(
+        "work in progress (locks, queue, $-commands, building): {wip_matched}/{wip_total} match"
+    );
     let rate = matched as f64 / total.max(1) as f64;
     println!(
         "softcode golden: {matched}/{total} match ({:.1}%)",
@@ -138,6 +172,12 @@ fn evaluator_matches_tinymux_golden_output() {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/softcode-golden.txt")
         });
     let _ = std::fs::write(&target, &report);
+    assert!(
+        below.is_empty(),
+        "golden files fell below their floors: {}; differences in {}",
+        below.join(", "),
+        target.display()
+    );
     assert!(
         rate >= FLOOR,
         "golden match rate {:.1}% fell below the floor {:.1}%; differences in {}",

@@ -273,10 +273,31 @@ fn queue_dollar_commands_and_runaways() {
         Vec::<String>::new()
     );
     assert_eq!(say(&mut game, "think now", 1500), ["now", "later"]);
-    say(&mut game, "&n Box=0", 0);
-    say(&mut game, "&inc Box=&n me=[add(v(n),1)]", 0);
+    say(&mut game, "&cnt Box=0", 0);
+    say(&mut game, "&inc Box=&cnt me=[add(v(cnt),1)]", 0);
     say(&mut game, "@dolist lnum(50)=@trigger/quiet Box/inc", 100);
-    assert_eq!(say(&mut game, "think get(Box/n)", 0), ["50"]);
+    assert_eq!(say(&mut game, "think get(Box/cnt)", 0), ["50"]);
+    // The benchmark's shape: the increment that reaches the goal reports.
+    say(&mut game, "&cnt Box=0", 0);
+    say(&mut game, "&goal Box=20", 0);
+    say(
+        &mut game,
+        "&tick Box=&cnt me=[add(v(cnt),1)];@switch [v(cnt)]=[v(goal)],@pemit *Wizard=tick [v(cnt)]",
+        0,
+    );
+    assert_eq!(
+        say(&mut game, "@dolist lnum(20)=@trigger/quiet Box/tick", 100),
+        ["tick 20"]
+    );
+    // A list longer than a command's argument limit is still every item (with a queue
+    // quota raised as TinyMUX's QueueMax attribute raises it).
+    say(&mut game, "&queuemax me=5000", 0);
+    say(&mut game, "&cnt Box=0", 0);
+    say(&mut game, "&goal Box=1000", 0);
+    assert_eq!(
+        say(&mut game, "@dolist lnum(1000)=@trigger/quiet Box/tick", 100),
+        ["tick 1000"]
+    );
     // A job that queues itself for ever, owned by a mortal: the quota stops it.
     let mortal = game
         .world

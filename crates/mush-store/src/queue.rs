@@ -36,10 +36,6 @@ use crate::{Store, StoreError};
 /// this is not expected: a lease or a session's rescue is seconds).
 pub const DONE_MEMORY_MS: u64 = 3_600_000;
 
-/// Most entries one owner may have queued (TinyMUX's `queuemax`); adding more halts all of
-/// that owner's entries, as TinyMUX does with run-away objects.
-pub const QUEUE_QUOTA: u64 = 100;
-
 /// An entry to add.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
@@ -55,6 +51,8 @@ pub struct NewEntry {
     pub semaphore: Option<(u64, String)>,
     /// The job, as its producer serialised it.
     pub body: String,
+    /// How many entries its owner may have queued (more halts them all).
+    pub quota: u64,
 }
 
 /// What a command or a finished entry asks of the queue.
@@ -97,7 +95,7 @@ pub struct Claimed {
 /// What applying changes did that the producer must tell someone about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Owners whose entries were all halted for going over [`QUEUE_QUOTA`].
+    /// Owners whose entries were all halted for going over their quota.
     pub runaway_owners: Vec<u64>,
     /// False when the finished entry was no longer there (halted meanwhile, or finished
     /// by another pod after this one's lease ran out): its changes were not applied.
@@ -123,8 +121,8 @@ local function now_ms()
 end
 ";
 
-/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', quota,
-/// done memory ms, then changes: `A id exec owner delay|-1 sem|'' body`,
+/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', unused,
+/// done memory ms, then changes: `A id exec owner delay|-1 sem|'' quota body`,
 /// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
 /// Returns {finished (0/1), runaway owner, ...}.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
@@ -132,7 +130,6 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
         r"{FORGET}
 local p = ARGV[1]
 local now = now_ms()
-local quota = tonumber(ARGV[3])
 local finished = 1
 local i = 5
 if ARGV[2] ~= '' then
@@ -151,8 +148,8 @@ end
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'A' then
-    local id, exec, owner, delay, sem, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6]
-    i = i + 7
+    local id, exec, owner, delay, sem, quota, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7]
+    i = i + 8
     if redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id) then
       if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
         halt_set(p .. 'w:' .. owner)
@@ -289,7 +286,7 @@ impl Store {
             let mut call = APPLY.key(format!("{p}due"));
             call.arg(&p)
                 .arg(finished.unwrap_or(""))
-                .arg(QUEUE_QUOTA)
+                .arg("")
                 .arg(DONE_MEMORY_MS);
             for change in changes {
                 match change {
@@ -305,6 +302,7 @@ impl Store {
                                     .map(|(o, a)| format!("{o}/{a}"))
                                     .unwrap_or_default(),
                             )
+                            .arg(e.quota)
                             .arg(&e.body);
                     }
                     QueueChange::Notify {

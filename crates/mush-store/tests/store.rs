@@ -1003,7 +1003,8 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
 /// release oldest first and drain; halts and the per-owner quota remove entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_entries_are_added_once_leased_and_finished_once() {
-    use mush_store::{NewEntry, QUEUE_QUOTA, QueueChange};
+    use mush_store::{NewEntry, QueueChange};
+    const QUOTA: u64 = 100;
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
     let entry = |id: &str, delay: Option<u64>, sem: Option<&str>| {
@@ -1014,6 +1015,7 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
             delay_ms: delay,
             semaphore: sem.map(|a| (20, a.to_string())),
             body: format!("body of {id}"),
+            quota: QUOTA,
         })
     };
     let ids =
@@ -1124,11 +1126,11 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
     assert_eq!(store.queue_len().await.expect("len"), 0, "s2 drained");
 
     // @halt of an executor, and the quota: one more than allowed halts the owner.
-    let many: Vec<QueueChange> = (0..QUEUE_QUOTA)
+    let many: Vec<QueueChange> = (0..QUOTA)
         .map(|n| entry(&format!("q{n}"), Some(60_000), None))
         .collect();
     store.queue_apply(&many).await.expect("fill");
-    assert_eq!(store.queue_len().await.expect("len"), QUEUE_QUOTA);
+    assert_eq!(store.queue_len().await.expect("len"), QUOTA);
     let over = store
         .queue_apply(&[entry("over", Some(0), None)])
         .await

@@ -51,6 +51,9 @@ struct Args {
     softcode_only: bool,
 }
 
+/// Triggers queued in the queue row.
+const QUEUE_RUN: usize = 1000;
+
 /// Softcode commands timed, with the text that ends each answer.
 const SOFTCODE: &[(&str, &str, &str)] = &[
     (
@@ -68,7 +71,45 @@ const SOFTCODE: &[(&str, &str, &str)] = &[
         "think [u(SCC/F1,1)]-done",
         "11-done\r\n",
     ),
+    (
+        "softcode: a $-command (queued, then run)",
+        "scping x",
+        "scpong x\r\n",
+    ),
 ];
+
+/// Times `@dolist lnum(N)=@trigger/quiet SCD/tick`: N queued triggers, each queueing one
+/// increment, until the increment that reaches N reports; returns the sorted times.
+async fn queue_drains(
+    wizard: &mut bench::Client,
+    n: usize,
+    rounds: usize,
+) -> std::io::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        wizard.send("&cnt SCD=0\r\n").await?;
+        wizard.send(&format!("think sc-reset-{round}\r\n")).await?;
+        wizard
+            .wait_for(
+                format!("sc-reset-{round}\r\n").as_bytes(),
+                Duration::from_secs(30),
+            )
+            .await?;
+        let started = Instant::now();
+        wizard
+            .send(&format!("@dolist lnum({n})=@trigger/quiet SCD/tick\r\n"))
+            .await?;
+        wizard
+            .wait_for(
+                format!("sctick {n}\r\n").as_bytes(),
+                Duration::from_secs(120),
+            )
+            .await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort_unstable();
+    Ok(samples)
+}
 
 /// Logs in as God and builds the objects the softcode rows use: a parent with ten
 /// attributes, each calling the next through `u()`, and a child that inherits them.
@@ -82,6 +123,16 @@ async fn softcode_setup(addr: SocketAddr) -> std::io::Result<bench::Client> {
     }
     lines.push("&F10 SCP=[add(%0,1)]".into());
     lines.push("@parent SCC=SCP".into());
+    // A $-command, and a counter that says when it reaches the size of a queue run.
+    lines.push("@create SCD".into());
+    lines.push("&ping SCD=$scping *:@pemit %#=scpong %0".into());
+    lines.push(
+        "&tick SCD=&cnt me=[add(v(cnt),1)];@switch [v(cnt)]=[v(goal)],@pemit *Wizard=sctick [v(cnt)]"
+            .into(),
+    );
+    lines.push(format!("&goal SCD={QUEUE_RUN}"));
+    // Both servers limit a player's queue to 100 entries unless its QueueMax says more.
+    lines.push(format!("&queuemax me={}", 3 * QUEUE_RUN));
     for line in lines {
         wizard.send(&format!("{line}\r\n")).await?;
     }
@@ -342,6 +393,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         row(format!("{label} p50"), p50s);
         row(format!("{label} p99"), p99s);
     }
+    let mut drains = Vec::new();
+    for wizard in &mut wizards {
+        let samples = queue_drains(wizard, QUEUE_RUN, 3).await?;
+        drains.push(format!(
+            "{:.0} ms",
+            percentile(&samples, 50.0).as_secs_f64() * 1e3
+        ));
+    }
+    row(
+        format!("softcode: {QUEUE_RUN} @triggers queued and drained, median of 3"),
+        drains,
+    );
     drop(wizards);
     if args.softcode_only {
         print_table(&targets, &table);

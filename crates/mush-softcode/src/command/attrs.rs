@@ -17,48 +17,6 @@ pub const COMMANDS: &[Command] = &[
         run: set,
     },
     Command {
-        name: "@DESCRIBE",
-        aliases: &["@DESC"],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
-        name: "@SUCCESS",
-        aliases: &["@SUCC"],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
-        name: "@OSUCCESS",
-        aliases: &["@OSUCC"],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
-        name: "@FAIL",
-        aliases: &[],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
-        name: "@OFAIL",
-        aliases: &[],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
-        name: "@SEX",
-        aliases: &[],
-        switches: &[],
-        wizard: false,
-        run: describe,
-    },
-    Command {
         name: "EXAMINE",
         aliases: &["EX", "EXA"],
         switches: &["brief", "full", "parent"],
@@ -67,17 +25,109 @@ pub const COMMANDS: &[Command] = &[
     },
 ];
 
+/// The commands that set one message or action attribute (`@desc obj=text` sets
+/// `DESCRIBE`), as TinyMUX names them: command, short form, attribute.
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("@DESCRIBE", "@DESC", "DESCRIBE"),
+    ("@ODESCRIBE", "@ODESC", "ODESCRIBE"),
+    ("@ADESCRIBE", "@ADESC", "ADESCRIBE"),
+    ("@IDESCRIBE", "@IDESC", "IDESCRIBE"),
+    ("@SUCCESS", "@SUCC", "SUCCESS"),
+    ("@OSUCCESS", "@OSUCC", "OSUCCESS"),
+    ("@ASUCCESS", "@ASUCC", "ASUCCESS"),
+    ("@FAIL", "", "FAIL"),
+    ("@OFAIL", "", "OFAIL"),
+    ("@AFAIL", "", "AFAIL"),
+    ("@DROP", "", "DROP"),
+    ("@ODROP", "", "ODROP"),
+    ("@ADROP", "", "ADROP"),
+    ("@DFAIL", "", "DFAIL"),
+    ("@ODFAIL", "", "ODFAIL"),
+    ("@ADFAIL", "", "ADFAIL"),
+    ("@ENTER", "", "ENTER"),
+    ("@OENTER", "", "OENTER"),
+    ("@AENTER", "", "AENTER"),
+    ("@OXENTER", "", "OXENTER"),
+    ("@EFAIL", "", "EFAIL"),
+    ("@OEFAIL", "", "OEFAIL"),
+    ("@AEFAIL", "", "AEFAIL"),
+    ("@LEAVE", "", "LEAVE"),
+    ("@OLEAVE", "", "OLEAVE"),
+    ("@ALEAVE", "", "ALEAVE"),
+    ("@OXLEAVE", "", "OXLEAVE"),
+    ("@LFAIL", "", "LFAIL"),
+    ("@OLFAIL", "", "OLFAIL"),
+    ("@ALFAIL", "", "ALFAIL"),
+    ("@MOVE", "", "MOVE"),
+    ("@OMOVE", "", "OMOVE"),
+    ("@AMOVE", "", "AMOVE"),
+    ("@USE", "", "USE"),
+    ("@OUSE", "", "OUSE"),
+    ("@AUSE", "", "AUSE"),
+    ("@UFAIL", "", "UFAIL"),
+    ("@OUFAIL", "", "OUFAIL"),
+    ("@AUFAIL", "", "AUFAIL"),
+    ("@TPORT", "", "TPORT"),
+    ("@OTPORT", "", "OTPORT"),
+    ("@ATPORT", "", "ATPORT"),
+    ("@OXTPORT", "", "OXTPORT"),
+    ("@TFAIL", "", "TFAIL"),
+    ("@OTFAIL", "", "OTFAIL"),
+    ("@ATFAIL", "", "ATFAIL"),
+    ("@GFAIL", "", "GFAIL"),
+    ("@OGFAIL", "", "OGFAIL"),
+    ("@AGFAIL", "", "AGFAIL"),
+    ("@RFAIL", "", "RFAIL"),
+    ("@ORFAIL", "", "ORFAIL"),
+    ("@ARFAIL", "", "ARFAIL"),
+    ("@LISTEN", "", "LISTEN"),
+    ("@AHEAR", "", "AHEAR"),
+    ("@AMHEAR", "", "AMHEAR"),
+    ("@AAHEAR", "", "AAHEAR"),
+    ("@ACONNECT", "", "ACONNECT"),
+    ("@ADISCONNECT", "", "ADISCONNECT"),
+    ("@STARTUP", "", "STARTUP"),
+    ("@CONFORMAT", "", "CONFORMAT"),
+    ("@EXITFORMAT", "", "EXITFORMAT"),
+    ("@NAMEFORMAT", "", "NAMEFORMAT"),
+    ("@SEX", "", "SEX"),
+    ("@FILTER", "", "FILTER"),
+    ("@INFILTER", "", "INFILTER"),
+    ("@PREFIX", "", "PREFIX"),
+    ("@INPREFIX", "", "INPREFIX"),
+    ("@FORWARDLIST", "", "FORWARDLIST"),
+    ("@AWAY", "", "AWAY"),
+    ("@IDLE", "", "IDLE"),
+    ("@REJECT", "", "REJECT"),
+];
+
+/// One [`Command`] per [`MESSAGES`] entry, built once.
+pub fn message_commands() -> &'static [Command] {
+    static COMMANDS: std::sync::OnceLock<Vec<Command>> = std::sync::OnceLock::new();
+    COMMANDS.get_or_init(|| {
+        MESSAGES
+            .iter()
+            .map(|(name, short, _)| Command {
+                name,
+                aliases: if short.is_empty() {
+                    &[]
+                } else {
+                    std::slice::from_ref(short)
+                },
+                switches: &[],
+                wizard: false,
+                run: describe,
+            })
+            .collect()
+    })
+}
+
 /// The attribute an `@attr obj=value` command sets.
 fn attr_of(command: &str) -> &'static str {
-    match command {
-        "@DESCRIBE" => "DESCRIBE",
-        "@SUCCESS" => "SUCCESS",
-        "@OSUCCESS" => "OSUCCESS",
-        "@FAIL" => "FAIL",
-        "@OFAIL" => "OFAIL",
-        "@SEX" => "SEX",
-        _ => "DESCRIBE",
-    }
+    MESSAGES
+        .iter()
+        .find(|(name, _, _)| *name == command)
+        .map_or("DESCRIBE", |(_, _, attr)| attr)
 }
 
 /// `&ATTR obj=value`: stored as typed; an empty value clears it.
@@ -117,9 +167,61 @@ fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &st
         return Ok(());
     }
     let name = crate::functions::objects::canonical(name);
+    let heard = hears(ev, id)?;
     match set_attr(ev, frame.executor, id, &name, value)? {
-        Ok(()) => tell(ev, frame, "Set."),
+        Ok(()) => {
+            ears(ev, frame, id, heard)?;
+            tell(ev, frame, "Set.");
+        }
         Err(e) => tell(ev, frame, e),
+    }
+    Ok(())
+}
+
+/// True when a thing or room can hear (TinyMUX's `Hearer`): it is a PUPPET, has a
+/// `@listen`, or is MONITOR with a `^`-pattern to match.
+fn hears(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
+    let Some(obj) = ev.world.object(id)? else {
+        return Ok(false);
+    };
+    if obj.kind == Kind::Player || obj.kind == Kind::Exit {
+        return Ok(false);
+    }
+    if obj.has_flag("PUPPET") {
+        return Ok(true);
+    }
+    if ev
+        .world
+        .attr(id, "LISTEN")?
+        .is_some_and(|a| !a.value.is_empty())
+    {
+        return Ok(true);
+    }
+    if obj.has_flag("MONITOR") {
+        for name in ev.world.attr_names(id)? {
+            if ev
+                .world
+                .attr(id, &name)?
+                .is_some_and(|a| a.value.starts_with('^'))
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Says that an object started or stopped hearing, as TinyMUX does.
+fn ears(ev: &mut Eval<'_>, frame: &Frame<'_>, id: Dbref, heard: bool) -> R {
+    let now = hears(ev, id)?;
+    if now != heard {
+        let name = ev.name_of(id)?;
+        let text = if now {
+            format!("{name} grows ears and can now hear.")
+        } else {
+            format!("{name} loses its ears and becomes deaf.")
+        };
+        tell(ev, frame, text);
     }
     Ok(())
 }
@@ -138,8 +240,16 @@ fn set(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     } else {
         ev.eval_top(frame, right)?
     };
+    let thing = crate::functions::objects::resolve(ev, frame.executor, left.trim())?.ok();
+    let heard = match thing {
+        Some(id) => hears(ev, id)?,
+        None => false,
+    };
     match set_thing(ev, frame, left.trim(), &what)? {
         Ok(reply) => {
+            if let Some(id) = thing {
+                ears(ev, frame, id, heard)?;
+            }
             if !input.switches.iter().any(|s| s == "quiet") {
                 tell(ev, frame, reply);
             }

@@ -43,6 +43,13 @@ pub const COMMANDS: &[Command] = &[
         run: chzone,
     },
     Command {
+        name: "LOOK",
+        aliases: &["L"],
+        switches: &[],
+        wizard: false,
+        run: look_cmd,
+    },
+    Command {
         name: "@NAME",
         aliases: &[],
         switches: &[],
@@ -181,6 +188,44 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 args: &[],
             };
             look(ev, &inner, to)?;
+        }
+    }
+    Ok(())
+}
+
+/// `look` (the room) and `look <thing>` (its name and description). A game pod keeps its
+/// own `look` for players; this one serves queued code and the in-memory world, where a
+/// built-in `look` must win over a `$look` command, as in TinyMUX.
+fn look_cmd(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let what = ev.eval_top(frame, input.rest)?;
+    let here = ev.world.object(frame.executor)?.map_or(NOTHING, |o| {
+        if o.kind == Kind::Room {
+            o.id
+        } else {
+            o.location
+        }
+    });
+    if what.trim().is_empty() {
+        return look(ev, frame, here);
+    }
+    let Some(id) = target(ev, frame, &what)? else {
+        return Ok(());
+    };
+    if id == here || ev.world.object(id)?.is_some_and(|o| o.kind == Kind::Room) {
+        return look(ev, frame, id);
+    }
+    let head = super::attrs::unparse(ev, id)?;
+    ev.emits.push(Emit::To(frame.executor, head));
+    if let Some(desc) = crate::functions::objects::inherited(ev, id, "DESCRIBE")? {
+        let inner = Frame {
+            executor: id,
+            caller: frame.executor,
+            enactor: frame.executor,
+            args: &[],
+        };
+        let text = ev.eval_top(&inner, &desc.value)?;
+        if !text.is_empty() {
+            ev.emits.push(Emit::To(frame.executor, text));
         }
     }
     Ok(())

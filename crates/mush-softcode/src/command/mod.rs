@@ -14,10 +14,12 @@ use crate::world::Dbref;
 
 mod attrs;
 mod build;
+mod links;
 mod locks;
 mod queue;
 mod speech;
 
+pub(crate) use queue::queue_quota;
 pub use queue::split_args;
 
 /// What a handler gets: who runs it, the switches typed, the text after the command name.
@@ -59,8 +61,10 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             speech::COMMANDS,
             attrs::COMMANDS,
             build::COMMANDS,
+            links::COMMANDS,
             locks::COMMANDS,
             queue::COMMANDS,
+            attrs::message_commands(),
         ] {
             for command in family {
                 map.insert(command.name, command);

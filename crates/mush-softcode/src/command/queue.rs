@@ -97,8 +97,9 @@ pub const COMMANDS: &[Command] = &[
 /// Most arguments a command's right-hand side splits into.
 const MAX_ARGS: usize = 100;
 
-/// Splits at `sep` outside braces, brackets and parentheses, keeping each piece as written.
-fn split_top(text: &str, sep: char) -> Vec<&str> {
+/// Splits at `sep` outside braces, brackets and parentheses, keeping each piece as written,
+/// into at most `max` pieces (the last takes the rest).
+fn split_top(text: &str, sep: char, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut escaped = false;
@@ -112,7 +113,7 @@ fn split_top(text: &str, sep: char) -> Vec<&str> {
             '\\' | '%' => escaped = true,
             '{' | '[' | '(' => depth += 1,
             '}' | ']' | ')' => depth -= 1,
-            c if c == sep && depth <= 0 && out.len() + 1 < MAX_ARGS => {
+            c if c == sep && depth <= 0 && out.len() + 1 < max => {
                 out.push(&text[start..i]);
                 start = i + c.len_utf8();
             }
@@ -126,7 +127,7 @@ fn split_top(text: &str, sep: char) -> Vec<&str> {
 /// Splits at commas outside braces, brackets and parentheses; each piece trimmed and, as
 /// TinyMUX's `CS_STRIP_AROUND` does, stripped of one pair of enclosing braces.
 pub fn split_args(text: &str) -> Vec<String> {
-    split_top(text, ',')
+    split_top(text, ',', MAX_ARGS)
         .into_iter()
         .map(|a| strip_braces(a.trim()).to_string())
         .collect()
@@ -151,16 +152,45 @@ fn job(
         .world
         .object(enactor)?
         .is_some_and(|o| o.kind == crate::world::Kind::Player);
+    let owner = owner_of(ev, executor)?;
+    let quota = queue_quota(ev, owner)?;
     Ok(Job {
         executor,
-        owner: owner_of(ev, executor)?,
+        owner,
         caller,
         enactor,
         actions: actions.to_string(),
         args,
         regs,
         priority: if by_player { 0 } else { 1 },
+        quota,
     })
+}
+
+/// A wizard's queue quota where the world's size is not known.
+const WIZARD_QUOTA_UNKNOWN_WORLD: u64 = 10_000;
+
+/// How many jobs `owner` may have queued, as TinyMUX's `QueueMax`: its `QUEUEMAX`
+/// attribute when that is a number of at least 0, else 100; a wizard at least the number
+/// of objects in the world plus one.
+pub(crate) fn queue_quota(ev: &mut Eval<'_>, owner: Dbref) -> R<u64> {
+    let set = ev
+        .world
+        .attr(owner, "QUEUEMAX")?
+        .filter(|a| crate::functions::is_integer(a.value.trim()))
+        .and_then(|a| a.value.trim().parse::<u64>().ok());
+    let mut quota = set.unwrap_or(crate::queue::QUEUE_QUOTA);
+    if crate::functions::objects::is_wizard(ev, owner)? {
+        // A world that cannot say its size (a game pod's snapshot) gives wizards the
+        // quota of a large world instead.
+        let top = match ev.world.db_top() {
+            Ok(top) => u64::try_from(top).unwrap_or(0),
+            Err(crate::world::Miss::Refused(_)) => WIZARD_QUOTA_UNKNOWN_WORLD,
+            Err(miss) => return Err(miss),
+        };
+        quota = quota.max(top + 1);
+    }
+    Ok(quota)
 }
 
 /// Queues a job, unless its executor is halted (TinyMUX drops those silently).
@@ -200,7 +230,7 @@ fn trigger(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let spec = ev.eval_top(frame, left)?;
     let mut args = Vec::new();
     if let Some(right) = right {
-        for arg in split_top(right, ',').into_iter().take(10) {
+        for arg in split_top(right, ',', MAX_ARGS).into_iter().take(10) {
             // Typed by a player the arguments are taken as written; queued, evaluated.
             args.push(if ev.interactive {
                 arg.trim().to_string()
@@ -507,7 +537,7 @@ fn dolist(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         left = rest;
     }
     let list = ev.eval_top(frame, left)?;
-    let items: Vec<&str> = split_top(&list, delim)
+    let items: Vec<&str> = split_top(&list, delim, usize::MAX)
         .into_iter()
         .map(|item| strip_braces(item.trim_matches(' ')))
         .filter(|item| !item.is_empty())

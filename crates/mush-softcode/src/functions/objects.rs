@@ -331,10 +331,16 @@ fn ulocal(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) ->
 fn v(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     let name = args[0].trim();
     if name.len() == 1
-        && let Some(d) = name.chars().next().and_then(|c| c.to_digit(10))
+        && let Some(c) = name.chars().next()
     {
-        if let Some(a) = frame.args.get(d as usize) {
-            push(out, a);
+        // `v(0)`-`v(9)` are the arguments; any other single character is that
+        // substitution, as TinyMUX has it (`v(n)` is `%n`, the enactor's name).
+        if let Some(d) = c.to_digit(10) {
+            if let Some(a) = frame.args.get(d as usize) {
+                push(out, a);
+            }
+        } else {
+            ev.subst(frame, &format!("%{c}"), out)?;
         }
         return Ok(());
     }
@@ -1435,10 +1441,16 @@ pub fn set_thing(
     if what.contains(':') {
         return Ok(Err("Couldn't create attribute.".into()));
     }
-    let (clear, flag) = match what.trim().strip_prefix('!') {
+    let (clear, mut flag) = match what.trim().strip_prefix('!') {
         Some(f) => (true, f.trim().to_ascii_uppercase()),
         None => (false, what.trim().to_ascii_uppercase()),
     };
+    // TinyMUX's COMMANDS is NO_COMMAND inverted: `!COMMANDS` sets NO_COMMAND.
+    let mut on = !clear;
+    if flag == "COMMANDS" {
+        flag = "NO_COMMAND".into();
+        on = clear;
+    }
     if !FLAG_LETTERS.iter().any(|(f, _)| *f == flag) {
         return Ok(Err("I do not understand that flag.".into()));
     }
@@ -1448,7 +1460,7 @@ pub fn set_thing(
     if flag == "CONNECTED" || flag == "GOING" {
         return Ok(Err("Permission denied.".into()));
     }
-    ev.world.change(obj, Change::Flag(flag, !clear))?;
+    ev.world.change(obj, Change::Flag(flag, on))?;
     Ok(Ok(if clear { "Cleared." } else { "Set." }))
 }
 

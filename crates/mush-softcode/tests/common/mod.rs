@@ -5,7 +5,7 @@
 
 use mush_softcode::command::{self, HUH, Ran};
 use mush_softcode::memory::MemoryWorld;
-use mush_softcode::queue::{Job, Notice, QUEUE_QUOTA, Queue, QueueOp};
+use mush_softcode::queue::{Job, Notice, Queue, QueueOp};
 use mush_softcode::{Change, Dbref, Emit, Eval, Frame, Limits, World};
 
 /// Most jobs one settle runs: a job that queues itself for ever stops here.
@@ -58,6 +58,7 @@ impl Game {
                 .emits
                 .insert(0, Emit::To(player, format!("(world miss: {miss})"))),
         }
+        let _ = mush_softcode::listen::hear(&mut ev, player);
         let _ = command::forward_puppets(&mut ev);
         let mut emits = std::mem::take(&mut ev.emits);
         let ops = std::mem::take(&mut ev.queue);
@@ -69,17 +70,7 @@ impl Game {
     /// Applies queue requests, with TinyMUX's quota (wizards have none), and says what
     /// they caused (`@halt` counts, run-away owners, whose object is then set HALT).
     pub fn apply(&mut self, ops: Vec<QueueOp>) -> Vec<Emit> {
-        let world = &self.world;
-        let quota = |owner: Dbref| {
-            let wizard = owner == 1
-                || world
-                    .object(owner)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|o| o.has_flag("WIZARD"));
-            if wizard { usize::MAX } else { QUEUE_QUOTA }
-        };
-        let notices = self.queue.apply(ops, self.clock, &quota);
+        let notices = self.queue.apply(ops, self.clock);
         let mut emits = Vec::new();
         for notice in notices {
             if let Notice::Runaway { object, .. } = &notice {
@@ -114,6 +105,7 @@ impl Game {
             ev.emits
                 .push(Emit::To(job.executor, format!("(world miss: {miss})")));
         }
+        let _ = mush_softcode::listen::hear(&mut ev, job.executor);
         let _ = command::forward_puppets(&mut ev);
         let mut emits = std::mem::take(&mut ev.emits);
         let ops = std::mem::take(&mut ev.queue);

@@ -1,0 +1,344 @@
+//! Exits, links, players and owners: `@open`, `@link`, `@unlink`, `@pcreate`, `@chown`.
+
+use super::{Command, Input, split_eq, target, tell};
+use crate::eval::{Eval, Frame, R};
+use crate::functions::objects::{controls, is_wizard, resolve};
+use crate::world::{Change, Dbref, Kind, Miss, NOTHING};
+
+/// The exits-and-owners family.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "@OPEN",
+        aliases: &[],
+        switches: &["inventory", "location"],
+        wizard: false,
+        run: open,
+    },
+    Command {
+        name: "@LINK",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: link,
+    },
+    Command {
+        name: "@UNLINK",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: unlink,
+    },
+    Command {
+        name: "@PCREATE",
+        aliases: &[],
+        switches: &[],
+        wizard: true,
+        run: pcreate,
+    },
+    Command {
+        name: "@CHOWN",
+        aliases: &[],
+        switches: &["nostrip"],
+        wizard: false,
+        run: chown,
+    },
+];
+
+/// Where new players start (TinyMUX's `player_starting_room`, Limbo).
+const START_ROOM: Dbref = 0;
+
+/// `Name(#n)`, as TinyMUX's ownership and link messages name objects.
+fn named(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
+    Ok(match ev.world.object(id)? {
+        Some(o) => format!("{}(#{id})", crate::functions::objects::display_name(&o)),
+        None => format!("*NOTHING*(#{id})"),
+    })
+}
+
+/// The room the executor stands in (itself, if it is one).
+fn here(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
+    Ok(match ev.world.object(who)? {
+        Some(o) if o.kind == Kind::Room => o.id,
+        Some(o) => o.location,
+        None => NOTHING,
+    })
+}
+
+/// The owner new objects of `who` get (a player owns what it makes; an object's owner does).
+fn owner_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
+    Ok(match ev.world.object(who)? {
+        Some(o) if o.kind == Kind::Player => o.id,
+        Some(o) => o.owner,
+        None => who,
+    })
+}
+
+/// Opens one exit named `name` in `room`, linked to `dest` when given.
+fn open_one(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    room: Dbref,
+    name: &str,
+    dest: Option<Dbref>,
+) -> R {
+    let owner = owner_of(ev, frame.executor)?;
+    let id = match ev.world.create(Kind::Exit, name, owner, room) {
+        Ok(id) => id,
+        Err(Miss::Refused(why)) => {
+            tell(ev, frame, format!("Sorry, {why}."));
+            return Ok(());
+        }
+        Err(miss) => return Err(miss),
+    };
+    tell(ev, frame, "Opened.");
+    if let Some(dest) = dest {
+        ev.world.change(id, Change::Link(dest))?;
+        tell(ev, frame, "Linked.");
+    }
+    Ok(())
+}
+
+fn open(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let name = name.trim();
+    if name.is_empty() {
+        tell(ev, frame, "Open where?");
+        return Ok(());
+    }
+    let room = here(ev, frame.executor)?;
+    if !controls(ev, frame.executor, room)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let right = match right {
+        Some(r) => ev.eval_top(frame, r)?,
+        None => String::new(),
+    };
+    let (dest_text, back) = match right.split_once(',') {
+        Some((d, b)) => (d.trim().to_string(), Some(b.trim().to_string())),
+        None => (right.trim().to_string(), None),
+    };
+    let dest = if dest_text.is_empty() {
+        None
+    } else {
+        match resolve(ev, frame.executor, &dest_text)? {
+            Ok(id) if ev.world.object(id)?.is_some_and(|o| o.kind == Kind::Room) => Some(id),
+            _ => {
+                open_one(ev, frame, room, name, None)?;
+                tell(ev, frame, "I couldn't find that room.");
+                return Ok(());
+            }
+        }
+    };
+    open_one(ev, frame, room, name, dest)?;
+    if let (Some(dest), Some(back)) = (dest, back)
+        && !back.is_empty()
+    {
+        open_one(ev, frame, dest, &back, Some(room))?;
+    }
+    Ok(())
+}
+
+fn link(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let what = ev.eval_top(frame, left)?;
+    let Some(id) = target(ev, frame, &what)? else {
+        return Ok(());
+    };
+    let to_text = ev.eval_top(frame, right.unwrap_or(""))?;
+    let to = if to_text.trim().eq_ignore_ascii_case("home") {
+        -3
+    } else {
+        let Some(to) = target(ev, frame, &to_text)? else {
+            return Ok(());
+        };
+        to
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let Some(obj) = ev.world.object(id)? else {
+        return Ok(());
+    };
+    let old = obj.link;
+    match obj.kind {
+        Kind::Exit => {
+            ev.world.change(id, Change::Link(to))?;
+            tell(ev, frame, "Linked.");
+        }
+        Kind::Room => {
+            ev.world.change(id, Change::Link(to))?;
+            let (this, from, dest) = (named(ev, id)?, named(ev, old)?, named(ev, to)?);
+            tell(
+                ev,
+                frame,
+                format!("Dropto of {this} changed from {from} to {dest}."),
+            );
+        }
+        Kind::Thing | Kind::Player => {
+            ev.world.change(id, Change::Link(to))?;
+            let (this, from, dest) = (named(ev, id)?, named(ev, old)?, named(ev, to)?);
+            tell(
+                ev,
+                frame,
+                format!("Home of {this} changed from {from} to {dest}."),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn unlink(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let what = ev.eval_top(frame, input.rest)?;
+    let Some(id) = target(ev, frame, &what)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    match ev.world.object(id)?.map(|o| o.kind) {
+        Some(Kind::Exit) => {
+            ev.world.change(id, Change::Link(NOTHING))?;
+            tell(ev, frame, "Unlinked.");
+        }
+        Some(Kind::Room) => {
+            ev.world.change(id, Change::Link(NOTHING))?;
+            tell(ev, frame, "Dropto removed.");
+        }
+        _ => tell(ev, frame, "You can't unlink that!"),
+    }
+    Ok(())
+}
+
+/// A name TinyMUX accepts for a player.
+fn good_player_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['*', '#', '!', '(', ')', '"', '\''])
+        && !name.contains(['=', '&', '|', '[', ']', '%', ';', ':', ','])
+        && name.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+}
+
+fn pcreate(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let name = name.trim().to_string();
+    let password = match right {
+        Some(r) => ev.eval_top(frame, r)?,
+        None => String::new(),
+    };
+    if password.is_empty() {
+        tell(
+            ev,
+            frame,
+            format!("Failure creating '{name}'.  Null passwords are not allowed."),
+        );
+        return Ok(());
+    }
+    let failure = format!(
+        "Failure creating '{name}'.  Either there is already a player with that name, or that name is illegal."
+    );
+    if !good_player_name(&name) {
+        tell(ev, frame, "That's a silly name for a player.");
+        tell(ev, frame, failure);
+        return Ok(());
+    }
+    if ev.world.player_named(&name)?.is_some() {
+        tell(ev, frame, format!("The name {name} is already taken."));
+        tell(ev, frame, failure);
+        return Ok(());
+    }
+    let id = match ev.world.create(Kind::Player, &name, NOTHING, START_ROOM) {
+        Ok(id) => id,
+        Err(Miss::Refused(why)) => {
+            tell(ev, frame, format!("Sorry, {why}."));
+            return Ok(());
+        }
+        Err(miss) => return Err(miss),
+    };
+    ev.world.change(id, Change::Owner(id))?;
+    ev.world.change(id, Change::Link(START_ROOM))?;
+    tell(
+        ev,
+        frame,
+        format!("New player '{name}' (#{id}) created with password '{password}'"),
+    );
+    Ok(())
+}
+
+fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let what = ev.eval_top(frame, left)?;
+    let who = match right {
+        Some(r) => ev.eval_top(frame, r)?,
+        None => "me".to_string(),
+    };
+    let who = who.trim();
+    let new_owner = if who.eq_ignore_ascii_case("me") {
+        Some(owner_of(ev, frame.executor)?)
+    } else {
+        ev.world.player_named(who.trim_start_matches('*'))?
+    };
+    // An attribute's owner.
+    if let Some((obj, attr)) = what.split_once('/') {
+        let Some(id) = target(ev, frame, obj)? else {
+            return Ok(());
+        };
+        let Some(owner) = new_owner else {
+            tell(ev, frame, "I couldn't find that player.");
+            return Ok(());
+        };
+        let name = crate::functions::objects::canonical(&attr.trim().to_ascii_uppercase());
+        let Some(mut found) = ev.world.attr(id, &name)? else {
+            tell(ev, frame, "No such attribute.");
+            return Ok(());
+        };
+        if !controls(ev, frame.executor, id)? {
+            tell(ev, frame, "Permission denied.");
+            return Ok(());
+        }
+        found.owner = owner;
+        ev.world.set_attr(id, &name, Some(found))?;
+        tell(ev, frame, "Attribute owner changed.");
+        return Ok(());
+    }
+    let Ok(id) = resolve(ev, frame.executor, &what)? else {
+        tell(ev, frame, "You don't have that!");
+        return Ok(());
+    };
+    let Some(owner) = new_owner else {
+        tell(ev, frame, "I couldn't find that player.");
+        return Ok(());
+    };
+    let Some(obj) = ev.world.object(id)? else {
+        return Ok(());
+    };
+    if obj.kind == Kind::Player {
+        tell(ev, frame, "Players always own themselves.");
+        return Ok(());
+    }
+    let wizard = is_wizard(ev, frame.executor)?;
+    let gives_own = controls(ev, frame.executor, id)? && owner == owner_of(ev, frame.executor)?;
+    if !(wizard || gives_own) {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let (this, from, to) = (named(ev, id)?, named(ev, obj.owner)?, named(ev, owner)?);
+    ev.world.change(id, Change::Owner(owner))?;
+    // TinyMUX halts what changes hands (its queued work was the old owner's) and strips
+    // the flags that would hand the new owner's rights to it.
+    if !input.switches.iter().any(|s| s == "nostrip") {
+        for flag in ["CHOWN_OK", "INHERIT", "WIZARD"] {
+            ev.world.change(id, Change::Flag(flag.into(), false))?;
+        }
+    }
+    ev.world.change(id, Change::Flag("HALT".into(), true))?;
+    tell(
+        ev,
+        frame,
+        format!("Owner of {this} changed from {from} to {to}."),
+    );
+    Ok(())
+}
