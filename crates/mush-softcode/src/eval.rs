@@ -417,6 +417,48 @@ impl<'w> Eval<'w> {
         Ok(())
     }
 
+    /// Calls a global user function: its arguments evaluated, its code run as `u()` runs
+    /// an attribute, as the caller (or, privileged, as the object that holds it).
+    fn user_call(
+        &mut self,
+        frame: &Frame<'_>,
+        call: &Call,
+        def: &crate::userfn::UserFn,
+        out: &mut String,
+    ) -> R {
+        let mut args = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            let mut value = String::new();
+            self.argument(
+                frame,
+                arg,
+                ev::EVAL | ev::FCHECK | ev::STRIP_CURLY,
+                &mut value,
+            )?;
+            args.push(value);
+        }
+        self.invocations += 1;
+        let Some(attr) = crate::functions::objects::inherited(self, def.object, &def.attr)? else {
+            return Ok(());
+        };
+        let inner = Frame {
+            executor: if def.privileged {
+                def.object
+            } else {
+                frame.executor
+            },
+            caller: frame.executor,
+            enactor: frame.enactor,
+            args: &args,
+        };
+        let mut buf = String::new();
+        if let Some(result) = self.in_ufun(out, |ev| ev.eval_attr(&inner, &attr.value, &mut buf)) {
+            result?;
+            push(out, &buf);
+        }
+        Ok(())
+    }
+
     fn literal_call(&mut self, frame: &Frame<'_>, call: &Call, flags: u32, out: &mut String) -> R {
         push(out, &call.name);
         push_char(out, '(');
@@ -447,6 +489,9 @@ impl<'w> Eval<'w> {
         }
         let name = &*call.upper;
         let Some(func) = functions::lookup(name) else {
+            if let Some(def) = crate::userfn::lookup(self, name)? {
+                return self.user_call(frame, call, &def, out);
+            }
             if flags & ev::FMAND != 0 {
                 push(out, "#-1 FUNCTION (");
                 push(out, name);

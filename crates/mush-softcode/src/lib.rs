@@ -15,6 +15,7 @@ pub mod listen;
 pub mod lock;
 pub mod memory;
 pub mod queue;
+pub mod userfn;
 pub mod wild;
 pub mod world;
 

@@ -230,30 +230,31 @@ impl Parser<'_, '_, '_> {
 
     /// `E := T ('|' E)?`
     fn expr(&mut self) -> R<Result<Key, KeyError>> {
-        let left = match self.term()? {
-            Ok(k) => k,
-            e => return Ok(e),
-        };
-        if self.peek() == Some(b'|') {
-            self.pos += 1;
-            return Ok(self
-                .nested(Self::expr)?
-                .map(|r| Key::Or(Box::new(left), Box::new(r))));
-        }
-        Ok(Ok(left))
+        self.binary(b'|', Self::term, Self::expr, Key::Or)
     }
 
     /// `T := F ('&' T)?`
     fn term(&mut self) -> R<Result<Key, KeyError>> {
-        let left = match self.factor()? {
+        self.binary(b'&', Self::factor, Self::term, Key::And)
+    }
+
+    /// `first (op rest)?`, right-recursive as TinyMUX parses it.
+    fn binary(
+        &mut self,
+        op: u8,
+        first: fn(&mut Self) -> R<Result<Key, KeyError>>,
+        rest: fn(&mut Self) -> R<Result<Key, KeyError>>,
+        join: fn(Box<Key>, Box<Key>) -> Key,
+    ) -> R<Result<Key, KeyError>> {
+        let left = match first(self)? {
             Ok(k) => k,
             e => return Ok(e),
         };
-        if self.peek() == Some(b'&') {
+        if self.peek() == Some(op) {
             self.pos += 1;
             return Ok(self
-                .nested(Self::term)?
-                .map(|r| Key::And(Box::new(left), Box::new(r))));
+                .nested(rest)?
+                .map(|r| join(Box::new(left), Box::new(r))));
         }
         Ok(Ok(left))
     }

@@ -162,10 +162,10 @@ pub fn timed_out(ev: &mut Eval<'_>, thing: Dbref, attr: &str) -> R {
     set_semaphore(ev, thing, attr, count - 1)
 }
 
-/// Splits an action list into commands at each `;` outside braces, brackets and
-/// parentheses (`\` and `%` protect the next character), trimming each; empty commands
-/// are dropped. Braces stay: a command in braces is not a command (TinyMUX's `parse_to`).
-pub fn split_actions(text: &str) -> Vec<&str> {
+/// Splits at `sep` outside braces, brackets and parentheses (`\` and `%` protect the next
+/// character), keeping each piece as written, into at most `max` pieces (the last takes
+/// the rest). Every command-line splitter (`=`, `,`, `;`) is this one.
+pub fn split_top(text: &str, sep: char, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut escaped = false;
@@ -179,15 +179,23 @@ pub fn split_actions(text: &str) -> Vec<&str> {
             '\\' | '%' => escaped = true,
             '{' | '[' | '(' => depth += 1,
             '}' | ']' | ')' => depth -= 1,
-            ';' if depth <= 0 => {
+            c if c == sep && depth <= 0 && out.len() + 1 < max => {
                 out.push(&text[start..i]);
-                start = i + 1;
+                start = i + c.len_utf8();
             }
             _ => {}
         }
     }
     out.push(&text[start..]);
-    out.into_iter()
+    out
+}
+
+/// Splits an action list into commands at each top-level `;`, trimming each; empty
+/// commands are dropped. Braces stay: a command in braces is not a command (TinyMUX's
+/// `parse_to`).
+pub fn split_actions(text: &str) -> Vec<&str> {
+    split_top(text, ';', usize::MAX)
+        .into_iter()
         .map(str::trim)
         .filter(|cmd| !cmd.is_empty())
         .collect()

@@ -18,13 +18,13 @@ use common::Game;
 const FLOOR: f64 = 0.98;
 
 /// Files after the evaluator corpus, for commands still being built (locks, the queue,
-/// `$`-commands, building), each with its own floor: the rate measured when the file was
-/// recorded or last improved. Such a file joins [`FLOOR`] once it reaches it.
-const WORK_IN_PROGRESS: &[(&str, f64)] = &[
-    ("13-locks.jsonl", 0.84),
-    ("14-queue.jsonl", 0.96),
-    ("15-dollar.jsonl", 0.96),
-    ("16-building.jsonl", 0.25),
+/// `$`-commands, building), each with its own floor: how many of its commands matched
+/// when it was recorded or last improved. Such a file joins [`FLOOR`] once it reaches it.
+const WORK_IN_PROGRESS: &[(&str, usize)] = &[
+    ("13-locks.jsonl", 195),
+    ("14-queue.jsonl", 199),
+    ("15-dollar.jsonl", 193),
+    ("16-building.jsonl", 152),
 ];
 
 #[derive(serde::Deserialize)]
@@ -141,12 +141,8 @@ fn evaluator_matches_tinymux_golden_output() {
         );
         match WORK_IN_PROGRESS.iter().find(|(f, _)| *f == name) {
             Some((_, floor)) => {
-                if file_rate < *floor {
-                    below.push(format!(
-                        "{name}: {:.1}% < {:.1}%",
-                        100.0 * file_rate,
-                        100.0 * floor
-                    ));
+                if ok < *floor {
+                    below.push(format!("{name}: {ok} < {floor} matching"));
                 }
                 wip_total += n;
                 wip_matched += ok;

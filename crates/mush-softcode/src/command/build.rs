@@ -112,7 +112,7 @@ fn create(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 }
 
 fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, _) = split_eq(input.rest);
+    let (left, right) = split_eq(input.rest);
     let name = ev.eval_top(frame, left)?;
     let name = name.trim();
     if name.is_empty() {
@@ -121,6 +121,27 @@ fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     if let Some(id) = new_object(ev, frame, Kind::Room, name, NOTHING)? {
         tell(ev, frame, format!("{name} created as room #{id}."));
+        // `=to[,back]`: an exit from here to the new room, and one back.
+        if let Some(right) = right {
+            let right = ev.eval_top(frame, right)?;
+            let (to, back) = match right.split_once(',') {
+                Some((t, b)) => (t.trim().to_string(), b.trim().to_string()),
+                None => (right.trim().to_string(), String::new()),
+            };
+            let here = ev.world.object(frame.executor)?.map_or(NOTHING, |o| {
+                if o.kind == Kind::Room {
+                    o.id
+                } else {
+                    o.location
+                }
+            });
+            if !to.is_empty() && here != NOTHING {
+                super::links::open_one(ev, frame, here, &to, Some(id))?;
+            }
+            if !back.is_empty() && here != NOTHING {
+                super::links::open_one(ev, frame, id, &back, Some(here))?;
+            }
+        }
         if input.switches.iter().any(|s| s == "teleport") {
             ev.world.change(frame.executor, Change::Location(id))?;
         }
@@ -216,6 +237,11 @@ fn look_cmd(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     let head = super::attrs::unparse(ev, id)?;
     ev.emits.push(Emit::To(frame.executor, head));
+    describe(ev, frame, id)
+}
+
+/// Shows an object's description, evaluated with it as executor and the looker as `%#`.
+fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, id: i64) -> R {
     if let Some(desc) = crate::functions::objects::inherited(ev, id, "DESCRIBE")? {
         let inner = Frame {
             executor: id,
@@ -235,18 +261,7 @@ fn look_cmd(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 pub fn look(ev: &mut Eval<'_>, frame: &Frame<'_>, room: i64) -> R {
     let head = super::attrs::unparse(ev, room)?;
     ev.emits.push(Emit::To(frame.executor, head));
-    if let Some(desc) = crate::functions::objects::inherited(ev, room, "DESCRIBE")? {
-        let inner = Frame {
-            executor: room,
-            caller: frame.executor,
-            enactor: frame.executor,
-            args: &[],
-        };
-        let text = ev.eval_top(&inner, &desc.value)?;
-        if !text.is_empty() {
-            ev.emits.push(Emit::To(frame.executor, text));
-        }
-    }
+    describe(ev, frame, room)?;
     let mut seen = Vec::new();
     for id in ev.world.contents(room)? {
         if id == frame.executor {

@@ -36,6 +36,27 @@ pub const COMMANDS: &[Command] = &[
         run: pcreate,
     },
     Command {
+        name: "@NEWPASSWORD",
+        aliases: &[],
+        switches: &[],
+        wizard: true,
+        run: newpassword,
+    },
+    Command {
+        name: "@CLONE",
+        aliases: &[],
+        switches: &["inventory", "location", "parent", "preserve", "cost"],
+        wizard: false,
+        run: clone,
+    },
+    Command {
+        name: "@FIND",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: find,
+    },
+    Command {
         name: "@CHOWN",
         aliases: &[],
         switches: &["nostrip"],
@@ -74,7 +95,7 @@ fn owner_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
 }
 
 /// Opens one exit named `name` in `room`, linked to `dest` when given.
-fn open_one(
+pub(super) fn open_one(
     ev: &mut Eval<'_>,
     frame: &Frame<'_>,
     room: Dbref,
@@ -340,5 +361,129 @@ fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         frame,
         format!("Owner of {this} changed from {from} to {to}."),
     );
+    Ok(())
+}
+
+/// `@newpassword player=password`. Passwords are the game's (a game pod keeps its own
+/// command for them); here only the answer is TinyMUX's.
+fn newpassword(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, _) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let name = name.trim().trim_start_matches('*');
+    match ev.world.player_named(name)? {
+        Some(_) if !name.is_empty() => tell(ev, frame, "Password changed."),
+        _ => tell(ev, frame, "No such player."),
+    }
+    Ok(())
+}
+
+/// `@clone obj[=name]`: a copy with its attributes, parent and zone, set HALT,
+/// where the executor stands (`/inventory`: carried); a room's copy is nowhere.
+fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let what = ev.eval_top(frame, left)?;
+    let Some(id) = target(ev, frame, &what)? else {
+        return Ok(());
+    };
+    let Some(obj) = ev.world.object(id)? else {
+        return Ok(());
+    };
+    if !controls(ev, frame.executor, id)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    if matches!(obj.kind, Kind::Player | Kind::Exit) {
+        tell(ev, frame, "You can only clone things and rooms.");
+        return Ok(());
+    }
+    let new_name = match right {
+        Some(r) => ev.eval_top(frame, r)?.trim().to_string(),
+        None => String::new(),
+    };
+    let name = if new_name.is_empty() {
+        obj.name.clone()
+    } else {
+        new_name.clone()
+    };
+    let location = if obj.kind == Kind::Room {
+        NOTHING
+    } else if input.switches.iter().any(|s| s == "inventory") {
+        frame.executor
+    } else {
+        here(ev, frame.executor)?
+    };
+    let owner = owner_of(ev, frame.executor)?;
+    let copy = match ev.world.create(obj.kind, &name, owner, location) {
+        Ok(copy) => copy,
+        Err(Miss::Refused(why)) => {
+            tell(ev, frame, format!("Sorry, {why}."));
+            return Ok(());
+        }
+        Err(miss) => return Err(miss),
+    };
+    for attr_name in ev.world.attr_names(id)? {
+        if let Some(attr) = ev.world.attr(id, &attr_name)? {
+            ev.world.set_attr(copy, &attr_name, Some(attr))?;
+        }
+    }
+    for change in [
+        Change::Parent(obj.parent),
+        Change::Zone(obj.zone),
+        Change::Link(obj.link),
+    ] {
+        ev.world.change(copy, change)?;
+    }
+    // TinyMUX's copy starts HALTed, with none of the original's flags.
+    ev.world.change(copy, Change::Flag("HALT".into(), true))?;
+    let shown = crate::functions::objects::display_name(&obj).to_string();
+    if new_name.is_empty() {
+        tell(
+            ev,
+            frame,
+            format!("{shown} cloned, new copy is object #{copy}."),
+        );
+    } else {
+        tell(
+            ev,
+            frame,
+            format!("{shown} cloned as {new_name}, new copy is object #{copy}."),
+        );
+    }
+    Ok(())
+}
+
+/// `@find name[,low,high]`: the executor's owner's objects whose names hold `name`.
+fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let text = ev.eval_top(frame, input.rest)?;
+    let mut parts = text.split(',');
+    let name = parts.next().unwrap_or("").trim().to_lowercase();
+    let low: Dbref = parts
+        .next()
+        .map_or(0, |t| crate::functions::to_i64(t.trim()));
+    let high: Dbref = parts
+        .next()
+        .map_or(Dbref::MAX, |t| crate::functions::to_i64(t.trim()));
+    let owner = owner_of(ev, frame.executor)?;
+    let search = crate::world::Search {
+        range: Some((low, high)),
+        ..Default::default()
+    };
+    for id in ev.world.search(&search)? {
+        let Some(obj) = ev.world.object(id)? else {
+            continue;
+        };
+        if obj.kind == Kind::Exit || obj.has_flag("GOING") {
+            continue;
+        }
+        if !name.is_empty() && !obj.name.to_lowercase().contains(&name) {
+            continue;
+        }
+        if obj.owner != owner {
+            continue;
+        }
+        let line = super::attrs::unparse(ev, id)?;
+        tell(ev, frame, line);
+    }
+    tell(ev, frame, "***End of List***");
     Ok(())
 }

@@ -14,10 +14,12 @@ use crate::world::Dbref;
 
 mod attrs;
 mod build;
+mod edit;
 mod links;
 mod locks;
 mod queue;
 mod speech;
+mod userfn;
 
 pub(crate) use queue::queue_quota;
 pub use queue::split_args;
@@ -61,9 +63,11 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             speech::COMMANDS,
             attrs::COMMANDS,
             build::COMMANDS,
+            edit::COMMANDS,
             links::COMMANDS,
             locks::COMMANDS,
             queue::COMMANDS,
+            userfn::COMMANDS,
             attrs::message_commands(),
         ] {
             for command in family {
@@ -208,22 +212,8 @@ pub fn forward_puppets(ev: &mut Eval<'_>) -> R {
 
 /// Splits `left=right` at the first `=` outside brackets and braces.
 pub fn split_eq(text: &str) -> (&str, Option<&str>) {
-    let mut depth = 0i32;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' | '%' => escaped = true,
-            '[' | '{' | '(' => depth += 1,
-            ']' | '}' | ')' => depth -= 1,
-            '=' if depth <= 0 => return (&text[..i], Some(&text[i + 1..])),
-            _ => {}
-        }
-    }
-    (text, None)
+    let mut parts = crate::queue::split_top(text, '=', 2).into_iter();
+    (parts.next().unwrap_or(text), parts.next())
 }
 
 /// Resolves an object for a command, telling the executor when it is not there.

@@ -10,7 +10,9 @@ use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Eval, Frame, R};
 use crate::functions::objects::{controls, inherited, resolve};
 use crate::functions::{is_number, to_f64, truthy};
-use crate::queue::{Job, QueueOp, SEMAPHORE, Wait, semaphore, set_semaphore, strip_braces};
+use crate::queue::{
+    Job, QueueOp, SEMAPHORE, Wait, semaphore, set_semaphore, split_top, strip_braces,
+};
 use crate::world::{Dbref, NOTHING};
 
 /// The queue family.
@@ -96,33 +98,6 @@ pub const COMMANDS: &[Command] = &[
 
 /// Most arguments a command's right-hand side splits into.
 const MAX_ARGS: usize = 100;
-
-/// Splits at `sep` outside braces, brackets and parentheses, keeping each piece as written,
-/// into at most `max` pieces (the last takes the rest).
-fn split_top(text: &str, sep: char, max: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut escaped = false;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' | '%' => escaped = true,
-            '{' | '[' | '(' => depth += 1,
-            '}' | ']' | ')' => depth -= 1,
-            c if c == sep && depth <= 0 && out.len() + 1 < max => {
-                out.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    out.push(&text[start..]);
-    out
-}
 
 /// Splits at commas outside braces, brackets and parentheses; each piece trimmed and, as
 /// TinyMUX's `CS_STRIP_AROUND` does, stripped of one pair of enclosing braces.

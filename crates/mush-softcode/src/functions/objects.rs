@@ -566,7 +566,8 @@ fn visible_attrs(
         }
     }
     for name in ev.world.attr_names(obj)? {
-        if !wild::matches(pattern, &name) {
+        // Locks are attributes, but TinyMUX does not list them.
+        if !wild::matches(pattern, &name) || crate::lock::lock_display(&name).is_some() {
             continue;
         }
         if let Some(attr) = ev.world.attr(obj, &name)?

@@ -58,11 +58,7 @@ impl Game {
                 .emits
                 .insert(0, Emit::To(player, format!("(world miss: {miss})"))),
         }
-        let _ = mush_softcode::listen::hear(&mut ev, player);
-        let _ = command::forward_puppets(&mut ev);
-        let mut emits = std::mem::take(&mut ev.emits);
-        let ops = std::mem::take(&mut ev.queue);
-        drop(ev);
+        let (mut emits, ops) = finish(ev, player);
         emits.extend(self.apply(ops));
         emits
     }
@@ -105,11 +101,7 @@ impl Game {
             ev.emits
                 .push(Emit::To(job.executor, format!("(world miss: {miss})")));
         }
-        let _ = mush_softcode::listen::hear(&mut ev, job.executor);
-        let _ = command::forward_puppets(&mut ev);
-        let mut emits = std::mem::take(&mut ev.emits);
-        let ops = std::mem::take(&mut ev.queue);
-        drop(ev);
+        let (mut emits, ops) = finish(ev, job.executor);
         emits.extend(self.apply(ops));
         emits
     }
@@ -161,4 +153,12 @@ impl Game {
         }
         lines
     }
+}
+
+/// What a finished command or job leaves: listeners react, puppets forward, and its output
+/// and queue requests are taken.
+fn finish(mut ev: Eval<'_>, sender: Dbref) -> (Vec<Emit>, Vec<QueueOp>) {
+    let _ = mush_softcode::listen::hear(&mut ev, sender);
+    let _ = command::forward_puppets(&mut ev);
+    (std::mem::take(&mut ev.emits), std::mem::take(&mut ev.queue))
 }
