@@ -274,7 +274,7 @@ impl Parser<'_, '_, '_> {
         let Some(c) = self.peek() else {
             return Ok(Err(KeyError::Syntax));
         };
-        let wrap: Option<fn(Dbref) -> Key> = match c {
+        match c {
             b'!' => {
                 self.pos += 1;
                 return Ok(self.nested(Self::factor)?.map(|k| Key::Not(Box::new(k))));
@@ -291,8 +291,20 @@ impl Parser<'_, '_, '_> {
                 self.pos += 1;
                 return Ok(Ok(inner));
             }
-            b'@' => Some(Key::Indirect),
-            b'$' => Some(Key::Owner),
+            b'@' | b'$' => {
+                // An object only (in a stored key, written `(#n)`).
+                self.pos += 1;
+                let id = match self.leaf()? {
+                    Ok(Key::Object(id)) => id,
+                    Ok(_) => return Ok(Err(KeyError::Syntax)),
+                    Err(e) => return Ok(Err(e)),
+                };
+                return Ok(Ok(if c == b'@' {
+                    Key::Indirect(id)
+                } else {
+                    Key::Owner(id)
+                }));
+            }
             b'=' | b'+' => {
                 // An object or an `attr:value`, not an evaluation.
                 self.pos += 1;
@@ -308,12 +320,7 @@ impl Parser<'_, '_, '_> {
                     Key::Carry(inner)
                 }));
             }
-            _ => None,
-        };
-        if let Some(wrap) = wrap {
-            self.pos += 1;
-            let word = self.word();
-            return Ok(self.object(&word)?.map(wrap));
+            _ => {}
         }
         self.leaf()
     }

@@ -180,10 +180,10 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         // Those left behind hear it (not the one who did it), and so does a container
         // that can hear, such as the player who was holding it.
         let name = ev.name_of(id)?;
-        let quiet = vec![id, frame.executor];
+        // The one who does it hears it leave (unless it is what moves), not arrive.
         ev.emits.push(Emit::Room {
             room: from,
-            except: quiet.clone(),
+            except: vec![id],
             text: format!("{name} has left."),
         });
         if ev.world.object(from)?.is_some_and(|o| o.kind != Kind::Room) {
@@ -192,7 +192,7 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         ev.world.change(id, Change::Location(to))?;
         ev.emits.push(Emit::Room {
             room: to,
-            except: quiet,
+            except: vec![id, frame.executor],
             text: format!("{name} has arrived."),
         });
     }

@@ -377,7 +377,7 @@ fn newpassword(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
-/// `@clone obj[=name]`: a copy with its attributes, parent and zone, set HALT,
+/// `@clone obj[=name]`: a copy with its attributes, parent, zone and most flags,
 /// where the executor stands (`/inventory`: carried); a room's copy is nowhere.
 fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
@@ -433,8 +433,14 @@ fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     ] {
         ev.world.change(copy, change)?;
     }
-    // TinyMUX's copy starts HALTed, with none of the original's flags.
-    ev.world.change(copy, Change::Flag("HALT".into(), true))?;
+    // The copy keeps the original's flags but those that hand out rights or ears.
+    for flag in obj
+        .flags
+        .iter()
+        .filter(|f| !matches!(f.as_str(), "WIZARD" | "PUPPET" | "INHERIT" | "CONNECTED"))
+    {
+        ev.world.change(copy, Change::Flag(flag.clone(), true))?;
+    }
     let shown = crate::functions::objects::display_name(&obj).to_string();
     if new_name.is_empty() {
         tell(
@@ -452,7 +458,7 @@ fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
-/// `@find name[,low,high]`: the executor's owner's objects whose names hold `name`.
+/// `@find name[,low,high]`: the objects the executor controls whose names hold `name`.
 fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let text = ev.eval_top(frame, input.rest)?;
     let mut parts = text.split(',');
@@ -463,7 +469,6 @@ fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let high: Dbref = parts
         .next()
         .map_or(Dbref::MAX, |t| crate::functions::to_i64(t.trim()));
-    let owner = owner_of(ev, frame.executor)?;
     let search = crate::world::Search {
         range: Some((low, high)),
         ..Default::default()
@@ -478,7 +483,7 @@ fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         if !name.is_empty() && !obj.name.to_lowercase().contains(&name) {
             continue;
         }
-        if obj.owner != owner {
+        if !controls(ev, frame.executor, id)? {
             continue;
         }
         let line = super::attrs::unparse(ev, id)?;

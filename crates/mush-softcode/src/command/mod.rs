@@ -12,15 +12,18 @@ use std::sync::OnceLock;
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::world::Dbref;
 
+mod admin;
 mod attrs;
 mod build;
 mod edit;
 mod links;
 mod locks;
+mod moves;
 mod queue;
 mod speech;
 mod userfn;
 
+pub use moves::through_exit;
 pub(crate) use queue::queue_quota;
 pub use queue::split_args;
 
@@ -63,9 +66,11 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             speech::COMMANDS,
             attrs::COMMANDS,
             build::COMMANDS,
+            admin::COMMANDS,
             edit::COMMANDS,
             links::COMMANDS,
             locks::COMMANDS,
+            moves::COMMANDS,
             queue::COMMANDS,
             userfn::COMMANDS,
             attrs::message_commands(),
@@ -163,6 +168,11 @@ pub fn run_list(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R {
     for line in crate::queue::split_actions(text) {
         if ev.broke {
             break;
+        }
+        // As in TinyMUX, the exits here come before the built-in commands (so an exit
+        // named `look` wins). A game pod checks exits itself before it calls `run`.
+        if through_exit(ev, frame, line)? {
+            continue;
         }
         if run(ev, frame, line)? == Ran::NotMine && !crate::dollar::matched(ev, frame, line)? {
             tell(ev, frame, HUH);

@@ -97,9 +97,28 @@ fn speaker(ev: &mut Eval<'_>, frame: &Frame<'_>) -> R<(String, i64)> {
     })
 }
 
+/// In an AUDITORIUM room only those who pass its speech lock may speak (TinyMUX).
+fn may_speak(ev: &mut Eval<'_>, frame: &Frame<'_>, room: i64) -> R<bool> {
+    if !ev
+        .world
+        .object(room)?
+        .is_some_and(|r| r.has_flag("AUDITORIUM"))
+    {
+        return Ok(true);
+    }
+    if crate::lock::passes(ev, frame.executor, room, "SPEECHLOCK")? {
+        return Ok(true);
+    }
+    tell(ev, frame, "Sorry, you may not speak in this place.");
+    Ok(false)
+}
+
 fn say(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let said = text(ev, frame, input, input.rest)?;
     let (name, room) = speaker(ev, frame)?;
+    if !may_speak(ev, frame, room)? {
+        return Ok(());
+    }
     tell(ev, frame, format!("You say, \"{said}\""));
     ev.emits.push(Emit::Room {
         room,

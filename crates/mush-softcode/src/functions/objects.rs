@@ -228,6 +228,16 @@ pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, 
     }
     exact.dedup();
     partial.dedup();
+    // Last, the container one stands in, by its name (`@lock/leave Box` from inside Box).
+    if exact.is_empty()
+        && partial.is_empty()
+        && here != NOTHING
+        && let Some(container) = ev.world.object(here)?
+        && container.kind != Kind::Room
+        && name_matches(&container, &lower, &mut partial)
+    {
+        exact.push(here);
+    }
     Ok(match (exact.as_slice(), partial.as_slice()) {
         ([one], _) => Ok(*one),
         ([_, _, ..], _) => Err("#-2 AMBIGUOUS MATCH"),
@@ -791,13 +801,12 @@ fn field(
     Ok(())
 }
 
+/// Where something is; an exit's `loc()` is where it leads, as in TinyMUX.
 fn loc(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    field(ev, frame, &args[0], out, |o| {
-        if o.kind == Kind::Room {
-            NOTHING
-        } else {
-            o.location
-        }
+    field(ev, frame, &args[0], out, |o| match o.kind {
+        Kind::Room => NOTHING,
+        Kind::Exit => o.link,
+        _ => o.location,
     })
 }
 
@@ -1079,8 +1088,13 @@ fn next(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R
     Ok(())
 }
 
+/// A thing's or player's home, a room's drop-to; an exit's `home()` is the room it
+/// leaves, as in TinyMUX.
 fn home(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
-    field(ev, frame, &args[0], out, |o| o.link)
+    field(ev, frame, &args[0], out, |o| match o.kind {
+        Kind::Exit => o.location,
+        _ => o.link,
+    })
 }
 
 fn controls_fn(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {

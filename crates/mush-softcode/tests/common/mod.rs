@@ -42,7 +42,11 @@ impl Game {
         };
         let mut ev = Eval::new(&mut self.world, Limits::default());
         ev.interactive = true;
-        let ran = command::run(&mut ev, &frame, line);
+        let ran = match command::through_exit(&mut ev, &frame, line) {
+            Ok(true) => Ok(Ran::Done),
+            Ok(false) => command::run(&mut ev, &frame, line),
+            Err(e) => Err(e),
+        };
         let ran = match ran {
             Ok(Ran::NotMine) => match mush_softcode::dollar::matched(&mut ev, &frame, line) {
                 Ok(true) => Ok(Ran::Done),
