@@ -121,7 +121,12 @@ impl Matcher<'_> {
                 } else {
                     self.text
                 };
-                let Some(args) = crate::wild::capture(pattern, against) else {
+                let args = if attr.flags.has(AttrFlags::REGEXP) {
+                    regexp_capture(pattern, against, attr.flags.has(AttrFlags::CASE))
+                } else {
+                    crate::wild::capture(pattern, against)
+                };
+                let Some(args) = args else {
                     continue;
                 };
                 self.found = true;
@@ -147,6 +152,31 @@ impl Matcher<'_> {
         }
         Ok(())
     }
+}
+
+/// Largest compiled regular expression a `$`-command may have: a hostile pattern is
+/// refused (never matches) rather than built.
+const REGEX_SIZE: usize = 1 << 20;
+
+/// A regular-expression `$`-command (the attribute's `regexp` flag): `%0` is the whole
+/// match and `%1`-`%9` the groups; case-insensitive unless the attribute has `case`. A
+/// pattern that does not compile never matches, as in TinyMUX.
+fn regexp_capture(pattern: &str, text: &str, case: bool) -> Option<Vec<String>> {
+    let re = regex::RegexBuilder::new(pattern)
+        .case_insensitive(!case)
+        .size_limit(REGEX_SIZE)
+        .build()
+        .ok()?;
+    let caps = re.captures(text)?;
+    Some(
+        (0..10)
+            .map(|i| {
+                caps.get(i)
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    )
 }
 
 /// Splits `$pattern:action` (or `^pattern:action`) at the first `:` not escaped by `\`.

@@ -268,6 +268,17 @@ fn queue_dollar_commands_and_runaways() {
     );
     assert_eq!(say(&mut game, "greet there", 100), ["Hi there from Box."]);
     assert_eq!(say(&mut game, "grate there", 100), [command::HUH]);
+    // A regular-expression command, and a pattern that backtracks for ever elsewhere:
+    // here it simply does not match, at once.
+    say(&mut game, "&re Box=$^re(\\d+)$:@pemit %#=number %1", 0);
+    say(&mut game, "@set Box/re=regexp", 0);
+    assert_eq!(say(&mut game, "re42", 100), ["number 42"]);
+    say(&mut game, "&evil Box=$^(a+)+$:@pemit %#=evil", 0);
+    say(&mut game, "@set Box/evil=regexp", 0);
+    let started = std::time::Instant::now();
+    let hostile = format!("{}b", "a".repeat(5000));
+    assert_eq!(say(&mut game, &hostile, 100), [command::HUH]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(
         say(&mut game, "@wait 2=@pemit me=later", 1000),
         Vec::<String>::new()

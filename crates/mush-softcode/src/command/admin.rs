@@ -29,6 +29,13 @@ pub const COMMANDS: &[Command] = &[
         run: destroy,
     },
     Command {
+        name: "@SEARCH",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: search,
+    },
+    Command {
         name: "@WALL",
         aliases: &[],
         switches: &["pose", "emit", "no_prefix"],
@@ -273,5 +280,73 @@ fn wall(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     for connection in ev.world.connections()? {
         ev.emits.push(Emit::To(connection.player, line.clone()));
     }
+    Ok(())
+}
+
+/// `@search [player] [class=value]`: what `search()` finds, grouped by type as TinyMUX
+/// lists it.
+fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let text = ev.eval_top(frame, input.rest)?;
+    let query = match crate::functions::search::parse(ev, frame, &text)? {
+        Ok(query) => query,
+        Err(complaint) => {
+            tell(ev, frame, complaint);
+            return Ok(());
+        }
+    };
+    let found = crate::functions::search::run(ev, frame, &query)?;
+    let mut counts = [0usize; 4];
+    for (n, (kind, head)) in [
+        (Kind::Room, "ROOMS:"),
+        (Kind::Exit, "EXITS:"),
+        (Kind::Thing, "OBJECTS:"),
+        (Kind::Player, "PLAYERS:"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut lines = Vec::new();
+        for &id in &found {
+            let Some(obj) = ev.world.object(id)? else {
+                continue;
+            };
+            if obj.kind != kind {
+                continue;
+            }
+            let shown = super::attrs::unparse(ev, id)?;
+            lines.push(match kind {
+                Kind::Room => shown,
+                Kind::Exit => {
+                    let letters = crate::functions::objects::flag_letters(&obj);
+                    let from = super::attrs::unparse(ev, obj.location)?;
+                    let to = super::attrs::unparse(ev, obj.link)?;
+                    format!("{}(#{id}{letters}) [from {from} to {to}]", obj.name)
+                }
+                Kind::Thing => {
+                    let owner = super::attrs::unparse(ev, obj.owner)?;
+                    format!("{shown} [owner: {owner}]")
+                }
+                Kind::Player => {
+                    let at = super::attrs::unparse(ev, obj.location)?;
+                    format!("{shown} [location: {at}]")
+                }
+            });
+        }
+        counts[n] = lines.len();
+        if !lines.is_empty() {
+            tell(ev, frame, format!("\n{head}"));
+            for line in lines {
+                tell(ev, frame, line);
+            }
+        }
+    }
+    tell(
+        ev,
+        frame,
+        format!(
+            "\nFound:  Rooms...{}  Exits...{}  Objects...{}  Players...{}",
+            counts[0], counts[1], counts[2], counts[3]
+        ),
+    );
     Ok(())
 }

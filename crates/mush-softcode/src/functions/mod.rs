@@ -13,6 +13,7 @@ pub mod logic;
 pub mod math;
 pub mod objects;
 pub mod registers;
+pub mod search;
 pub mod strings;
 pub mod time;
 

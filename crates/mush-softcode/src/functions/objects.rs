@@ -1243,15 +1243,18 @@ fn lsearch(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -
 
 fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
     let text = args.first().cloned().unwrap_or_default();
-    let (who, rest) = match text.split_once(' ') {
-        Some((w, r)) if !w.contains('=') => (w.to_string(), r.to_string()),
-        _ => ("all".to_string(), text.clone()),
-    };
-    let (class, value) = match rest.split_once('=') {
-        Some((c, v)) => (c.trim().to_string(), v.trim().to_string()),
-        None => (String::new(), String::new()),
-    };
-    lsearch(ev, frame, &[who, class, value], out)
+    match super::search::parse(ev, frame, &text)? {
+        Ok(query) => {
+            let ids = super::search::run(ev, frame, &query)?;
+            dbref_list(out, &ids);
+        }
+        Err(complaint) => {
+            // TinyMUX tells the searcher why, and answers with an error.
+            ev.emits.push(Emit::To(frame.executor, complaint));
+            push(out, "#-1 ERROR DURING SEARCH");
+        }
+    }
+    Ok(())
 }
 
 fn nearby(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
