@@ -262,8 +262,26 @@ impl<'w> Eval<'w> {
     /// Evaluates text as a command argument is (`think`, `@pemit`): functions, brackets and
     /// substitutions.
     pub fn eval_top(&mut self, frame: &Frame<'_>, text: &str) -> R<String> {
+        // Queued commands' arguments lose their braces as they are evaluated (TinyMUX
+        // evaluates them with EV_STRIP_CURLY); typed ones keep them.
+        let strip = if self.interactive { 0 } else { ev::STRIP_CURLY };
+        self.eval_flags(frame, text, strip)
+    }
+
+    /// [`Eval::eval_top`] with braces removed as they are evaluated, typed or queued
+    /// (`@switch`'s value, `@force`'s command).
+    pub fn eval_stripped(&mut self, frame: &Frame<'_>, text: &str) -> R<String> {
+        self.eval_flags(frame, text, ev::STRIP_CURLY)
+    }
+
+    fn eval_flags(&mut self, frame: &Frame<'_>, text: &str, extra: u32) -> R<String> {
         let mut out = String::new();
-        self.eval_into(frame, text, ev::EVAL | ev::FCHECK | ev::TOP, &mut out)?;
+        self.eval_into(
+            frame,
+            text,
+            ev::EVAL | ev::FCHECK | ev::TOP | extra,
+            &mut out,
+        )?;
         // Over the invocation limit, TinyMUX answers with the limit's message alone.
         if self.invocations_exceeded {
             return Ok("#-1 FUNCTION INVOCATION LIMIT EXCEEDED".into());

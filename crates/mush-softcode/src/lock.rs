@@ -272,7 +272,8 @@ impl Parser<'_, '_, '_> {
     /// `F := '!' F | '@' L | '=' L | '+' L | '$' L | '(' E ')' | L`
     fn factor(&mut self) -> R<Result<Key, KeyError>> {
         let Some(c) = self.peek() else {
-            return Ok(Err(KeyError::Syntax));
+            // Nothing where a name belongs (`Key&`, `!`): the empty name is not found.
+            return self.object("").map(|r| r.map(Key::Object));
         };
         match c {
             b'!' => {
@@ -341,7 +342,8 @@ impl Parser<'_, '_, '_> {
         }
         let word = self.word();
         if word.is_empty() {
-            return Ok(Err(KeyError::Syntax));
+            // TinyMUX looks the empty name up: "I don't see  here."
+            return self.object(&word).map(|r| r.map(Key::Object));
         }
         // `attr:value` and `attr/value`, the attribute name being a plain word.
         if let Some(i) = word.find([':', '/']) {
@@ -373,7 +375,10 @@ impl Parser<'_, '_, '_> {
 
     fn object(&mut self, word: &str) -> R<Result<Dbref, KeyError>> {
         if word.is_empty() {
-            return Ok(Err(KeyError::Syntax));
+            return Ok(Err(match self.ev {
+                Some(_) => KeyError::NoMatch(String::new()),
+                None => KeyError::Syntax,
+            }));
         }
         match &mut self.ev {
             None => {

@@ -44,13 +44,28 @@ impl MemoryWorld {
         };
         // Debian's TinyMUX database: Limbo, God in the Auxiliary Room (#11), the Master
         // Room, a second wizard (#3) and its globals (#4-#10); new objects start at #12.
+        // As softcode/README.md records it: names, places, owners, homes, the FLOATING
+        // rooms, Places' parent, and the contents in TinyMUX's order.
         world.insert(0, Kind::Room, "Limbo", 1, NOTHING);
-        world.insert(2, Kind::Room, "Master Room", 1, NOTHING);
-        world.insert(11, Kind::Room, "Auxiliary Room", 1, NOTHING);
+        world.insert(2, Kind::Room, "Master Room", 3, NOTHING);
+        world.insert(11, Kind::Room, "Auxiliary Room", 3, NOTHING);
         world.insert(1, Kind::Player, "Wizard", 1, 11);
-        world.insert(3, Kind::Player, "Storage Wizard", 3, 2);
-        for id in 4..11 {
-            world.insert(id, Kind::Thing, &format!("Global {id}"), 3, 2);
+        world.insert(3, Kind::Player, "Storage Wizard", 3, 11);
+        for (id, name, place) in [
+            (4, "SGP - Global Parent Object", 11),
+            (5, "SGP - Global Functions", 2),
+            (6, "SGP - Main Globals", 2),
+            (7, "SGP - Wizard Globals", 2),
+            (8, "SGP - Staff Globals", 2),
+            (9, "Places_global_object", 2),
+            (10, "Places_function_object", 11),
+        ] {
+            world.insert(id, Kind::Thing, name, 3, place);
+            world.update(id, |o| o.link = 2);
+        }
+        world.update(9, |o| o.parent = 10);
+        for id in [2, 11] {
+            world.update(id, |o| o.flags.push("FLOATING".into()));
         }
         for id in [1, 3] {
             world.update(id, |o| {

@@ -286,7 +286,8 @@ fn wall(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 /// `@search [player] [class=value]`: what `search()` finds, grouped by type as TinyMUX
 /// lists it.
 fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let text = ev.eval_top(frame, input.rest)?;
+    // Taken as typed: an `eval=` expression is evaluated per object, not before.
+    let text = input.rest.to_string();
     let query = match crate::functions::search::parse(ev, frame, &text)? {
         Ok(query) => query,
         Err(complaint) => {

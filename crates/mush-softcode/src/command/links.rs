@@ -434,11 +434,12 @@ fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         ev.world.change(copy, change)?;
     }
     // The copy keeps the original's flags but those that hand out rights or ears.
-    for flag in obj
-        .flags
-        .iter()
-        .filter(|f| !matches!(f.as_str(), "WIZARD" | "PUPPET" | "INHERIT" | "CONNECTED"))
-    {
+    // (A room's copy does not keep HALT.)
+    for flag in obj.flags.iter().filter(|f| {
+        let rights = matches!(f.as_str(), "WIZARD" | "PUPPET" | "INHERIT" | "CONNECTED");
+        let room_halt = obj.kind == Kind::Room && *f == "HALT";
+        !(rights || room_halt)
+    }) {
         ev.world.change(copy, Change::Flag(flag.clone(), true))?;
     }
     let shown = crate::functions::objects::display_name(&obj).to_string();
@@ -458,7 +459,8 @@ fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
-/// `@find name[,low,high]`: the objects the executor controls whose names hold `name`.
+/// `@find name[,low,high]`: the objects the executor controls with a word of their name
+/// starting with `name`.
 fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let text = ev.eval_top(frame, input.rest)?;
     let mut parts = text.split(',');
@@ -480,7 +482,12 @@ fn find(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         if obj.kind == Kind::Exit || obj.has_flag("GOING") {
             continue;
         }
-        if !name.is_empty() && !obj.name.to_lowercase().contains(&name) {
+        // A word of the name starting with what was typed, as TinyMUX matches names.
+        let lower = obj.name.to_lowercase();
+        if !name.is_empty()
+            && !lower.starts_with(&name)
+            && !lower.split(' ').any(|w| w.starts_with(&name))
+        {
             continue;
         }
         if !controls(ev, frame.executor, id)? {

@@ -263,7 +263,7 @@ fn force(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     }
     // Evaluated once by the forcer, and again when the forced object runs it.
-    let actions = ev.eval_top(frame, right.unwrap_or(""))?;
+    let actions = ev.eval_stripped(frame, right.unwrap_or(""))?;
     let job = job(
         ev,
         thing,
@@ -287,8 +287,8 @@ fn millis(text: &str) -> u64 {
 
 fn wait(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let (left, right) = split_eq(input.rest);
+    // `@wait 1` without a command does nothing, silently, as in TinyMUX.
     let Some(actions) = right.map(strip_braces) else {
-        tell(ev, frame, "Wait for what?");
         return Ok(());
     };
     let when = ev.eval_top(frame, left)?;
@@ -415,8 +415,8 @@ fn drain(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 }
 
 fn halt(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, _) = split_eq(input.rest);
-    let text = ev.eval_top(frame, left)?;
+    // The whole argument names what to halt (TinyMUX 2.12 takes no `=command`).
+    let text = ev.eval_top(frame, input.rest)?;
     let all = input.switches.iter().any(|s| s == "all");
     let me = ev.world.object(frame.executor)?;
     let owner = me.as_ref().map_or(frame.executor, |o| o.owner);
@@ -459,7 +459,7 @@ fn halt(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 fn switch_with(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>, first: bool) -> R {
     let (left, right) = split_eq(input.rest);
-    let value = ev.eval_top(frame, left)?;
+    let value = ev.eval_stripped(frame, left)?;
     let cases = split_args(right.unwrap_or(""));
     let mut matched = false;
     let mut i = 0;
@@ -518,11 +518,14 @@ fn dolist(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         .filter(|item| !item.is_empty())
         .collect();
     if items.is_empty() {
-        tell(
-            ev,
-            frame,
-            "That's terrific, but what should I do with the list?",
-        );
+        // With a delimiter and nothing after it TinyMUX says nothing.
+        if !input.switches.iter().any(|s| s == "delimit") {
+            tell(
+                ev,
+                frame,
+                "That's terrific, but what should I do with the list?",
+            );
+        }
         return Ok(());
     }
     let actions = strip_braces(right.unwrap_or(""));
