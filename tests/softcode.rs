@@ -338,6 +338,13 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
         run(&mut bob, "grate there").await,
         ["Huh?  (Type \"help\" for help.)"]
     );
+    // A global user function, kept on the shard's master room: callable from every pod.
+    run(&mut wiz, "&fn_add Box=[add(%0,%1)]!").await;
+    assert_eq!(
+        run(&mut wiz, "@function myadd=Box/fn_add").await,
+        ["Function MYADD defined."]
+    );
+    assert_eq!(run(&mut bob, "think [myadd(2,3)]").await, ["5!"]);
 
     let started = Instant::now();
     run(&mut wiz, "@wait 1=@pemit me=later").await;

@@ -94,6 +94,9 @@ pub struct GameSettings {
     pub new_player_flags: Vec<String>,
     /// Where new players start and `home` defaults to.
     pub start_room: Dbref,
+    /// The master room: its contents' `$`-commands serve everyone, and it keeps the
+    /// game's `@function` definitions. Used only while it is a room.
+    pub master_room: Dbref,
 }
 
 /// Everything a pod's sessions share.

@@ -263,6 +263,21 @@ async fn bootstrap_world(
                     "expected #0 and #1, got {room:?} and {wizard:?}: the key prefix holds another world"
                 )));
             }
+            // The master room, #2 as in TinyMUX's starting database.
+            let master = NewObject {
+                kind: Kind::Room,
+                name: "Master Room".into(),
+                owner: Some(Dbref(1)),
+                location: None,
+                home: None,
+                destination: None,
+                flags: vec!["FLOATING".into()],
+                password_hash: String::new(),
+            };
+            let master = store.create_object(&master).await?;
+            if master != Some(settings.master_room) {
+                tracing::warn!(?master, "the master room is not where the settings say");
+            }
             store
                 .set_field(
                     Dbref(0),
@@ -270,7 +285,7 @@ async fn bootstrap_world(
                     "You are in Limbo, where every world begins. Type 'help' to get started.",
                 )
                 .await?;
-            tracing::info!("created the world: Limbo(#0) and Wizard(#1)");
+            tracing::info!("created the world: Limbo(#0), Wizard(#1) and the Master Room(#2)");
             return Ok(());
         }
         if Instant::now() > deadline {

@@ -386,10 +386,8 @@ pub(crate) async fn run_spec<T>(
         load(engine, &mut snapshot, object.location).await?;
     }
     let mut conflicts = 0;
-    // A shard's world has no master room yet (its #2 is whatever was made second), so
-    // master-room `$`-commands and user functions are off there.
     let mut limits = Limits {
-        master_room: NOTHING,
+        master_room: to_i64(engine.settings.master_room),
         ..Limits::default()
     };
     for _ in 0..MAX_FETCHES {

@@ -60,7 +60,7 @@ pub fn matched(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<bool> {
         return Ok(true);
     }
     let master = ev.limits.master_room;
-    if ev.world.object(master)?.is_some() {
+    if crate::userfn::is_room(ev, master)? {
         for thing in ev.world.contents(master)? {
             if thing != player {
                 m.object(ev, thing, false)?;

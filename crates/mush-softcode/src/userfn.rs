@@ -25,10 +25,22 @@ pub struct UserFn {
     pub privileged: bool,
 }
 
+/// True when `id` is a room (the master room is used only while it is one: a world made
+/// before it had one may hold anything at its number).
+pub fn is_room(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
+    if id == crate::world::NOTHING {
+        return Ok(false);
+    }
+    Ok(ev
+        .world
+        .object(id)?
+        .is_some_and(|o| o.kind == crate::world::Kind::Room))
+}
+
 /// Every definition, in the order defined.
 pub fn all(ev: &mut Eval<'_>) -> R<Vec<UserFn>> {
     let master = ev.limits.master_room;
-    if master == crate::world::NOTHING {
+    if !is_room(ev, master)? {
         return Ok(Vec::new());
     }
     let Some(stored) = ev.world.attr(master, ATTR)? else {
@@ -61,7 +73,7 @@ pub fn lookup(ev: &mut Eval<'_>, name: &str) -> R<Option<UserFn>> {
 /// Stores the whole set; `false` when the game has no master room to keep it on.
 pub fn store(ev: &mut Eval<'_>, fns: &[UserFn]) -> R<bool> {
     let master = ev.limits.master_room;
-    if master == crate::world::NOTHING || ev.world.object(master)?.is_none() {
+    if !is_room(ev, master)? {
         return Ok(false);
     }
     let text: Vec<String> = fns

@@ -96,6 +96,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
                 .map(str::to_uppercase)
                 .collect(),
             start_room: Dbref(0),
+            master_room: Dbref(2),
         },
         password_cost: PasswordCost {
             memory_kib: args.password_memory_kib,
