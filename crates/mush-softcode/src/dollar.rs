@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::eval::{Eval, Frame, R};
 use crate::functions::objects::PARENT_DEPTH;
 use crate::queue::{Job, QueueOp, Wait};
-use crate::world::{AttrFlags, Dbref, Kind, NOTHING};
+use crate::world::{AttrFlags, Dbref, NOTHING};
 
 /// Tries `line` as a `$`-command typed (or run) by `player`, with `args` as `%0`-`%9`
 /// for evaluating it; true when at least one object took it.
@@ -23,12 +23,10 @@ pub fn matched(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<bool> {
     };
     let text = ev.eval_top(frame, line)?;
     let here = me.location;
-    let by_player = me.kind == Kind::Player;
     let mut m = Matcher {
         player,
         text: &text,
         raw: line,
-        priority: if by_player { 0 } else { 1 },
         found: false,
     };
     m.object(ev, player, true)?;
@@ -75,7 +73,6 @@ struct Matcher<'a> {
     player: Dbref,
     text: &'a str,
     raw: &'a str,
-    priority: u8,
     found: bool,
 }
 
@@ -90,8 +87,6 @@ impl Matcher<'_> {
         if obj.has_flag("HALT") || obj.has_flag("NO_COMMAND") {
             return Ok(());
         }
-        let owner = obj.owner;
-        let quota = crate::command::queue_quota(ev, owner)?;
         let mut seen: HashSet<String> = HashSet::new();
         let mut current = thing;
         for depth in 0..=PARENT_DEPTH {
@@ -130,18 +125,9 @@ impl Matcher<'_> {
                     continue;
                 };
                 self.found = true;
+                let job = Job::new(ev, thing, self.player, self.player, action, args)?;
                 ev.queue.push(QueueOp::Add {
-                    job: Job {
-                        executor: thing,
-                        owner,
-                        caller: self.player,
-                        enactor: self.player,
-                        actions: action.to_string(),
-                        args,
-                        regs: ev.regs.sorted(),
-                        priority: self.priority,
-                        quota,
-                    },
+                    job,
                     wait: Wait::Now,
                 });
             }

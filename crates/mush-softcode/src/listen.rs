@@ -53,26 +53,13 @@ fn react(ev: &mut Eval<'_>, sender: Dbref, target: Dbref, text: &str) -> R {
     if (captures.is_some() || monitor) && !crate::lock::passes(ev, sender, target, "USELOCK")? {
         return Ok(());
     }
-    let quota = crate::command::queue_quota(ev, obj.owner)?;
-    let by_player = ev
-        .world
-        .object(sender)?
-        .is_some_and(|o| o.kind == Kind::Player);
-    let queue = |ev: &mut Eval<'_>, actions: String, args: Vec<String>| {
+    let queue = |ev: &mut Eval<'_>, actions: String, args: Vec<String>| -> R {
+        let job = Job::new(ev, target, sender, sender, &actions, args)?;
         ev.queue.push(QueueOp::Add {
-            job: Job {
-                executor: target,
-                owner: obj.owner,
-                caller: sender,
-                enactor: sender,
-                actions,
-                args,
-                regs: Vec::new(),
-                priority: if by_player { 0 } else { 1 },
-                quota,
-            },
+            job,
             wait: Wait::Now,
         });
+        Ok(())
     };
     if let Some(args) = captures {
         let first = if sender == target { "AMHEAR" } else { "AHEAR" };
@@ -80,7 +67,7 @@ fn react(ev: &mut Eval<'_>, sender: Dbref, target: Dbref, text: &str) -> R {
             if let Some(attr) = inherited(ev, target, name)?
                 && !attr.value.is_empty()
             {
-                queue(ev, attr.value, args.clone());
+                queue(ev, attr.value, args.clone())?;
             }
         }
     }
@@ -101,7 +88,7 @@ fn react(ev: &mut Eval<'_>, sender: Dbref, target: Dbref, text: &str) -> R {
                 continue;
             }
             if let Some(args) = crate::wild::capture(pattern, text) {
-                queue(ev, action.to_string(), args);
+                queue(ev, action.to_string(), args)?;
             }
         }
     }

@@ -269,7 +269,7 @@ impl Parser<'_, '_, '_> {
         r
     }
 
-    /// `F := '!' F | '@' L | '=' L | '+' L | '$' L | '(' E ')' | L`
+    /// `F := '!' F | '@' L | '=' L | '+' L | '$' L | L` (a leaf takes `(E)` too)
     fn factor(&mut self) -> R<Result<Key, KeyError>> {
         let Some(c) = self.peek() else {
             // Nothing where a name belongs (`Key&`, `!`): the empty name is not found.
@@ -279,18 +279,6 @@ impl Parser<'_, '_, '_> {
             b'!' => {
                 self.pos += 1;
                 return Ok(self.nested(Self::factor)?.map(|k| Key::Not(Box::new(k))));
-            }
-            b'(' => {
-                self.pos += 1;
-                let inner = match self.nested(Self::expr)? {
-                    Ok(k) => k,
-                    e => return Ok(e),
-                };
-                if self.peek() != Some(b')') {
-                    return Ok(Err(KeyError::Syntax));
-                }
-                self.pos += 1;
-                return Ok(Ok(inner));
             }
             b'@' | b'$' => {
                 // An object only (in a stored key, written `(#n)`).

@@ -37,6 +37,63 @@ pub struct Job {
     pub quota: u64,
 }
 
+impl Job {
+    /// A job for `executor`, caused by `enactor`, carrying the running command's registers,
+    /// with its owner, quota and priority found as TinyMUX finds them when it queues.
+    pub fn new(
+        ev: &mut Eval<'_>,
+        executor: Dbref,
+        caller: Dbref,
+        enactor: Dbref,
+        actions: &str,
+        args: Vec<String>,
+    ) -> R<Job> {
+        let by_player = ev
+            .world
+            .object(enactor)?
+            .is_some_and(|o| o.kind == crate::world::Kind::Player);
+        let owner = crate::functions::objects::owner_of(ev, executor)?;
+        let quota = queue_quota(ev, owner)?;
+        Ok(Job {
+            executor,
+            owner,
+            caller,
+            enactor,
+            actions: actions.to_string(),
+            args,
+            regs: ev.regs.sorted(),
+            priority: if by_player { 0 } else { 1 },
+            quota,
+        })
+    }
+}
+
+/// A wizard's queue quota where the world's size is not known.
+const WIZARD_QUOTA_UNKNOWN_WORLD: u64 = 10_000;
+
+/// How many jobs `owner` may have queued, as TinyMUX's `QueueMax`: its `QUEUEMAX`
+/// attribute when that is a number of at least 0, else 100; a wizard at least the number
+/// of objects in the world plus one.
+pub fn queue_quota(ev: &mut Eval<'_>, owner: Dbref) -> R<u64> {
+    let set = ev
+        .world
+        .attr(owner, "QUEUEMAX")?
+        .filter(|a| crate::functions::is_integer(a.value.trim()))
+        .and_then(|a| a.value.trim().parse::<u64>().ok());
+    let mut quota = set.unwrap_or(QUEUE_QUOTA);
+    if crate::functions::objects::is_wizard(ev, owner)? {
+        // A world that cannot say its size (a game pod's snapshot) gives wizards the
+        // quota of a large world instead.
+        let top = match ev.world.db_top() {
+            Ok(top) => u64::try_from(top).unwrap_or(0),
+            Err(crate::world::Miss::Refused(_)) => WIZARD_QUOTA_UNKNOWN_WORLD,
+            Err(miss) => return Err(miss),
+        };
+        quota = quota.max(top + 1);
+    }
+    Ok(quota)
+}
+
 /// When a queued job may run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Wait {

@@ -121,8 +121,8 @@ local function now_ms()
 end
 ";
 
-/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', unused,
-/// done memory ms, then changes: `A id exec owner delay|-1 sem|'' quota body`,
+/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', done
+/// memory ms, then changes: `A id exec owner delay|-1 sem|'' quota body`,
 /// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
 /// Returns {finished (0/1), runaway owner, ...}.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
@@ -130,8 +130,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
         r"{FORGET}
 local p = ARGV[1]
 local now = now_ms()
-local finished = 1
-local i = 5
+local i = 4
 if ARGV[2] ~= '' then
   local id = ARGV[2]
   if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
@@ -140,7 +139,7 @@ if ARGV[2] ~= '' then
   forget(p, id)
   redis.call('ZADD', p .. 'done', now, id)
 end
-redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[4]))
+redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[3]))
 local runaway = {{}}
 local function halt_set(set)
   for _, id in ipairs(redis.call('SMEMBERS', set)) do forget(p, id) end
@@ -204,7 +203,7 @@ while i <= #ARGV do
     return redis.error_reply('bad queue change ' .. tostring(op))
   end
 end
-local out = {{finished}}
+local out = {{1}}
 for _, o in ipairs(runaway) do table.insert(out, o) end
 return out
 "
@@ -284,10 +283,7 @@ impl Store {
         self.timed(op, async {
             let p = self.queue_prefix();
             let mut call = APPLY.key(format!("{p}due"));
-            call.arg(&p)
-                .arg(finished.unwrap_or(""))
-                .arg("")
-                .arg(DONE_MEMORY_MS);
+            call.arg(&p).arg(finished.unwrap_or("")).arg(DONE_MEMORY_MS);
             for change in changes {
                 match change {
                     QueueChange::Add(e) => {

@@ -2,8 +2,8 @@
 
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::{FLAG_LETTERS, controls, display_name};
-use crate::world::{AttrFlags, Change, Dbref, Kind, NOTHING, Search};
+use crate::functions::objects::{FLAG_LETTERS, controls, display_name, named};
+use crate::world::{AttrFlags, Change, Kind, NOTHING, Search};
 
 /// The administration family.
 pub const COMMANDS: &[Command] = &[
@@ -193,15 +193,6 @@ fn entrances(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     tell(ev, frame, format!("{found} entrances found."));
     Ok(())
-}
-
-/// `Name(#n)`, an exit with all its names.
-fn named(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
-    Ok(match ev.world.object(id)? {
-        Some(o) if o.kind == Kind::Exit => format!("{}(#{id})", o.name),
-        Some(o) => format!("{}(#{id})", display_name(&o)),
-        None => format!("#{id}"),
-    })
 }
 
 /// Marks an object GOING, as TinyMUX does: it is gone from play at once and its number is

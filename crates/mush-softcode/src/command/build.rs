@@ -2,7 +2,7 @@
 
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::controls;
+use crate::functions::objects::{controls, owner_of, room_of};
 use crate::world::{Change, Kind, Miss, NOTHING};
 
 /// The building family.
@@ -58,14 +58,6 @@ pub const COMMANDS: &[Command] = &[
     },
 ];
 
-fn owner_of(ev: &mut Eval<'_>, who: i64) -> R<i64> {
-    Ok(match ev.world.object(who)? {
-        Some(o) if o.kind == Kind::Player => o.id,
-        Some(o) => o.owner,
-        None => who,
-    })
-}
-
 fn new_object(
     ev: &mut Eval<'_>,
     frame: &Frame<'_>,
@@ -94,17 +86,7 @@ fn create(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     if let Some(id) = new_object(ev, frame, Kind::Thing, name, frame.executor)? {
         // Its home is where it was made (TinyMUX: the creator's room).
-        let room = ev
-            .world
-            .object(frame.executor)?
-            .map(|o| {
-                if o.kind == Kind::Room {
-                    o.id
-                } else {
-                    o.location
-                }
-            })
-            .unwrap_or(NOTHING);
+        let room = room_of(ev, frame.executor)?;
         ev.world.change(id, Change::Link(room))?;
         tell(ev, frame, format!("{name} created as object #{id}"));
     }
@@ -128,13 +110,7 @@ fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 Some((t, b)) => (t.trim().to_string(), b.trim().to_string()),
                 None => (right.trim().to_string(), String::new()),
             };
-            let here = ev.world.object(frame.executor)?.map_or(NOTHING, |o| {
-                if o.kind == Kind::Room {
-                    o.id
-                } else {
-                    o.location
-                }
-            });
+            let here = room_of(ev, frame.executor)?;
             if !to.is_empty() && here != NOTHING {
                 super::links::open_one(ev, frame, here, &to, Some(id))?;
             }
@@ -219,13 +195,7 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 /// built-in `look` must win over a `$look` command, as in TinyMUX.
 fn look_cmd(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let what = ev.eval_top(frame, input.rest)?;
-    let here = ev.world.object(frame.executor)?.map_or(NOTHING, |o| {
-        if o.kind == Kind::Room {
-            o.id
-        } else {
-            o.location
-        }
-    });
+    let here = room_of(ev, frame.executor)?;
     if what.trim().is_empty() {
         return look(ev, frame, here);
     }

@@ -2,7 +2,7 @@
 
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Eval, Frame, R};
-use crate::functions::objects::{controls, is_wizard, resolve};
+use crate::functions::objects::{controls, is_wizard, named, owner_of, resolve, room_of};
 use crate::world::{Change, Dbref, Kind, Miss, NOTHING};
 
 /// The exits-and-owners family.
@@ -68,32 +68,6 @@ pub const COMMANDS: &[Command] = &[
 /// Where new players start (TinyMUX's `player_starting_room`, Limbo).
 const START_ROOM: Dbref = 0;
 
-/// `Name(#n)`, as TinyMUX's ownership and link messages name objects.
-fn named(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
-    Ok(match ev.world.object(id)? {
-        Some(o) => format!("{}(#{id})", crate::functions::objects::display_name(&o)),
-        None => format!("*NOTHING*(#{id})"),
-    })
-}
-
-/// The room the executor stands in (itself, if it is one).
-fn here(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
-    Ok(match ev.world.object(who)? {
-        Some(o) if o.kind == Kind::Room => o.id,
-        Some(o) => o.location,
-        None => NOTHING,
-    })
-}
-
-/// The owner new objects of `who` get (a player owns what it makes; an object's owner does).
-fn owner_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
-    Ok(match ev.world.object(who)? {
-        Some(o) if o.kind == Kind::Player => o.id,
-        Some(o) => o.owner,
-        None => who,
-    })
-}
-
 /// Opens one exit named `name` in `room`, linked to `dest` when given.
 pub(super) fn open_one(
     ev: &mut Eval<'_>,
@@ -127,7 +101,7 @@ fn open(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "Open where?");
         return Ok(());
     }
-    let room = here(ev, frame.executor)?;
+    let room = room_of(ev, frame.executor)?;
     if !controls(ev, frame.executor, room)? {
         tell(ev, frame, "Permission denied.");
         return Ok(());
@@ -410,7 +384,7 @@ fn clone(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     } else if input.switches.iter().any(|s| s == "inventory") {
         frame.executor
     } else {
-        here(ev, frame.executor)?
+        room_of(ev, frame.executor)?
     };
     let owner = owner_of(ev, frame.executor)?;
     let copy = match ev.world.create(obj.kind, &name, owner, location) {

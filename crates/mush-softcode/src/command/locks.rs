@@ -4,9 +4,9 @@
 
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Eval, Frame, R};
-use crate::functions::objects::{controls, resolve};
+use crate::functions::objects::{controls, owner_of, resolve};
 use crate::lock::{DEFAULT_LOCK, Key, KeyError, lock_attr};
-use crate::world::{Attr, AttrFlags, Dbref, Kind};
+use crate::world::{Attr, AttrFlags};
 
 /// The lock family.
 pub const COMMANDS: &[Command] = &[
@@ -87,16 +87,6 @@ fn attribute_lock(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, attr: &str, o
         },
     );
     Ok(())
-}
-
-fn owner_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
-    Ok(ev.world.object(who)?.map_or(who, |o| {
-        if o.kind == Kind::Player {
-            o.id
-        } else {
-            o.owner
-        }
-    }))
 }
 
 fn lock(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {

@@ -24,7 +24,6 @@ mod speech;
 mod userfn;
 
 pub use moves::through_exit;
-pub(crate) use queue::queue_quota;
 pub use queue::split_args;
 
 /// What a handler gets: who runs it, the switches typed, the text after the command name.

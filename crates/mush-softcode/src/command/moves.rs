@@ -101,24 +101,9 @@ fn did_it(ev: &mut Eval<'_>, player: Dbref, thing: Dbref, f: &Family) -> R {
     if let Some(attr) = inherited(ev, thing, f.awhat)?
         && !attr.value.is_empty()
     {
-        let owner = ev.world.object(thing)?.map_or(thing, |o| o.owner);
-        let quota = super::queue_quota(ev, owner)?;
-        let by_player = ev
-            .world
-            .object(player)?
-            .is_some_and(|o| o.kind == Kind::Player);
+        let job = Job::new(ev, thing, player, player, &attr.value, Vec::new())?;
         ev.queue.push(QueueOp::Add {
-            job: Job {
-                executor: thing,
-                owner,
-                caller: player,
-                enactor: player,
-                actions: attr.value,
-                args: Vec::new(),
-                regs: Vec::new(),
-                priority: if by_player { 0 } else { 1 },
-                quota,
-            },
+            job,
             wait: Wait::Now,
         });
     }

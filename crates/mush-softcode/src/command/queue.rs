@@ -13,7 +13,7 @@ use crate::functions::{is_number, to_f64, truthy};
 use crate::queue::{
     Job, QueueOp, SEMAPHORE, Wait, semaphore, set_semaphore, split_top, strip_braces,
 };
-use crate::world::{Dbref, NOTHING};
+use crate::world::Dbref;
 
 /// The queue family.
 pub const COMMANDS: &[Command] = &[
@@ -108,66 +108,6 @@ pub fn split_args(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The owner of an object (a player owns itself).
-fn owner_of(ev: &mut Eval<'_>, id: Dbref) -> R<Dbref> {
-    Ok(ev.world.object(id)?.map_or(NOTHING, |o| o.owner))
-}
-
-/// A job for `executor`, caused by `enactor`, with the running command's registers.
-fn job(
-    ev: &mut Eval<'_>,
-    executor: Dbref,
-    caller: Dbref,
-    enactor: Dbref,
-    actions: &str,
-    args: Vec<String>,
-) -> R<Job> {
-    let regs = ev.regs.sorted();
-    let by_player = ev
-        .world
-        .object(enactor)?
-        .is_some_and(|o| o.kind == crate::world::Kind::Player);
-    let owner = owner_of(ev, executor)?;
-    let quota = queue_quota(ev, owner)?;
-    Ok(Job {
-        executor,
-        owner,
-        caller,
-        enactor,
-        actions: actions.to_string(),
-        args,
-        regs,
-        priority: if by_player { 0 } else { 1 },
-        quota,
-    })
-}
-
-/// A wizard's queue quota where the world's size is not known.
-const WIZARD_QUOTA_UNKNOWN_WORLD: u64 = 10_000;
-
-/// How many jobs `owner` may have queued, as TinyMUX's `QueueMax`: its `QUEUEMAX`
-/// attribute when that is a number of at least 0, else 100; a wizard at least the number
-/// of objects in the world plus one.
-pub(crate) fn queue_quota(ev: &mut Eval<'_>, owner: Dbref) -> R<u64> {
-    let set = ev
-        .world
-        .attr(owner, "QUEUEMAX")?
-        .filter(|a| crate::functions::is_integer(a.value.trim()))
-        .and_then(|a| a.value.trim().parse::<u64>().ok());
-    let mut quota = set.unwrap_or(crate::queue::QUEUE_QUOTA);
-    if crate::functions::objects::is_wizard(ev, owner)? {
-        // A world that cannot say its size (a game pod's snapshot) gives wizards the
-        // quota of a large world instead.
-        let top = match ev.world.db_top() {
-            Ok(top) => u64::try_from(top).unwrap_or(0),
-            Err(crate::world::Miss::Refused(_)) => WIZARD_QUOTA_UNKNOWN_WORLD,
-            Err(miss) => return Err(miss),
-        };
-        quota = quota.max(top + 1);
-    }
-    Ok(quota)
-}
-
 /// Queues a job, unless its executor is halted (TinyMUX drops those silently).
 fn push(ev: &mut Eval<'_>, job: Job, wait: Wait) -> R {
     if ev
@@ -184,7 +124,7 @@ fn push(ev: &mut Eval<'_>, job: Job, wait: Wait) -> R {
 /// Queues an action list for the executor to run now, as the running command's enactor
 /// caused it (`@switch`, `@dolist`, `@wait`).
 fn queue_own(ev: &mut Eval<'_>, frame: &Frame<'_>, actions: &str, wait: Wait) -> R {
-    let job = job(
+    let job = Job::new(
         ev,
         frame.executor,
         frame.executor,
@@ -233,7 +173,7 @@ fn trigger(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     }
     if !found.value.is_empty() {
-        let job = job(
+        let job = Job::new(
             ev,
             thing,
             frame.executor,
@@ -264,7 +204,7 @@ fn force(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     // Evaluated once by the forcer, and again when the forced object runs it.
     let actions = ev.eval_stripped(frame, right.unwrap_or(""))?;
-    let job = job(
+    let job = Job::new(
         ev,
         thing,
         frame.executor,

@@ -3,7 +3,6 @@
 use super::{Command, Input, split_eq, tell};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{display_name, emit_each, emit_targets};
-use crate::world::Kind;
 
 /// The speech family.
 pub const COMMANDS: &[Command] = &[
@@ -83,18 +82,12 @@ fn think(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 /// The executor's name and room.
 fn speaker(ev: &mut Eval<'_>, frame: &Frame<'_>) -> R<(String, i64)> {
-    let me = ev.world.object(frame.executor)?;
-    Ok(match me {
-        Some(o) => (
-            display_name(&o).to_string(),
-            if o.kind == Kind::Room {
-                o.id
-            } else {
-                o.location
-            },
-        ),
-        None => (String::new(), crate::world::NOTHING),
-    })
+    let name = match ev.world.object(frame.executor)? {
+        Some(o) => display_name(&o).to_string(),
+        None => String::new(),
+    };
+    let room = crate::functions::objects::room_of(ev, frame.executor)?;
+    Ok((name, room))
 }
 
 /// In an AUDITORIUM room only those who pass its speech lock may speak (TinyMUX).

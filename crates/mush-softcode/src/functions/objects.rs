@@ -125,6 +125,35 @@ pub fn is_wizard(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
     })
 }
 
+/// Who owns what `who` makes or queues: a player itself, anything else its owner (an
+/// object gone: itself).
+pub fn owner_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
+    Ok(match ev.world.object(who)? {
+        Some(o) if o.kind == Kind::Player => o.id,
+        Some(o) => o.owner,
+        None => who,
+    })
+}
+
+/// The room `who` stands in (itself, if it is one).
+pub fn room_of(ev: &mut Eval<'_>, who: Dbref) -> R<Dbref> {
+    Ok(match ev.world.object(who)? {
+        Some(o) if o.kind == Kind::Room => o.id,
+        Some(o) => o.location,
+        None => NOTHING,
+    })
+}
+
+/// `Name(#n)`, as TinyMUX's ownership, link and destroy messages name objects (an exit
+/// with all its names).
+pub fn named(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
+    Ok(match ev.world.object(id)? {
+        Some(o) if o.kind == Kind::Exit => format!("{}(#{id})", o.name),
+        Some(o) => format!("{}(#{id})", display_name(&o)),
+        None => format!("*NOTHING*(#{id})"),
+    })
+}
+
 /// True when `who` may change `what` (wizards, owners, and objects of the same owner).
 pub fn controls(ev: &mut Eval<'_>, who: Dbref, what: Dbref) -> R<bool> {
     if is_wizard(ev, who)? {
