@@ -184,37 +184,23 @@ pub fn run_list(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R {
 /// puppet is told, as `Name> text` (TinyMUX forwards what is sent to the puppet itself
 /// always). Run once when a command or job has finished.
 pub fn forward_puppets(ev: &mut Eval<'_>) -> R {
-    let mut extra = Vec::new();
-    for emit in &ev.emits {
+    let mut forwards: Vec<(usize, Emit)> = Vec::new();
+    for (i, emit) in ev.emits.iter().enumerate() {
         let Emit::To(to, text) = emit else {
             continue;
         };
-        let Some(obj) = ev.world.object(*to)? else {
-            continue;
-        };
-        if obj.has_flag("PUPPET") && obj.owner != obj.id {
-            let name = crate::functions::objects::display_name(&obj).to_string();
-            extra.push((obj.owner, format!("{name}> {text}")));
+        if let Some(obj) = ev.world.object(*to)?
+            && obj.has_flag("PUPPET")
+            && obj.owner != obj.id
+        {
+            let name = crate::functions::objects::display_name(&obj);
+            forwards.push((i + 1, Emit::To(obj.owner, format!("{name}> {text}"))));
         }
     }
-    // Each forwarded line follows the line it forwards.
-    if !extra.is_empty() {
-        let mut merged = Vec::with_capacity(ev.emits.len() + extra.len());
-        let mut extra = extra.into_iter().peekable();
-        for emit in std::mem::take(&mut ev.emits) {
-            let forwarded = match &emit {
-                Emit::To(to, _) => ev
-                    .world
-                    .object(*to)?
-                    .is_some_and(|o| o.has_flag("PUPPET") && o.owner != o.id),
-                _ => false,
-            };
-            merged.push(emit);
-            if forwarded && let Some((owner, text)) = extra.next() {
-                merged.push(Emit::To(owner, text));
-            }
-        }
-        ev.emits = merged;
+    // Each forwarded line follows the line it forwards (inserted from the back, so the
+    // positions found stay right).
+    for (at, emit) in forwards.into_iter().rev() {
+        ev.emits.insert(at, emit);
     }
     Ok(())
 }
