@@ -26,6 +26,9 @@ const CLAIM_BATCH: usize = 16;
 /// time, plus the claim's round trip).
 const POLL: Duration = Duration::from_millis(20);
 
+/// How long a pod waits after a failed claim (Redis down or failing over).
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
+
 /// Longest entry id kept as written; longer ones (deep chains) are hashed.
 const ID_MAX: usize = 120;
 
@@ -138,16 +141,17 @@ pub(crate) async fn worker(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
         if *stop.borrow() {
             return;
         }
-        let claimed = match engine.store.queue_claim(CLAIM_BATCH, LEASE_MS).await {
-            Ok(claimed) => claimed,
+        let (claimed, pause) = match engine.store.queue_claim(CLAIM_BATCH, LEASE_MS).await {
+            Ok(claimed) => (claimed, POLL),
             Err(error) => {
-                tracing::warn!(%error, "queue claim failed");
-                Vec::new()
+                // Redis is away: look again after a while, not 50 times a second.
+                tracing::warn!(%error, "queue claim failed; retrying in {CLAIM_RETRY:?}");
+                (Vec::new(), CLAIM_RETRY)
             }
         };
         if claimed.is_empty() {
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = engine.queue_wake.notified() => {}
                 _ = stop.changed() => {}
             }
