@@ -373,6 +373,55 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
     // Nothing runs twice: a moment later it is still 50.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(run(&mut wiz, "think [get(Box/cnt)]").await, ["50"]);
+
+    // @ps reads the shard's queue, from another pod too.
+    run(&mut wiz, "@wait 100=think much later").await;
+    run(&mut wiz, "@wait Box=think on a semaphore").await;
+    let listed = run(&mut bob, "@ps").await;
+    assert_eq!(
+        listed.last().map(String::as_str),
+        Some("Totals: Wait Queue...0/1  Semaphores...0/1  SQL 0/0"),
+        "{listed:?}"
+    );
+    let listed = run(&mut wiz, "@ps").await;
+    assert_eq!(listed[0], "----- Wait Queue -----", "{listed:?}");
+    assert!(
+        listed[1].starts_with("[99]Wizard(#1") && listed[1].ends_with("):think much later"),
+        "{listed:?}"
+    );
+    assert_eq!(listed[2], "----- Semaphore Queue -----");
+    let box_id = run(&mut wiz, "think num(Box)").await.join("");
+    assert!(
+        listed[3].starts_with(&format!("[{box_id}]Wizard(#1")),
+        "{listed:?}"
+    );
+    assert_eq!(
+        listed[4..],
+        [
+            "----- System Queue -----",
+            "Totals: Wait Queue...1/1  Semaphores...1/1  SQL 0/0",
+            "        System Tasks.....0"
+        ]
+    );
+    assert_eq!(run(&mut wiz, "@halt").await, ["2 queue entries removed."]);
+
+    // A player's objects that queue more than the quota (100) are halted, the object
+    // that went over is set HALT, and its owner is told.
+    run(&mut bob, "@create Spinner").await;
+    run(
+        &mut bob,
+        "&spin Spinner=@dolist lnum(150)=@wait 100=think x",
+    )
+    .await;
+    run(&mut bob, "@trigger Spinner/spin").await;
+    bob.expect("Run away objects: too many commands queued.  Halted.")
+        .await;
+    eventually(&mut bob, "hasflag(Spinner,halt)", "1").await;
+    let totals = run(&mut bob, "@ps").await;
+    assert_eq!(
+        totals,
+        ["Totals: Wait Queue...0/0  Semaphores...0/0  SQL 0/0"]
+    );
 }
 
 /// The queue under faults: 50 objects each run a three-step `@wait`/`@trigger` chain
@@ -426,4 +475,240 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
     )
     .await;
     assert_eq!(each, ["3"], "every object ran its three steps exactly");
+}
+
+/// Polls `think <expr>` until it prints `want` (queued work runs a moment later).
+async fn eventually(player: &mut Player, expr: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = run(player, &format!("think {expr}")).await.join("");
+        if seen == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{expr} stayed at {seen:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What a shard runs on its own: a master-room object's `@aconnect` greets every player
+/// who connects and its `@adisconnect` records who left and why; queued code moves and
+/// renames things (contents lists follow); `@startup` runs once when the whole shard
+/// starts again, not when one pod of a running shard is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_queued_movement_and_startup_on_a_shard() {
+    let (mut shard, _dir) = fast_shard("hooks");
+    let mut wiz = wizard(&shard).await;
+    run(&mut wiz, "@create Global").await;
+    let global = run(&mut wiz, "think num(Global)").await.join("");
+    run(&mut wiz, "@set Global=INHERIT").await;
+    run(&mut wiz, "@aconnect Global=@pemit %#=Welcome, %N.").await;
+    run(&mut wiz, "@adisconnect me=&left me=%0").await;
+    run(&mut wiz, "@adisconnect Global=&gone me=%N").await;
+    run(&mut wiz, "&visit Global=$+visit:@tel %#=#2").await;
+    run(&mut wiz, "&rename Global=@name me=Globe").await;
+    // A typed @tel is the softcode layer's: the contents lists of both rooms follow.
+    assert_eq!(
+        run(&mut wiz, "@tel Global=#2").await,
+        ["Global has left.", "Teleported."]
+    );
+    assert_eq!(run(&mut wiz, &format!("think loc({global})")).await, ["#2"]);
+    assert_eq!(
+        run(&mut wiz, "think lcon(#2)").await,
+        std::slice::from_ref(&global)
+    );
+    assert_eq!(run(&mut wiz, "think lcon(here)").await, ["#1"]);
+
+    let mut alice = Player::connect(shard.telnet_addr()).await;
+    alice.send("create Alice secret").await;
+    alice.expect("Welcome, Alice.").await;
+    alice.send("+visit").await;
+    alice.expect("Master Room").await;
+    let alice_id = run(&mut wiz, "think num(*Alice)").await.join("");
+    eventually(&mut wiz, "loc(*Alice)", "#2").await;
+    eventually(&mut wiz, "lcon(#2)", &format!("{alice_id} {global}")).await;
+    alice.send("QUIT").await;
+    eventually(&mut wiz, &format!("get({global}/gone)"), "Alice").await;
+    run(&mut wiz, &format!("@trigger {global}/rename")).await;
+    eventually(&mut wiz, &format!("name({global})"), "Globe").await;
+
+    // The wizard's own last connection going sets off its @adisconnect with the reason.
+    let mut second = wizard(&shard).await;
+    wiz.send("QUIT").await;
+    run(&mut second, "think ok").await;
+    assert_eq!(
+        run(&mut second, "think get(me/left)").await,
+        Vec::<String>::new()
+    );
+    drop(second);
+    let mut wiz = wizard(&shard).await;
+    eventually(&mut wiz, "get(me/left)", "Netfailure").await;
+
+    run(
+        &mut wiz,
+        &format!("@startup {global}=&started me=[add(v(started),1)]"),
+    )
+    .await;
+    // One pod replaced while the other runs: not a start.
+    tokio::task::block_in_place(|| shard.kill_pod("game-0")).expect("kill game-0");
+    tokio::task::block_in_place(|| shard.start_pod()).expect("start a pod");
+    let mut wiz = wizard(&shard).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        run(&mut wiz, &format!("think get({global}/started)")).await,
+        Vec::<String>::new()
+    );
+    // Every pod gone for longer than a heartbeat lives, then two new ones: one start.
+    for pod in shard.pod_names() {
+        tokio::task::block_in_place(|| shard.kill_pod(&pod)).expect("kill a pod");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::block_in_place(|| shard.start_pod()).expect("start a pod");
+    tokio::task::block_in_place(|| shard.start_pod()).expect("start a pod");
+    let mut wiz = wizard(&shard).await;
+    eventually(&mut wiz, &format!("get({global}/started)"), "1").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        run(&mut wiz, &format!("think get({global}/started)")).await,
+        ["1"]
+    );
+}
+
+/// One step of a recorded transcript (`softcode/transcripts/*.jsonl`).
+struct Step {
+    conn: String,
+    cmd: String,
+    compare: bool,
+    out: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Step {
+    fn parse(line: &str) -> Self {
+        let v: serde_json::Value = serde_json::from_str(line).expect("transcript JSON");
+        let text = |key: &str| v[key].as_str().expect("transcript field").to_string();
+        let out = v["out"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(name, lines)| {
+                        let lines = lines.as_array().map_or_else(Vec::new, |a| {
+                            a.iter()
+                                .filter_map(|l| l.as_str().map(str::to_string))
+                                .collect()
+                        });
+                        (name.clone(), lines)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Step {
+            conn: text("conn"),
+            cmd: text("cmd"),
+            compare: v["compare"].as_bool().unwrap_or(false),
+            out,
+        }
+    }
+}
+
+/// Multi-player sessions recorded from TinyMUX 2.12 (`scripts/record-transcript`) replayed
+/// on a fresh shard each: every compared step prints on the shard, on every connection,
+/// what TinyMUX printed, once run-varying values (times, a random roll) are masked as the
+/// transcript says. `globals`: a small global system in plain TinyMUX softcode (`+who`,
+/// `+finger` with `&finger-*` attributes, `+roll`) installed in the master room and used
+/// by two players. `hooks`: `@aconnect`/`@adisconnect` on a master-room object and on a
+/// player, through connections, a second connection, LOGOUT and QUIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_sessions_play_as_on_tinymux() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../softcode/transcripts");
+    let mut compared = 0;
+    for name in ["globals", "hooks"] {
+        compared += replay_transcript(&dir, name).await;
+    }
+    assert!(compared >= 80, "only {compared} outputs compared");
+}
+
+/// Replays one transcript on a fresh shard; returns how many outputs it compared.
+async fn replay_transcript(dir: &std::path::Path, name: &str) -> usize {
+    let script =
+        std::fs::read_to_string(dir.join(format!("{name}.mux"))).expect("transcript script");
+    let masks: Vec<regex::Regex> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("#!mask "))
+        .map(|m| regex::Regex::new(m).expect("mask"))
+        .collect();
+    let mask = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                let plain = mush_softcode::functions::strings::strip(l);
+                masks
+                    .iter()
+                    .fold(plain, |t, m| m.replace_all(&t, "*").into_owned())
+            })
+            .collect()
+    };
+    let recorded = std::fs::read_to_string(dir.join(format!("{name}.jsonl"))).expect("transcript");
+    let steps: Vec<Step> = recorded
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(Step::parse)
+        .collect();
+
+    let (shard, _dir) = fast_shard(name);
+    let mut players: std::collections::BTreeMap<String, Player> = Default::default();
+    let (mut compared, mut differences) = (0, Vec::new());
+    for step in &steps {
+        if !players.contains_key(&step.conn) {
+            let mut player = Player::connect(shard.telnet_addr()).await;
+            player
+                .take_lines(Duration::from_millis(300), |_| false)
+                .await;
+            players.insert(step.conn.clone(), player);
+        }
+        let player = players.get_mut(&step.conn).expect("connection");
+        player.send(&step.cmd).await;
+        for (name, player) in players.iter_mut() {
+            let theirs = step.out.get(name).cloned().unwrap_or_default();
+            let ours = if step.compare {
+                // As many lines as TinyMUX sent, then a moment for any extra.
+                let mut lines = player
+                    .take_lines(Duration::from_secs(5), |n| n >= theirs.len())
+                    .await;
+                lines.extend(
+                    player
+                        .take_lines(Duration::from_millis(150), |_| false)
+                        .await,
+                );
+                lines
+            } else {
+                player
+                    .take_lines(Duration::from_millis(500), |_| false)
+                    .await
+            };
+            if step.compare {
+                compared += 1;
+                if mask(&ours) != mask(&theirs) {
+                    differences.push(format!(
+                        "{}> {}\n  on {name}, shard:   {ours:?}\n  on {name}, TinyMUX: {theirs:?}",
+                        step.conn, step.cmd
+                    ));
+                }
+            }
+        }
+        if step.cmd.eq_ignore_ascii_case("quit") {
+            players.remove(&step.conn);
+        }
+    }
+    println!(
+        "transcript {name}: {compared} compared outputs, {} differ",
+        differences.len()
+    );
+    assert!(
+        differences.is_empty(),
+        "the shard's {name} transcript differs from TinyMUX's:\n{}",
+        differences.join("\n")
+    );
+    compared
 }

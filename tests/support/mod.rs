@@ -122,6 +122,40 @@ impl Player {
         }
     }
 
+    /// Reads until `want` says the lines so far are enough, or until nothing more arrives
+    /// for `quiet`, or 20 s pass; then takes every complete line received (without `\r`,
+    /// empty lines dropped).
+    pub async fn take_lines(
+        &mut self,
+        quiet: Duration,
+        want: impl Fn(usize) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let complete = self.text.matches('\n').count();
+            if want(complete) || Instant::now() > deadline || self.closed {
+                break;
+            }
+            let mut buf = [0u8; 8192];
+            match tokio::time::timeout(quiet, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
+                Ok(Ok(n)) => {
+                    let text = strip_telnet(&buf[..n]);
+                    self.transcript.push_str(&text);
+                    self.text.push_str(&text);
+                }
+                Err(_) => break,
+            }
+        }
+        let end = self.text.rfind('\n').map_or(0, |at| at + 1);
+        let taken: String = self.text.drain(..end).collect();
+        taken
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
     /// The socket, for a driver that reads and writes on its own from here on.
     pub fn into_stream(self) -> TcpStream {
         self.stream

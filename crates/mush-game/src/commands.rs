@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use mush_proto::{ConnState, Handle};
 use mush_rpc::MAX_LINE;
+use mush_softcode::hooks::Reason;
 use mush_store::{Dbref, Field, Kind, NewObject, Object, StoreError, VALUE_MAX};
 
 use crate::engine::{Engine, Session};
@@ -53,8 +54,17 @@ pub(crate) async fn run(engine: &Arc<Engine>, session: &mut Session, line: &str)
 
 /// The connection went away without QUIT (network, timeout, gateway gone).
 pub(crate) async fn disconnected(engine: &Arc<Engine>, session: &mut Session) {
+    // A handle is gone only once, so its departure's hooks are named by it alone.
+    let producer = format!("{}:gone", session.handle.0);
     if let Some(player) = session.player.take()
-        && let Err(error) = leave_world(engine, session.handle, player).await
+        && let Err(error) = leave_world(
+            engine,
+            session.handle,
+            player,
+            Reason::Netfailure,
+            &producer,
+        )
+        .await
     {
         tracing::warn!(handle = %session.handle, %error, "disconnect cleanup failed");
     }
@@ -179,6 +189,7 @@ async fn enter_world(
     player: &Object,
 ) -> Result<(), StoreError> {
     let handle = session.handle;
+    let producer = format!("{}:{}:connect", handle.0, session.last_seq);
     let binding = player.id.0.to_string();
     // Two keys in two slots: written together, one round trip instead of two.
     tokio::try_join!(
@@ -196,16 +207,32 @@ async fn enter_world(
             )
             .await?;
     }
-    look_room(engine, handle, player).await
+    look_room(engine, handle, player).await?;
+    let id = player.id;
+    crate::queue::hook(engine, id, &producer, |ev, _| {
+        mush_softcode::hooks::connected(ev, crate::softcode::to_i64(id))
+    })
+    .await
 }
 
+/// A player's connection leaves the world (`reason` says how); `producer` names the
+/// departure, so its `@adisconnect`s queue once however often this runs.
 async fn leave_world(
     engine: &Arc<Engine>,
     handle: Handle,
     player: Dbref,
+    reason: Reason,
+    producer: &str,
 ) -> Result<(), StoreError> {
     engine.store.remove_player_conn(player, handle).await?;
     engine.changed(&[player]).await;
+    // Only the last connection's departure sets off `@adisconnect`, as in TinyMUX.
+    if engine.handles_of(player).await?.is_empty() {
+        crate::queue::hook(engine, player, producer, |ev, _| {
+            mush_softcode::hooks::disconnected(ev, crate::softcode::to_i64(player), reason)
+        })
+        .await?;
+    }
     if let Some(me) = engine.object(player).await?
         && let Some(room) = me.location
     {
@@ -254,13 +281,14 @@ async fn in_world(
     }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
-    // `@set obj=ATTR:value` and `@set obj/attr=flag` are attribute writes, which the
-    // softcode layer owns (owners, flags and their permission rules).
-    let attribute_write = lower == "@set"
-        && rest
-            .split_once('=')
-            .is_some_and(|(l, r)| l.contains('/') || r.contains(':'));
-    if attribute_write || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
+    // `@set` belongs to the softcode layer (attributes, attribute flags, and TinyMUX's
+    // flags with their permission rules), except for the pod's own flags.
+    let softcode_set = lower == "@set"
+        && rest.split_once('=').is_some_and(|(l, r)| {
+            let flag = r.trim().trim_start_matches('!').trim();
+            l.contains('/') || r.contains(':') || !POD_FLAGS.contains(&flag.to_uppercase().as_str())
+        });
+    if softcode_set || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
         cx.softcode(line).await?;
         return Ok(true);
     }
@@ -302,7 +330,8 @@ async fn in_world(
             }
         }
         "logout" => {
-            leave_world(engine, session.handle, player).await?;
+            let producer = format!("{}:{}", session.handle.0, session.last_seq);
+            leave_world(engine, session.handle, player, Reason::Logout, &producer).await?;
             engine
                 .store
                 .set_state(session.handle, ConnState::Connected)
@@ -311,7 +340,8 @@ async fn in_world(
             engine.tell(session.handle, &engine.settings.welcome).await;
         }
         "quit" => {
-            leave_world(engine, session.handle, player).await?;
+            let producer = format!("{}:{}", session.handle.0, session.last_seq);
+            leave_world(engine, session.handle, player, Reason::Quit, &producer).await?;
             session.player = None;
             engine.disconnect(session, "Goodbye!").await;
             return Ok(false);
@@ -954,11 +984,11 @@ impl Cx<'_> {
             Some(flag) => (true, flag.trim().to_ascii_uppercase()),
             None => (false, setting.to_ascii_uppercase()),
         };
-        if !FLAGS.contains(&flag.as_str()) {
+        if !POD_FLAGS.contains(&flag.as_str()) {
             self.tell("I don't understand that flag.").await;
             return Ok(());
         }
-        if matches!(flag.as_str(), "WIZARD" | "BUILDER") && !self.is_wizard() {
+        if flag == "BUILDER" && !self.is_wizard() {
             self.tell(NO_PERMISSION).await;
             return Ok(());
         }
@@ -1173,9 +1203,9 @@ async fn room_text(engine: &Arc<Engine>, me: &Object, room: &Object) -> Result<S
 }
 
 /// Flags `@set` knows.
-const FLAGS: &[&str] = &[
-    "WIZARD", "BUILDER", "DARK", "OPAQUE", "STICKY", "HALTED", "QUIET",
-];
+/// Flags that only the pod's own `@set` sets: BUILDER (who may build here; TinyMUX has it
+/// as a power) and HALTED. Every other flag is TinyMUX's, set by the softcode layer.
+const POD_FLAGS: &[&str] = &["BUILDER", "HALTED"];
 
 fn type_letter(object: &Object) -> &'static str {
     match object.kind {

@@ -55,7 +55,7 @@ pub fn topic(topic: &str) -> &'static str {
         "describe" | "desc" => "@describe <object>=<text>: set what look shows.",
         "name" => "@name <object>=<name>: rename something you own.",
         "set" => {
-            "@set <object>=[!]<FLAG> sets or clears a flag (DARK, OPAQUE, STICKY, QUIET; BUILDER and WIZARD by wizards). @set <object>=<ATTR>:<value> sets an attribute."
+            "@set <object>=[!]<FLAG> sets or clears a flag (TinyMUX's flags with their rules, such as DARK, OPAQUE, INHERIT, WIZARD; and BUILDER, set by wizards). @set <object>=<ATTR>:<value> sets an attribute."
         }
         "attr" | "attribute" => {
             "&<ATTR> <object>=<value>: set an attribute; an empty value clears it."

@@ -126,6 +126,10 @@ impl Pod {
             draining: false,
         };
         let store = self.engine.store.clone();
+        // Before the first heartbeat, which keeps the shard "up" for the pods after us.
+        let starting = store
+            .claim_shard_start(&info.id, config.heartbeat_ttl)
+            .await?;
         store.heartbeat(&info, config.heartbeat_ttl).await?;
         let mut beat = tokio::spawn(heartbeat(
             store.clone(),
@@ -137,6 +141,17 @@ impl Pod {
         // Every pod runs the shard's queued softcode, whichever pod queued it.
         let (stop_queue, queue_stopped) = tokio::sync::watch::channel(false);
         let mut queue = tokio::spawn(crate::queue::worker(self.engine.clone(), queue_stopped));
+        if starting {
+            // This pod starts the shard: the world's `@startup`s run, once per start.
+            let engine = self.engine.clone();
+            let start = format!("{}@{}", info.id, mush_store::now_ms());
+            tokio::spawn(async move {
+                match crate::queue::startup(&engine, &start).await {
+                    Ok(count) => tracing::info!(count, "@startup queued"),
+                    Err(error) => tracing::warn!(%error, "@startup not queued"),
+                }
+            });
+        }
 
         let service = GameServer::new(GameService::new(self.engine.clone()))
             .max_decoding_message_size(MAX_MESSAGE)

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mush_softcode::queue::{Job, QueueOp, Wait};
-use mush_store::{NewEntry, QueueChange, StoreError};
+use mush_softcode::queue::{Job, Notice, QueueOp, Wait};
+use mush_store::{Applied, NewEntry, QueueChange, StoreError};
 
 use crate::engine::Engine;
 
@@ -31,9 +31,6 @@ const CLAIM_RETRY: Duration = Duration::from_secs(1);
 
 /// Longest entry id kept as written; longer ones (deep chains) are hashed.
 const ID_MAX: usize = 120;
-
-/// Said to an owner whose objects queued more than the quota.
-const RUNAWAY: &str = "Run away objects: too many commands queued.  Halted.";
 
 /// The id of the `n`th entry a producer queued.
 fn child_id(producer: &str, n: usize) -> String {
@@ -116,6 +113,7 @@ pub(crate) async fn submit(
     if ops.is_empty() {
         return Ok(());
     }
+    let tells = halt_tells(&ops);
     let changes = changes(producer, ops);
     let applied = engine.store.queue_apply(&changes).await?;
     if changes
@@ -124,13 +122,175 @@ pub(crate) async fn submit(
     {
         engine.queue_wake.notify_one();
     }
-    runaway(engine, &applied.runaway_owners).await
+    report(engine, &tells, &applied).await
 }
 
-async fn runaway(engine: &Arc<Engine>, owners: &[u64]) -> Result<(), StoreError> {
-    for owner in owners {
-        engine.notify(mush_store::Dbref(*owner), RUNAWAY).await?;
+/// Who each `@halt` among `ops` tells, in order.
+fn halt_tells(ops: &[QueueOp]) -> Vec<i64> {
+    ops.iter()
+        .filter_map(|op| match op {
+            QueueOp::Halt { tell, .. } => Some(*tell),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs one of the game's own hooks (`@aconnect`, `@adisconnect`, `@startup`) as
+/// `executor` and submits what it queued under `producer`, so a hook that runs again (its
+/// command re-sent after a pod died) queues nothing twice. A hook the world refuses (it
+/// needs too much of it) is logged: the player's own command still goes on.
+pub(crate) async fn hook(
+    engine: &Arc<Engine>,
+    executor: mush_store::Dbref,
+    producer: &str,
+    f: impl FnMut(&mut mush_softcode::Eval<'_>, &mush_softcode::Frame<'_>) -> mush_softcode::R,
+) -> Result<(), StoreError> {
+    match crate::softcode::run(engine, executor, Some(producer), f).await {
+        Ok(mut finished) => {
+            submit(engine, producer, std::mem::take(&mut finished.queue)).await?;
+            crate::softcode::deliver(engine, &finished).await
+        }
+        Err(crate::softcode::Stopped::Store(error)) => Err(error),
+        Err(crate::softcode::Stopped::Refused(why)) => {
+            tracing::warn!(%executor, producer, why, "hook not run");
+            Ok(())
+        }
     }
+}
+
+/// Most objects one shard start runs `@startup` for (those that set it and their
+/// descendants): beyond this the rest are logged, not run.
+const STARTUP_MAX: usize = 10_000;
+
+/// Queues every `@startup` of the world, as TinyMUX does when it starts: objects that set
+/// the attribute and, since it is inherited, their children to [`PARENT_DEPTH`]
+/// generations. Only the pod that starts the shard calls this (see
+/// `Store::claim_shard_start`); `start` names the start, so each object's `@startup` is
+/// queued once per start.
+///
+/// [`PARENT_DEPTH`]: mush_softcode::functions::objects::PARENT_DEPTH
+pub(crate) async fn startup(engine: &Arc<Engine>, start: &str) -> Result<usize, StoreError> {
+    use mush_store::SearchIndex;
+    let mut objects = engine.store.search_index(SearchIndex::Startup, "").await?;
+    let mut generation = objects.clone();
+    for _ in 0..mush_softcode::functions::objects::PARENT_DEPTH {
+        let mut children = Vec::new();
+        for parent in &generation {
+            let found = engine
+                .store
+                .search_index(SearchIndex::Parent, &parent.0.to_string())
+                .await?;
+            children.extend(found.into_iter().filter(|c| !objects.contains(c)));
+        }
+        if children.is_empty() || objects.len() > STARTUP_MAX {
+            break;
+        }
+        objects.extend(children.iter().copied());
+        generation = children;
+    }
+    if objects.len() > STARTUP_MAX {
+        tracing::warn!(
+            found = objects.len(),
+            run = STARTUP_MAX,
+            "too many @startup objects; the rest are not run"
+        );
+        objects.truncate(STARTUP_MAX);
+    }
+    for &object in &objects {
+        let producer = format!("startup:{start}:{}", object.0);
+        let id = crate::softcode::to_i64(object);
+        hook(engine, object, &producer, |ev, _| {
+            mush_softcode::hooks::startup(ev, id)
+        })
+        .await?;
+    }
+    Ok(objects.len())
+}
+
+/// Most entries `@ps` lists (it counts them all): TinyMUX lists every one, but a shard's
+/// queue may hold the work of many thousands of objects.
+const PS_MAX: usize = 1_000;
+
+/// The shard's queue as `@ps` sees it.
+pub(crate) async fn view(engine: &Engine) -> Result<mush_softcode::QueueView, StoreError> {
+    let listing = engine.store.queue_list(PS_MAX).await?;
+    let now = listing.now_ms as i64;
+    let entries = listing
+        .entries
+        .iter()
+        .filter_map(|listed| {
+            // A body this pod cannot read (a newer pod's format) is counted, not listed.
+            let job: Job = serde_json::from_str(&listed.body).ok()?;
+            Some(mush_softcode::Queued {
+                executor: job.executor,
+                owner: job.owner,
+                enactor: job.enactor,
+                actions: job.actions,
+                args: job.args,
+                wait_ms: listed.due_ms.map(|due| due as i64 - now),
+                semaphore: listed.semaphore.map(|s| s as i64),
+            })
+        })
+        .collect();
+    Ok(mush_softcode::QueueView {
+        entries,
+        waiting: listing.waiting,
+        semaphores: listing.semaphores,
+    })
+}
+
+/// Says what applying queue changes did, as TinyMUX does: each `@halt`'s count to whoever
+/// halted; to an owner that went over its quota, that its objects were halted, with the
+/// object that went over set HALT (so its `$`-commands stop until someone clears it).
+async fn report(engine: &Arc<Engine>, tells: &[i64], applied: &Applied) -> Result<(), StoreError> {
+    for (&tell, &count) in tells.iter().zip(&applied.halted) {
+        let notice = Notice::Halted {
+            tell,
+            count: count as usize,
+        };
+        let (to, text) = notice.message();
+        if let Ok(to) = u64::try_from(to) {
+            engine.notify(mush_store::Dbref(to), &text).await?;
+        }
+    }
+    for &(owner, object) in &applied.runaway {
+        let notice = Notice::Runaway {
+            owner: owner as i64,
+            object: object as i64,
+        };
+        engine
+            .notify(mush_store::Dbref(owner), &notice.message().1)
+            .await?;
+        set_halt(engine, mush_store::Dbref(object)).await?;
+    }
+    Ok(())
+}
+
+/// Sets an object HALT, checked against the version read so a concurrent flag change is
+/// not lost (a few tries; an object that keeps changing is left as it is, and logged).
+async fn set_halt(engine: &Arc<Engine>, id: mush_store::Dbref) -> Result<(), StoreError> {
+    for _ in 0..5 {
+        engine.cache.evict(id);
+        let Some(object) = engine.object(id).await? else {
+            return Ok(());
+        };
+        if object.has_flag("HALT") {
+            return Ok(());
+        }
+        let mut flags = object.flags.clone();
+        flags.push("HALT".into());
+        let change =
+            mush_store::FieldChange::Set(mush_store::Field::Flags.key().into(), flags.join(" "));
+        if engine
+            .store
+            .write_if_version(id, object.version, None, &[change])
+            .await?
+        {
+            engine.changed(&[id]).await;
+            return Ok(());
+        }
+    }
+    tracing::warn!(%id, "run-away object not set HALT: it kept changing");
     Ok(())
 }
 
@@ -206,9 +366,10 @@ async fn run_entry(engine: &Arc<Engine>, entry: &mush_store::Claimed) -> Result<
             Vec::new()
         }
     };
+    let tells = halt_tells(&ops);
     let changes = changes(&entry.id, ops);
     let applied = engine.store.queue_finish(&entry.id, &changes).await?;
-    runaway(engine, &applied.runaway_owners).await
+    report(engine, &tells, &applied).await
 }
 
 #[cfg(test)]

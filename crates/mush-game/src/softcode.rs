@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mush_softcode::queue::QueueOp;
 use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
-    Object as SObject, Search, World,
+    Object as SObject, QueueView, Search, World,
 };
 use mush_store::{Dbref, Field, FieldChange, Kind, Object, SearchIndex, StoreError};
 
@@ -35,6 +35,12 @@ enum Write {
     Attr(Dbref, String, String, Dbref, u32),
     Flags(Dbref, Vec<String>),
     Field(Dbref, Field, String),
+    /// Object, where it was, where it goes, whether it is an exit (exits are listed apart).
+    Move(Dbref, Option<Dbref>, Option<Dbref>, bool),
+    /// Object, old owner, new owner: the owner index follows.
+    Owner(Dbref, Dbref, Dbref),
+    /// A player's new name (old, new): the unique name index follows.
+    PlayerName(Dbref, String, String),
 }
 
 /// What the evaluator sees of the world during one command.
@@ -47,16 +53,20 @@ struct Snapshot {
     players: HashMap<String, Option<i64>>,
     searches: HashMap<Search, Vec<i64>>,
     connections: Option<Vec<Connection>>,
+    queued: Option<QueueView>,
     attrs: HashMap<(i64, String), Option<Attr>>,
     /// Header changes this run made (flags, parent, zone), cleared with `attrs` before
     /// every run so a re-run starts from what was read, not from its own earlier changes.
     headers: HashMap<i64, Arc<SObject>>,
+    /// Moves this run made (object, from, to), cleared like `headers`: contents lists read
+    /// later in the run show them.
+    moves: Vec<(i64, i64, i64)>,
     writes: Vec<Write>,
     now: i64,
     seed: u64,
 }
 
-fn to_i64(id: Dbref) -> i64 {
+pub(crate) fn to_i64(id: Dbref) -> i64 {
     i64::try_from(id.0).unwrap_or(NOTHING)
 }
 
@@ -100,6 +110,20 @@ fn convert(object: &Object) -> SObject {
     }
 }
 
+/// An object as softcode sees it, with TinyMUX's CONNECTED flag on a player that has a
+/// connection (the flag is not stored: it is the connection index, cached by the pod and
+/// invalidated when a player connects or leaves).
+async fn converted(engine: &Engine, object: &Object) -> Result<SObject, StoreError> {
+    let mut seen = convert(object);
+    if object.kind == Kind::Player
+        && !seen.flags.iter().any(|f| f == "CONNECTED")
+        && !engine.handles_of(object.id).await?.is_empty()
+    {
+        seen.flags.push("CONNECTED".into());
+    }
+    Ok(seen)
+}
+
 /// Attribute names that are fields of the stored object rather than attributes.
 fn field_attr(object: &Object, name: &str) -> Option<String> {
     match name {
@@ -109,6 +133,25 @@ fn field_attr(object: &Object, name: &str) -> Option<String> {
 }
 
 impl Snapshot {
+    /// A list as read, with this run's moves in and out of `container` applied (an arrival
+    /// first, as TinyMUX lists the newest arrival first).
+    fn moved(&self, container: i64, listed: &[i64], exits: bool) -> Vec<i64> {
+        let mut list = listed.to_vec();
+        for &(id, from, to) in &self.moves {
+            let is_exit = matches!(self.object(id), Ok(Some(o)) if o.kind == SKind::Exit);
+            if is_exit != exits {
+                continue;
+            }
+            if from == container || to == container {
+                list.retain(|&x| x != id);
+            }
+            if to == container {
+                list.insert(0, id);
+            }
+        }
+        list
+    }
+
     fn loaded(&self, id: i64) -> Result<Option<&Arc<Object>>, Miss> {
         match self.objects.get(&id) {
             None => Err(Miss::Object(id)),
@@ -176,11 +219,13 @@ impl World for Snapshot {
     }
 
     fn contents(&self, id: i64) -> Result<Vec<i64>, Miss> {
-        self.contents.get(&id).cloned().ok_or(Miss::Lists(id))
+        let listed = self.contents.get(&id).ok_or(Miss::Lists(id))?;
+        Ok(self.moved(id, listed, false))
     }
 
     fn exits(&self, id: i64) -> Result<Vec<i64>, Miss> {
-        self.exits.get(&id).cloned().ok_or(Miss::Lists(id))
+        let listed = self.exits.get(&id).ok_or(Miss::Lists(id))?;
+        Ok(self.moved(id, listed, true))
     }
 
     fn player_named(&self, name: &str) -> Result<Option<i64>, Miss> {
@@ -192,6 +237,10 @@ impl World for Snapshot {
 
     fn connections(&self) -> Result<Vec<Connection>, Miss> {
         self.connections.clone().ok_or(Miss::Connections)
+    }
+
+    fn queued(&self) -> Result<QueueView, Miss> {
+        self.queued.clone().ok_or(Miss::Queue)
     }
 
     fn search(&self, query: &Search) -> Result<Vec<i64>, Miss> {
@@ -271,7 +320,10 @@ impl World for Snapshot {
                 if on {
                     updated.flags.push(flag);
                 }
-                self.writes.push(Write::Flags(dbref, updated.flags.clone()));
+                // CONNECTED is the connection index's, never stored (see `converted`).
+                let stored = updated.flags.iter().filter(|f| *f != "CONNECTED");
+                self.writes
+                    .push(Write::Flags(dbref, stored.cloned().collect()));
             }
             Change::Parent(p) => {
                 updated.parent = p;
@@ -282,9 +334,46 @@ impl World for Snapshot {
                 updated.zone = z;
                 self.writes.push(Write::Field(dbref, Field::Zone, field(z)));
             }
-            _ => {
+            Change::Location(to) => {
+                self.moves.push((id, updated.location, to));
+                self.writes.push(Write::Move(
+                    dbref,
+                    from_i64(updated.location),
+                    from_i64(to),
+                    updated.kind == SKind::Exit,
+                ));
+                updated.location = to;
+            }
+            Change::Link(to) => {
+                // An exit's link is its destination; anything else's is its home (a
+                // room's drop-to), as `convert` reads them.
+                let target = if updated.kind == SKind::Exit {
+                    Field::Destination
+                } else {
+                    Field::Home
+                };
+                updated.link = to;
+                self.writes.push(Write::Field(dbref, target, field(to)));
+            }
+            Change::Name(name) => {
+                let write = if updated.kind == SKind::Player {
+                    Write::PlayerName(dbref, updated.name.clone(), name.clone())
+                } else {
+                    Write::Field(dbref, Field::Name, name.clone())
+                };
+                updated.name = name;
+                self.writes.push(write);
+            }
+            Change::Owner(owner) => {
+                let (Some(old), Some(new)) = (from_i64(updated.owner), from_i64(owner)) else {
+                    return Err(Miss::Refused("no such owner".into()));
+                };
+                updated.owner = owner;
+                self.writes.push(Write::Owner(dbref, old, new));
+            }
+            Change::Power(..) => {
                 return Err(Miss::Refused(
-                    "that change is not available from softcode on this shard yet".into(),
+                    "powers are not available on this shard yet".into(),
                 ));
             }
         }
@@ -393,6 +482,7 @@ pub(crate) async fn run_spec<T>(
     for _ in 0..MAX_FETCHES {
         snapshot.attrs.clear();
         snapshot.headers.clear();
+        snapshot.moves.clear();
         snapshot.writes.clear();
         // The evaluator (not Send) lives only inside this block, never across an await.
         // The CPU budget is the command's, not each run's: re-runs spend from what is left.
@@ -469,13 +559,16 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             // they go into the snapshot now rather than through one miss each.
             let members = engine.contents(dbref).await?;
             let exits = engine.exits(dbref).await?;
-            for object in members.iter().chain(exits.iter()) {
+            let fresh: Vec<&Arc<Object>> = members
+                .iter()
+                .chain(exits.iter())
+                .filter(|o| !snapshot.objects.contains_key(&to_i64(o.id)))
+                .collect();
+            for object in fresh {
+                let seen = converted(engine, object).await?;
                 let key = to_i64(object.id);
-                if let std::collections::hash_map::Entry::Vacant(slot) = snapshot.objects.entry(key)
-                {
-                    slot.insert(Some(Arc::new(convert(object))));
-                    snapshot.raw.insert(key, object.clone());
-                }
+                snapshot.objects.insert(key, Some(Arc::new(seen)));
+                snapshot.raw.insert(key, object.clone());
             }
             // TinyMUX lists the newest arrival first.
             let contents: Vec<i64> = members.iter().rev().map(|o| to_i64(o.id)).collect();
@@ -491,6 +584,7 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             let rows = engine.who_rows().await?;
             snapshot.connections = Some(crate::commands::connections(&rows));
         }
+        Miss::Queue => snapshot.queued = Some(crate::queue::view(engine).await?),
         Miss::Search(query) => {
             let found = search(engine, &query).await?;
             snapshot.searches.insert(*query, found);
@@ -516,9 +610,9 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
             snapshot.objects.insert(next, None);
             break;
         };
-        let converted = convert(&object);
-        let parent = converted.parent;
-        snapshot.objects.insert(next, Some(Arc::new(converted)));
+        let seen = converted(engine, &object).await?;
+        let parent = seen.parent;
+        snapshot.objects.insert(next, Some(Arc::new(seen)));
         snapshot.raw.insert(next, object);
         next = parent;
     }
@@ -534,7 +628,16 @@ async fn apply(
     engine: &Arc<Engine>,
     snapshot: &Snapshot,
     mark: Option<&str>,
-) -> Result<Option<Dbref>, StoreError> {
+) -> Result<Option<Dbref>, Stopped> {
+    // A player's new name is claimed before anything is written, so a clash changes
+    // nothing.
+    for write in &snapshot.writes {
+        if let Write::PlayerName(id, _, name) = write
+            && !engine.store.claim_player_name(*id, name).await?
+        {
+            return Err(Stopped::Refused("That name is already in use.".into()));
+        }
+    }
     let mut order: Vec<Dbref> = Vec::new();
     let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();
     for write in &snapshot.writes {
@@ -562,6 +665,24 @@ async fn apply(
                 *id,
                 vec![FieldChange::Set(Field::Flags.key().into(), flags.join(" "))],
             ),
+            Write::Move(id, _, to, _) => (
+                *id,
+                vec![FieldChange::Set(
+                    Field::Location.key().into(),
+                    to.map(|d| d.0.to_string()).unwrap_or_default(),
+                )],
+            ),
+            Write::Owner(id, _, owner) => (
+                *id,
+                vec![FieldChange::Set(
+                    Field::Owner.key().into(),
+                    owner.0.to_string(),
+                )],
+            ),
+            Write::PlayerName(id, _, name) => (
+                *id,
+                vec![FieldChange::Set(Field::Name.key().into(), name.clone())],
+            ),
         };
         if !order.contains(&id) {
             order.push(id);
@@ -572,7 +693,7 @@ async fn apply(
         // Every write follows a read of its object (permission checks read it), so the
         // version is known; a write to an object gone meanwhile is an error.
         let Some(version) = snapshot.raw.get(&to_i64(id)).map(|o| o.version) else {
-            return Err(StoreError::NoObject(id.0));
+            return Err(StoreError::NoObject(id.0).into());
         };
         let list = changes.remove(&id).unwrap_or_default();
         if !engine
@@ -584,15 +705,42 @@ async fn apply(
         }
         engine.changed(&[id]).await;
     }
-    // New parents go into the index children() and lsearch() read.
+    // The indexes follow the objects: contents lists, owners, parents, player names.
     for write in &snapshot.writes {
-        if let Write::Field(id, Field::Parent, parent) = write
-            && !parent.is_empty()
-        {
-            engine
-                .store
-                .index_for_search(SearchIndex::Parent, parent, *id)
-                .await?;
+        match write {
+            Write::Field(id, Field::Parent, parent) if !parent.is_empty() => {
+                engine
+                    .store
+                    .index_for_search(SearchIndex::Parent, parent, *id)
+                    .await?;
+            }
+            // What a shard start runs (see `crate::queue::startup`).
+            Write::Attr(id, name, value, ..)
+                if name.eq_ignore_ascii_case("STARTUP") && !value.is_empty() =>
+            {
+                engine
+                    .store
+                    .index_for_search(SearchIndex::Startup, "", *id)
+                    .await?;
+            }
+            Write::Move(id, from, to, exit) => {
+                engine.store.relist(*id, *exit, *from, *to).await?;
+                let containers: Vec<Dbref> = from.iter().chain(to.iter()).copied().collect();
+                engine.changed(&containers).await;
+            }
+            Write::Owner(id, old, new) => {
+                let store = &engine.store;
+                store
+                    .unindex_for_search(SearchIndex::Owner, &old.0.to_string(), *id)
+                    .await?;
+                store
+                    .index_for_search(SearchIndex::Owner, &new.0.to_string(), *id)
+                    .await?;
+            }
+            Write::PlayerName(id, old, new) => {
+                engine.store.free_player_name(*id, old, new).await?;
+            }
+            _ => {}
         }
     }
     Ok(None)
@@ -691,6 +839,8 @@ async fn search(engine: &Arc<Engine>, query: &Search) -> Result<Vec<i64>, Stoppe
                     SearchIndex::Owner => o.owner.to_string(),
                     SearchIndex::Type => kind_name(o.kind).into(),
                     SearchIndex::Parent => o.parent.to_string(),
+                    // Never searched by softcode (only a shard start reads it).
+                    SearchIndex::Startup => value.clone(),
                 };
                 if truth != value {
                     engine.store.unindex_for_search(index, &value, id).await?;

@@ -11,6 +11,7 @@ pub mod command;
 pub mod dollar;
 pub mod eval;
 pub mod functions;
+pub mod hooks;
 pub mod listen;
 pub mod lock;
 pub mod memory;
@@ -21,5 +22,6 @@ pub mod world;
 
 pub use eval::{Emit, Eval, Frame, Limits, R};
 pub use world::{
-    Attr, AttrFlags, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, Search, World,
+    Attr, AttrFlags, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, QueueView, Queued,
+    Search, World,
 };

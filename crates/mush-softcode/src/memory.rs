@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::world::{Attr, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, Search, World};
+use crate::world::{
+    Attr, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, QueueView, Search, World,
+};
 
 /// An in-memory world.
 #[derive(Clone, Debug)]
@@ -16,6 +18,8 @@ pub struct MemoryWorld {
     exits: HashMap<Dbref, Vec<Dbref>>,
     /// Connected players, most recent first.
     pub connections: Vec<Connection>,
+    /// What `@ps` sees: whoever holds the queue puts it here before a command runs.
+    pub queued: QueueView,
     /// The clock `secs()` reads.
     pub now: i64,
     rng: u64,
@@ -38,6 +42,7 @@ impl MemoryWorld {
             contents: HashMap::new(),
             exits: HashMap::new(),
             connections: Vec::new(),
+            queued: QueueView::default(),
             now: 1_795_615_247,
             rng: 0x2545_f491_4f6c_dd1d,
             object_quota: None,
@@ -163,6 +168,10 @@ impl World for MemoryWorld {
 
     fn connections(&self) -> Result<Vec<Connection>, Miss> {
         Ok(self.connections.clone())
+    }
+
+    fn queued(&self) -> Result<QueueView, Miss> {
+        Ok(self.queued.clone())
     }
 
     fn search(&self, q: &Search) -> Result<Vec<Dbref>, Miss> {

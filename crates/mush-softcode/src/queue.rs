@@ -313,6 +313,29 @@ impl Queue {
         Self::default()
     }
 
+    /// What `@ps` sees of it at time `now` (ms).
+    pub fn view(&self, now: i64) -> crate::world::QueueView {
+        let entries: Vec<crate::world::Queued> = self
+            .entries
+            .values()
+            .map(|e| crate::world::Queued {
+                executor: e.job.executor,
+                owner: e.job.owner,
+                enactor: e.job.enactor,
+                actions: e.job.actions.clone(),
+                args: e.job.args.clone(),
+                wait_ms: e.due.map(|due| due - now),
+                semaphore: e.semaphore.as_ref().map(|(object, _)| *object),
+            })
+            .collect();
+        let semaphores = entries.iter().filter(|e| e.semaphore.is_some()).count();
+        crate::world::QueueView {
+            waiting: entries.len() - semaphores,
+            semaphores,
+            entries,
+        }
+    }
+
     /// Applies what a command asked, at time `now` (ms).
     pub fn apply(&mut self, ops: Vec<QueueOp>, now: i64) -> Vec<Notice> {
         let mut notices = Vec::new();

@@ -152,6 +152,38 @@ pub struct Attr {
     pub flags: AttrFlags,
 }
 
+/// A queued job as `@ps` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// The object that will run it.
+    pub executor: Dbref,
+    /// That object's owner when it was queued.
+    pub owner: Dbref,
+    /// Who caused it (`%#`).
+    pub enactor: Dbref,
+    /// The commands it will run.
+    pub actions: String,
+    /// `%0`-`%9`.
+    pub args: Vec<String>,
+    /// Milliseconds until it may run (0 or less: ready); `None`: only when its semaphore
+    /// is notified.
+    pub wait_ms: Option<i64>,
+    /// The object whose semaphore it waits on.
+    pub semaphore: Option<Dbref>,
+}
+
+/// The shard's queue as `@ps` sees it: the entries (a world may list only so many) in
+/// the order they were queued, and how many there are of each kind in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueView {
+    /// Entries, oldest first.
+    pub entries: Vec<Queued>,
+    /// Entries not waiting on a semaphore, in all.
+    pub waiting: usize,
+    /// Entries waiting on a semaphore, in all.
+    pub semaphores: usize,
+}
+
 /// A connected player, as `lwho()`, `conn()`, `idle()` and `doing()` see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
@@ -183,6 +215,9 @@ pub enum Miss {
     /// A search over the whole world (`lsearch`, `children`).
     #[error("search is not loaded")]
     Search(Box<Search>),
+    /// The queue (`@ps`).
+    #[error("the queue is not loaded")]
+    Queue,
     /// The world could not take a write (quota, storage); the text says why.
     #[error("{0}")]
     Refused(String),
@@ -264,6 +299,8 @@ pub trait World {
     fn player_named(&self, name: &str) -> Result<Option<Dbref>, Miss>;
     /// Connected players, most recently connected first.
     fn connections(&self) -> Result<Vec<Connection>, Miss>;
+    /// The queue, as `@ps` lists it.
+    fn queued(&self) -> Result<QueueView, Miss>;
     /// Objects matching a search, in dbref order.
     fn search(&self, query: &Search) -> Result<Vec<Dbref>, Miss>;
     /// The highest dbref in use plus one.

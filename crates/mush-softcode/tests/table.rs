@@ -329,3 +329,137 @@ fn queue_dollar_commands_and_runaways() {
     );
     assert_eq!(say(&mut game, "think hasflag(Box,HALT)", 0), ["1"]);
 }
+
+/// `@aconnect`/`@adisconnect` run in TinyMUX's order (the player's own, the master room's,
+/// each object's in the master room, the zone's), through the queue; only the player's own
+/// `@adisconnect` gets the reason; `@startup` runs as the object, caused by its owner.
+#[test]
+fn connection_hooks_and_startup_queue_in_tinymux_order() {
+    use mush_softcode::hooks::{self, Reason};
+    let mut game = common::Game::new();
+    let typed = |game: &mut common::Game, line: &str| {
+        let emits = game.typed(1, line);
+        game.seen_by(1, &emits)
+    };
+    let num = |game: &mut common::Game, name: &str| -> i64 {
+        typed(game, &format!("think num({name})"))[0]
+            .trim_start_matches('#')
+            .parse()
+            .expect("dbref")
+    };
+    typed(&mut game, "@create Global");
+    let global = num(&mut game, "Global");
+    typed(&mut game, &format!("@tel #{global}=#2"));
+    // Globals are INHERIT, so they control (and may @pemit) players anywhere; the master
+    // room itself is owned by another player in TinyMUX's database, so it may not.
+    typed(&mut game, &format!("@set #{global}=INHERIT"));
+    typed(&mut game, "@create ZoneThing");
+    typed(&mut game, "@chzone here=ZoneThing");
+    typed(&mut game, "@aconnect me=@pemit me=1 me");
+    assert_eq!(
+        typed(&mut game, "@aconnect #2=@pemit %#=2 master room"),
+        ["Set."]
+    );
+    let set = format!("@aconnect #{global}=@pemit %#=3 global [name(me)]");
+    assert_eq!(typed(&mut game, &set), ["Set."]);
+    typed(&mut game, "@aconnect ZoneThing=@pemit %#=4 zone");
+    typed(&mut game, "@adisconnect me=@pemit me=bye %0");
+    let set = format!("@adisconnect #{global}=@pemit %#=global bye '%0'");
+    typed(&mut game, &set);
+
+    let mut emits = game.hook(|ev| hooks::connected(ev, 1));
+    assert!(game.seen_by(1, &emits).is_empty(), "hooks only queue");
+    emits.extend(game.settle(100));
+    let denied = "Emit error(s): #1 (permission denied)";
+    assert_eq!(
+        emits,
+        [
+            Emit::To(1, "1 me".into()),
+            Emit::To(2, denied.into()),
+            Emit::To(1, "3 global Global".into()),
+            Emit::To(1, "4 zone".into()),
+        ]
+    );
+    let mut emits = game.hook(|ev| hooks::disconnected(ev, 1, Reason::Quit));
+    emits.extend(game.settle(100));
+    assert_eq!(game.seen_by(1, &emits), ["bye Quit", "global bye ''"]);
+
+    typed(&mut game, "@create Startup");
+    typed(
+        &mut game,
+        "@startup Startup=@pemit %#=started by [name(%#)] as [name(me)]",
+    );
+    let startup = num(&mut game, "Startup");
+    let mut emits = game.hook(|ev| hooks::startup(ev, startup));
+    emits.extend(game.settle(100));
+    assert_eq!(game.seen_by(1, &emits), ["started by Wizard as Startup"]);
+}
+
+/// `@ps` lists the queue as TinyMUX 2.12 does (lines as recorded from it), except that a
+/// shard has no system tasks to list.
+#[test]
+fn ps_lists_the_queue_as_tinymux_does() {
+    let mut game = common::Game::new();
+    let typed = |game: &mut common::Game, line: &str| {
+        let emits = game.typed(1, line);
+        game.seen_by(1, &emits)
+    };
+    typed(&mut game, "@wait 100=think waiting");
+    typed(&mut game, "@create Box");
+    typed(&mut game, "&go Box=@wait 50=say hi %0");
+    typed(&mut game, "@trigger Box/go=arg0");
+    typed(&mut game, "@wait Box/30=think sem");
+    typed(&mut game, "@wait Box=think sem2");
+    game.settle(500);
+    let system = ["----- System Queue -----"];
+    let totals = |w: &str, s: &str| {
+        vec![
+            format!("Totals: Wait Queue...{w}  Semaphores...{s}  SQL 0/0"),
+            "        System Tasks.....0".to_string(),
+        ]
+    };
+    let listing = [
+        "----- Wait Queue -----",
+        "[49]Box(#12):say hi %0",
+        "[99]Wizard(#1PcW):think waiting",
+        "----- Semaphore Queue -----",
+        "[#12]Wizard(#1PcW):think sem2",
+        "[#12/29]Wizard(#1PcW):think sem",
+    ];
+    let mut want: Vec<String> = listing.iter().map(|s| s.to_string()).collect();
+    want.extend(system.iter().map(|s| s.to_string()));
+    want.extend(totals("2/2", "2/2"));
+    assert_eq!(typed(&mut game, "@ps"), want);
+    assert_eq!(typed(&mut game, "@ps/all"), want);
+    let long = typed(&mut game, "@ps/long");
+    assert_eq!(
+        long[1..3],
+        [
+            "[49]Box(#12):say hi %0",
+            "   Enactor: Wizard(#1PcW); Arg0='arg0'"
+        ]
+    );
+    let mut want: Vec<String> = system.iter().map(|s| s.to_string()).collect();
+    want.extend(totals("2/2", "2/2"));
+    assert_eq!(typed(&mut game, "@ps/summary"), want);
+    let mut want = vec![
+        "----- Wait Queue -----".to_string(),
+        "[49]Box(#12):say hi %0".into(),
+    ];
+    want.extend(system.iter().map(|s| s.to_string()));
+    want.extend(totals("1/2", "0/2"));
+    assert_eq!(typed(&mut game, "@ps Box"), want);
+    assert_eq!(
+        typed(&mut game, "@ps/all Box"),
+        ["Can't specify a target and /all"]
+    );
+    assert_eq!(typed(&mut game, "@ps nosuch"), ["I don't see that here."]);
+    assert_eq!(
+        typed(&mut game, "@ps/long/summary"),
+        ["Illegal combination of switches."]
+    );
+    assert_eq!(typed(&mut game, "@halt/all"), ["4 queue entries removed."]);
+    let mut want: Vec<String> = system.iter().map(|s| s.to_string()).collect();
+    want.extend(totals("0/0", "0/0"));
+    assert_eq!(typed(&mut game, "@ps"), want);
+}

@@ -151,9 +151,35 @@ impl Store {
                 .query_async::<i64>(&mut conn)
                 .await
                 .map_err(StoreError::redis("heartbeat", &pod.id))?;
+            // Any pod's heartbeat keeps the shard "up" (see `claim_shard_start`).
+            redis::cmd("SET")
+                .arg(self.keys.shard_up())
+                .arg(pod.id.as_str())
+                .arg("PX")
+                .arg(millis(ttl).max(1))
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(StoreError::redis("heartbeat", &pod.id))?;
             Ok(())
         })
         .await
+    }
+
+    /// Whether this pod is starting the shard: true when no pod of the shard has
+    /// heartbeated for `ttl` (a first start, or every pod was down), and only for the one
+    /// pod that claims it. A rolling update, a scale-up or a pod restart among live pods
+    /// is not a start. Call it before the pod's first heartbeat, which renews the claim.
+    pub async fn claim_shard_start(&self, pod: &PodId, ttl: Duration) -> Result<bool, StoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.shard_up())
+            .arg(pod.as_str())
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl).max(1))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("claim shard start", pod))?;
+        Ok(set.is_some())
     }
 
     /// Forgets a pod (after it drained, or after its orphans were moved).

@@ -110,6 +110,12 @@ impl Keys {
         format!("{}:pod:{{{pod}}}", self.prefix)
     }
 
+    /// Alive while any game pod of the shard heartbeats: a pod that finds it gone is
+    /// starting the shard (see `Store::claim_shard_start`).
+    pub fn shard_up(&self) -> String {
+        format!("{}:up", self.prefix)
+    }
+
     /// The registry of pods.
     pub fn pods(&self) -> String {
         format!("{}:pods", self.prefix)

@@ -95,8 +95,11 @@ pub struct Claimed {
 /// What applying changes did that the producer must tell someone about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Owners whose entries were all halted for going over their quota.
-    pub runaway_owners: Vec<u64>,
+    /// Owners whose entries were all halted for going over their quota, each with the
+    /// object whose entry went over (TinyMUX sets it HALT).
+    pub runaway: Vec<(u64, u64)>,
+    /// How many entries each [`QueueChange::Halt`] removed, in the order given.
+    pub halted: Vec<u64>,
     /// False when the finished entry was no longer there (halted meanwhile, or finished
     /// by another pod after this one's lease ran out): its changes were not applied.
     pub finished: bool,
@@ -124,7 +127,8 @@ end
 /// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', done
 /// memory ms, then changes: `A id exec owner delay|-1 sem|'' quota body`,
 /// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
-/// Returns {finished (0/1), runaway owner, ...}.
+/// Returns {finished (0/1), number of runaways, (runaway owner, its object)..., entries
+/// removed by each `H`...}.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{FORGET}
@@ -141,8 +145,11 @@ if ARGV[2] ~= '' then
 end
 redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[3]))
 local runaway = {{}}
+local halted = {{}}
 local function halt_set(set)
-  for _, id in ipairs(redis.call('SMEMBERS', set)) do forget(p, id) end
+  local ids = redis.call('SMEMBERS', set)
+  for _, id in ipairs(ids) do forget(p, id) end
+  return #ids
 end
 while i <= #ARGV do
   local op = ARGV[i]
@@ -153,9 +160,10 @@ while i <= #ARGV do
       if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
         halt_set(p .. 'w:' .. owner)
         table.insert(runaway, owner)
+        table.insert(runaway, exec)
       else
         local seq = redis.call('INCR', p .. 'seq')
-        redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem)
+        redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem, 'seq', seq)
         redis.call('SADD', p .. 'x:' .. exec, id)
         redis.call('SADD', p .. 'w:' .. owner, id)
         redis.call('SADD', p .. 'all', id)
@@ -196,15 +204,17 @@ while i <= #ARGV do
   elseif op == 'H' then
     local exec, owner = ARGV[i+1], ARGV[i+2]
     i = i + 3
-    if exec ~= '' then halt_set(p .. 'x:' .. exec)
-    elseif owner ~= '' then halt_set(p .. 'w:' .. owner)
-    else halt_set(p .. 'all') end
+    local set = p .. 'all'
+    if exec ~= '' then set = p .. 'x:' .. exec
+    elseif owner ~= '' then set = p .. 'w:' .. owner end
+    table.insert(halted, halt_set(set))
   else
     return redis.error_reply('bad queue change ' .. tostring(op))
   end
 end
-local out = {{1}}
+local out = {{1, #runaway / 2}}
 for _, o in ipairs(runaway) do table.insert(out, o) end
+for _, n in ipairs(halted) do table.insert(out, n) end
 return out
 "
     ))
@@ -244,6 +254,61 @@ return out
 "
     ))
 });
+
+/// KEYS: any key with the queue's tag. ARGV: prefix, most entries to list.
+/// Returns {now ms, entries not on a semaphore, entries on one, then per listed entry:
+/// body, sem|'', due ms|'', arrival seq|''}.
+static LIST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{FORGET}
+local p = ARGV[1]
+local max = tonumber(ARGV[2])
+local out = {{tostring(now_ms()), '0', '0'}}
+local waiting, sems, listed = 0, 0, 0
+for _, id in ipairs(redis.call('SMEMBERS', p .. 'all')) do
+  local f = redis.call('HMGET', p .. 'j:' .. id, 'body', 'sem', 'seq')
+  if f[1] then
+    local sem = f[2] or ''
+    if sem ~= '' then sems = sems + 1 else waiting = waiting + 1 end
+    if listed < max then
+      listed = listed + 1
+      table.insert(out, f[1])
+      table.insert(out, sem)
+      table.insert(out, redis.call('ZSCORE', p .. 'due', id) or '')
+      table.insert(out, f[3] or '')
+    end
+  end
+end
+out[2] = tostring(waiting)
+out[3] = tostring(sems)
+return out
+"
+    ))
+});
+
+/// The queue as `@ps` reads it ([`Store::queue_list`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Redis's clock when it was read (ms), against which `due` is measured.
+    pub now_ms: u64,
+    /// Entries not waiting on a semaphore, in all.
+    pub waiting: usize,
+    /// Entries waiting on one, in all.
+    pub semaphores: usize,
+    /// The entries listed, oldest first.
+    pub entries: Vec<Listed>,
+}
+
+/// One entry of a [`Listing`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The job, as its producer serialised it.
+    pub body: String,
+    /// The semaphore object it waits on.
+    pub semaphore: Option<u64>,
+    /// When it may run (ms); `None`: when notified (or being run now).
+    pub due_ms: Option<u64>,
+}
 
 impl Store {
     /// Every queue key starts with the store's prefix (so purging a shard removes its
@@ -324,13 +389,17 @@ impl Store {
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis(op, finished.unwrap_or("queue")))?;
+            let number = |v: &i64| u64::try_from(*v).unwrap_or(0);
+            let runaways = answer.get(1).map_or(0, number) as usize;
+            let rest = answer.get(2..).unwrap_or_default();
+            let (pairs, halted) = rest.split_at((2 * runaways).min(rest.len()));
             Ok(Applied {
                 finished: answer.first() == Some(&1),
-                runaway_owners: answer
-                    .iter()
-                    .skip(1)
-                    .filter_map(|o| u64::try_from(*o).ok())
+                runaway: pairs
+                    .chunks_exact(2)
+                    .map(|p| (number(&p[0]), number(&p[1])))
                     .collect(),
+                halted: halted.iter().map(number).collect(),
             })
         })
         .await
@@ -359,6 +428,45 @@ impl Store {
                         .and_then(|(o, a)| o.parse().ok().map(|o: u64| (o, a.to_string()))),
                 })
                 .collect())
+        })
+        .await
+    }
+
+    /// Lists up to `max` entries (oldest first) and counts them all, for `@ps`.
+    pub async fn queue_list(&self, max: usize) -> Result<Listing, StoreError> {
+        self.timed("queue_list", async {
+            let p = self.queue_prefix();
+            let flat: Vec<String> = LIST
+                .key(format!("{p}all"))
+                .arg(&p)
+                .arg(max)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("queue_list", "queue"))?;
+            let number = |i: usize| flat.get(i).and_then(|v| v.parse::<u64>().ok());
+            let mut rows: Vec<(u64, Listed)> = flat
+                .get(3..)
+                .unwrap_or_default()
+                .chunks_exact(4)
+                .map(|c| {
+                    let sem = c[1].split_once('/').and_then(|(o, _)| o.parse().ok());
+                    let due = c[2].parse::<f64>().ok().map(|d| d as u64);
+                    let seq = c[3].parse().unwrap_or(0);
+                    let listed = Listed {
+                        body: c[0].clone(),
+                        semaphore: sem,
+                        due_ms: due,
+                    };
+                    (seq, listed)
+                })
+                .collect();
+            rows.sort_by_key(|(seq, _)| *seq);
+            Ok(Listing {
+                now_ms: number(0).unwrap_or(0),
+                waiting: number(1).unwrap_or(0) as usize,
+                semaphores: number(2).unwrap_or(0) as usize,
+                entries: rows.into_iter().map(|(_, l)| l).collect(),
+            })
         })
         .await
     }

@@ -176,6 +176,8 @@ pub enum Field {
     Parent,
     /// `zone` (empty: none).
     Zone,
+    /// `loc`: where the object is (its container's contents index follows it).
+    Location,
 }
 
 impl Field {
@@ -191,6 +193,7 @@ impl Field {
             Field::PasswordHash => "pw",
             Field::Parent => "parent",
             Field::Zone => "zone",
+            Field::Location => "loc",
         }
     }
 }
@@ -214,6 +217,8 @@ pub enum SearchIndex {
     Type,
     /// Children of one parent.
     Parent,
+    /// Objects that have set a `STARTUP` attribute (one list: the value is empty).
+    Startup,
 }
 
 impl SearchIndex {
@@ -222,6 +227,7 @@ impl SearchIndex {
             SearchIndex::Owner => "owner",
             SearchIndex::Type => "type",
             SearchIndex::Parent => "parent",
+            SearchIndex::Startup => "startup",
         }
     }
 }
@@ -582,27 +588,71 @@ impl Store {
 
     /// Renames a player, keeping the name index unique. `Ok(false)` if the name is taken.
     pub async fn rename_player(&self, player: &Object, name: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let claimed: i64 = redis::cmd("HSETNX")
-            .arg(self.names_key())
-            .arg(name.to_lowercase())
-            .arg(player.id.0)
-            .query_async(&mut conn)
-            .await
-            .map_err(StoreError::redis("claim player name", name))?;
-        if claimed == 0 && !name.eq_ignore_ascii_case(&player.name) {
+        if !self.claim_player_name(player.id, name).await? {
             return Ok(false);
         }
         self.set_field(player.id, Field::Name, name).await?;
-        if !name.eq_ignore_ascii_case(&player.name) {
-            redis::cmd("HDEL")
-                .arg(self.names_key())
-                .arg(player.name.to_lowercase())
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(StoreError::redis("free player name", player.id))?;
-        }
+        self.free_player_name(player.id, &player.name, name).await?;
         Ok(true)
+    }
+
+    /// Claims a player name for `player` before the rename is written; `Ok(false)` if
+    /// another player holds it. Claiming a name one already holds succeeds, so a rename
+    /// that runs again after a crash finds its own claim.
+    pub async fn claim_player_name(&self, player: Dbref, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let key = name.to_lowercase();
+        let claimed: i64 = redis::cmd("HSETNX")
+            .arg(self.names_key())
+            .arg(&key)
+            .arg(player.0)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::redis("claim player name", name))?;
+        if claimed == 1 {
+            return Ok(true);
+        }
+        Ok(self.player_by_name(&key).await? == Some(player))
+    }
+
+    /// Frees a player's old name after the rename to `new` is written (nothing when the
+    /// rename only changed case, or when the old name is no longer this player's).
+    pub async fn free_player_name(
+        &self,
+        player: Dbref,
+        old: &str,
+        new: &str,
+    ) -> Result<(), StoreError> {
+        if old.eq_ignore_ascii_case(new) || self.player_by_name(old).await? != Some(player) {
+            return Ok(());
+        }
+        redis::cmd("HDEL")
+            .arg(self.names_key())
+            .arg(old.to_lowercase())
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("free player name", player))?;
+        Ok(())
+    }
+
+    /// Moves an object between containers' indexes after its `loc` was written (exits
+    /// are listed apart from contents). Both steps are idempotent, so a command that runs
+    /// again after a crash repeats them harmlessly.
+    pub async fn relist(
+        &self,
+        id: Dbref,
+        exit: bool,
+        from: Option<Dbref>,
+        to: Option<Dbref>,
+    ) -> Result<(), StoreError> {
+        let index = if exit { "ex" } else { "in" };
+        if let Some(from) = from {
+            self.index_remove(from, index, id.0).await?;
+        }
+        if let Some(to) = to {
+            self.index_add(to, index, id.0).await?;
+        }
+        Ok(())
     }
 
     /// Finds a player by name (case-insensitive).

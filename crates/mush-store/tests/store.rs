@@ -1135,19 +1135,46 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
         .queue_apply(&[entry("over", Some(0), None)])
         .await
         .expect("over");
-    assert_eq!(over.runaway_owners, [5]);
+    assert_eq!(
+        over.runaway,
+        [(5, 20)],
+        "the owner, and the object that went over"
+    );
     assert_eq!(store.queue_len().await.expect("len"), 0);
     store
-        .queue_apply(&[entry("h1", Some(60_000), None)])
+        .queue_apply(&[
+            entry("h1", Some(60_000), None),
+            entry("h2", None, Some("sem")),
+        ])
         .await
         .expect("add");
-    store
-        .queue_apply(&[QueueChange::Halt {
-            executor: Some(20),
-            owner: None,
-        }])
+    // @ps lists them, oldest first, with what they wait for.
+    let listing = store.queue_list(10).await.expect("list");
+    assert_eq!((listing.waiting, listing.semaphores), (1, 1));
+    let bodies: Vec<&str> = listing.entries.iter().map(|e| e.body.as_str()).collect();
+    assert_eq!(bodies, ["body of h1", "body of h2"]);
+    let due = listing.entries[0].due_ms.expect("h1 is timed");
+    assert!(
+        (59_000..=60_000).contains(&(due - listing.now_ms)),
+        "{listing:?}"
+    );
+    assert_eq!(listing.entries[1].semaphore, Some(20));
+    assert_eq!(listing.entries[1].due_ms, None);
+    assert_eq!(store.queue_list(1).await.expect("list").entries.len(), 1);
+    let halted = store
+        .queue_apply(&[
+            QueueChange::Halt {
+                executor: Some(20),
+                owner: None,
+            },
+            QueueChange::Halt {
+                executor: None,
+                owner: None,
+            },
+        ])
         .await
         .expect("halt");
+    assert_eq!(halted.halted, [2, 0], "each @halt counts what it removed");
     assert_eq!(store.queue_len().await.expect("len"), 0);
     // Purging the shard takes its queue with it.
     store

@@ -19,6 +19,7 @@ mod edit;
 mod links;
 mod locks;
 mod moves;
+mod ps;
 mod queue;
 mod speech;
 mod userfn;
@@ -71,6 +72,7 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             locks::COMMANDS,
             moves::COMMANDS,
             queue::COMMANDS,
+            ps::COMMANDS,
             userfn::COMMANDS,
             attrs::message_commands(),
         ] {

@@ -33,6 +33,7 @@ impl Game {
     /// `$`-command, else "Huh?". Returns what was sent, in order; queued work waits for
     /// [`Game::settle`].
     pub fn typed(&mut self, player: Dbref, line: &str) -> Vec<Emit> {
+        self.world.queued = self.queue.view(self.clock);
         let args: Vec<String> = Vec::new();
         let frame = Frame {
             executor: player,
@@ -86,6 +87,7 @@ impl Game {
 
     /// Runs one queued job (whose semaphore wait timed out, if `timed_out`).
     pub fn run_job(&mut self, job: Job, timed_out: Option<(Dbref, String)>) -> Vec<Emit> {
+        self.world.queued = self.queue.view(self.clock);
         let frame = Frame {
             executor: job.executor,
             caller: job.caller,
@@ -106,6 +108,19 @@ impl Game {
                 .push(Emit::To(job.executor, format!("(world miss: {miss})")));
         }
         let (mut emits, ops) = finish(ev, job.executor);
+        emits.extend(self.apply(ops));
+        emits
+    }
+
+    /// Runs one of the game's own hooks (a connection, a disconnection, the start), which
+    /// only queues work, as TinyMUX's do; [`Game::settle`] runs it.
+    pub fn hook(&mut self, f: impl FnOnce(&mut Eval<'_>) -> mush_softcode::R) -> Vec<Emit> {
+        let mut ev = Eval::new(&mut self.world, Limits::default());
+        if let Err(miss) = f(&mut ev) {
+            panic!("a hook missed in memory: {miss}");
+        }
+        let ops = std::mem::take(&mut ev.queue);
+        let mut emits = std::mem::take(&mut ev.emits);
         emits.extend(self.apply(ops));
         emits
     }
