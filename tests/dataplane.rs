@@ -55,9 +55,9 @@ async fn a_killed_game_pod_is_replaced_without_dropping_the_player() {
     let store = store_of(&shard).await;
     let mut alice = Player::login(shard.telnet_addr(), "Alice").await;
     alice.send("@dig Workshop=workshop;w,out;o").await;
-    alice.expect("Linked exit").await;
+    alice.expect("Linked.").await;
     alice.send("@create anvil").await;
-    alice.expect("Created: anvil").await;
+    alice.expect("anvil created as object").await;
     alice.send("w").await;
     alice.expect("Workshop").await;
 

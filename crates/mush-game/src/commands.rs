@@ -1,26 +1,23 @@
 //! The commands players type, at the connect screen and in the world.
 //!
-//! Output wording follows TinyMUX where players have habits (`You say, "..."`, `Huh?  (Type
-//! "help" for help.)`, `Taken.`, `Dropped.`), so scripts and client triggers written for a
-//! classic MUSH keep working.
+//! The pod keeps only what belongs to a session or to the shard: the connect screen,
+//! WHO, QUIT, LOGOUT, OUTPUTPREFIX/OUTPUTSUFFIX, help, `@doing` and `@rebalance`. Every other line (looking, moving, building, speech, attributes, the
+//! queue, `$`-commands) runs in the softcode layer over the pod's snapshot of the world
+//! (`crate::softcode`), with TinyMUX's wording, so scripts and client triggers written for
+//! a classic MUSH keep working.
 
 use std::sync::Arc;
 
 use mush_proto::{ConnState, Handle};
 use mush_rpc::MAX_LINE;
 use mush_softcode::hooks::Reason;
-use mush_store::{Dbref, Field, Kind, NewObject, Object, StoreError, VALUE_MAX};
+use mush_store::{Dbref, Kind, NewObject, Object, StoreError};
 
 use crate::engine::{Engine, Session};
 use crate::help;
 
 /// Commands the softcode layer runs (they evaluate their arguments).
-const SOFTCODE_COMMANDS: &[&str] = &[
-    "say", "pose", "semipose", "@emit", "@pemit", "@remit", "@oemit", "think", "@parent",
-    "@chzone", "examine", "ex", "exa",
-];
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
-const NOT_FOUND: &str = "I don't see that here.";
 const NO_PERMISSION: &str = "Permission denied.";
 /// A command that needed storage while Redis did not answer is refused with this; the
 /// player retries (tests recognise refusals by it).
@@ -207,10 +204,11 @@ async fn enter_world(
             )
             .await?;
     }
-    look_room(engine, handle, player).await?;
+    // TinyMUX queues the `@aconnect`s, then shows the player where it is.
     let id = player.id;
-    crate::queue::hook(engine, id, &producer, |ev, _| {
-        mush_softcode::hooks::connected(ev, crate::softcode::to_i64(id))
+    crate::queue::hook(engine, id, &producer, |ev, frame| {
+        mush_softcode::hooks::connected(ev, crate::softcode::to_i64(id))?;
+        mush_softcode::command::run(ev, frame, "look").map(|_| ())
     })
     .await
 }
@@ -266,49 +264,14 @@ async fn in_world(
         seq: session.last_seq,
         me: &me,
     };
-    // One-character prefixes first, as every MUSH does.
-    if line.starts_with(['"', ':', ';', '&']) || line.starts_with("\\\\") {
-        return cx.softcode(line).await.map(|()| true);
-    }
-    // As in TinyMUX: `home`, then the exits here, then the built-in commands, so an exit
-    // named `w` or `look` wins over the command of that name.
-    if line.eq_ignore_ascii_case("home") {
-        cx.home().await?;
-        return Ok(true);
-    }
-    if cx.try_exit(line).await? {
-        return Ok(true);
-    }
     let (command, rest) = split_word(line);
     let lower = command.to_ascii_lowercase();
-    // `@set` belongs to the softcode layer (attributes, attribute flags, and TinyMUX's
-    // flags with their permission rules), except for the pod's own flags.
-    let softcode_set = lower == "@set"
-        && rest.split_once('=').is_some_and(|(l, r)| {
-            let flag = r.trim().trim_start_matches('!').trim();
-            l.contains('/') || r.contains(':') || !POD_FLAGS.contains(&flag.to_uppercase().as_str())
-        });
-    if softcode_set || SOFTCODE_COMMANDS.contains(&lower.split('/').next().unwrap_or("")) {
-        cx.softcode(line).await?;
-        return Ok(true);
-    }
+    // The pod's own commands: the session's (WHO, QUIT, LOGOUT, OUTPUTPREFIX, which
+    // TinyMUX also takes before anything in the world) and the shard's own (@doing,
+    // @rebalance). Everything else is the softcode layer's: `home`, the
+    // exits here, the built-in commands (the command table of `mush_softcode::command`),
+    // then the `$`-commands around, in TinyMUX's order.
     match lower.as_str() {
-        "page" | "p" => cx.page(rest).await?,
-        "whisper" | "w" => cx.whisper(rest).await?,
-        "look" | "l" => cx.look(rest).await?,
-        "go" | "move" => cx.go(rest).await?,
-        "inventory" | "i" | "inv" => cx.inventory().await?,
-        "get" | "take" => cx.get(rest).await?,
-        "drop" => cx.drop(rest).await?,
-        "give" => cx.give(rest).await?,
-        "@dig" => cx.dig(rest).await?,
-        "@open" => cx.open(rest).await?,
-        "@link" => cx.link(rest).await?,
-        "@create" => cx.create(rest).await?,
-        "@describe" | "@desc" => cx.describe(rest).await?,
-        "@name" => cx.name(rest).await?,
-        "@set" => cx.set(rest).await?,
-        "@destroy" | "@dest" => cx.destroy(rest).await?,
         "@doing" => cx.doing(rest).await?,
         "@rebalance" => cx.rebalance().await?,
         "who" => who(engine, session).await?,
@@ -347,7 +310,6 @@ async fn in_world(
             return Ok(false);
         }
         "help" => cx.tell(help::topic(rest)).await,
-        // Anything else may be a `$`-command.
         _ => cx.softcode(line).await?,
     }
     Ok(true)
@@ -453,7 +415,15 @@ impl Cx<'_> {
         let mark = format!("{}:{}", self.handle.0, self.seq);
         let run = crate::softcode::run(self.engine, self.me.id, Some(&mark), |ev, frame| {
             ev.interactive = true;
-            let mut ran = command::run(ev, frame, line)?;
+            // As in TinyMUX: `home`, then the exits here, then the built-in commands, so
+            // an exit named `look` wins over the command of that name.
+            let through = !line.trim().eq_ignore_ascii_case("home")
+                && command::through_exit(ev, frame, line)?;
+            let mut ran = if through {
+                Ran::Done
+            } else {
+                command::run(ev, frame, line)?
+            };
             // Not a command of ours: the `$`-commands of the objects around.
             if ran == Ran::NotMine && mush_softcode::dollar::matched(ev, frame, line)? {
                 ran = Ran::Done;
@@ -484,552 +454,8 @@ impl Cx<'_> {
         self.engine.tell(self.handle, text).await;
     }
 
-    fn here(&self) -> Dbref {
-        self.me.location.unwrap_or(self.engine.settings.start_room)
-    }
-
     fn is_wizard(&self) -> bool {
         self.me.has_flag("WIZARD")
-    }
-
-    fn may_build(&self) -> bool {
-        self.is_wizard() || self.me.has_flag("BUILDER")
-    }
-
-    fn controls(&self, object: &Object) -> bool {
-        self.is_wizard() || object.owner == self.me.id || object.id == self.me.id
-    }
-
-    async fn page(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((names, message)) = rest.split_once('=') else {
-            self.tell("Usage: page <player>=<message>").await;
-            return Ok(());
-        };
-        let Some(target) = self.find_player(names.trim()).await? else {
-            self.tell("I don't recognize that player.").await;
-            return Ok(());
-        };
-        if self.engine.handles_of(target.id).await?.is_empty() {
-            self.tell(&format!("{} is not connected.", target.name))
-                .await;
-            return Ok(());
-        }
-        let message = message.trim();
-        let (to_them, to_me) = match message.strip_prefix(':') {
-            Some(pose) => (
-                format!("From afar, {} {pose}", self.me.name),
-                format!("Long distance to {}: {} {pose}", target.name, self.me.name),
-            ),
-            None => (
-                format!("{} pages: {message}", self.me.name),
-                format!("You paged {} with '{message}'.", target.name),
-            ),
-        };
-        self.engine.notify(target.id, &to_them).await?;
-        self.tell(&to_me).await;
-        Ok(())
-    }
-
-    async fn whisper(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((name, message)) = rest.split_once('=') else {
-            self.tell("Usage: whisper <player>=<message>").await;
-            return Ok(());
-        };
-        match self.match_near(name.trim()).await? {
-            Some(target) if target.kind == Kind::Player && target.location == self.me.location => {
-                self.engine
-                    .notify(
-                        target.id,
-                        &format!("{} whispers, \"{}\"", self.me.name, message.trim()),
-                    )
-                    .await?;
-                self.tell(&format!(
-                    "You whisper \"{}\" to {}.",
-                    message.trim(),
-                    target.name
-                ))
-                .await;
-            }
-            _ => self.tell(NOT_FOUND).await,
-        }
-        Ok(())
-    }
-
-    async fn look(&self, rest: &str) -> Result<(), StoreError> {
-        let rest = rest.trim();
-        if rest.is_empty() {
-            return look_room(self.engine, self.handle, self.me).await;
-        }
-        match self.match_near(rest).await? {
-            Some(object) if object.kind == Kind::Room => self.describe_room(&object).await,
-            Some(object) => {
-                let mut out = self.display_name(&object);
-                out.push('\n');
-                let shown = if object.description.is_empty() {
-                    String::new()
-                } else {
-                    crate::softcode::description(self.engine, self.me.id, &object).await?
-                };
-                out.push_str(if shown.is_empty() {
-                    "You see nothing special."
-                } else {
-                    &shown
-                });
-                self.tell(&out).await;
-                Ok(())
-            }
-            None => {
-                self.tell(NOT_FOUND).await;
-                Ok(())
-            }
-        }
-    }
-
-    async fn describe_room(&self, room: &Object) -> Result<(), StoreError> {
-        let text = room_text(self.engine, self.me, room).await?;
-        self.tell(&text).await;
-        Ok(())
-    }
-
-    fn display_name(&self, object: &Object) -> String {
-        if self.controls(object) || object.kind == Kind::Room && self.may_build() {
-            format!("{}({}{})", object.name, object.id, type_letter(object))
-        } else {
-            object.name.clone()
-        }
-    }
-
-    /// Moves through an exit named by the whole line; false if no exit matches.
-    async fn try_exit(&self, line: &str) -> Result<bool, StoreError> {
-        let exits = self.engine.exits(self.here()).await?;
-        let Some(exit) = exits.iter().find(|exit| exit_matches(exit, line)) else {
-            return Ok(false);
-        };
-        match exit.destination {
-            Some(destination) => self.move_me(destination).await?,
-            None => self.tell("That exit leads nowhere.").await,
-        }
-        Ok(true)
-    }
-
-    async fn go(&self, rest: &str) -> Result<(), StoreError> {
-        if !self.try_exit(rest.trim()).await? {
-            self.tell("You can't go that way.").await;
-        }
-        Ok(())
-    }
-
-    async fn home(&self) -> Result<(), StoreError> {
-        let home = self.me.home.unwrap_or(self.engine.settings.start_room);
-        self.tell("There's no place like home...").await;
-        self.move_me(home).await
-    }
-
-    async fn move_me(&self, destination: Dbref) -> Result<(), StoreError> {
-        if self
-            .engine
-            .object(destination)
-            .await?
-            .is_none_or(|room| room.kind != Kind::Room)
-        {
-            self.tell("That destination no longer exists.").await;
-            return Ok(());
-        }
-        let from = self.me.location;
-        if let Some(from) = from {
-            self.engine
-                .emit_room(
-                    from,
-                    &format!("{} has left.", self.me.name),
-                    Some(self.me.id),
-                )
-                .await?;
-        }
-        self.engine
-            .store
-            .move_object(self.me.id, from, destination)
-            .await?;
-        let mut changed = vec![self.me.id, destination];
-        changed.extend(from);
-        self.engine.changed(&changed).await;
-        self.engine
-            .emit_room(
-                destination,
-                &format!("{} has arrived.", self.me.name),
-                Some(self.me.id),
-            )
-            .await?;
-        let moved = self.engine.object(self.me.id).await?;
-        match moved {
-            Some(me) => look_room(self.engine, self.handle, &me).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn inventory(&self) -> Result<(), StoreError> {
-        let carried = self.engine.contents(self.me.id).await?;
-        if carried.is_empty() {
-            self.tell("You aren't carrying anything.").await;
-        } else {
-            let list: Vec<String> = carried.iter().map(|o| self.display_name(o)).collect();
-            self.tell(&format!("You are carrying:\n{}", list.join("\n")))
-                .await;
-        }
-        Ok(())
-    }
-
-    async fn get(&self, rest: &str) -> Result<(), StoreError> {
-        let here = self.here();
-        let found = self.match_in(here, rest.trim()).await?;
-        match found {
-            Some(thing) if thing.kind == Kind::Thing => {
-                self.engine
-                    .store
-                    .move_object(thing.id, Some(here), self.me.id)
-                    .await?;
-                self.engine.changed(&[thing.id, here, self.me.id]).await;
-                self.tell("Taken.").await;
-            }
-            Some(_) => self.tell("You can't pick that up.").await,
-            None => self.tell(NOT_FOUND).await,
-        }
-        Ok(())
-    }
-
-    async fn drop(&self, rest: &str) -> Result<(), StoreError> {
-        match self.match_in(self.me.id, rest.trim()).await? {
-            Some(thing) => {
-                let here = self.here();
-                self.engine
-                    .store
-                    .move_object(thing.id, Some(self.me.id), here)
-                    .await?;
-                self.engine.changed(&[thing.id, here, self.me.id]).await;
-                self.tell("Dropped.").await;
-            }
-            None => self.tell("You don't have that!").await,
-        }
-        Ok(())
-    }
-
-    async fn give(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((who, what)) = rest.split_once('=') else {
-            self.tell("Usage: give <player>=<object>").await;
-            return Ok(());
-        };
-        let Some(target) = self.match_near(who.trim()).await? else {
-            self.tell(NOT_FOUND).await;
-            return Ok(());
-        };
-        if target.kind != Kind::Player || target.location != self.me.location {
-            self.tell("You can only give things to players here.").await;
-            return Ok(());
-        }
-        let Some(thing) = self.match_in(self.me.id, what.trim()).await? else {
-            self.tell("You don't have that!").await;
-            return Ok(());
-        };
-        self.engine
-            .store
-            .move_object(thing.id, Some(self.me.id), target.id)
-            .await?;
-        self.engine
-            .changed(&[thing.id, self.me.id, target.id])
-            .await;
-        self.tell("Given.").await;
-        self.engine
-            .notify(
-                target.id,
-                &format!("{} gave you {}.", self.me.name, thing.name),
-            )
-            .await
-    }
-
-    async fn dig(&self, rest: &str) -> Result<(), StoreError> {
-        if !self.may_build() {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
-        let (name, exits) = match rest.split_once('=') {
-            Some((name, exits)) => (name.trim(), Some(exits)),
-            None => (rest.trim(), None),
-        };
-        if let Err(reason) = valid_object_name(name) {
-            self.tell(reason).await;
-            return Ok(());
-        }
-        let room = self.new_object(Kind::Room, name, None, None).await?;
-        self.tell(&format!("{name} created as room {room}.")).await;
-        if let Some(exits) = exits {
-            let (out, back) = match exits.split_once(',') {
-                Some((out, back)) => (out.trim(), Some(back.trim())),
-                None => (exits.trim(), None),
-            };
-            if !out.is_empty() {
-                self.new_exit(out, self.here(), room).await?;
-            }
-            if let Some(back) = back.filter(|b| !b.is_empty()) {
-                self.new_exit(back, room, self.here()).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn open(&self, rest: &str) -> Result<(), StoreError> {
-        if !self.may_build() {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
-        let (name, destination) = match rest.split_once('=') {
-            Some((name, dest)) => (name.trim(), Some(dest.trim())),
-            None => (rest.trim(), None),
-        };
-        let here = self.here();
-        let Some(room) = self.engine.object(here).await? else {
-            return Ok(());
-        };
-        if !self.controls(&room) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
-        let destination = match destination {
-            Some(dest) => match self.match_room(dest).await? {
-                Some(room) => Some(room.id),
-                None => {
-                    self.tell("I can't find that destination.").await;
-                    return Ok(());
-                }
-            },
-            None => None,
-        };
-        match destination {
-            Some(destination) => self.new_exit(name, here, destination).await,
-            None => {
-                if let Err(reason) = valid_object_name(name) {
-                    self.tell(reason).await;
-                    return Ok(());
-                }
-                let exit = self.new_object(Kind::Exit, name, Some(here), None).await?;
-                self.tell(&format!("Opened exit {exit}.")).await;
-                Ok(())
-            }
-        }
-    }
-
-    async fn new_exit(&self, name: &str, from: Dbref, to: Dbref) -> Result<(), StoreError> {
-        if let Err(reason) = valid_object_name(name) {
-            self.tell(reason).await;
-            return Ok(());
-        }
-        let exit = self
-            .new_object(Kind::Exit, name, Some(from), Some(to))
-            .await?;
-        self.tell(&format!("Opened exit {exit}.\nLinked exit {exit} to {to}."))
-            .await;
-        Ok(())
-    }
-
-    async fn new_object(
-        &self,
-        kind: Kind,
-        name: &str,
-        location: Option<Dbref>,
-        destination: Option<Dbref>,
-    ) -> Result<Dbref, StoreError> {
-        let new = NewObject {
-            kind,
-            name: name.to_owned(),
-            owner: Some(self.me.id),
-            location,
-            home: (kind == Kind::Thing).then_some(self.me.id),
-            destination,
-            flags: Vec::new(),
-            password_hash: String::new(),
-        };
-        let id = self
-            .engine
-            .store
-            .create_object(&new)
-            .await?
-            .ok_or(StoreError::NoObject(0))?;
-        let mut changed = vec![id];
-        changed.extend(location);
-        self.engine.changed(&changed).await;
-        Ok(id)
-    }
-
-    async fn link(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((what, to)) = rest.split_once('=') else {
-            self.tell("Usage: @link <object>=<destination>").await;
-            return Ok(());
-        };
-        let Some(object) = self.controlled(what.trim()).await? else {
-            return Ok(());
-        };
-        let Some(room) = self.match_room(to.trim()).await? else {
-            self.tell("I can't find that destination.").await;
-            return Ok(());
-        };
-        let field = match object.kind {
-            Kind::Exit => Field::Destination,
-            Kind::Player | Kind::Thing => Field::Home,
-            Kind::Room => {
-                self.tell("Rooms cannot be linked.").await;
-                return Ok(());
-            }
-        };
-        self.engine
-            .store
-            .set_field(object.id, field, &room.id.0.to_string())
-            .await?;
-        self.engine.changed(&[object.id]).await;
-        let what = if field == Field::Home {
-            "Home set"
-        } else {
-            "Linked"
-        };
-        self.tell(&format!("{what}: {} -> {}.", object.name, room.name))
-            .await;
-        Ok(())
-    }
-
-    async fn create(&self, rest: &str) -> Result<(), StoreError> {
-        if !self.may_build() {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
-        let name = rest.trim();
-        if let Err(reason) = valid_object_name(name) {
-            self.tell(reason).await;
-            return Ok(());
-        }
-        let id = self
-            .new_object(Kind::Thing, name, Some(self.me.id), None)
-            .await?;
-        self.tell(&format!("Created: {name}({id}).")).await;
-        Ok(())
-    }
-
-    async fn describe(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((what, text)) = rest.split_once('=') else {
-            self.tell("Usage: @describe <object>=<description>").await;
-            return Ok(());
-        };
-        self.set_checked(what, Field::Description, text.trim(), "Description set.")
-            .await
-    }
-
-    async fn name(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((what, name)) = rest.split_once('=') else {
-            self.tell("Usage: @name <object>=<new name>").await;
-            return Ok(());
-        };
-        let name = name.trim();
-        let Some(object) = self.controlled(what.trim()).await? else {
-            return Ok(());
-        };
-        if object.kind == Kind::Player {
-            if let Err(reason) = valid_player_name(name) {
-                self.tell(reason).await;
-                return Ok(());
-            }
-            if !self.engine.store.rename_player(&object, name).await? {
-                self.tell("That name is already taken.").await;
-                return Ok(());
-            }
-            self.engine.changed(&[object.id]).await;
-            self.tell("Name set.").await;
-            return Ok(());
-        }
-        self.set_checked(what, Field::Name, name, "Name set.").await
-    }
-
-    async fn set_checked(
-        &self,
-        what: &str,
-        field: Field,
-        value: &str,
-        done: &str,
-    ) -> Result<(), StoreError> {
-        if value.len() > VALUE_MAX {
-            self.tell("That is too long.").await;
-            return Ok(());
-        }
-        if field == Field::Name
-            && let Err(reason) = valid_object_name(value)
-        {
-            self.tell(reason).await;
-            return Ok(());
-        }
-        let Some(object) = self.controlled(what.trim()).await? else {
-            return Ok(());
-        };
-        self.engine.store.set_field(object.id, field, value).await?;
-        self.engine.changed(&[object.id]).await;
-        self.tell(done).await;
-        Ok(())
-    }
-
-    async fn set(&self, rest: &str) -> Result<(), StoreError> {
-        let Some((what, setting)) = rest.split_once('=') else {
-            self.tell("Usage: @set <object>=[!]<flag> or @set <object>=<attribute>:<value>")
-                .await;
-            return Ok(());
-        };
-        let Some(object) = self.controlled(what.trim()).await? else {
-            return Ok(());
-        };
-        let setting = setting.trim();
-        let (clear, flag) = match setting.strip_prefix('!') {
-            Some(flag) => (true, flag.trim().to_ascii_uppercase()),
-            None => (false, setting.to_ascii_uppercase()),
-        };
-        if !POD_FLAGS.contains(&flag.as_str()) {
-            self.tell("I don't understand that flag.").await;
-            return Ok(());
-        }
-        if flag == "BUILDER" && !self.is_wizard() {
-            self.tell(NO_PERMISSION).await;
-            return Ok(());
-        }
-        let mut flags: Vec<String> = object
-            .flags
-            .iter()
-            .filter(|f| **f != flag)
-            .cloned()
-            .collect();
-        if !clear {
-            flags.push(flag);
-        }
-        self.engine
-            .store
-            .set_field(object.id, Field::Flags, &flags.join(" "))
-            .await?;
-        self.engine.changed(&[object.id]).await;
-        self.tell(if clear { "Flag cleared." } else { "Flag set." })
-            .await;
-        Ok(())
-    }
-
-    async fn destroy(&self, rest: &str) -> Result<(), StoreError> {
-        let Some(object) = self.controlled(rest.trim()).await? else {
-            return Ok(());
-        };
-        let start = self.engine.settings.start_room;
-        if object.kind == Kind::Player || object.id == start || object.id == Dbref(1) {
-            self.tell("You can't destroy that.").await;
-            return Ok(());
-        }
-        if object.kind == Kind::Room && !self.engine.contents(object.id).await?.is_empty() {
-            self.tell("That room is not empty.").await;
-            return Ok(());
-        }
-        self.engine.store.destroy_object(&object).await?;
-        let mut changed = vec![object.id];
-        changed.extend(object.location);
-        self.engine.changed(&changed).await;
-        self.tell(&format!("Destroyed {}.", object.name)).await;
-        Ok(())
     }
 
     async fn doing(&self, rest: &str) -> Result<(), StoreError> {
@@ -1068,177 +494,6 @@ impl Cx<'_> {
         }
         Ok(())
     }
-
-    // ---- matching --------------------------------------------------------------
-
-    /// The object named, if the actor may change it; otherwise tells the actor why not.
-    async fn controlled(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {
-        let Some(object) = self.match_near(name).await? else {
-            self.tell(NOT_FOUND).await;
-            return Ok(None);
-        };
-        if !self.controls(&object) {
-            self.tell(NO_PERMISSION).await;
-            return Ok(None);
-        }
-        Ok(Some(object))
-    }
-
-    /// `me`, `here`, `#n`, `*player`, or a name among what is here and what I carry.
-    async fn match_near(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {
-        let lower = name.to_ascii_lowercase();
-        match lower.as_str() {
-            "" => return Ok(None),
-            "me" => return self.engine.object(self.me.id).await,
-            "here" => return self.engine.object(self.here()).await,
-            _ => {}
-        }
-        if let Some(id) = name.strip_prefix('#').and_then(|n| n.parse().ok()) {
-            return self.engine.object(Dbref(id)).await;
-        }
-        if let Some(player) = name.strip_prefix('*') {
-            return self.find_player(player).await;
-        }
-        let mut candidates = self.engine.contents(self.here()).await?;
-        candidates.extend(self.engine.contents(self.me.id).await?);
-        candidates.extend(self.engine.exits(self.here()).await?);
-        Ok(best_match(candidates, &lower))
-    }
-
-    async fn match_in(
-        &self,
-        container: Dbref,
-        name: &str,
-    ) -> Result<Option<Arc<Object>>, StoreError> {
-        if let Some(id) = name.strip_prefix('#').and_then(|n| n.parse().ok()) {
-            let found = self.engine.object(Dbref(id)).await?;
-            return Ok(found.filter(|o| o.location == Some(container)));
-        }
-        let contents = self.engine.contents(container).await?;
-        Ok(best_match(contents, &name.to_ascii_lowercase()))
-    }
-
-    async fn match_room(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {
-        let found = match name.to_ascii_lowercase().as_str() {
-            "here" => self.engine.object(self.here()).await?,
-            "home" => {
-                self.engine
-                    .object(self.me.home.unwrap_or(self.engine.settings.start_room))
-                    .await?
-            }
-            _ => match Dbref::parse(name) {
-                Some(id) => self.engine.object(id).await?,
-                None => None,
-            },
-        };
-        Ok(found.filter(|o| o.kind == Kind::Room))
-    }
-
-    async fn find_player(&self, name: &str) -> Result<Option<Arc<Object>>, StoreError> {
-        if name.eq_ignore_ascii_case("me") {
-            return self.engine.object(self.me.id).await;
-        }
-        match self
-            .engine
-            .store
-            .player_by_name(name.trim_start_matches('*'))
-            .await?
-        {
-            Some(id) => self.engine.object(id).await,
-            None => Ok(None),
-        }
-    }
-}
-
-async fn look_room(engine: &Arc<Engine>, handle: Handle, me: &Object) -> Result<(), StoreError> {
-    let room_id = me.location.unwrap_or(engine.settings.start_room);
-    let Some(room) = engine.object(room_id).await? else {
-        engine.tell(handle, "You are nowhere.").await;
-        return Ok(());
-    };
-    let text = room_text(engine, me, &room).await?;
-    engine.tell(handle, &text).await;
-    Ok(())
-}
-
-async fn room_text(engine: &Arc<Engine>, me: &Object, room: &Object) -> Result<String, StoreError> {
-    let builder = me.has_flag("WIZARD") || room.owner == me.id;
-    let mut out = if builder {
-        format!("{}({}{})", room.name, room.id, type_letter(room))
-    } else {
-        room.name.clone()
-    };
-    if !room.description.is_empty() {
-        let shown = crate::softcode::description(engine, me.id, room).await?;
-        if !shown.is_empty() {
-            out.push('\n');
-            out.push_str(&shown);
-        }
-    }
-    let contents: Vec<Arc<Object>> = engine
-        .contents(room.id)
-        .await?
-        .into_iter()
-        .filter(|o| o.id != me.id && !o.has_flag("DARK"))
-        .collect();
-    if !contents.is_empty() {
-        out.push_str("\nContents:");
-        for object in &contents {
-            out.push('\n');
-            out.push_str(&object.name);
-        }
-    }
-    let exits: Vec<Arc<Object>> = engine
-        .exits(room.id)
-        .await?
-        .into_iter()
-        .filter(|o| !o.has_flag("DARK"))
-        .collect();
-    if !exits.is_empty() {
-        let names: Vec<&str> = exits.iter().map(|e| exit_display_name(e)).collect();
-        out.push_str("\nObvious exits:\n");
-        out.push_str(&names.join("  "));
-    }
-    Ok(out)
-}
-
-/// Flags `@set` knows.
-/// Flags that only the pod's own `@set` sets: BUILDER (who may build here; TinyMUX has it
-/// as a power) and HALTED. Every other flag is TinyMUX's, set by the softcode layer.
-const POD_FLAGS: &[&str] = &["BUILDER", "HALTED"];
-
-fn type_letter(object: &Object) -> &'static str {
-    match object.kind {
-        Kind::Room => "R",
-        Kind::Player => "P",
-        Kind::Exit => "E",
-        Kind::Thing => "",
-    }
-}
-
-fn exit_display_name(exit: &Object) -> &str {
-    exit.name.split(';').next().unwrap_or(&exit.name)
-}
-
-fn exit_matches(exit: &Object, typed: &str) -> bool {
-    exit.name
-        .split(';')
-        .any(|alias| alias.trim().eq_ignore_ascii_case(typed.trim()))
-}
-
-/// Exact name (or exit alias) first, then a unique prefix.
-fn best_match(candidates: Vec<Arc<Object>>, lower: &str) -> Option<Arc<Object>> {
-    let exact = candidates.iter().find(|o| {
-        o.name.eq_ignore_ascii_case(lower) || (o.kind == Kind::Exit && exit_matches(o, lower))
-    });
-    if let Some(found) = exact {
-        return Some(found.clone());
-    }
-    let mut prefixed = candidates
-        .into_iter()
-        .filter(|o| o.name.to_ascii_lowercase().starts_with(lower));
-    let first = prefixed.next()?;
-    prefixed.next().is_none().then_some(first)
 }
 
 fn split_word(line: &str) -> (&str, &str) {
@@ -1273,20 +528,6 @@ fn valid_player_name(name: &str) -> Result<(), &'static str> {
         Ok(())
     } else {
         Err("That's not a good name: use 2-32 letters, digits, spaces or _ - . '")
-    }
-}
-
-fn valid_object_name(name: &str) -> Result<(), &'static str> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && !name
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '=' | '#' | '&'))
-        && !name.starts_with(['*', '!']);
-    if ok {
-        Ok(())
-    } else {
-        Err("That's not a good name for an object.")
     }
 }
 
@@ -1336,8 +577,6 @@ mod tests {
         assert!(valid_player_name("Alice").is_ok());
         assert!(valid_player_name("A").is_err());
         assert!(valid_player_name("bad\u{1b}name").is_err());
-        assert!(valid_object_name("a red box").is_ok());
-        assert!(valid_object_name("x=y").is_err());
     }
 
     #[test]

@@ -12,7 +12,10 @@ const INDEX: &str = "\
 Talking:   say (\"), pose (:), semipose (;), page, whisper, @emit, @pemit, think
 Looking:   look (l), examine, inventory (i), WHO
 Moving:    <exit name>, go <exit>, home, get, drop, give
-Building:  @dig, @open, @link, @create, @describe, @name, @set, &ATTR, @destroy
+Building:  @dig, @open, @link, @create, @describe, @name, @set, &ATTR, @destroy,
+           @tel, @parent, @chzone, @lock, @clone, @chown, @search, @find
+Softcode:  $-commands, @trigger, @wait, @notify, @halt, @ps, @switch, @dolist,
+           @force, @function, @aconnect, @startup, @conformat, @exitformat
 Session:   LOGOUT, QUIT, OUTPUTPREFIX, OUTPUTSUFFIX, IDLE, @doing
 Wizards:   @rebalance
 Type 'help <command>' for more.";
@@ -55,7 +58,7 @@ pub fn topic(topic: &str) -> &'static str {
         "describe" | "desc" => "@describe <object>=<text>: set what look shows.",
         "name" => "@name <object>=<name>: rename something you own.",
         "set" => {
-            "@set <object>=[!]<FLAG> sets or clears a flag (TinyMUX's flags with their rules, such as DARK, OPAQUE, INHERIT, WIZARD; and BUILDER, set by wizards). @set <object>=<ATTR>:<value> sets an attribute."
+            "@set <object>=[!]<FLAG> sets or clears a flag (TinyMUX's flags with their rules, such as DARK, OPAQUE, INHERIT, WIZARD). @set <object>=<ATTR>:<value> sets an attribute."
         }
         "attr" | "attribute" => {
             "&<ATTR> <object>=<value>: set an attribute; an empty value clears it."

@@ -37,6 +37,9 @@ enum Write {
     Field(Dbref, Field, String),
     /// Object, where it was, where it goes, whether it is an exit (exits are listed apart).
     Move(Dbref, Option<Dbref>, Option<Dbref>, bool),
+    /// A new object: its number, type, name, owner and location (the fields the run sets
+    /// on it later join its creation).
+    Create(Dbref, SKind, String, Dbref, Option<Dbref>),
     /// Object, old owner, new owner: the owner index follows.
     Owner(Dbref, Dbref, Dbref),
     /// A player's new name (old, new): the unique name index follows.
@@ -62,6 +65,13 @@ struct Snapshot {
     /// later in the run show them.
     moves: Vec<(i64, i64, i64)>,
     writes: Vec<Write>,
+    /// The command's mark, which names the object numbers it allocates.
+    mark: Option<String>,
+    /// Object numbers allocated for this command, in the order it creates (kept across
+    /// re-runs, so a re-run creates the same objects).
+    allocated: Vec<i64>,
+    /// How many of them this run has used.
+    made: usize,
     now: i64,
     seed: u64,
 }
@@ -381,10 +391,65 @@ impl World for Snapshot {
         Ok(())
     }
 
-    fn create(&mut self, _: SKind, _: &str, _: i64, _: i64) -> Result<i64, Miss> {
-        Err(Miss::Refused(
-            "creating objects from softcode is not available on this shard yet".into(),
-        ))
+    fn create(&mut self, kind: SKind, name: &str, owner: i64, location: i64) -> Result<i64, Miss> {
+        // A player needs a password hash, which only the login path makes.
+        if kind == SKind::Player {
+            return Err(Miss::Refused(
+                "creating players from softcode is not available on a shard yet".into(),
+            ));
+        }
+        let Some(&id) = self.allocated.get(self.made) else {
+            return Err(Miss::NewObject);
+        };
+        let (Some(dbref), Some(owner_ref)) = (from_i64(id), from_i64(owner)) else {
+            return Err(Miss::Refused("no such owner".into()));
+        };
+        self.made += 1;
+        // Things and players start at home where they are made, as in TinyMUX.
+        let link = if matches!(kind, SKind::Room | SKind::Exit) {
+            NOTHING
+        } else {
+            location
+        };
+        let object = SObject {
+            id,
+            kind,
+            name: name.to_string(),
+            owner,
+            location,
+            link,
+            parent: NOTHING,
+            zone: NOTHING,
+            flags: Vec::new(),
+            powers: Vec::new(),
+            created: self.now,
+            modified: self.now,
+        };
+        self.headers.insert(id, Arc::new(object));
+        self.objects.entry(id).or_insert(None);
+        self.contents.insert(id, Vec::new());
+        self.exits.insert(id, Vec::new());
+        self.writes.push(Write::Create(
+            dbref,
+            kind,
+            name.to_string(),
+            owner_ref,
+            from_i64(location),
+        ));
+        if link != NOTHING {
+            self.writes
+                .push(Write::Field(dbref, Field::Home, link.to_string()));
+        }
+        if location != NOTHING {
+            self.moves.push((id, NOTHING, location));
+            self.writes.push(Write::Move(
+                dbref,
+                None,
+                from_i64(location),
+                kind == SKind::Exit,
+            ));
+        }
+        Ok(id)
     }
 }
 
@@ -463,6 +528,7 @@ pub(crate) async fn run_spec<T>(
     let me = spec.executor;
     let cause = spec.enactor;
     let mut snapshot = Snapshot {
+        mark: mark.map(str::to_string),
         now: (mush_store::now_ms() / 1000) as i64,
         seed: rand_seed(),
         ..Snapshot::default()
@@ -484,6 +550,7 @@ pub(crate) async fn run_spec<T>(
         snapshot.headers.clear();
         snapshot.moves.clear();
         snapshot.writes.clear();
+        snapshot.made = 0;
         // The evaluator (not Send) lives only inside this block, never across an await.
         // The CPU budget is the command's, not each run's: re-runs spend from what is left.
         let outcome = {
@@ -585,6 +652,14 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             snapshot.connections = Some(crate::commands::connections(&rows));
         }
         Miss::Queue => snapshot.queued = Some(crate::queue::view(engine).await?),
+        Miss::NewObject => {
+            let n = snapshot.allocated.len();
+            let id = engine
+                .store
+                .allocate_for(snapshot.mark.as_deref(), n)
+                .await?;
+            snapshot.allocated.push(to_i64(id));
+        }
         Miss::Search(query) => {
             let found = search(engine, &query).await?;
             snapshot.searches.insert(*query, found);
@@ -683,13 +758,45 @@ async fn apply(
                 *id,
                 vec![FieldChange::Set(Field::Name.key().into(), name.clone())],
             ),
+            Write::Create(id, kind, name, owner, location) => {
+                let now = (mush_store::now_ms() / 1000).to_string();
+                let set = |k: &str, v: String| FieldChange::Set(k.to_string(), v);
+                let list = vec![
+                    set("type", store_kind(*kind).as_str().to_string()),
+                    set(Field::Name.key(), name.clone()),
+                    set(Field::Owner.key(), owner.0.to_string()),
+                    set(
+                        Field::Location.key(),
+                        location.map(|d| d.0.to_string()).unwrap_or_default(),
+                    ),
+                    set("created", now.clone()),
+                    set("modified", now),
+                ];
+                (*id, list)
+            }
         };
         if !order.contains(&id) {
             order.push(id);
         }
         changes.entry(id).or_default().extend(list);
     }
+    let created: Vec<Dbref> = snapshot
+        .writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Create(id, ..) => Some(*id),
+            _ => None,
+        })
+        .collect();
     for id in order {
+        // A new object is made whole, with everything the run set on it, once: a re-run
+        // has the same number and finds it made.
+        if created.contains(&id) {
+            let list = changes.remove(&id).unwrap_or_default();
+            engine.store.create_if_absent(id, mark, &list).await?;
+            engine.changed(&[id]).await;
+            continue;
+        }
         // Every write follows a read of its object (permission checks read it), so the
         // version is known; a write to an object gone meanwhile is an error.
         let Some(version) = snapshot.raw.get(&to_i64(id)).map(|o| o.version) else {
@@ -708,6 +815,15 @@ async fn apply(
     // The indexes follow the objects: contents lists, owners, parents, player names.
     for write in &snapshot.writes {
         match write {
+            Write::Create(id, kind, _, owner, _) => {
+                let store = &engine.store;
+                store
+                    .index_for_search(SearchIndex::Owner, &owner.0.to_string(), *id)
+                    .await?;
+                store
+                    .index_for_search(SearchIndex::Type, store_kind(*kind).as_str(), *id)
+                    .await?;
+            }
             Write::Field(id, Field::Parent, parent) if !parent.is_empty() => {
                 engine
                     .store
@@ -767,34 +883,6 @@ pub(crate) async fn deliver<T>(
         }
     }
     Ok(())
-}
-
-/// An object's description as `viewer` sees it: evaluated with the object as executor and
-/// the viewer as enactor, as TinyMUX shows `@desc`. When it cannot be evaluated (storage
-/// refused, or it needs too much of the world) the text is shown as written.
-pub(crate) async fn description(
-    engine: &Arc<Engine>,
-    viewer: Dbref,
-    object: &Object,
-) -> Result<String, StoreError> {
-    // Most descriptions are plain text: evaluating them would only compress spaces, so
-    // `look` (run on every move) skips the evaluator for them.
-    let text = object.description.clone();
-    if !text.contains(['[', '%', '\\', '(', '{', '#']) && !text.contains("  ") {
-        return Ok(text);
-    }
-    let shown = run_as(engine, object.id, viewer, None, |ev, frame| {
-        ev.eval_top(frame, &text)
-    })
-    .await;
-    match shown {
-        Ok(finished) => {
-            deliver(engine, &finished).await?;
-            Ok(finished.value)
-        }
-        Err(Stopped::Store(error)) => Err(error),
-        Err(Stopped::Refused(_)) => Ok(object.description.clone()),
-    }
 }
 
 /// Most objects one search may look at: a search wider than this is refused with a clear

@@ -218,6 +218,9 @@ pub enum Miss {
     /// The queue (`@ps`).
     #[error("the queue is not loaded")]
     Queue,
+    /// A number for a new object (the world hands them out before the command creates).
+    #[error("no object number is allocated")]
+    NewObject,
     /// The world could not take a write (quota, storage); the text says why.
     #[error("{0}")]
     Refused(String),

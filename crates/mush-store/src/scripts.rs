@@ -228,3 +228,19 @@ return 1
 ",
     )
 });
+
+/// KEYS: object. ARGV: mark (or ''), then (`S`, field, value) triples. Creates the object
+/// with those fields, version 1 and the mark, only if it does not exist; 1 created, 0 not.
+pub static CREATE_IF_ABSENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == 'S' then redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2]) end
+end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'w', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'v', 1)
+return 1
+",
+    )
+});

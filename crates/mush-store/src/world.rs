@@ -27,7 +27,7 @@ use std::fmt;
 
 use mush_proto::Handle;
 
-use crate::scripts::WRITE_IF_VERSION;
+use crate::scripts::{CREATE_IF_ABSENT, WRITE_IF_VERSION};
 use crate::{Store, StoreError};
 
 /// An object number, shown to players as `#<n>`.
@@ -232,6 +232,10 @@ impl SearchIndex {
     }
 }
 
+/// How long the object numbers a command allocated are remembered (a command re-runs
+/// within seconds of its pod dying).
+const MADE_MEMORY_SECS: u64 = 3600;
+
 /// Longest attribute value or description accepted.
 pub const VALUE_MAX: usize = 8 * 1024;
 
@@ -328,6 +332,69 @@ impl Store {
             .await
             .map_err(StoreError::redis("claim bootstrap", pod))?;
         Ok(claimed.is_some())
+    }
+
+    /// The `n`th object number a command named `mark` allocates: the same number however
+    /// often the command runs (a re-run after its pod died creates nothing twice). Without
+    /// a mark, a fresh number. Two runs racing for one slot both get the first number
+    /// recorded (the other's is skipped, as numbers of failed creations are).
+    pub async fn allocate_for(&self, mark: Option<&str>, n: usize) -> Result<Dbref, StoreError> {
+        let Some(mark) = mark else {
+            return self.allocate().await;
+        };
+        let key = format!("{}:made:{mark}", self.keys.prefix());
+        if let Some(id) = self.made_at(&key, n).await? {
+            return Ok(Dbref(id));
+        }
+        let fresh = self.allocate().await?;
+        redis::pipe()
+            .cmd("RPUSH")
+            .arg(&key)
+            .arg(fresh.0)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(MADE_MEMORY_SECS)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("allocate", mark))?;
+        Ok(self.made_at(&key, n).await?.map_or(fresh, Dbref))
+    }
+
+    async fn made_at(&self, key: &str, n: usize) -> Result<Option<u64>, StoreError> {
+        redis::cmd("LINDEX")
+            .arg(key)
+            .arg(n)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("allocate", key))
+    }
+
+    /// Creates object `id` with `changes` (its fields) unless it exists; true if created.
+    /// With the object numbers of [`Store::allocate_for`], a command that creates runs any
+    /// number of times and creates once.
+    pub async fn create_if_absent(
+        &self,
+        id: Dbref,
+        mark: Option<&str>,
+        changes: &[FieldChange],
+    ) -> Result<bool, StoreError> {
+        self.timed("create_if_absent", async {
+            let mut script = CREATE_IF_ABSENT.key(self.object_key(id));
+            script.arg(mark.unwrap_or_default());
+            for change in changes {
+                if let FieldChange::Set(field, value) = change {
+                    script.arg("S").arg(field).arg(value);
+                }
+            }
+            let created: i64 = script
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("create object", id))?;
+            Ok(created == 1)
+        })
+        .await
     }
 
     /// Allocates the next dbref. The first call returns #0.

@@ -995,6 +995,59 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
     store.destroy_object(&object).await.expect("destroy");
     assert!(store.set_attribute(id, "X", "").await.is_err());
     assert!(store.object(id).await.expect("read").is_none());
+
+    // A command that creates gets the same object numbers however often it runs, and
+    // creates each object once, as its first run made it.
+    let first = store.allocate_for(Some("5:2"), 0).await.expect("allocate");
+    let second = store.allocate_for(Some("5:2"), 1).await.expect("allocate");
+    assert_ne!(first, second);
+    assert_eq!(
+        store.allocate_for(Some("5:2"), 0).await.expect("again"),
+        first
+    );
+    assert_eq!(
+        store.allocate_for(Some("5:2"), 1).await.expect("again"),
+        second
+    );
+    let unmarked = store.allocate_for(None, 0).await.expect("allocate");
+    assert_ne!(
+        store.allocate_for(None, 0).await.expect("allocate"),
+        unmarked
+    );
+    let named = |name: &str| {
+        vec![
+            FieldChange::Set("type".into(), "thing".into()),
+            FieldChange::Set("name".into(), name.into()),
+        ]
+    };
+    let mark = Some("5:2");
+    assert!(
+        store
+            .create_if_absent(first, mark, &named("Made"))
+            .await
+            .expect("create")
+    );
+    assert!(
+        !store
+            .create_if_absent(first, mark, &named("Again"))
+            .await
+            .expect("again")
+    );
+    let made = store.object(first).await.expect("read").expect("made");
+    assert_eq!(
+        (made.name.as_str(), made.kind, made.version),
+        ("Made", Kind::Thing, 1)
+    );
+    // The creating command's mark is on it, so that command running again writes
+    // nothing more to it (everything it set went into the creation).
+    assert!(
+        store
+            .write_if_version(first, 1, mark, &set("1"))
+            .await
+            .expect("replay")
+    );
+    let made = store.object(first).await.expect("read").expect("made");
+    assert_eq!((made.attributes.get("N"), made.version), (None, 1));
 }
 
 /// The queue's promises against a real cluster: an entry added twice is queued once (and

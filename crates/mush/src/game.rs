@@ -40,8 +40,9 @@ pub struct GameArgs {
     /// The game's name (banner, WHO, MSSP).
     #[arg(long, env = "MUSH_NAME", default_value = "mush-on-kube")]
     pub mud_name: String,
-    /// Flags of players created at the connect screen, space-separated.
-    #[arg(long, env = "MUSH_NEW_PLAYER_FLAGS", default_value = "BUILDER")]
+    /// Flags of players created at the connect screen, space-separated (TinyMUX's flags,
+    /// for instance `ANSI`; as in TinyMUX, every player may build without one).
+    #[arg(long, env = "MUSH_NEW_PLAYER_FLAGS", default_value = "")]
     pub new_player_flags: String,
     /// Argon2 memory cost of new password hashes, KiB.
     #[arg(long, env = "MUSH_PASSWORD_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]

@@ -266,6 +266,29 @@ fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     write(ev, frame, obj.trim(), attr_of(input.name), &value)
 }
 
+/// An object as `viewer` sees it in a look or an inventory: `Name(#12flags)` when the
+/// viewer may examine it (or its flags invite linking, jumping, taking over or
+/// destroying it), else its name alone, as TinyMUX's `unparse_object`.
+pub fn unparse_for(ev: &mut Eval<'_>, viewer: Dbref, id: Dbref) -> R<String> {
+    let Some(obj) = ev.world.object(id)? else {
+        return unparse(ev, id);
+    };
+    let open = [
+        "VISUAL",
+        "CHOWN_OK",
+        "JUMP_OK",
+        "LINK_OK",
+        "DESTROY_OK",
+        "ABODE",
+    ]
+    .iter()
+    .any(|f| obj.has_flag(f));
+    if open || crate::functions::objects::controls(ev, viewer, id)? {
+        return unparse(ev, id);
+    }
+    Ok(display_name(&obj).to_string())
+}
+
 /// `Name(#12flags)` as TinyMUX shows an object to someone who may examine it.
 pub fn unparse(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
     let Some(obj) = ev.world.object(id)? else {

@@ -43,13 +43,6 @@ pub const COMMANDS: &[Command] = &[
         run: chzone,
     },
     Command {
-        name: "LOOK",
-        aliases: &["L"],
-        switches: &[],
-        wizard: false,
-        run: look_cmd,
-    },
-    Command {
         name: "@NAME",
         aliases: &[],
         switches: &[],
@@ -174,7 +167,7 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
 
     if id == frame.executor {
-        look(ev, frame, to)?;
+        super::look::look_in(ev, frame, to)?;
     } else {
         tell(ev, frame, "Teleported.");
         if kind == Some(Kind::Player) {
@@ -184,7 +177,7 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 enactor: id,
                 args: &[],
             };
-            look(ev, &inner, to)?;
+            super::look::look_in(ev, &inner, to)?;
         }
     }
     Ok(())
@@ -193,80 +186,6 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 /// `look` (the room) and `look <thing>` (its name and description). A game pod keeps its
 /// own `look` for players; this one serves queued code and the in-memory world, where a
 /// built-in `look` must win over a `$look` command, as in TinyMUX.
-fn look_cmd(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let what = ev.eval_top(frame, input.rest)?;
-    let here = room_of(ev, frame.executor)?;
-    if what.trim().is_empty() {
-        return look(ev, frame, here);
-    }
-    let Some(id) = target(ev, frame, &what)? else {
-        return Ok(());
-    };
-    if id == here || ev.world.object(id)?.is_some_and(|o| o.kind == Kind::Room) {
-        return look(ev, frame, id);
-    }
-    let head = super::attrs::unparse(ev, id)?;
-    ev.emits.push(Emit::To(frame.executor, head));
-    describe(ev, frame, id)
-}
-
-/// Shows an object's description, evaluated with it as executor and the looker as `%#`.
-fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, id: i64) -> R {
-    if let Some(desc) = crate::functions::objects::inherited(ev, id, "DESCRIBE")? {
-        let inner = Frame {
-            executor: id,
-            caller: frame.executor,
-            enactor: frame.executor,
-            args: &[],
-        };
-        let text = ev.eval_top(&inner, &desc.value)?;
-        if !text.is_empty() {
-            ev.emits.push(Emit::To(frame.executor, text));
-        }
-    }
-    Ok(())
-}
-
-/// What a player sees of a room on arrival: its name, description and contents.
-pub fn look(ev: &mut Eval<'_>, frame: &Frame<'_>, room: i64) -> R {
-    let head = super::attrs::unparse(ev, room)?;
-    ev.emits.push(Emit::To(frame.executor, head));
-    describe(ev, frame, room)?;
-    let mut seen = Vec::new();
-    for id in ev.world.contents(room)? {
-        if id == frame.executor {
-            continue;
-        }
-        let Some(obj) = ev.world.object(id)? else {
-            continue;
-        };
-        if obj.has_flag("DARK") || (obj.kind == Kind::Player && !obj.has_flag("CONNECTED")) {
-            continue;
-        }
-        seen.push(super::attrs::unparse(ev, id)?);
-    }
-    if !seen.is_empty() {
-        ev.emits.push(Emit::To(frame.executor, "Contents:".into()));
-        for line in seen {
-            ev.emits.push(Emit::To(frame.executor, line));
-        }
-    }
-    let exits: Vec<String> = ev
-        .world
-        .exits(room)?
-        .into_iter()
-        .filter_map(|e| ev.world.object(e).ok().flatten())
-        .filter(|o| !o.has_flag("DARK"))
-        .map(|o| crate::functions::objects::display_name(&o).to_string())
-        .collect();
-    if !exits.is_empty() {
-        ev.emits
-            .push(Emit::To(frame.executor, "Obvious exits:".into()));
-        ev.emits.push(Emit::To(frame.executor, exits.join("  ")));
-    }
-    Ok(())
-}
-
 /// `obj=value` with `obj` something the executor controls (told otherwise) and `value`
 /// evaluated.
 fn controlled_and_value(

@@ -18,6 +18,7 @@ mod build;
 mod edit;
 mod links;
 mod locks;
+mod look;
 mod moves;
 mod ps;
 mod queue;
@@ -70,6 +71,7 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             edit::COMMANDS,
             links::COMMANDS,
             locks::COMMANDS,
+            look::COMMANDS,
             moves::COMMANDS,
             queue::COMMANDS,
             ps::COMMANDS,

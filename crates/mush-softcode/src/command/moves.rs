@@ -55,20 +55,41 @@ pub const COMMANDS: &[Command] = &[
         wizard: false,
         run: use_thing,
     },
+    Command {
+        name: "INVENTORY",
+        aliases: &["I", "INV"],
+        switches: &[],
+        wizard: false,
+        run: inventory,
+    },
+    Command {
+        name: "HOME",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: home,
+    },
+    Command {
+        name: "GO",
+        aliases: &["MOVE", "GOTO"],
+        switches: &[],
+        wizard: false,
+        run: go,
+    },
 ];
 
 /// One message family: the attribute the mover sees (with its default), the one the room
 /// sees after the mover's name, and the action queued.
-struct Family {
-    what: &'static str,
-    default: Option<&'static str>,
-    owhat: &'static str,
-    awhat: &'static str,
+pub(super) struct Family {
+    pub(super) what: &'static str,
+    pub(super) default: Option<&'static str>,
+    pub(super) owhat: &'static str,
+    pub(super) awhat: &'static str,
 }
 
 /// TinyMUX's `did_it`: tells `player` the message (or the default), the others in the
 /// player's room the `O`-message, and queues the action on `thing`.
-fn did_it(ev: &mut Eval<'_>, player: Dbref, thing: Dbref, f: &Family) -> R {
+pub(super) fn did_it(ev: &mut Eval<'_>, player: Dbref, thing: Dbref, f: &Family) -> R {
     let inner = Frame {
         executor: thing,
         caller: player,
@@ -282,7 +303,7 @@ fn enter(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             awhat: "AENTER",
         },
     )?;
-    super::build::look(ev, frame, thing)
+    super::look::look_in(ev, frame, thing)
 }
 
 fn leave(ev: &mut Eval<'_>, frame: &Frame<'_>, _: &Input<'_>) -> R {
@@ -323,7 +344,7 @@ fn leave(ev: &mut Eval<'_>, frame: &Frame<'_>, _: &Input<'_>) -> R {
             awhat: "ALEAVE",
         },
     )?;
-    super::build::look(ev, frame, to)
+    super::look::look_in(ev, frame, to)
 }
 
 fn use_thing(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
@@ -410,6 +431,52 @@ pub fn through_exit(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<bool>
         },
     )?;
     move_to(ev, me, dest)?;
-    super::build::look(ev, frame, dest)?;
+    super::look::look_in(ev, frame, dest)?;
     Ok(true)
+}
+
+fn inventory(ev: &mut Eval<'_>, frame: &Frame<'_>, _: &Input<'_>) -> R {
+    let me = frame.executor;
+    let carried = ev.world.contents(me)?;
+    if carried.is_empty() {
+        tell(ev, frame, "You aren't carrying anything.");
+        return Ok(());
+    }
+    tell(ev, frame, "You are carrying:");
+    for id in carried {
+        let line = super::attrs::unparse_for(ev, me, id)?;
+        tell(ev, frame, line);
+    }
+    Ok(())
+}
+
+fn home(ev: &mut Eval<'_>, frame: &Frame<'_>, _: &Input<'_>) -> R {
+    let me = frame.executor;
+    let Some(object) = ev.world.object(me)? else {
+        return Ok(());
+    };
+    let home = object.link;
+    if object.kind != Kind::Player && object.kind != Kind::Thing || ev.world.object(home)?.is_none()
+    {
+        tell(ev, frame, "You have no home to go to.");
+        return Ok(());
+    }
+    for _ in 0..3 {
+        tell(ev, frame, "There's no place like home...");
+    }
+    if object.location != home {
+        move_to(ev, me, home)?;
+    }
+    super::look::look_in(ev, frame, home)
+}
+
+fn go(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let direction = ev.eval_top(frame, input.rest)?;
+    if direction.trim().eq_ignore_ascii_case("home") {
+        return home(ev, frame, input);
+    }
+    if !through_exit(ev, frame, &direction)? {
+        tell(ev, frame, "You can't go that way.");
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Speech: `think`, `say`, `pose`, `@pemit`, `@emit`, `@remit`, `@oemit`.
+//! Speech: `think`, `say`, `pose`, `@pemit`, `@emit`, `@remit`, `@oemit`, `page`,
+//! `whisper`.
 
 use super::{Command, Input, split_eq, tell};
 use crate::eval::{Emit, Eval, Frame, R};
@@ -6,6 +7,20 @@ use crate::functions::objects::{display_name, emit_each, emit_targets};
 
 /// The speech family.
 pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "PAGE",
+        aliases: &["P"],
+        switches: &[],
+        wizard: false,
+        run: page,
+    },
+    Command {
+        name: "WHISPER",
+        aliases: &["W"],
+        switches: &[],
+        wizard: false,
+        run: whisper,
+    },
     Command {
         name: "THINK",
         aliases: &[],
@@ -225,5 +240,82 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     if let Some(error) = error {
         tell(ev, frame, error);
     }
+    Ok(())
+}
+
+/// `page <player>=<message>` (`:` makes it a pose): to a connected player anywhere.
+fn page(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let Some(right) = right else {
+        tell(ev, frame, "Usage: page <player>=<message>");
+        return Ok(());
+    };
+    let name = ev.eval_top(frame, left)?;
+    let message = ev.eval_top(frame, right)?;
+    let name = name.trim().trim_start_matches('*');
+    let target = if name.eq_ignore_ascii_case("me") {
+        Some(frame.executor)
+    } else {
+        ev.world.player_named(name)?
+    };
+    let Some(target) = target else {
+        tell(ev, frame, "I don't recognize that player.");
+        return Ok(());
+    };
+    let Some(them) = ev.world.object(target)? else {
+        tell(ev, frame, "I don't recognize that player.");
+        return Ok(());
+    };
+    if !them.has_flag("CONNECTED") {
+        tell(ev, frame, format!("{} is not connected.", them.name));
+        return Ok(());
+    }
+    let (me_name, _) = speaker(ev, frame)?;
+    let message = message.trim();
+    let (to_them, to_me) = match message.strip_prefix(':') {
+        Some(pose) => (
+            format!("From afar, {me_name} {pose}"),
+            format!("Long distance to {}: {me_name} {pose}", them.name),
+        ),
+        None => (
+            format!("{me_name} pages: {message}"),
+            format!("You paged {} with '{message}'.", them.name),
+        ),
+    };
+    ev.emits.push(Emit::To(target, to_them));
+    tell(ev, frame, to_me);
+    Ok(())
+}
+
+/// `whisper <player>=<message>`: to a player in the same room, unheard by the others.
+fn whisper(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let Some(right) = right else {
+        tell(ev, frame, "Usage: whisper <player>=<message>");
+        return Ok(());
+    };
+    let name = ev.eval_top(frame, left)?;
+    let message = ev.eval_top(frame, right)?;
+    let here = crate::functions::objects::room_of(ev, frame.executor)?;
+    let Some(target) = super::target(ev, frame, name.trim())? else {
+        return Ok(());
+    };
+    let them = ev.world.object(target)?;
+    let Some(them) = them.filter(|o| o.kind == crate::world::Kind::Player && o.location == here)
+    else {
+        tell(ev, frame, "I don't see that here.");
+        return Ok(());
+    };
+    let (me_name, _) = speaker(ev, frame)?;
+    let message = message.trim();
+    ev.emits.push(Emit::To(
+        target,
+        format!("{me_name} whispers, \"{message}\""),
+    ));
+    tell(
+        ev,
+        frame,
+        format!("You whisper \"{message}\" to {}.", them.name),
+    );
     Ok(())
 }
