@@ -534,6 +534,39 @@ async fn hooks_queued_movement_and_startup_on_a_shard() {
     run(&mut wiz, &format!("@trigger {global}/rename")).await;
     eventually(&mut wiz, &format!("name({global})"), "Globe").await;
 
+    // Every pod's cache agrees with Redis (`/debug/cache`, what the soak checks), until
+    // something writes Redis behind the pods' backs: then the audit names the object.
+    let audits = async |shard: &mush::shard::Shard| {
+        let mut bodies = Vec::new();
+        for pod in shard.pod_names() {
+            let http = shard.pod_http(&pod).expect("pod http");
+            let (status, body) = http_get(http, "/debug/cache").await;
+            assert_eq!(status, 200, "{body}");
+            bodies.push(body);
+        }
+        bodies
+    };
+    for body in audits(&shard).await {
+        assert!(
+            body.contains("\"objects_differ\":0,") && body.contains("\"lists_differ\":0,"),
+            "{body}"
+        );
+    }
+    run(&mut wiz, &format!("think [get({global}/x)]")).await;
+    let number: u64 = global.trim_start_matches('#').parse().expect("dbref");
+    let store = store_of(&shard).await;
+    store
+        .set_attribute(mush_store::Dbref(number), "X", "behind their backs")
+        .await
+        .expect("direct write");
+    let stale = audits(&shard).await;
+    assert!(
+        stale
+            .iter()
+            .any(|b| b.contains(&format!("\"differing\":[{number}]"))),
+        "{stale:?}"
+    );
+
     // The wizard's own last connection going sets off its @adisconnect with the reason.
     let mut second = wizard(&shard).await;
     wiz.send("QUIT").await;

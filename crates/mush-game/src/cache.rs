@@ -26,6 +26,9 @@ pub enum List {
     Conns,
 }
 
+/// A cached list: whose, which, and its members.
+pub type CachedList = ((Dbref, List), Arc<Vec<u64>>);
+
 /// How long entries live.
 #[derive(Clone, Copy, Debug)]
 pub struct CacheTtl {
@@ -95,6 +98,19 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         self.lock().remove(key);
     }
 
+    /// Every entry still within `ttl`, copied out (the lock is not held while the caller
+    /// checks them).
+    fn fresh(&self, ttl: Duration) -> Vec<(K, V)>
+    where
+        K: Clone,
+    {
+        self.lock()
+            .iter()
+            .filter(|(_, e)| e.at.elapsed() < ttl)
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect()
+    }
+
     fn clear(&self) {
         self.lock().clear();
     }
@@ -156,6 +172,16 @@ impl Cache {
     pub fn put_list(&self, id: Dbref, list: List, members: Arc<Vec<u64>>, read_from: u64) {
         self.lists
             .put_if((id, list), members, &self.epoch, read_from);
+    }
+
+    /// The objects a reader would be served from the cache now.
+    pub fn fresh_objects(&self) -> Vec<(Dbref, Option<Arc<Object>>)> {
+        self.objects.fresh(self.ttl())
+    }
+
+    /// The lists a reader would be served from the cache now.
+    pub fn fresh_lists(&self) -> Vec<CachedList> {
+        self.lists.fresh(self.ttl())
     }
 
     /// Forgets everything about one object.

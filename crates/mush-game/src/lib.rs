@@ -20,7 +20,7 @@ mod softcode;
 
 pub use cache::{Cache, CacheTtl, Invalidator};
 pub use commands::WORLD_DOWN;
-pub use engine::{Engine, GameSettings};
+pub use engine::{CacheAudit, Engine, GameSettings};
 pub use metrics::GameMetrics;
 pub use password::{PasswordCost, PasswordHasher};
 pub use pod::{Pod, PodConfig};

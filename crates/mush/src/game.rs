@@ -119,7 +119,25 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    health::run_role(http, registry, ready, |stop| async move {
+    // For operators and the soak test: does the pod's cache still agree with Redis?
+    // Read-only, on the internal health port beside the probes.
+    let audited = pod.engine().clone();
+    let debug = axum::Router::new().route(
+        "/debug/cache",
+        axum::routing::get(move || {
+            let engine = audited.clone();
+            async move {
+                match engine.audit_cache().await {
+                    Ok(audit) => (axum::http::StatusCode::OK, audit.to_json()),
+                    Err(error) => (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        format!("audit failed: {error}"),
+                    ),
+                }
+            }
+        }),
+    );
+    health::run_role(http, registry, ready, debug, |stop| async move {
         pod.serve(&config, listener, health::wait_true(stop))
             .await
             .map_err(anyhow::Error::from)

@@ -116,9 +116,15 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             Ok(())
         })
     });
-    health::run_role(http, registry, ready, |stop| async move {
-        gateway.serve(stop).await;
-        Ok(())
-    })
+    health::run_role(
+        http,
+        registry,
+        ready,
+        axum::Router::new(),
+        |stop| async move {
+            gateway.serve(stop).await;
+            Ok(())
+        },
+    )
     .await
 }

@@ -1,4 +1,5 @@
-//! `/livez`, `/readyz` and `/metrics` on a small HTTP server, for probes and Prometheus.
+//! `/livez`, `/readyz` and `/metrics` on a small HTTP server, for probes and Prometheus,
+//! and whatever a role adds for operators (a game pod's `/debug/cache`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,11 +36,12 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("binding the health server on {addr}: {e}"))
 }
 
-/// Serves the health endpoints until `shutdown` resolves.
+/// Serves the health endpoints, and the role's `extra` routes, until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
     ready: ReadyCheck,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = Health {
@@ -50,7 +52,8 @@ pub async fn serve(
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state);
+        .with_state(state)
+        .merge(extra);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -89,6 +92,7 @@ pub async fn run_role<Fut>(
     http: TcpListener,
     registry: Registry,
     ready: ReadyCheck,
+    extra: Router,
     serve: impl FnOnce(watch::Receiver<bool>) -> Fut,
 ) -> anyhow::Result<()>
 where
@@ -99,6 +103,7 @@ where
         http,
         registry,
         ready,
+        extra,
         wait_true(stop_rx.clone()),
     ));
     let serving = serve(stop_rx);

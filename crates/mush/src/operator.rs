@@ -75,54 +75,60 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                 .map_err(|e| format!("Kubernetes API unreachable: {e}"))
         })
     });
-    health::run_role(http, registry, ready, |stop| async move {
-        let elector = LeaderElector::new(
-            client.clone(),
-            LeaseConfig {
-                namespace: args.lease_namespace.clone(),
-                name: args.lease_name.clone(),
-                identity: identity.clone(),
-                duration: Duration::from_secs(args.lease_seconds.max(3)),
-            },
-        );
-        tracing::info!(%identity, lease = %args.lease_name, "waiting for the leader lease");
-        tokio::select! {
-            acquired = elector.acquire() => acquired.context("leader election")?,
-            _ = health::wait_true(stop.clone()) => return Ok(()),
-        }
-        metrics.leader.set(1);
-        tracing::info!(%identity, "leading: reconciling MushShards");
+    health::run_role(
+        http,
+        registry,
+        ready,
+        axum::Router::new(),
+        |stop| async move {
+            let elector = LeaderElector::new(
+                client.clone(),
+                LeaseConfig {
+                    namespace: args.lease_namespace.clone(),
+                    name: args.lease_name.clone(),
+                    identity: identity.clone(),
+                    duration: Duration::from_secs(args.lease_seconds.max(3)),
+                },
+            );
+            tracing::info!(%identity, lease = %args.lease_name, "waiting for the leader lease");
+            tokio::select! {
+                acquired = elector.acquire() => acquired.context("leader election")?,
+                _ = health::wait_true(stop.clone()) => return Ok(()),
+            }
+            metrics.leader.set(1);
+            tracing::info!(%identity, "leading: reconciling MushShards");
 
-        // One task renews the lease until SIGTERM or until the lease is lost; either ends
-        // the controller (whose shutdown future must be Sync: a oneshot receiver is).
-        let elector = Arc::new(elector);
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let leading = {
-            let (elector, stop) = (elector.clone(), stop.clone());
-            tokio::spawn(async move {
-                let lost = tokio::select! {
-                    _ = elector.keep_leading() => true,
-                    _ = health::wait_true(stop) => false,
-                };
-                let _ = done_tx.send(());
-                lost
+            // One task renews the lease until SIGTERM or until the lease is lost; either ends
+            // the controller (whose shutdown future must be Sync: a oneshot receiver is).
+            let elector = Arc::new(elector);
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let leading = {
+                let (elector, stop) = (elector.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let lost = tokio::select! {
+                        _ = elector.keep_leading() => true,
+                        _ = health::wait_true(stop) => false,
+                    };
+                    let _ = done_tx.send(());
+                    lost
+                })
+            };
+            let ctx = Context::new(client.clone(), metrics.clone(), &identity);
+            let ran = controller::run(client, ctx, async move {
+                let _ = done_rx.await;
             })
-        };
-        let ctx = Context::new(client.clone(), metrics.clone(), &identity);
-        let ran = controller::run(client, ctx, async move {
-            let _ = done_rx.await;
-        })
-        .await;
-        metrics.leader.set(0);
-        if ran.is_err() {
-            leading.abort();
-        }
-        ran?;
-        if leading.await.unwrap_or(false) {
-            anyhow::bail!("lost the leader lease");
-        }
-        elector.release().await;
-        Ok(())
-    })
+            .await;
+            metrics.leader.set(0);
+            if ran.is_err() {
+                leading.abort();
+            }
+            ran?;
+            if leading.await.unwrap_or(false) {
+                anyhow::bail!("lost the leader lease");
+            }
+            elector.release().await;
+            Ok(())
+        },
+    )
     .await
 }
