@@ -154,6 +154,17 @@ async fn split_telnet_negotiation_and_a_websocket_client_both_play() {
     ws_expect(&mut ws, "Raw says, \"hi web\"").await;
     ws.send("say hi telnet".into()).await.expect("send");
     raw.expect("Webby says, \"hi telnet\"").await;
+    // Escape sequences and line breaks typed in a browser never reach a terminal: a frame
+    // with a line break is two commands, and control characters are dropped.
+    ws.send("say \u{1b}[2Jclear\u{9b}31m\r\nsay You paged me".into())
+        .await
+        .expect("send");
+    let said = raw.expect("Webby says, \"You paged me\"").await;
+    assert!(said.contains("Webby says, \"[2Jclear31m\""), "{said:?}");
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{9b}'),
+        "{said:?}"
+    );
 
     // What the negotiation taught the gateway lands in the session's metadata.
     let deadline = Instant::now() + Duration::from_secs(10);

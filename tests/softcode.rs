@@ -417,9 +417,20 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
     bob.expect("Run away objects: too many commands queued.  Halted.")
         .await;
     eventually(&mut bob, "hasflag(Spinner,halt)", "1").await;
-    let totals = run(&mut bob, "@ps").await;
+    // Entries already claimed when it was halted finish without running; then nothing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let totals = run(&mut bob, "@ps").await;
+        if totals == ["Totals: Wait Queue...0/0  Semaphores...0/0  SQL 0/0"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queue kept {totals:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And stays empty: the halted object queues nothing more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        totals,
+        run(&mut bob, "@ps").await,
         ["Totals: Wait Queue...0/0  Semaphores...0/0  SQL 0/0"]
     );
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use mush_proto::{ConnState, Handle};
 use mush_rpc::MAX_LINE;
 use mush_softcode::hooks::Reason;
+use mush_softcode::queue::QueueOp;
 use mush_store::{Dbref, Kind, NewObject, Object, StoreError};
 
 use crate::engine::{Engine, Session};
@@ -310,7 +311,11 @@ async fn in_world(
             return Ok(false);
         }
         "help" => cx.tell(help::topic(rest)).await,
-        _ => cx.softcode(line).await?,
+        _ => {
+            if let Some(matched) = cx.softcode(line).await? {
+                session.matched = Some(matched);
+            }
+        }
     }
     Ok(true)
 }
@@ -410,7 +415,9 @@ struct Cx<'a> {
 impl Cx<'_> {
     /// Runs a command of the softcode layer (speech, `think`): evaluated over the cache,
     /// its writes and output applied when it finishes.
-    async fn softcode(&self, line: &str) -> Result<(), StoreError> {
+    /// Returns what the line matched as `$`-commands, with the command's mark, for the
+    /// caller to run once the command is done (`crate::queue::run_matched`).
+    async fn softcode(&self, line: &str) -> Result<Option<(String, Vec<QueueOp>)>, StoreError> {
         use mush_softcode::command::{self, Ran};
         let mark = format!("{}:{}", self.handle.0, self.seq);
         let run = crate::softcode::run(self.engine, self.me.id, Some(&mark), |ev, frame| {
@@ -424,28 +431,36 @@ impl Cx<'_> {
             } else {
                 command::run(ev, frame, line)?
             };
-            // Not a command of ours: the `$`-commands of the objects around.
-            if ran == Ran::NotMine && mush_softcode::dollar::matched(ev, frame, line)? {
-                ran = Ran::Done;
+            // Not a command of ours: the `$`-commands of the objects around. What they
+            // queue is kept apart: it runs as soon as this command is done (below).
+            let mut matched = Vec::new();
+            if ran == Ran::NotMine {
+                let before = ev.queue.len();
+                if mush_softcode::dollar::matched(ev, frame, line)? {
+                    ran = Ran::Done;
+                }
+                matched = ev.queue.drain(before..).collect();
             }
             mush_softcode::listen::hear(ev, frame.executor)?;
             command::forward_puppets(ev)?;
-            Ok(ran)
+            Ok((ran, matched))
         })
         .await;
         match run {
             Ok(mut finished) => {
-                if finished.value == Ran::NotMine {
+                let matched = std::mem::take(&mut finished.value.1);
+                if finished.value.0 == Ran::NotMine {
                     self.tell(HUH).await;
                 }
                 let ops = std::mem::take(&mut finished.queue);
                 crate::queue::submit(self.engine, &mark, ops).await?;
-                crate::softcode::deliver(self.engine, &finished).await
+                crate::softcode::deliver(self.engine, &finished).await?;
+                Ok((!matched.is_empty()).then_some((mark, matched)))
             }
             Err(crate::softcode::Stopped::Store(error)) => Err(error),
             Err(crate::softcode::Stopped::Refused(why)) => {
                 self.tell(&why).await;
-                Ok(())
+                Ok(None)
             }
         }
     }

@@ -83,6 +83,9 @@ pub(crate) struct Session {
     pub output_prefix: String,
     pub output_suffix: String,
     pub last_command: Instant,
+    /// What the command being run matched as `$`-commands, with the command's mark: run
+    /// after its OUTPUTSUFFIX, as TinyMUX runs them from its queue after the command.
+    pub matched: Option<(String, Vec<mush_softcode::queue::QueueOp>)>,
 }
 
 /// Settings of the game that players see.
@@ -279,6 +282,7 @@ impl Engine {
             output_prefix: String::new(),
             output_suffix: String::new(),
             last_command: Instant::now(),
+            matched: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
@@ -410,6 +414,12 @@ impl Engine {
         let keep = crate::commands::run(self, session, line).await;
         if wrap && keep && !session.output_suffix.is_empty() {
             self.tell(session.handle, &session.output_suffix).await;
+        }
+        if let Some((mark, matched)) = session.matched.take()
+            && let Err(error) = crate::queue::run_matched(self, &mark, matched).await
+        {
+            tracing::warn!(handle = %session.handle, %error, "$-command failed");
+            self.tell(session.handle, crate::commands::WORLD_DOWN).await;
         }
         keep
     }

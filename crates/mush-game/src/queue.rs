@@ -244,6 +244,10 @@ pub(crate) async fn view(engine: &Engine) -> Result<mush_softcode::QueueView, St
 /// object that went over set HALT (so its `$`-commands stop until someone clears it).
 async fn report(engine: &Arc<Engine>, tells: &[i64], applied: &Applied) -> Result<(), StoreError> {
     for (&tell, &count) in tells.iter().zip(&applied.halted) {
+        // A halt whose entry was already finished elsewhere was not applied.
+        let Some(count) = count else {
+            continue;
+        };
         let notice = Notice::Halted {
             tell,
             count: count as usize,
@@ -317,24 +321,112 @@ pub(crate) async fn worker(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
             }
             continue;
         }
+        // Entries run one after another; their finishes go to Redis together, in one
+        // script, when the batch ends, or at once after an entry that halts or notifies
+        // (so the next entry already sees its effect on the queue, as in TinyMUX).
+        let mut finished = Finishing::default();
         for entry in claimed {
-            if let Err(error) = run_entry(&engine, &entry).await {
-                tracing::warn!(%error, id = %entry.id, "queued entry failed; it runs again when its lease ends");
+            match run_entry(&engine, &entry).await {
+                Ok(ops) => {
+                    let ordered = ops
+                        .iter()
+                        .any(|op| matches!(op, QueueOp::Halt { .. } | QueueOp::Notify { .. }));
+                    finished.tells.extend(halt_tells(&ops));
+                    finished
+                        .entries
+                        .push((entry.id.clone(), changes(&entry.id, ops)));
+                    if ordered {
+                        finished.flush(&engine).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, id = %entry.id, "queued entry failed; it runs again when its lease ends");
+                }
             }
         }
+        finished.flush(&engine).await;
     }
 }
 
-async fn run_entry(engine: &Arc<Engine>, entry: &mush_store::Claimed) -> Result<(), StoreError> {
-    let job: Job = match serde_json::from_str(&entry.body) {
-        Ok(job) => job,
-        Err(error) => {
-            // Nothing can ever run it: finish it so it does not come back.
-            tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");
-            engine.store.queue_finish(&entry.id, &[]).await?;
-            return Ok(());
+/// Entries run but not yet finished in Redis, with what they asked of the queue.
+#[derive(Default)]
+struct Finishing {
+    entries: Vec<(String, Vec<QueueChange>)>,
+    tells: Vec<i64>,
+}
+
+impl Finishing {
+    /// Finishes them in one script. On failure they are left to their leases: each runs
+    /// again later, its marked writes not applied twice.
+    async fn flush(&mut self, engine: &Arc<Engine>) {
+        if self.entries.is_empty() {
+            return;
         }
-    };
+        let batch: Vec<(&str, &[QueueChange])> = self
+            .entries
+            .iter()
+            .map(|(id, changes)| (id.as_str(), changes.as_slice()))
+            .collect();
+        let result = match engine.store.queue_finish_many(&batch).await {
+            Ok(applied) => report(engine, &self.tells, &applied).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, entries = batch.len(), "queued entries not finished; they run again when their leases end");
+        }
+        self.entries.clear();
+        self.tells.clear();
+    }
+}
+
+/// Runs what a player's `$`-command matched, at once and on this pod, instead of through
+/// the shard's queue: TinyMUX queues it and runs it before the player's next command, so
+/// the player sees the same; the shard saves an add, a claim and a finish in Redis per
+/// match. It stays exactly once: until this returns, the player's command is not
+/// acknowledged, so a pod that dies meanwhile has the command re-sent and run again, and
+/// each match runs under its own mark (`<command>/d<n>`), which its writes and what it
+/// queues carry, so nothing is written or queued twice. Anything but a job due now (none
+/// today) goes to the queue as usual.
+pub(crate) async fn run_matched(
+    engine: &Arc<Engine>,
+    producer: &str,
+    ops: Vec<QueueOp>,
+) -> Result<(), StoreError> {
+    for (n, op) in ops.into_iter().enumerate() {
+        let id = format!("{producer}/d{n}");
+        match op {
+            QueueOp::Add {
+                job,
+                wait: Wait::Now,
+            } => {
+                let produced = execute(engine, &job, &id, None).await?;
+                submit(engine, &id, produced).await?;
+            }
+            other => submit(engine, &id, vec![other]).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Runs one job under `mark` (its queue entry's id) and delivers its output; returns what
+/// it asked of the queue.
+async fn execute(
+    engine: &Arc<Engine>,
+    job: &Job,
+    mark: &str,
+    timed_out: Option<(u64, String)>,
+) -> Result<Vec<QueueOp>, StoreError> {
+    // A HALT object runs nothing, as in TinyMUX (its entries were removed when it was
+    // halted; these were already claimed then, or queued by a pod that had not yet seen
+    // the flag).
+    if let Ok(executor) = u64::try_from(job.executor)
+        && engine
+            .object(mush_store::Dbref(executor))
+            .await?
+            .is_some_and(|o| o.has_flag("HALT"))
+    {
+        return Ok(Vec::new());
+    }
     let spec = crate::softcode::Spec {
         executor: job.executor,
         caller: job.caller,
@@ -342,8 +434,7 @@ async fn run_entry(engine: &Arc<Engine>, entry: &mush_store::Claimed) -> Result<
         args: &job.args,
         regs: &job.regs,
     };
-    let timed_out = entry.timed_out.clone();
-    let run = crate::softcode::run_spec(engine, &spec, Some(&entry.id), |ev, frame| {
+    let run = crate::softcode::run_spec(engine, &spec, Some(mark), |ev, frame| {
         if let Some((object, attr)) = &timed_out {
             mush_softcode::queue::timed_out(ev, i64::try_from(*object).unwrap_or(-1), attr)?;
         }
@@ -352,24 +443,35 @@ async fn run_entry(engine: &Arc<Engine>, entry: &mush_store::Claimed) -> Result<
         mush_softcode::command::forward_puppets(ev)
     })
     .await;
-    let ops = match run {
+    match run {
         Ok(mut finished) => {
             let ops = std::mem::take(&mut finished.queue);
             crate::softcode::deliver(engine, &finished).await?;
-            ops
+            Ok(ops)
         }
-        Err(crate::softcode::Stopped::Store(error)) => return Err(error),
+        Err(crate::softcode::Stopped::Store(error)) => Err(error),
         Err(crate::softcode::Stopped::Refused(why)) => {
             if let Ok(id) = u64::try_from(job.executor) {
                 engine.notify(mush_store::Dbref(id), &why).await?;
             }
-            Vec::new()
+            Ok(Vec::new())
         }
-    };
-    let tells = halt_tells(&ops);
-    let changes = changes(&entry.id, ops);
-    let applied = engine.store.queue_finish(&entry.id, &changes).await?;
-    report(engine, &tells, &applied).await
+    }
+}
+
+/// Runs a claimed entry; returns what it asked of the queue, for its finish.
+async fn run_entry(
+    engine: &Arc<Engine>,
+    entry: &mush_store::Claimed,
+) -> Result<Vec<QueueOp>, StoreError> {
+    match serde_json::from_str::<Job>(&entry.body) {
+        Ok(job) => execute(engine, &job, &entry.id, entry.timed_out.clone()).await,
+        Err(error) => {
+            // Nothing can ever run it: it is finished with nothing, so it does not come back.
+            tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");
+            Ok(Vec::new())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,20 @@ pub(crate) fn timeout_notice(logged_in: bool) -> &'static str {
     }
 }
 
+/// A typed line as it may reach other players: a tab becomes a space and every other
+/// control character (C0, DEL, C1) is dropped, so nobody can send escape sequences or
+/// forge a line break into someone else's terminal. The telnet decoder already drops C0
+/// bytes; this covers the C1 range for it and everything for WebSocket text.
+pub(crate) fn clean(line: &str) -> String {
+    line.chars()
+        .filter_map(|c| match c {
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
 /// Hands one typed line to the router, refreshing the connection's last-seen time (except
 /// for `IDLE`, the keep-alive that must not count as activity). `Ok(Some(notice))` when
 /// the line was refused and the player should be told; `Err` when the session is gone.
@@ -40,6 +54,7 @@ pub(crate) fn submit(
     handle: Handle,
     line: String,
 ) -> Result<Option<&'static str>, InputError> {
+    let line = clean(&line);
     if !line.trim().eq_ignore_ascii_case("IDLE")
         && let Err(error) = router.store().touch(handle)
     {
@@ -52,5 +67,20 @@ pub(crate) fn submit(
             Ok(Some(BACKLOG))
         }
         Err(error @ InputError::Gone) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn control_characters_never_reach_other_terminals() {
+        assert_eq!(clean("say hi"), "say hi");
+        assert_eq!(clean("say a\tb"), "say a b");
+        assert_eq!(clean("say \u{1b}[2Jgone"), "say [2Jgone");
+        assert_eq!(clean("say x\u{9b}31mred\u{7f}"), "say x31mred");
+        assert_eq!(clean("say x\rYou paged y"), "say xYou paged y");
+        assert_eq!(clean("say héllo ✓"), "say héllo ✓");
     }
 }

@@ -67,16 +67,28 @@ pub(crate) async fn serve(
         tokio::select! {
             frame = source.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if !bucket.take() {
-                        sleep_until(Instant::from_std(bucket.next_token())).await;
-                        bucket.take();
+                    // One line per frame; a frame with line breaks (a pasted block, a
+                    // client's multi-line mode) is that many lines, each its own command,
+                    // never one line that draws a second one on other players' screens.
+                    let text = text.as_str().trim_end_matches(['\r', '\n']);
+                    let mut gone = false;
+                    for line in text.split('\n') {
+                        if !bucket.take() {
+                            sleep_until(Instant::from_std(bucket.next_token())).await;
+                            bucket.take();
+                        }
+                        last_input = Instant::now();
+                        match session::submit(&router, handle, line.to_owned()) {
+                            Ok(None) => {}
+                            Ok(Some(notice)) => frames.push(notice.into()),
+                            Err(_) => {
+                                gone = true;
+                                break;
+                            }
+                        }
                     }
-                    last_input = Instant::now();
-                    let line = text.as_str().trim_end_matches(['\r', '\n']).to_owned();
-                    match session::submit(&router, handle, line) {
-                        Ok(None) => {}
-                        Ok(Some(notice)) => frames.push(notice.into()),
-                        Err(_) => break "session gone",
+                    if gone {
+                        break "session gone";
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {

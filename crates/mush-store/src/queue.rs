@@ -98,8 +98,9 @@ pub struct Applied {
     /// Owners whose entries were all halted for going over their quota, each with the
     /// object whose entry went over (TinyMUX sets it HALT).
     pub runaway: Vec<(u64, u64)>,
-    /// How many entries each [`QueueChange::Halt`] removed, in the order given.
-    pub halted: Vec<u64>,
+    /// How many entries each [`QueueChange::Halt`] removed, in the order given (`None`:
+    /// not applied, its entry being already finished).
+    pub halted: Vec<Option<u64>>,
     /// False when the finished entry was no longer there (halted meanwhile, or finished
     /// by another pod after this one's lease ran out): its changes were not applied.
     pub finished: bool,
@@ -124,39 +125,46 @@ local function now_ms()
 end
 ";
 
-/// KEYS: any key with the queue's tag (routing). ARGV: prefix, finished id or '', done
-/// memory ms, then changes: `A id exec owner delay|-1 sem|'' quota body`,
+/// KEYS: any key with the queue's tag (routing). ARGV: prefix, done memory ms, then ops:
+/// `F id` (finish a claimed entry; the ops after it, up to the next `F`, are its changes,
+/// applied only if it was still there), `A id exec owner delay|-1 sem|'' quota body`,
 /// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
-/// Returns {finished (0/1), number of runaways, (runaway owner, its object)..., entries
-/// removed by each `H`...}.
+/// Returns {number of `F`s, number of runaways, each `F` finished (0/1)..., (runaway
+/// owner, its object)..., entries removed by each `H` (-1: skipped with its entry)...}.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{FORGET}
 local p = ARGV[1]
 local now = now_ms()
-local i = 4
-if ARGV[2] ~= '' then
-  local id = ARGV[2]
-  if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
-    return {{0}}
-  end
-  forget(p, id)
-  redis.call('ZADD', p .. 'done', now, id)
-end
-redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[3]))
+redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[2]))
 local runaway = {{}}
 local halted = {{}}
+local finished = {{}}
+local skip = false
 local function halt_set(set)
   local ids = redis.call('SMEMBERS', set)
   for _, id in ipairs(ids) do forget(p, id) end
   return #ids
 end
+local i = 3
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == 'A' then
+  if op == 'F' then
+    local id = ARGV[i+1]
+    i = i + 2
+    if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
+      skip = true
+      table.insert(finished, 0)
+    else
+      skip = false
+      forget(p, id)
+      redis.call('ZADD', p .. 'done', now, id)
+      table.insert(finished, 1)
+    end
+  elseif op == 'A' then
     local id, exec, owner, delay, sem, quota, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7]
     i = i + 8
-    if redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id) then
+    if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id) then
       if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
         halt_set(p .. 'w:' .. owner)
         table.insert(runaway, owner)
@@ -179,7 +187,9 @@ while i <= #ARGV do
     local obj, attr, count, drain = ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3]), ARGV[i+4] == '1'
     i = i + 5
     local keys = {{}}
-    if attr ~= '' then
+    if skip then
+      keys = {{}}
+    elseif attr ~= '' then
       keys = {{p .. 'sem:' .. obj .. '/' .. attr}}
     else
       for _, a in ipairs(redis.call('SMEMBERS', p .. 'semof:' .. obj)) do
@@ -207,12 +217,13 @@ while i <= #ARGV do
     local set = p .. 'all'
     if exec ~= '' then set = p .. 'x:' .. exec
     elseif owner ~= '' then set = p .. 'w:' .. owner end
-    table.insert(halted, halt_set(set))
+    if skip then table.insert(halted, -1) else table.insert(halted, halt_set(set)) end
   else
     return redis.error_reply('bad queue change ' .. tostring(op))
   end
 end
-local out = {{1, #runaway / 2}}
+local out = {{#finished, #runaway / 2}}
+for _, f in ipairs(finished) do table.insert(out, f) end
 for _, o in ipairs(runaway) do table.insert(out, o) end
 for _, n in ipairs(halted) do table.insert(out, n) end
 return out
@@ -310,6 +321,44 @@ pub struct Listed {
     pub due_ms: Option<u64>,
 }
 
+/// Appends one change to an `APPLY` call, as the script reads it.
+fn push_change(call: &mut redis::ScriptInvocation<'_>, change: &QueueChange) {
+    match change {
+        QueueChange::Add(e) => {
+            call.arg("A")
+                .arg(&e.id)
+                .arg(e.executor)
+                .arg(e.owner)
+                .arg(e.delay_ms.map_or(-1, |d| d.min(i64::MAX as u64) as i64))
+                .arg(
+                    e.semaphore
+                        .as_ref()
+                        .map(|(o, a)| format!("{o}/{a}"))
+                        .unwrap_or_default(),
+                )
+                .arg(e.quota)
+                .arg(&e.body);
+        }
+        QueueChange::Notify {
+            object,
+            attr,
+            count,
+            drain,
+        } => {
+            call.arg("N")
+                .arg(object)
+                .arg(attr.as_deref().unwrap_or(""))
+                .arg(count.map_or(-1, |c| c.min(i64::MAX as u64) as i64))
+                .arg(if *drain { "1" } else { "0" });
+        }
+        QueueChange::Halt { executor, owner } => {
+            call.arg("H")
+                .arg(executor.map(|e| e.to_string()).unwrap_or_default())
+                .arg(owner.map(|o| o.to_string()).unwrap_or_default());
+        }
+    }
+}
+
 impl Store {
     /// Every queue key starts with the store's prefix (so purging a shard removes its
     /// queue) and carries the hash tag `{<prefix>:q}` (so each script runs in one slot).
@@ -320,7 +369,13 @@ impl Store {
 
     /// Applies changes a player's command asked of the queue (no entry finishes).
     pub async fn queue_apply(&self, changes: &[QueueChange]) -> Result<Applied, StoreError> {
-        self.queue_script(None, changes, "queue_apply").await
+        if changes.is_empty() {
+            return Ok(Applied {
+                finished: true,
+                ..Applied::default()
+            });
+        }
+        self.queue_script(&[(None, changes)], "queue_apply").await
     }
 
     /// Finishes a claimed entry and applies what it asked of the queue, together. Safe to
@@ -330,76 +385,66 @@ impl Store {
         id: &str,
         changes: &[QueueChange],
     ) -> Result<Applied, StoreError> {
-        self.queue_script(Some(id), changes, "queue_finish").await
+        self.queue_script(&[(Some(id), changes)], "queue_finish")
+            .await
     }
 
-    async fn queue_script(
+    /// [`Store::queue_finish`] for several claimed entries in one script, in order: each
+    /// entry's changes apply only if that entry was still there. `finished` is true when
+    /// every one was.
+    pub async fn queue_finish_many(
         &self,
-        finished: Option<&str>,
-        changes: &[QueueChange],
-        op: &'static str,
+        entries: &[(&str, &[QueueChange])],
     ) -> Result<Applied, StoreError> {
-        if finished.is_none() && changes.is_empty() {
+        if entries.is_empty() {
             return Ok(Applied {
                 finished: true,
                 ..Applied::default()
             });
         }
+        let groups: Vec<(Option<&str>, &[QueueChange])> =
+            entries.iter().map(|(id, c)| (Some(*id), *c)).collect();
+        self.queue_script(&groups, "queue_finish").await
+    }
+
+    async fn queue_script(
+        &self,
+        groups: &[(Option<&str>, &[QueueChange])],
+        op: &'static str,
+    ) -> Result<Applied, StoreError> {
         self.timed(op, async {
             let p = self.queue_prefix();
             let mut call = APPLY.key(format!("{p}due"));
-            call.arg(&p).arg(finished.unwrap_or("")).arg(DONE_MEMORY_MS);
-            for change in changes {
-                match change {
-                    QueueChange::Add(e) => {
-                        call.arg("A")
-                            .arg(&e.id)
-                            .arg(e.executor)
-                            .arg(e.owner)
-                            .arg(e.delay_ms.map_or(-1, |d| d.min(i64::MAX as u64) as i64))
-                            .arg(
-                                e.semaphore
-                                    .as_ref()
-                                    .map(|(o, a)| format!("{o}/{a}"))
-                                    .unwrap_or_default(),
-                            )
-                            .arg(e.quota)
-                            .arg(&e.body);
-                    }
-                    QueueChange::Notify {
-                        object,
-                        attr,
-                        count,
-                        drain,
-                    } => {
-                        call.arg("N")
-                            .arg(object)
-                            .arg(attr.as_deref().unwrap_or(""))
-                            .arg(count.map_or(-1, |c| c.min(i64::MAX as u64) as i64))
-                            .arg(if *drain { "1" } else { "0" });
-                    }
-                    QueueChange::Halt { executor, owner } => {
-                        call.arg("H")
-                            .arg(executor.map(|e| e.to_string()).unwrap_or_default())
-                            .arg(owner.map(|o| o.to_string()).unwrap_or_default());
-                    }
+            call.arg(&p).arg(DONE_MEMORY_MS);
+            for (finished, changes) in groups {
+                if let Some(id) = finished {
+                    call.arg("F").arg(*id);
+                }
+                for change in *changes {
+                    push_change(&mut call, change);
                 }
             }
             let answer: Vec<i64> = call
                 .invoke_async(&mut self.conn())
                 .await
-                .map_err(StoreError::redis(op, finished.unwrap_or("queue")))?;
-            let number = |v: &i64| u64::try_from(*v).unwrap_or(0);
-            let runaways = answer.get(1).map_or(0, number) as usize;
+                .map_err(StoreError::redis(op, "queue"))?;
+            let count = |i: usize| {
+                answer
+                    .get(i)
+                    .map_or(0, |v| usize::try_from(*v).unwrap_or(0))
+            };
+            let (finishes, runaways) = (count(0), count(1));
             let rest = answer.get(2..).unwrap_or_default();
+            let (flags, rest) = rest.split_at(finishes.min(rest.len()));
             let (pairs, halted) = rest.split_at((2 * runaways).min(rest.len()));
+            let number = |v: &i64| u64::try_from(*v).unwrap_or(0);
             Ok(Applied {
-                finished: answer.first() == Some(&1),
+                finished: flags.iter().all(|f| *f == 1),
                 runaway: pairs
                     .chunks_exact(2)
                     .map(|p| (number(&p[0]), number(&p[1])))
                     .collect(),
-                halted: halted.iter().map(number).collect(),
+                halted: halted.iter().map(|n| u64::try_from(*n).ok()).collect(),
             })
         })
         .await

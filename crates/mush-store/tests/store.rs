@@ -1105,7 +1105,24 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
         ids(&store.queue_claim(10, 5_000).await.expect("claim")),
         ["a/0"]
     );
-    store.queue_finish("a/0", &[]).await.expect("finish");
+    // Several finishes in one script: each entry's changes apply only if it was still
+    // there ("a" is long finished: its halt is not applied and its add not made).
+    let halt_all = QueueChange::Halt {
+        executor: None,
+        owner: None,
+    };
+    let a_late = [entry("a/2", Some(60_000), None), halt_all.clone()];
+    let a0_done = [entry("a/0/0", Some(60_000), None)];
+    let batch = store
+        .queue_finish_many(&[("a", &a_late[..]), ("a/0", &a0_done[..])])
+        .await
+        .expect("finish many");
+    assert!(!batch.finished, "one of them was already finished");
+    assert_eq!(batch.halted, [None]);
+    let listing = store.queue_list(10).await.expect("list");
+    let bodies: Vec<&str> = listing.entries.iter().map(|e| e.body.as_str()).collect();
+    assert_eq!(bodies, ["body of a/0/0"]);
+    store.queue_apply(&[halt_all]).await.expect("clear");
     // A finished id is not queued again by a late producer.
     store
         .queue_apply(&[entry("a", Some(0), None)])
@@ -1227,7 +1244,11 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
         ])
         .await
         .expect("halt");
-    assert_eq!(halted.halted, [2, 0], "each @halt counts what it removed");
+    assert_eq!(
+        halted.halted,
+        [Some(2), Some(0)],
+        "each @halt counts what it removed"
+    );
     assert_eq!(store.queue_len().await.expect("len"), 0);
     // Purging the shard takes its queue with it.
     store
