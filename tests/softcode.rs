@@ -662,12 +662,13 @@ impl Step {
 /// transcript says. `globals`: a small global system in plain TinyMUX softcode (`+who`,
 /// `+finger` with `&finger-*` attributes, `+roll`) installed in the master room and used
 /// by two players. `hooks`: `@aconnect`/`@adisconnect` on a master-room object and on a
-/// player, through connections, a second connection, LOGOUT and QUIT.
+/// player, through connections, a second connection, LOGOUT and QUIT. `accounts`:
+/// `@pcreate`, `@password`, `@newpassword` and `@boot`, and which passwords let a player in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_sessions_play_as_on_tinymux() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../softcode/transcripts");
     let mut compared = 0;
-    for name in ["globals", "hooks"] {
+    for name in ["globals", "hooks", "accounts"] {
         compared += replay_transcript(&dir, name).await;
     }
     assert!(compared >= 80, "only {compared} outputs compared");

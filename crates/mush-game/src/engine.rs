@@ -721,6 +721,28 @@ impl Engine {
         );
     }
 
+    /// Closes every connection of a player, wherever it is served (`@boot`): its gateway
+    /// sends `text` and closes the socket; the pod serving it then sees the session end.
+    /// The disconnects leave with the command's other output, when it finishes.
+    pub(crate) async fn boot(&self, player: Dbref, text: &str) -> Result<(), StoreError> {
+        for handle in self.handles_of(player).await? {
+            let Some(gateway) = self.gateway_of(handle).await else {
+                continue;
+            };
+            self.to_gateway(
+                &gateway,
+                pod_event::Kind::Disconnect(Disconnect {
+                    handle: handle.0,
+                    text: text.to_owned(),
+                }),
+            );
+        }
+        // WHO and `conn()` read a listing shared for a second; the booter's next look at
+        // it must be read afresh.
+        *self.who.lock().await = None;
+        Ok(())
+    }
+
     async fn send_output(&self, handle: Handle, text: &str) {
         let Some(gateway) = self.gateway_of(handle).await else {
             tracing::debug!(%handle, "output for a connection that no longer exists");

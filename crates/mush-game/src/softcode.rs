@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mush_softcode::queue::QueueOp;
 use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
-    Object as SObject, QueueView, Search, World,
+    Object as SObject, QueueView, Search, Secret, World,
 };
 use mush_store::{Dbref, Field, FieldChange, Kind, Object, SearchIndex, StoreError};
 
@@ -44,6 +44,8 @@ enum Write {
     Owner(Dbref, Dbref, Dbref),
     /// A player's new name (old, new): the unique name index follows.
     PlayerName(Dbref, String, String),
+    /// A player's new password, hashed when the run's writes are applied.
+    Password(Dbref, Secret),
 }
 
 /// What the evaluator sees of the world during one command.
@@ -57,6 +59,8 @@ struct Snapshot {
     searches: HashMap<Search, Vec<i64>>,
     connections: Option<Vec<Connection>>,
     queued: Option<QueueView>,
+    /// Password checks done for this command: (player, password) -> matches.
+    passwords: HashMap<(i64, Secret), bool>,
     attrs: HashMap<(i64, String), Option<Attr>>,
     /// Header changes this run made (flags, parent, zone), cleared with `attrs` before
     /// every run so a re-run starts from what was read, not from its own earlier changes.
@@ -253,6 +257,23 @@ impl World for Snapshot {
         self.queued.clone().ok_or(Miss::Queue)
     }
 
+    fn check_password(&self, id: i64, password: &str) -> Result<bool, Miss> {
+        let key = (id, Secret(password.to_string()));
+        match self.passwords.get(&key) {
+            Some(matches) => Ok(*matches),
+            None => Err(Miss::Password(id, key.1)),
+        }
+    }
+
+    fn set_password(&mut self, id: i64, password: &str) -> Result<(), Miss> {
+        let Some(dbref) = from_i64(id) else {
+            return Err(Miss::Refused("no such player".into()));
+        };
+        self.writes
+            .push(Write::Password(dbref, Secret(password.to_string())));
+        Ok(())
+    }
+
     fn search(&self, query: &Search) -> Result<Vec<i64>, Miss> {
         self.searches
             .get(query)
@@ -392,15 +413,11 @@ impl World for Snapshot {
     }
 
     fn create(&mut self, kind: SKind, name: &str, owner: i64, location: i64) -> Result<i64, Miss> {
-        // A player needs a password hash, which only the login path makes.
-        if kind == SKind::Player {
-            return Err(Miss::Refused(
-                "creating players from softcode is not available on a shard yet".into(),
-            ));
-        }
         let Some(&id) = self.allocated.get(self.made) else {
             return Err(Miss::NewObject);
         };
+        // A player owns itself (`@pcreate` passes no owner).
+        let owner = if owner == NOTHING { id } else { owner };
         let (Some(dbref), Some(owner_ref)) = (from_i64(id), from_i64(owner)) else {
             return Err(Miss::Refused("no such owner".into()));
         };
@@ -652,6 +669,18 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             snapshot.connections = Some(crate::commands::connections(&rows));
         }
         Miss::Queue => snapshot.queued = Some(crate::queue::view(engine).await?),
+        Miss::Password(id, secret) => {
+            let hash = match from_i64(id) {
+                Some(dbref) => engine
+                    .object(dbref)
+                    .await?
+                    .map(|o| o.password_hash.clone())
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let matches = !hash.is_empty() && engine.passwords.verify(&secret.0, &hash).await;
+            snapshot.passwords.insert((id, secret), matches);
+        }
         Miss::NewObject => {
             let n = snapshot.allocated.len();
             let id = engine
@@ -707,7 +736,13 @@ async fn apply(
     // A player's new name is claimed before anything is written, so a clash changes
     // nothing.
     for write in &snapshot.writes {
-        if let Write::PlayerName(id, _, name) = write
+        let claim = match write {
+            Write::PlayerName(id, _, name) | Write::Create(id, SKind::Player, name, ..) => {
+                Some((id, name))
+            }
+            _ => None,
+        };
+        if let Some((id, name)) = claim
             && !engine.store.claim_player_name(*id, name).await?
         {
             return Err(Stopped::Refused("That name is already in use.".into()));
@@ -758,6 +793,16 @@ async fn apply(
                 *id,
                 vec![FieldChange::Set(Field::Name.key().into(), name.clone())],
             ),
+            Write::Password(id, secret) => {
+                let hash = engine.passwords.hash(&secret.0).await.map_err(|error| {
+                    tracing::error!(%error, "password hash failed");
+                    Stopped::Refused("Sorry, that password could not be set; try again.".into())
+                })?;
+                (
+                    *id,
+                    vec![FieldChange::Set(Field::PasswordHash.key().into(), hash)],
+                )
+            }
             Write::Create(id, kind, name, owner, location) => {
                 let now = (mush_store::now_ms() / 1000).to_string();
                 let set = |k: &str, v: String| FieldChange::Set(k.to_string(), v);
@@ -878,6 +923,11 @@ pub(crate) async fn deliver<T>(
                 if let Some(room) = from_i64(*room) {
                     let except: Vec<Dbref> = except.iter().filter_map(|e| from_i64(*e)).collect();
                     engine.emit_room_except(room, text, &except).await?;
+                }
+            }
+            Emit::Boot { player, text } => {
+                if let Some(player) = from_i64(*player) {
+                    engine.boot(player, text.as_deref().unwrap_or("")).await?;
                 }
             }
         }

@@ -92,6 +92,13 @@ pub enum Emit {
         /// The text.
         text: String,
     },
+    /// Close every connection of a player (`@boot`), telling it `text` first.
+    Boot {
+        /// The player.
+        player: Dbref,
+        /// What it is told, if anything.
+        text: Option<String>,
+    },
 }
 
 /// Registers `%q0`-`%q9`, `%qa`-`%qz` and named ones, shared by a whole command.

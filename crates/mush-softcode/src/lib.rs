@@ -23,5 +23,5 @@ pub mod world;
 pub use eval::{Emit, Eval, Frame, Limits, R};
 pub use world::{
     Attr, AttrFlags, Change, Connection, Dbref, Kind, Miss, NOTHING, Object, QueueView, Queued,
-    Search, World,
+    Search, Secret, World,
 };

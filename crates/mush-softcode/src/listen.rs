@@ -26,6 +26,7 @@ pub fn hear(ev: &mut Eval<'_>, sender: Dbref) -> R {
                     heard.push((*room, text.clone()));
                 }
             }
+            Emit::Boot { .. } => {}
         }
     }
     for (obj, text) in heard {

@@ -20,6 +20,8 @@ pub struct MemoryWorld {
     pub connections: Vec<Connection>,
     /// What `@ps` sees: whoever holds the queue puts it here before a command runs.
     pub queued: QueueView,
+    /// Players' passwords, as typed (this world serves tests, not players).
+    pub passwords: HashMap<Dbref, String>,
     /// The clock `secs()` reads.
     pub now: i64,
     rng: u64,
@@ -43,6 +45,7 @@ impl MemoryWorld {
             exits: HashMap::new(),
             connections: Vec::new(),
             queued: QueueView::default(),
+            passwords: HashMap::from([(1, "potrzebie".to_string())]),
             now: 1_795_615_247,
             rng: 0x2545_f491_4f6c_dd1d,
             object_quota: None,
@@ -172,6 +175,15 @@ impl World for MemoryWorld {
 
     fn queued(&self) -> Result<QueueView, Miss> {
         Ok(self.queued.clone())
+    }
+
+    fn check_password(&self, id: Dbref, password: &str) -> Result<bool, Miss> {
+        Ok(self.passwords.get(&id).is_some_and(|p| p == password))
+    }
+
+    fn set_password(&mut self, id: Dbref, password: &str) -> Result<(), Miss> {
+        self.passwords.insert(id, password.to_string());
+        Ok(())
     }
 
     fn search(&self, q: &Search) -> Result<Vec<Dbref>, Miss> {

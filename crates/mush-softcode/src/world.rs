@@ -152,6 +152,16 @@ pub struct Attr {
     pub flags: AttrFlags,
 }
 
+/// A password on its way to be checked or set: never printed, not even in debug output.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// A queued job as `@ps` lists it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Queued {
@@ -221,6 +231,9 @@ pub enum Miss {
     /// A number for a new object (the world hands them out before the command creates).
     #[error("no object number is allocated")]
     NewObject,
+    /// Whether a password is a player's (checking a hash takes the world's time).
+    #[error("the password of #{0} is not checked")]
+    Password(Dbref, Secret),
     /// The world could not take a write (quota, storage); the text says why.
     #[error("{0}")]
     Refused(String),
@@ -304,6 +317,10 @@ pub trait World {
     fn connections(&self) -> Result<Vec<Connection>, Miss>;
     /// The queue, as `@ps` lists it.
     fn queued(&self) -> Result<QueueView, Miss>;
+    /// True if `password` is the player's.
+    fn check_password(&self, id: Dbref, password: &str) -> Result<bool, Miss>;
+    /// Sets a player's password (a world that keeps hashes hashes it).
+    fn set_password(&mut self, id: Dbref, password: &str) -> Result<(), Miss>;
     /// Objects matching a search, in dbref order.
     fn search(&self, query: &Search) -> Result<Vec<Dbref>, Miss>;
     /// The highest dbref in use plus one.

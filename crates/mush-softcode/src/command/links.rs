@@ -1,7 +1,7 @@
 //! Exits, links, players and owners: `@open`, `@link`, `@unlink`, `@pcreate`, `@chown`.
 
 use super::{Command, Input, split_eq, target, tell};
-use crate::eval::{Eval, Frame, R};
+use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{controls, is_wizard, named, owner_of, resolve, room_of};
 use crate::world::{Change, Dbref, Kind, Miss, NOTHING};
 
@@ -41,6 +41,20 @@ pub const COMMANDS: &[Command] = &[
         switches: &[],
         wizard: true,
         run: newpassword,
+    },
+    Command {
+        name: "@PASSWORD",
+        aliases: &[],
+        switches: &[],
+        wizard: false,
+        run: password,
+    },
+    Command {
+        name: "@BOOT",
+        aliases: &[],
+        switches: &["quiet", "port"],
+        wizard: true,
+        run: boot,
     },
     Command {
         name: "@CLONE",
@@ -255,6 +269,7 @@ fn pcreate(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     };
     ev.world.change(id, Change::Owner(id))?;
     ev.world.change(id, Change::Link(START_ROOM))?;
+    ev.world.set_password(id, &password)?;
     tell(
         ev,
         frame,
@@ -340,14 +355,92 @@ fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 /// `@newpassword player=password`. Passwords are the game's (a game pod keeps its own
 /// command for them); here only the answer is TinyMUX's.
+/// `@newpassword player=password`: a wizard sets anyone's password; the player is told.
 fn newpassword(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, _) = split_eq(input.rest);
+    let (left, right) = split_eq(input.rest);
     let name = ev.eval_top(frame, left)?;
+    let password = match right {
+        Some(r) => ev.eval_top(frame, r)?,
+        None => String::new(),
+    };
     let name = name.trim().trim_start_matches('*');
-    match ev.world.player_named(name)? {
-        Some(_) if !name.is_empty() => tell(ev, frame, "Password changed."),
-        _ => tell(ev, frame, "No such player."),
+    let player = if name.is_empty() {
+        None
+    } else {
+        ev.world.player_named(name)?
+    };
+    let Some(player) = player else {
+        tell(ev, frame, "No such player.");
+        return Ok(());
+    };
+    if password.is_empty() {
+        tell(ev, frame, "Bad password.");
+        return Ok(());
     }
+    ev.world.set_password(player, &password)?;
+    tell(ev, frame, "Password changed.");
+    let by = ev.name_of(frame.executor)?;
+    ev.emits.push(Emit::To(
+        player,
+        format!("Your password has been changed by {by}."),
+    ));
+    Ok(())
+}
+
+/// `@password old=new`: a player changes its own password, knowing the old one.
+fn password(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let me = frame.executor;
+    let is_player = ev.world.object(me)?.is_some_and(|o| o.kind == Kind::Player);
+    let new = right.unwrap_or("").trim();
+    if !is_player || !ev.world.check_password(me, left.trim())? {
+        tell(ev, frame, "Sorry.");
+        return Ok(());
+    }
+    if new.is_empty() {
+        tell(ev, frame, "Bad password.");
+        return Ok(());
+    }
+    ev.world.set_password(me, new)?;
+    tell(ev, frame, "Password changed.");
+    Ok(())
+}
+
+/// `@boot[/quiet] player`: a wizard closes every connection of a player.
+fn boot(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let text = ev.eval_top(frame, input.rest)?;
+    let Some(id) = target(ev, frame, text.trim())? else {
+        return Ok(());
+    };
+    let Some(player) = ev.world.object(id)?.filter(|o| o.kind == Kind::Player) else {
+        tell(ev, frame, "You can only boot off players!");
+        return Ok(());
+    };
+    let connections = ev
+        .world
+        .connections()?
+        .iter()
+        .filter(|c| c.player == id)
+        .count();
+    if connections == 0 {
+        tell(ev, frame, format!("{} is not connected.", player.name));
+        return Ok(());
+    }
+    let quiet = input.switches.iter().any(|s| s == "quiet");
+    tell(ev, frame, format!("You booted {} off!", player.name));
+    let by = ev.name_of(frame.executor)?;
+    ev.emits.push(Emit::Boot {
+        player: id,
+        text: (!quiet).then(|| format!("{by} gently shows you the door.")),
+    });
+    tell(
+        ev,
+        frame,
+        format!(
+            "{connections} connection{} closed.",
+            if connections == 1 { "" } else { "s" }
+        ),
+    );
     Ok(())
 }
 

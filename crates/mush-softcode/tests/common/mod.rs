@@ -161,6 +161,10 @@ impl Game {
                 Emit::Room { room, except, text } if *room == here && !except.contains(&who) => {
                     text
                 }
+                Emit::Boot {
+                    player,
+                    text: Some(text),
+                } if *player == who => text,
                 _ => continue,
             };
             let text = if ansi {
