@@ -519,7 +519,7 @@ async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
         "writer and reader share a pod"
     );
     writer.send("@desc me=first words").await;
-    writer.expect("set.").await;
+    writer.expect("Set.").await;
     reader.send("look Scribe").await;
     reader.expect("first words").await;
 
@@ -559,7 +559,7 @@ async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
 /// looking every 100 ms, sees it.
 async fn change_seen_after(writer: &mut Player, reader: &mut Player, text: &str) -> Duration {
     writer.send(&format!("@desc me={text}")).await;
-    writer.expect("set.").await;
+    writer.expect("Set.").await;
     let changed = Instant::now();
     read_until(reader, text).await - changed
 }

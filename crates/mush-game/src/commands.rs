@@ -1,10 +1,11 @@
 //! The commands players type, at the connect screen and in the world.
 //!
 //! The pod keeps only what belongs to a session or to the shard: the connect screen,
-//! WHO, QUIT, LOGOUT, OUTPUTPREFIX/OUTPUTSUFFIX, help, `@doing` and `@rebalance`. Every other line (looking, moving, building, speech, attributes, the
-//! queue, `$`-commands) runs in the softcode layer over the pod's snapshot of the world
-//! (`crate::softcode`), with TinyMUX's wording, so scripts and client triggers written for
-//! a classic MUSH keep working.
+//! WHO, QUIT, LOGOUT, OUTPUTPREFIX/OUTPUTSUFFIX, help, `@doing` and `@rebalance`. Every
+//! other line (looking, moving, building, speech, attributes, the queue, `$`-commands)
+//! runs in the softcode layer over the pod's snapshot of the world (`crate::softcode`),
+//! with TinyMUX's wording, so scripts and client triggers written for a classic MUSH keep
+//! working.
 
 use std::sync::Arc;
 
@@ -17,7 +18,6 @@ use mush_store::{Dbref, Kind, NewObject, Object, StoreError};
 use crate::engine::{Engine, Session};
 use crate::help;
 
-/// Commands the softcode layer runs (they evaluate their arguments).
 const HUH: &str = "Huh?  (Type \"help\" for help.)";
 const NO_PERMISSION: &str = "Permission denied.";
 /// A command that needed storage while Redis did not answer is refused with this; the

@@ -712,10 +712,15 @@ impl Engine {
 
     /// Sends text, then asks the gateway to close the connection.
     pub(crate) async fn disconnect(&self, session: &Session, text: &str) {
+        self.close_connection(&session.gateway, session.handle, text);
+    }
+
+    /// Asks `gateway` to send `text` on a connection and close it.
+    fn close_connection(&self, gateway: &GatewayId, handle: Handle, text: &str) {
         self.to_gateway(
-            &session.gateway,
+            gateway,
             pod_event::Kind::Disconnect(Disconnect {
-                handle: session.handle.0,
+                handle: handle.0,
                 text: text.to_owned(),
             }),
         );
@@ -726,16 +731,9 @@ impl Engine {
     /// The disconnects leave with the command's other output, when it finishes.
     pub(crate) async fn boot(&self, player: Dbref, text: &str) -> Result<(), StoreError> {
         for handle in self.handles_of(player).await? {
-            let Some(gateway) = self.gateway_of(handle).await else {
-                continue;
-            };
-            self.to_gateway(
-                &gateway,
-                pod_event::Kind::Disconnect(Disconnect {
-                    handle: handle.0,
-                    text: text.to_owned(),
-                }),
-            );
+            if let Some(gateway) = self.gateway_of(handle).await {
+                self.close_connection(&gateway, handle, text);
+            }
         }
         // WHO and `conn()` read a listing shared for a second; the booter's next look at
         // it must be read afresh.

@@ -172,6 +172,7 @@ const STARTUP_MAX: usize = 10_000;
 pub(crate) async fn startup(engine: &Arc<Engine>, start: &str) -> Result<usize, StoreError> {
     use mush_store::SearchIndex;
     let mut objects = engine.store.search_index(SearchIndex::Startup, "").await?;
+    let mut seen: std::collections::HashSet<mush_store::Dbref> = objects.iter().copied().collect();
     let mut generation = objects.clone();
     for _ in 0..mush_softcode::functions::objects::PARENT_DEPTH {
         let mut children = Vec::new();
@@ -180,7 +181,7 @@ pub(crate) async fn startup(engine: &Arc<Engine>, start: &str) -> Result<usize, 
                 .store
                 .search_index(SearchIndex::Parent, &parent.0.to_string())
                 .await?;
-            children.extend(found.into_iter().filter(|c| !objects.contains(c)));
+            children.extend(found.into_iter().filter(|c| seen.insert(*c)));
         }
         if children.is_empty() || objects.len() > STARTUP_MAX {
             break;

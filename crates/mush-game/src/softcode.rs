@@ -428,20 +428,7 @@ impl World for Snapshot {
         } else {
             location
         };
-        let object = SObject {
-            id,
-            kind,
-            name: name.to_string(),
-            owner,
-            location,
-            link,
-            parent: NOTHING,
-            zone: NOTHING,
-            flags: Vec::new(),
-            powers: Vec::new(),
-            created: self.now,
-            modified: self.now,
-        };
+        let object = SObject::made(id, kind, name, owner, location, link, self.now);
         self.headers.insert(id, Arc::new(object));
         self.objects.entry(id).or_insert(None);
         self.contents.insert(id, Vec::new());

@@ -98,20 +98,7 @@ impl MemoryWorld {
     }
 
     fn insert(&mut self, id: Dbref, kind: Kind, name: &str, owner: Dbref, location: Dbref) {
-        let object = Object {
-            id,
-            kind,
-            name: name.to_string(),
-            owner,
-            location,
-            link: NOTHING,
-            parent: NOTHING,
-            zone: NOTHING,
-            flags: Vec::new(),
-            powers: Vec::new(),
-            created: self.now,
-            modified: self.now,
-        };
+        let object = Object::made(id, kind, name, owner, location, NOTHING, self.now);
         self.objects.insert(id, Arc::new(object));
         if location != NOTHING {
             let list = if kind == Kind::Exit {

@@ -68,6 +68,32 @@ pub struct Object {
 }
 
 impl Object {
+    /// A new object as `create` makes it: no parent, zone, flags or powers, made at `now`.
+    pub fn made(
+        id: Dbref,
+        kind: Kind,
+        name: &str,
+        owner: Dbref,
+        location: Dbref,
+        link: Dbref,
+        now: i64,
+    ) -> Self {
+        Object {
+            id,
+            kind,
+            name: name.to_string(),
+            owner,
+            location,
+            link,
+            parent: NOTHING,
+            zone: NOTHING,
+            flags: Vec::new(),
+            powers: Vec::new(),
+            created: now,
+            modified: now,
+        }
+    }
+
     /// True when the object has the flag (upper-case name).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)

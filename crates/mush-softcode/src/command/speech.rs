@@ -245,13 +245,9 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 /// `page <player>=<message>` (`:` makes it a pose): to a connected player anywhere.
 fn page(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, right) = split_eq(input.rest);
-    let Some(right) = right else {
-        tell(ev, frame, "Usage: page <player>=<message>");
+    let Some((name, message)) = addressed(ev, frame, input, "page")? else {
         return Ok(());
     };
-    let name = ev.eval_top(frame, left)?;
-    let message = ev.eval_top(frame, right)?;
     let name = name.trim().trim_start_matches('*');
     let target = if name.eq_ignore_ascii_case("me") {
         Some(frame.executor)
@@ -289,13 +285,9 @@ fn page(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
 
 /// `whisper <player>=<message>`: to a player in the same room, unheard by the others.
 fn whisper(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, right) = split_eq(input.rest);
-    let Some(right) = right else {
-        tell(ev, frame, "Usage: whisper <player>=<message>");
+    let Some((name, message)) = addressed(ev, frame, input, "whisper")? else {
         return Ok(());
     };
-    let name = ev.eval_top(frame, left)?;
-    let message = ev.eval_top(frame, right)?;
     let here = crate::functions::objects::room_of(ev, frame.executor)?;
     let Some(target) = super::target(ev, frame, name.trim())? else {
         return Ok(());
@@ -318,4 +310,21 @@ fn whisper(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         format!("You whisper \"{message}\" to {}.", them.name),
     );
     Ok(())
+}
+
+/// `<player>=<message>`, both evaluated; without `=`, the command's usage is told.
+fn addressed(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    input: &Input<'_>,
+    command: &str,
+) -> R<Option<(String, String)>> {
+    let (left, right) = split_eq(input.rest);
+    let Some(right) = right else {
+        tell(ev, frame, format!("Usage: {command} <player>=<message>"));
+        return Ok(None);
+    };
+    let name = ev.eval_top(frame, left)?;
+    let message = ev.eval_top(frame, right)?;
+    Ok(Some((name, message)))
 }
