@@ -109,16 +109,25 @@ impl Player {
                 "timed out waiting for {needle:?}; got {:?}",
                 self.text
             );
-            let mut buf = [0u8; 8192];
-            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
-                Ok(Ok(n)) => {
-                    let text = strip_telnet(&buf[..n]);
-                    self.transcript.push_str(&text);
-                    self.text.push_str(&text);
-                }
-                Err(_) => {}
+            self.read_for(left).await;
+        }
+    }
+
+    /// One read of at most `wait`; false when nothing came in that time.
+    async fn read_for(&mut self, wait: Duration) -> bool {
+        let mut buf = [0u8; 8192];
+        match tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                self.closed = true;
+                true
             }
+            Ok(Ok(n)) => {
+                let text = strip_telnet(&buf[..n]);
+                self.transcript.push_str(&text);
+                self.text.push_str(&text);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -136,15 +145,8 @@ impl Player {
             if want(complete) || Instant::now() > deadline || self.closed {
                 break;
             }
-            let mut buf = [0u8; 8192];
-            match tokio::time::timeout(quiet, self.stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
-                Ok(Ok(n)) => {
-                    let text = strip_telnet(&buf[..n]);
-                    self.transcript.push_str(&text);
-                    self.text.push_str(&text);
-                }
-                Err(_) => break,
+            if !self.read_for(quiet).await {
+                break;
             }
         }
         let end = self.text.rfind('\n').map_or(0, |at| at + 1);
@@ -163,17 +165,8 @@ impl Player {
 
     /// True if the gateway has not closed the socket (checked without blocking long).
     pub async fn is_open(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => false,
-            Ok(Ok(n)) => {
-                let text = strip_telnet(&buf[..n]);
-                self.transcript.push_str(&text);
-                self.text.push_str(&text);
-                true
-            }
-            Err(_) => true,
-        }
+        self.read_for(Duration::from_millis(100)).await;
+        !self.closed
     }
 }
 

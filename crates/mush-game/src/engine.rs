@@ -808,32 +808,24 @@ impl Engine {
             return Ok(cached);
         }
         let epoch = self.cache.epoch();
-        let members: Vec<u64> = match list {
-            List::Contents => self
-                .store
-                .contents(id)
-                .await?
-                .into_iter()
-                .map(|d| d.0)
-                .collect(),
-            List::Exits => self
-                .store
-                .exits(id)
-                .await?
-                .into_iter()
-                .map(|d| d.0)
-                .collect(),
+        let members = Arc::new(self.read_list(id, list).await?);
+        self.cache.put_list(id, list, members.clone(), epoch);
+        Ok(members)
+    }
+
+    /// A list as Redis has it, not the cache.
+    async fn read_list(&self, id: Dbref, list: List) -> Result<Vec<u64>, StoreError> {
+        Ok(match list {
+            List::Contents => self.store.contents(id).await?.iter().map(|d| d.0).collect(),
+            List::Exits => self.store.exits(id).await?.iter().map(|d| d.0).collect(),
             List::Conns => self
                 .store
                 .player_conns(id)
                 .await?
-                .into_iter()
+                .iter()
                 .map(|h| h.0)
                 .collect(),
-        };
-        let members = Arc::new(members);
-        self.cache.put_list(id, list, members.clone(), epoch);
-        Ok(members)
+        })
     }
 
     /// Compares everything the cache would serve now with Redis, for an operator or a
@@ -850,17 +842,7 @@ impl Engine {
             }
         }
         for ((id, list), cached) in self.cache.fresh_lists() {
-            let mut stored: Vec<u64> = match list {
-                List::Contents => self.store.contents(id).await?.iter().map(|d| d.0).collect(),
-                List::Exits => self.store.exits(id).await?.iter().map(|d| d.0).collect(),
-                List::Conns => self
-                    .store
-                    .player_conns(id)
-                    .await?
-                    .iter()
-                    .map(|h| h.0)
-                    .collect(),
-            };
+            let mut stored = self.read_list(id, list).await?;
             let mut cached = cached.to_vec();
             stored.sort_unstable();
             cached.sort_unstable();

@@ -21,7 +21,8 @@
 //! body, exec, owner, sem), `sem:<obj>/<attr>` (ZSET id -> arrival order), `x:<exec>` and
 //! `w:<owner>` (SETs of ids, for `@halt` and the quota), `all` (SET of ids), `semof:<obj>`
 //! (SET of the attributes an object has been waited on by, for `@drain`), `done` (ZSET id
-//! -> finish time), `seq` (arrival counter).
+//! -> finish time), `seq` (arrival counter), `hx:<exec>` (an object just halted for
+//! running away, whose adds are refused for a moment).
 //!
 //! Queue work is a small share of a shard's traffic (TinyMUX runs one queue for a whole
 //! game), so one slot carries it; the world stays spread over per-object slots.
@@ -106,6 +107,11 @@ pub struct Applied {
     pub finished: bool,
 }
 
+/// How long an object halted for running away has its new entries refused by the queue
+/// itself: the time its HALT flag (set by the pod that saw the runaway) takes to reach the
+/// pods still running its entries claimed before, which would otherwise queue more.
+const HALTED_MS: u64 = 10_000;
+
 /// Shared Lua: removing an entry from every structure.
 const FORGET: &str = r"
 local function forget(p, id)
@@ -164,11 +170,13 @@ while i <= #ARGV do
   elseif op == 'A' then
     local id, exec, owner, delay, sem, quota, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7]
     i = i + 8
-    if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id) then
+    if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id)
+       and redis.call('EXISTS', p .. 'hx:' .. exec) == 0 then
       if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
         halt_set(p .. 'w:' .. owner)
         table.insert(runaway, owner)
         table.insert(runaway, exec)
+        redis.call('SET', p .. 'hx:' .. exec, 1, 'PX', {HALTED_MS})
       else
         local seq = redis.call('INCR', p .. 'seq')
         redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem, 'seq', seq)

@@ -1201,15 +1201,24 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
         .collect();
     store.queue_apply(&many).await.expect("fill");
     assert_eq!(store.queue_len().await.expect("len"), QUOTA);
-    let over = store
-        .queue_apply(&[entry("over", Some(0), None)])
-        .await
-        .expect("over");
+    // The object that goes over is another of the owner's (21).
+    let mut last = entry("over", Some(0), None);
+    if let QueueChange::Add(e) = &mut last {
+        e.executor = 21;
+    }
+    let over = store.queue_apply(&[last.clone()]).await.expect("over");
     assert_eq!(
         over.runaway,
-        [(5, 20)],
+        [(5, 21)],
         "the owner, and the object that went over"
     );
+    assert_eq!(store.queue_len().await.expect("len"), 0);
+    // For a moment its new entries are refused (pods still running its claimed entries
+    // may not have seen its HALT flag yet); the owner's other objects queue as before.
+    if let QueueChange::Add(e) = &mut last {
+        e.id = "after".into();
+    }
+    store.queue_apply(&[last]).await.expect("refused");
     assert_eq!(store.queue_len().await.expect("len"), 0);
     store
         .queue_apply(&[
