@@ -420,30 +420,9 @@ impl Cx<'_> {
     async fn softcode(&self, line: &str) -> Result<Option<(String, Vec<QueueOp>)>, StoreError> {
         use mush_softcode::command::{self, Ran};
         let mark = format!("{}:{}", self.handle.0, self.seq);
+        // What `$`-commands matched is kept apart: it runs once this command is done.
         let run = crate::softcode::run(self.engine, self.me.id, Some(&mark), |ev, frame| {
-            ev.interactive = true;
-            // As in TinyMUX: `home`, then the exits here, then the built-in commands, so
-            // an exit named `look` wins over the command of that name.
-            let through = !line.trim().eq_ignore_ascii_case("home")
-                && command::through_exit(ev, frame, line)?;
-            let mut ran = if through {
-                Ran::Done
-            } else {
-                command::run(ev, frame, line)?
-            };
-            // Not a command of ours: the `$`-commands of the objects around. What they
-            // queue is kept apart: it runs as soon as this command is done (below).
-            let mut matched = Vec::new();
-            if ran == Ran::NotMine {
-                let before = ev.queue.len();
-                if mush_softcode::dollar::matched(ev, frame, line)? {
-                    ran = Ran::Done;
-                }
-                matched = ev.queue.drain(before..).collect();
-            }
-            mush_softcode::listen::hear(ev, frame.executor)?;
-            command::forward_puppets(ev)?;
-            Ok((ran, matched))
+            command::typed(ev, frame, line)
         })
         .await;
         match run {

@@ -147,15 +147,14 @@ pub struct CacheAudit {
 impl CacheAudit {
     /// One line of JSON, for `/debug/cache`.
     pub fn to_json(&self) -> String {
-        let ids: Vec<String> = self.differing.iter().map(u64::to_string).collect();
-        format!(
-            "{{\"objects\":{},\"objects_differ\":{},\"lists\":{},\"lists_differ\":{},\"differing\":[{}]}}",
-            self.objects,
-            self.objects_differ,
-            self.lists,
-            self.lists_differ,
-            ids.join(",")
-        )
+        serde_json::json!({
+            "objects": self.objects,
+            "objects_differ": self.objects_differ,
+            "lists": self.lists,
+            "lists_differ": self.lists_differ,
+            "differing": self.differing,
+        })
+        .to_string()
     }
 }
 

@@ -589,21 +589,6 @@ impl Store {
         }
     }
 
-    /// Moves an object: its `loc` (the truth) first, then the two contents indexes.
-    pub async fn move_object(
-        &self,
-        id: Dbref,
-        from: Option<Dbref>,
-        to: Dbref,
-    ) -> Result<(), StoreError> {
-        self.hset_existing(id, &[("loc", &to.0.to_string())], "move_object")
-            .await?;
-        if let Some(from) = from {
-            self.index_remove(from, "in", id.0).await?;
-        }
-        self.index_add(to, "in", id.0).await
-    }
-
     /// Objects indexed as inside `id` (may include stale entries: check their location).
     pub async fn contents(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
         self.index_members(id, "in")
@@ -651,16 +636,6 @@ impl Store {
             Ok(())
         })
         .await
-    }
-
-    /// Renames a player, keeping the name index unique. `Ok(false)` if the name is taken.
-    pub async fn rename_player(&self, player: &Object, name: &str) -> Result<bool, StoreError> {
-        if !self.claim_player_name(player.id, name).await? {
-            return Ok(false);
-        }
-        self.set_field(player.id, Field::Name, name).await?;
-        self.free_player_name(player.id, &player.name, name).await?;
-        Ok(true)
     }
 
     /// Claims a player name for `player` before the rename is written; `Ok(false)` if

@@ -222,14 +222,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .map(|v| v as u64)
             .sum();
-        let field = |key: &str| -> u64 {
-            audit
-                .split(&format!("\"{key}\":"))
-                .nth(1)
-                .and_then(|rest| rest.split([',', '}']).next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(u64::MAX)
-        };
+        // An answer that does not parse counts as a difference.
+        let parsed: serde_json::Value = serde_json::from_str(&audit).unwrap_or_default();
+        let field = |key: &str| parsed[key].as_u64().unwrap_or(u64::MAX);
         let (objects, objects_differ) = (field("objects"), field("objects_differ"));
         let (lists, lists_differ) = (field("lists"), field("lists_differ"));
         println!(

@@ -373,10 +373,7 @@ fn newpassword(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "No such player.");
         return Ok(());
     };
-    if password.is_empty() {
-        tell(ev, frame, "Bad password.");
-        return Ok(());
-    }
+    // TinyMUX accepts an empty one here (recorded: `@newpassword Dave=`).
     ev.world.set_password(player, &password)?;
     tell(ev, frame, "Password changed.");
     let by = ev.name_of(frame.executor)?;

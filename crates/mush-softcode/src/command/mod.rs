@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::eval::{Emit, Eval, Frame, R};
+use crate::queue::QueueOp;
 use crate::world::Dbref;
 
 mod admin;
@@ -106,6 +107,32 @@ pub enum Ran {
     NotMine,
 }
 
+/// A line a player typed, in TinyMUX's order: `home`, then the exits where the player
+/// stands (so an exit named `look` wins over the command), then this table, then the
+/// `$`-commands around. What the `$`-commands matched is returned apart from the rest of
+/// what the line queued (TinyMUX runs it right after the command), then what heard the
+/// line's output reacts and puppets forward it.
+pub fn typed(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<(Ran, Vec<QueueOp>)> {
+    ev.interactive = true;
+    let through = !line.trim().eq_ignore_ascii_case("home") && through_exit(ev, frame, line)?;
+    let mut ran = if through {
+        Ran::Done
+    } else {
+        run(ev, frame, line)?
+    };
+    let mut matched = Vec::new();
+    if ran == Ran::NotMine {
+        let before = ev.queue.len();
+        if crate::dollar::matched(ev, frame, line)? {
+            ran = Ran::Done;
+        }
+        matched = ev.queue.drain(before..).collect();
+    }
+    crate::listen::hear(ev, frame.executor)?;
+    forward_puppets(ev)?;
+    Ok((ran, matched))
+}
+
 /// Runs one line as `frame.executor`.
 pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     let line = line.trim_start();
@@ -173,7 +200,7 @@ pub fn run_list(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R {
             break;
         }
         // As in TinyMUX, the exits here come before the built-in commands (so an exit
-        // named `look` wins). A game pod checks exits itself before it calls `run`.
+        // named `look` wins).
         if through_exit(ev, frame, line)? {
             continue;
         }

@@ -42,28 +42,17 @@ impl Game {
             args: &args,
         };
         let mut ev = Eval::new(&mut self.world, Limits::default());
-        ev.interactive = true;
-        let ran = match command::through_exit(&mut ev, &frame, line) {
-            Ok(true) => Ok(Ran::Done),
-            Ok(false) => command::run(&mut ev, &frame, line),
-            Err(e) => Err(e),
-        };
-        let ran = match ran {
-            Ok(Ran::NotMine) => match mush_softcode::dollar::matched(&mut ev, &frame, line) {
-                Ok(true) => Ok(Ran::Done),
-                Ok(false) => Ok(Ran::NotMine),
-                Err(e) => Err(e),
-            },
-            other => other,
-        };
-        match ran {
-            Ok(Ran::Done) => {}
-            Ok(Ran::NotMine) => ev.emits.insert(0, Emit::To(player, HUH.to_string())),
+        // In memory, what `$`-commands matched simply joins the queue: it runs at the
+        // next settle, after the command, as TinyMUX runs it.
+        match command::typed(&mut ev, &frame, line) {
+            Ok((Ran::Done, matched)) => ev.queue.extend(matched),
+            Ok((Ran::NotMine, _)) => ev.emits.insert(0, Emit::To(player, HUH.to_string())),
             Err(miss) => ev
                 .emits
                 .insert(0, Emit::To(player, format!("(world miss: {miss})"))),
         }
-        let (mut emits, ops) = finish(ev, player);
+        let ops = std::mem::take(&mut ev.queue);
+        let mut emits = std::mem::take(&mut ev.emits);
         emits.extend(self.apply(ops));
         emits
     }
