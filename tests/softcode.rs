@@ -242,25 +242,52 @@ async fn golden_corpus_replays_on_a_shard() {
 
 /// Two sessions of one wizard, normally on different pods, each increment one attribute
 /// 500 times with a read-modify-write in softcode: every increment survives (the pods'
-/// writes are checked against the version they read, and a loser runs again).
+/// writes are checked against the version they read, and a loser runs again). Each
+/// command also takes one from a second object, and a third session reading both
+/// throughout never sees one command's change to one without its change to the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_read_modify_writes_from_two_pods_lose_nothing() {
     let (shard, _dir) = fast_shard("atomic");
     let (mut first, mut second, counter) = two_wizards_and_a_counter(&shard).await;
-    let bump = format!("think [set({counter},n:[add(get({counter}/n),1)])]");
-    let per_session = 500;
-    let started = Instant::now();
-    tokio::join!(
-        hammer(&mut first, &bump, per_session),
-        hammer(&mut second, &bump, per_session)
+    let mut reader = wizard(&shard).await;
+    run(&mut first, "@create Mirror").await;
+    run(&mut first, "&n Mirror=0").await;
+    let mirror = run(&mut first, "think num(Mirror)").await.join("");
+    let bump = format!(
+        "think [set({counter},n:[add(get({counter}/n),1)])][set({mirror},n:[sub(get({mirror}/n),1)])]"
     );
+    let sum = format!("think [add(get({counter}/n),get({mirror}/n))]");
+    let per_session = 500;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let audit = async {
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            assert_eq!(run(&mut reader, &sum).await, ["0"], "half a command seen");
+            reads += 1;
+        }
+        reads
+    };
+    let started = Instant::now();
+    let writers = async {
+        tokio::join!(
+            hammer(&mut first, &bump, per_session, 2),
+            hammer(&mut second, &bump, per_session, 2)
+        );
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let ((), reads) = tokio::join!(writers, audit);
     let elapsed = started.elapsed();
     let total = run(&mut first, &format!("think [get({counter}/n)]")).await;
     println!(
-        "{} concurrent increments from two sessions in {elapsed:?}",
+        "{} concurrent two-object commands from two sessions in {elapsed:?}, {reads} reads \
+         of both, none torn",
         2 * per_session
     );
     assert_eq!(total, [(2 * per_session).to_string()]);
+    assert!(
+        reads > 10,
+        "the reader read while the writers wrote ({reads})"
+    );
 }
 
 /// A shard whose gateway does not slow the hammering players down.
@@ -280,10 +307,11 @@ async fn two_wizards_and_a_counter(shard: &mush::shard::Shard) -> (Player, Playe
     (first, second, counter)
 }
 
-async fn hammer(player: &mut Player, bump: &str, times: usize) {
+/// Types `bump` `times` times; each answers `Set.` once per object it sets.
+async fn hammer(player: &mut Player, bump: &str, times: usize, sets: usize) {
     for _ in 0..times {
         let out = run(player, bump).await;
-        assert_eq!(out, ["Set."], "{bump}");
+        assert_eq!(out, vec!["Set."; sets], "{bump}");
     }
 }
 
@@ -304,8 +332,8 @@ async fn increments_survive_a_pod_kill_exactly_once() {
         tokio::task::block_in_place(|| shard.kill_pod("game-0")).expect("kill game-0");
     };
     tokio::join!(
-        hammer(&mut first, &bump, per_session),
-        hammer(&mut second, &bump, per_session),
+        hammer(&mut first, &bump, per_session, 1),
+        hammer(&mut second, &bump, per_session, 1),
         kill
     );
     let total = run(&mut first, &format!("think [get({counter}/n)]")).await;

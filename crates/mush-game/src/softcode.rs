@@ -13,7 +13,10 @@ use mush_softcode::{
     Attr, AttrFlags, Change, Connection, Emit, Eval, Frame, Kind as SKind, Limits, Miss, NOTHING,
     Object as SObject, QueueView, Search, Secret, World,
 };
-use mush_store::{Dbref, Field, FieldChange, Kind, Object, SearchIndex, StoreError};
+use mush_store::{
+    Commit, Committed, Dbref, Field, FieldChange, Index, IndexChange, Kind, NameChange, Object,
+    SearchIndex, StoreError,
+};
 
 use crate::engine::Engine;
 
@@ -118,7 +121,7 @@ fn convert(object: &Object) -> SObject {
         parent: opt(object.parent),
         zone: opt(object.zone),
         flags: object.flags.clone(),
-        powers: Vec::new(),
+        powers: object.powers.clone(),
         created: object.created,
         modified: object.modified,
     }
@@ -402,9 +405,15 @@ impl World for Snapshot {
                 updated.owner = owner;
                 self.writes.push(Write::Owner(dbref, old, new));
             }
-            Change::Power(..) => {
-                return Err(Miss::Refused(
-                    "powers are not available on this shard yet".into(),
+            Change::Power(power, on) => {
+                updated.powers.retain(|p| *p != power);
+                if on {
+                    updated.powers.push(power);
+                }
+                self.writes.push(Write::Field(
+                    dbref,
+                    Field::Powers,
+                    updated.powers.join(" "),
                 ));
             }
         }
@@ -579,34 +588,50 @@ pub(crate) async fn run_spec<T>(
             result
         };
         match outcome {
-            Ok((value, emits, queue)) => match apply(engine, &snapshot, mark).await? {
-                None => {
+            Ok((value, emits, queue)) => {
+                // Half of another command's writes (one object fresh, another it wrote
+                // still an older copy), or a write on a copy another pod has changed
+                // since: forget that copy, read it fresh from Redis and run again.
+                let stale = match torn(&snapshot) {
+                    Some(stale) => Some(stale),
+                    None => apply(engine, &snapshot, mark).await?,
+                };
+                let Some(stale) = stale else {
                     return Ok(Finished {
                         value,
                         emits,
                         queue,
                     });
+                };
+                conflicts += 1;
+                if conflicts > MAX_CONFLICTS {
+                    return Err(Stopped::Refused(BUSY.into()));
                 }
-                Some(stale) => {
-                    // Another pod wrote this object after we read it: forget our copy,
-                    // read it fresh from Redis and run the command again.
-                    conflicts += 1;
-                    if conflicts > MAX_CONFLICTS {
-                        return Err(Stopped::Refused(BUSY.into()));
-                    }
-                    engine.cache.evict(stale);
-                    let id = to_i64(stale);
-                    snapshot.objects.remove(&id);
-                    snapshot.raw.remove(&id);
-                    load(engine, &mut snapshot, id).await?;
-                }
-            },
+                engine.cache.evict(stale);
+                let id = to_i64(stale);
+                snapshot.objects.remove(&id);
+                snapshot.raw.remove(&id);
+                load(engine, &mut snapshot, id).await?;
+            }
             Err(miss) => fetch(engine, &mut snapshot, miss).await?,
         }
     }
     Err(Stopped::Refused(
         "That command needs too much of the world at once.".into(),
     ))
+}
+
+/// An object of the snapshot older than a commit another object of it comes from (see
+/// [`mush_store::torn`]).
+fn torn(snapshot: &Snapshot) -> Option<Dbref> {
+    mush_store::torn(snapshot.raw.values().map(|o| &**o), |id| {
+        let key = to_i64(id);
+        match (snapshot.raw.get(&key), snapshot.objects.get(&key)) {
+            (Some(object), _) => Some(Some(&**object)),
+            (None, Some(None)) => Some(None),
+            _ => None,
+        }
+    })
 }
 
 fn rand_seed() -> u64 {
@@ -710,37 +735,44 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
     Ok(())
 }
 
-/// Applies a finished run's writes, one object at a time, each only if the object still
-/// has the version the run read (so two pods' read-modify-writes of one object never lose
-/// an update). Returns the object whose version had moved on, if any; writes to objects
-/// before it in the run's order are already applied (each object's writes are atomic, a
-/// command's writes to several objects are not).
+/// Applies a finished run's writes in one [`mush_store::Commit`]: every object it read
+/// must still be at the version it read, and then every write, index change and player
+/// name applies at once. Returns the object that had moved on, if any (nothing is
+/// written then).
 async fn apply(
     engine: &Arc<Engine>,
     snapshot: &Snapshot,
     mark: Option<&str>,
 ) -> Result<Option<Dbref>, Stopped> {
-    // A player's new name is claimed before anything is written, so a clash changes
-    // nothing.
-    for write in &snapshot.writes {
-        let claim = match write {
-            Write::PlayerName(id, _, name) | Write::Create(id, SKind::Player, name, ..) => {
-                Some((id, name))
-            }
-            _ => None,
-        };
-        if let Some((id, name)) = claim
-            && !engine.store.claim_player_name(*id, name).await?
-        {
-            return Err(Stopped::Refused("That name is already in use.".into()));
-        }
+    if snapshot.writes.is_empty() {
+        return Ok(None);
     }
+    let mut commit = Commit {
+        mark: mark.map(str::to_string),
+        ..Commit::default()
+    };
+    let created: Vec<Dbref> = snapshot
+        .writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Create(id, ..) => Some(*id),
+            _ => None,
+        })
+        .collect();
     let mut order: Vec<Dbref> = Vec::new();
     let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();
+    let search = |index, value: String, id| (IndexChange::Add, Index::Search(index, value), id);
     for write in &snapshot.writes {
+        let set = |k: &str, v: String| FieldChange::Set(k.to_string(), v);
         let (id, list) = match write {
             Write::Attr(id, name, value, owner, flags) => {
                 let name = name.to_uppercase();
+                if name == "STARTUP" && !value.is_empty() {
+                    // What a shard start runs (see `crate::queue::startup`).
+                    commit
+                        .indexes
+                        .push(search(SearchIndex::Startup, String::new(), *id));
+                }
                 let list = if value.is_empty() {
                     vec![
                         FieldChange::Delete(format!("a:{name}")),
@@ -748,53 +780,77 @@ async fn apply(
                     ]
                 } else {
                     vec![
-                        FieldChange::Set(format!("a:{name}"), value.clone()),
-                        FieldChange::Set(format!("m:{name}"), format!("{} {flags}", owner.0)),
+                        set(&format!("a:{name}"), value.clone()),
+                        set(&format!("m:{name}"), format!("{} {flags}", owner.0)),
                     ]
                 };
                 (*id, list)
             }
-            Write::Field(id, field, value) => (
-                *id,
-                vec![FieldChange::Set(field.key().into(), value.clone())],
-            ),
-            Write::Flags(id, flags) => (
-                *id,
-                vec![FieldChange::Set(Field::Flags.key().into(), flags.join(" "))],
-            ),
-            Write::Move(id, _, to, _) => (
-                *id,
-                vec![FieldChange::Set(
-                    Field::Location.key().into(),
-                    to.map(|d| d.0.to_string()).unwrap_or_default(),
-                )],
-            ),
-            Write::Owner(id, _, owner) => (
-                *id,
-                vec![FieldChange::Set(
-                    Field::Owner.key().into(),
-                    owner.0.to_string(),
-                )],
-            ),
-            Write::PlayerName(id, _, name) => (
-                *id,
-                vec![FieldChange::Set(Field::Name.key().into(), name.clone())],
-            ),
+            Write::Field(id, field, value) => {
+                if *field == Field::Parent && !value.is_empty() {
+                    commit
+                        .indexes
+                        .push(search(SearchIndex::Parent, value.clone(), *id));
+                }
+                (*id, vec![set(field.key(), value.clone())])
+            }
+            Write::Flags(id, flags) => (*id, vec![set(Field::Flags.key(), flags.join(" "))]),
+            Write::Move(id, from, to, exit) => {
+                let list = |c: Dbref| {
+                    if *exit {
+                        Index::Exits(c)
+                    } else {
+                        Index::Contents(c)
+                    }
+                };
+                if let Some(from) = from {
+                    commit.indexes.push((IndexChange::Remove, list(*from), *id));
+                }
+                if let Some(to) = to {
+                    commit.indexes.push((IndexChange::Add, list(*to), *id));
+                }
+                let place = to.map(|d| d.0.to_string()).unwrap_or_default();
+                (*id, vec![set(Field::Location.key(), place)])
+            }
+            Write::Owner(id, old, new) => {
+                commit.indexes.push((
+                    IndexChange::Remove,
+                    Index::Search(SearchIndex::Owner, old.0.to_string()),
+                    *id,
+                ));
+                commit
+                    .indexes
+                    .push(search(SearchIndex::Owner, new.0.to_string(), *id));
+                (*id, vec![set(Field::Owner.key(), new.0.to_string())])
+            }
+            Write::PlayerName(id, old, new) => {
+                commit.names.push((NameChange::Claim, new.clone(), *id));
+                if !old.eq_ignore_ascii_case(new) {
+                    commit.names.push((NameChange::Free, old.clone(), *id));
+                }
+                (*id, vec![set(Field::Name.key(), new.clone())])
+            }
             Write::Password(id, secret) => {
                 let hash = engine.passwords.hash(&secret.0).await.map_err(|error| {
                     tracing::error!(%error, "password hash failed");
                     Stopped::Refused("Sorry, that password could not be set; try again.".into())
                 })?;
-                (
-                    *id,
-                    vec![FieldChange::Set(Field::PasswordHash.key().into(), hash)],
-                )
+                (*id, vec![set(Field::PasswordHash.key(), hash)])
             }
             Write::Create(id, kind, name, owner, location) => {
                 let now = (mush_store::now_ms() / 1000).to_string();
-                let set = |k: &str, v: String| FieldChange::Set(k.to_string(), v);
+                let kind = store_kind(*kind);
+                if kind == Kind::Player {
+                    commit.names.push((NameChange::Claim, name.clone(), *id));
+                }
+                commit
+                    .indexes
+                    .push(search(SearchIndex::Owner, owner.0.to_string(), *id));
+                commit
+                    .indexes
+                    .push(search(SearchIndex::Type, kind.as_str().to_string(), *id));
                 let list = vec![
-                    set("type", store_kind(*kind).as_str().to_string()),
+                    set("type", kind.as_str().to_string()),
                     set(Field::Name.key(), name.clone()),
                     set(Field::Owner.key(), owner.0.to_string()),
                     set(
@@ -812,85 +868,44 @@ async fn apply(
         }
         changes.entry(id).or_default().extend(list);
     }
-    let created: Vec<Dbref> = snapshot
-        .writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::Create(id, ..) => Some(*id),
-            _ => None,
-        })
-        .collect();
     for id in order {
-        // A new object is made whole, with everything the run set on it, once: a re-run
-        // has the same number and finds it made.
-        if created.contains(&id) {
-            let list = changes.remove(&id).unwrap_or_default();
-            engine.store.create_if_absent(id, mark, &list).await?;
-            engine.changed(&[id]).await;
-            continue;
-        }
-        // Every write follows a read of its object (permission checks read it), so the
-        // version is known; a write to an object gone meanwhile is an error.
-        let Some(version) = snapshot.raw.get(&to_i64(id)).map(|o| o.version) else {
-            return Err(StoreError::NoObject(id.0).into());
-        };
         let list = changes.remove(&id).unwrap_or_default();
-        if !engine
-            .store
-            .write_if_version(id, version, mark, &list)
-            .await?
+        if created.contains(&id) {
+            commit.creates.push((id, list));
+        } else {
+            commit.writes.push((id, list));
+        }
+    }
+    // Every object the run read, at the version it read: a decision taken on a copy
+    // another pod has since changed is taken again.
+    commit.reads = snapshot
+        .raw
+        .iter()
+        .filter_map(|(id, object)| Some((from_i64(*id)?, object.version)))
+        .collect();
+    commit.reads.sort_unstable();
+    match engine.store.commit(&commit).await? {
+        Committed::Applied | Committed::AlreadyApplied => {}
+        Committed::Stale(id) => return Ok(Some(id)),
+        Committed::NameTaken(_) => {
+            return Err(Stopped::Refused("That name is already in use.".into()));
+        }
+    }
+    // Every object written and every container whose lists changed.
+    let mut touched: Vec<Dbref> = commit
+        .creates
+        .iter()
+        .chain(commit.writes.iter())
+        .map(|(id, _)| *id)
+        .collect();
+    for (_, index, _) in &commit.indexes {
+        if let Index::Contents(c) | Index::Exits(c) = index
+            && !touched.contains(c)
         {
-            return Ok(Some(id));
-        }
-        engine.changed(&[id]).await;
-    }
-    // The indexes follow the objects: contents lists, owners, parents, player names.
-    for write in &snapshot.writes {
-        match write {
-            Write::Create(id, kind, _, owner, _) => {
-                let store = &engine.store;
-                store
-                    .index_for_search(SearchIndex::Owner, &owner.0.to_string(), *id)
-                    .await?;
-                store
-                    .index_for_search(SearchIndex::Type, store_kind(*kind).as_str(), *id)
-                    .await?;
-            }
-            Write::Field(id, Field::Parent, parent) if !parent.is_empty() => {
-                engine
-                    .store
-                    .index_for_search(SearchIndex::Parent, parent, *id)
-                    .await?;
-            }
-            // What a shard start runs (see `crate::queue::startup`).
-            Write::Attr(id, name, value, ..)
-                if name.eq_ignore_ascii_case("STARTUP") && !value.is_empty() =>
-            {
-                engine
-                    .store
-                    .index_for_search(SearchIndex::Startup, "", *id)
-                    .await?;
-            }
-            Write::Move(id, from, to, exit) => {
-                engine.store.relist(*id, *exit, *from, *to).await?;
-                let containers: Vec<Dbref> = from.iter().chain(to.iter()).copied().collect();
-                engine.changed(&containers).await;
-            }
-            Write::Owner(id, old, new) => {
-                let store = &engine.store;
-                store
-                    .unindex_for_search(SearchIndex::Owner, &old.0.to_string(), *id)
-                    .await?;
-                store
-                    .index_for_search(SearchIndex::Owner, &new.0.to_string(), *id)
-                    .await?;
-            }
-            Write::PlayerName(id, old, new) => {
-                engine.store.free_player_name(*id, old, new).await?;
-            }
-            _ => {}
+            touched.push(*c);
         }
     }
+    engine.changed(&touched).await;
     Ok(None)
 }
 

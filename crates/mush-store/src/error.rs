@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The world object does not exist (never created, or destroyed).
     #[error("object #{0} does not exist")]
     NoObject(u64),
+    /// A command created an object whose number another creation already used.
+    #[error("object #{0} already exists")]
+    ObjectExists(u64),
     /// `register` for a handle that is already registered: handles are never reused.
     #[error("connection {0} is already registered")]
     AlreadyExists(Handle),

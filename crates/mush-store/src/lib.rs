@@ -43,6 +43,7 @@
 //! See [`Keys`] for the key layout and why a connection's keys share one bucket hash tag.
 
 mod assign;
+mod commit;
 mod config;
 mod conn;
 mod connection;
@@ -67,6 +68,7 @@ use crate::connection::SharedConnection;
 use redis::cluster_async::ClusterConnection;
 
 pub use assign::{MoveOutcome, PodInfo, PodStatus};
+pub use commit::{Commit, Committed, Index, IndexChange, NameChange, torn};
 pub use config::{StoreConfig, WriteBehindConfig};
 pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};

@@ -16,8 +16,8 @@
 //!
 //! # Layout
 //!
-//! Every key is `<prefix>:{<prefix>:q}:<name>`: under the shard's prefix, and sharing one
-//! hash tag, so each script runs in one slot: `due` (ZSET id -> time it may run, ms), `run` (ZSET id -> lease end), `j:<id>` (HASH
+//! Every key is `<prefix>:{<prefix>:w}:q:<name>`: under the shard's prefix, and sharing the
+//! world's hash tag, so each script runs in one slot: `due` (ZSET id -> time it may run, ms), `run` (ZSET id -> lease end), `j:<id>` (HASH
 //! body, exec, owner, sem), `sem:<obj>/<attr>` (ZSET id -> arrival order), `x:<exec>` and
 //! `w:<owner>` (SETs of ids, for `@halt` and the quota), `all` (SET of ids), `semof:<obj>`
 //! (SET of the attributes an object has been waited on by, for `@drain`), `done` (ZSET id
@@ -25,7 +25,7 @@
 //! running away, whose adds are refused for a moment).
 //!
 //! Queue work is a small share of a shard's traffic (TinyMUX runs one queue for a whole
-//! game), so one slot carries it; the world stays spread over per-object slots.
+//! game), so the world's slot carries it too.
 
 use std::sync::LazyLock;
 
@@ -369,10 +369,10 @@ fn push_change(call: &mut redis::ScriptInvocation<'_>, change: &QueueChange) {
 
 impl Store {
     /// Every queue key starts with the store's prefix (so purging a shard removes its
-    /// queue) and carries the hash tag `{<prefix>:q}` (so each script runs in one slot).
+    /// queue) and carries the world's hash tag (so each script runs in one slot, the
+    /// world's).
     fn queue_prefix(&self) -> String {
-        let prefix = self.keys.prefix();
-        format!("{prefix}:{{{prefix}:q}}:")
+        format!("{}q:", self.world_prefix())
     }
 
     /// Applies changes a player's command asked of the queue (no entry finishes).

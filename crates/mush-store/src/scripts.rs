@@ -189,58 +189,145 @@ return 1
     )
 });
 
-/// KEYS: object. ARGV: the version the writer read (`*`: any), the writer's mark (`<handle>:<seq>`
-/// of the command, or empty), then (op, field, value) triples where op is `S` (set) or `D`
-/// (delete; value ignored). If the mark is among the object's last 16 writers (field `w`),
-/// this command's writes are already there (its pod died before it could answer, and the
-/// command is running again elsewhere): returns 2 and changes nothing. Otherwise applies
-/// the writes, records the mark and bumps the version, only if the object still has the
-/// version the writer read. Returns 1 when applied, 0 on a version conflict (someone else
-/// wrote the object since), -1 when the object is gone.
-pub static WRITE_IF_VERSION: LazyLock<Script> = LazyLock::new(|| {
+/// One command's writes to the world, all or nothing (see [`crate::Commit`]).
+/// KEYS: any key of the world's slot (for routing). ARGV: the world's key prefix, the
+/// command's mark (or ''), the time (s), then operations: `R id version` (the command read
+/// this version), `C id n` and `W id n` each followed by `n` (`S`, field, value) or (`D`,
+/// field, '') triples (create an object, change one), `+ key member` / `- key member`
+/// (index sets, the key after the prefix), `N name id` (claim a player name), `F name id`
+/// (free it if `id` holds it).
+///
+/// Returns {1} applied; {2} the mark is among the last 16 writers (`w`) of an object it
+/// writes: this command committed already and runs again after its pod died, so nothing
+/// changes; {0, id} object `id` is no longer at the version read; {3, name} another player
+/// holds the name; {4, id} a changed object is gone; {5, id} a created object exists.
+///
+/// The objects of a commit that writes several get the commit's number (`c`, counted in
+/// `cseq`) and each other as requirements (`s` = `id:c ...`, the newest 16): a reader that
+/// holds one of them and an older copy of an object it requires holds half a commit.
+pub static WORLD_COMMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local mark = ARGV[2]
-local recent = {}
-if mark ~= '' then
-  for entry in string.gmatch(redis.call('HGET', KEYS[1], 'w') or '', '%S+') do
-    if entry == mark then return 2 end
-    table.insert(recent, entry)
-  end
-end
-local v = redis.call('HGET', KEYS[1], 'v') or '0'
-if ARGV[1] ~= '*' and v ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 3 do
-  if ARGV[i] == 'S' then
-    redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+local P, mark, now = ARGV[1], ARGV[2], ARGV[3]
+local reads, made, changed, sets, names = {}, {}, {}, {}, {}
+local i = 4
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'R' then
+    reads[#reads + 1] = {ARGV[i + 1], ARGV[i + 2]}
+    i = i + 3
+  elseif op == 'C' or op == 'W' then
+    local k = tonumber(ARGV[i + 2])
+    local list = changed
+    if op == 'C' then list = made end
+    list[#list + 1] = {ARGV[i + 1], i + 3, k}
+    i = i + 3 + 3 * k
+  elseif op == '+' or op == '-' or op == 'N' or op == 'F' then
+    local list = sets
+    if op == 'N' or op == 'F' then list = names end
+    list[#list + 1] = {op, ARGV[i + 1], ARGV[i + 2]}
+    i = i + 3
   else
-    redis.call('HDEL', KEYS[1], ARGV[i + 1])
+    return redis.error_reply('commit: unknown operation ' .. tostring(op))
   end
 end
+local function obj(id) return P .. 'o:' .. id end
+local function marked(id)
+  for e in string.gmatch(redis.call('HGET', obj(id), 'w') or '', '%S+') do
+    if e == mark then return true end
+  end
+  return false
+end
 if mark ~= '' then
-  table.insert(recent, mark)
-  while #recent > 16 do table.remove(recent, 1) end
-  redis.call('HSET', KEYS[1], 'w', table.concat(recent, ' '))
+  for _, w in ipairs(changed) do if marked(w[1]) then return {2} end end
+  for _, w in ipairs(made) do if marked(w[1]) then return {2} end end
 end
-redis.call('HINCRBY', KEYS[1], 'v', 1)
-return 1
-",
-    )
-});
-
-/// KEYS: object. ARGV: mark (or ''), then (`S`, field, value) triples. Creates the object
-/// with those fields, version 1 and the mark, only if it does not exist; 1 created, 0 not.
-pub static CREATE_IF_ABSENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 2, #ARGV, 3 do
-  if ARGV[i] == 'S' then redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2]) end
+for _, r in ipairs(reads) do
+  local v = redis.call('HGET', obj(r[1]), 'v')
+  if not v then
+    if redis.call('EXISTS', obj(r[1])) == 1 then v = '0' else v = '-' end
+  end
+  if v ~= r[2] then return {0, r[1]} end
 end
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'w', ARGV[1]) end
-redis.call('HSET', KEYS[1], 'v', 1)
-return 1
+for _, w in ipairs(changed) do
+  if redis.call('EXISTS', obj(w[1])) == 0 then return {4, w[1]} end
+end
+for _, w in ipairs(made) do
+  if redis.call('EXISTS', obj(w[1])) == 1 then return {5, w[1]} end
+end
+for _, n in ipairs(names) do
+  if n[1] == 'N' then
+    local holder = redis.call('HGET', P .. 'names', n[2])
+    if holder and holder ~= n[3] then return {3, n[2]} end
+  end
+end
+local all = {}
+for _, w in ipairs(made) do all[#all + 1] = w[1] end
+for _, w in ipairs(changed) do all[#all + 1] = w[1] end
+local seq = nil
+if #all > 1 then seq = redis.call('INCR', P .. 'cseq') end
+local function write(w, fresh)
+  local key = obj(w[1])
+  for j = w[2], w[2] + 3 * (w[3] - 1), 3 do
+    if ARGV[j] == 'S' then
+      redis.call('HSET', key, ARGV[j + 1], ARGV[j + 2])
+    else
+      redis.call('HDEL', key, ARGV[j + 1])
+    end
+  end
+  if mark ~= '' then
+    local recent = {}
+    for e in string.gmatch(redis.call('HGET', key, 'w') or '', '%S+') do
+      recent[#recent + 1] = e
+    end
+    recent[#recent + 1] = mark
+    while #recent > 16 do table.remove(recent, 1) end
+    redis.call('HSET', key, 'w', table.concat(recent, ' '))
+  end
+  if fresh then
+    redis.call('HSET', key, 'v', 1)
+  else
+    redis.call('HSET', key, 'modified', now)
+    redis.call('HINCRBY', key, 'v', 1)
+  end
+  if seq then
+    local need, order = {}, {}
+    for e in string.gmatch(redis.call('HGET', key, 's') or '', '%S+') do
+      local id, c = string.match(e, '^(%d+):(%d+)$')
+      if id and id ~= w[1] and not need[id] then
+        need[id] = tonumber(c)
+        order[#order + 1] = id
+      end
+    end
+    for _, other in ipairs(all) do
+      if other ~= w[1] then
+        if not need[other] then order[#order + 1] = other end
+        need[other] = seq
+      end
+    end
+    table.sort(order, function(a, b) return need[a] > need[b] end)
+    local kept = {}
+    for k = 1, math.min(#order, 16) do kept[k] = order[k] .. ':' .. need[order[k]] end
+    redis.call('HSET', key, 'c', seq, 's', table.concat(kept, ' '))
+  end
+end
+for _, w in ipairs(made) do write(w, true) end
+for _, w in ipairs(changed) do write(w, false) end
+for _, s in ipairs(sets) do
+  if s[1] == '+' then
+    redis.call('SADD', P .. s[2], s[3])
+  else
+    redis.call('SREM', P .. s[2], s[3])
+  end
+end
+for _, n in ipairs(names) do
+  if n[1] == 'N' then
+    redis.call('HSET', P .. 'names', n[2], n[3])
+  elseif redis.call('HGET', P .. 'names', n[2]) == n[3] then
+    redis.call('HDEL', P .. 'names', n[2])
+  end
+end
+return {1}
 ",
     )
 });

@@ -1,25 +1,31 @@
 //! World objects (rooms, players, things, exits) and their attributes in Redis Cluster.
 //!
-//! Each object is one HASH under its own hash tag, so a change to one object is one atomic
-//! command. What relates objects across slots is split into a *truth* field and
-//! repairable *indexes*: an object's `loc` field is the truth of where it is; the `:in` and
-//! `:ex` sets of its location are indexes that readers filter against `loc`. A pod that
-//! dies between the two writes of a move leaves at worst a stale index entry, never an
-//! object in two places.
+//! Every world key shares the hash tag `{<prefix>:w}` (one slot, with the shard's queue), so
+//! one script applies a command's writes to several objects and their indexes at once (see
+//! [`crate::Commit`]). An object's `loc` field is the truth of where it is; the `:in` and
+//! `:ex` sets of its location are indexes that move with it in the same commit, and that
+//! readers still filter against `loc` (a pod's cached list may be older than the object).
+//! A player's connections are connection state and keep a slot of their own per player.
 //!
 //! ```text
-//! {prefix}:o:{<id>}        HASH  type name owner loc home dest parent zone flags desc pw
-//!                                created modified a:<ATTR>... m:<ATTR>...
-//!                                (m:<ATTR> = "<owner> <flag bits>" of attribute <ATTR>,
-//!                                absent for one owned by the object's owner without flags)
-//! {prefix}:o:{<id>}:in     SET   contents (index of objects whose loc is <id>)
-//! {prefix}:o:{<id>}:ex     SET   exits (index of exits whose loc is <id>)
-//! {prefix}:o:{<id>}:conns  SET   handles connected to player <id> (index of records)
-//! {prefix}:wi:<what>:<v>  SET   search indexes (objects by owner, type, parent) for
-//!                                lsearch() and children(); like contents, an index
-//!                                entry is checked against the object and repaired
-//! {prefix}:next            STRING last allocated dbref
-//! {prefix}:names           HASH  lower-case player name -> id (uniqueness by HSETNX)
+//! W = {prefix}:{<prefix>:w}:
+//! W o:<id>            HASH  type name owner loc home dest parent zone flags desc pw
+//!                           created modified a:<ATTR>... m:<ATTR>...
+//!                           (m:<ATTR> = "<owner> <flag bits>" of attribute <ATTR>,
+//!                           absent for one owned by the object's owner without flags)
+//!                           v (version), w (last 16 writers' marks), c and s (the last
+//!                           commit that wrote several objects, and what it requires)
+//! W o:<id>:in         SET   contents (index of objects whose loc is <id>)
+//! W o:<id>:ex         SET   exits (index of exits whose loc is <id>)
+//! W wi:<what>:<v>     SET   search indexes (objects by owner, type, parent) for
+//!                           lsearch() and children(); like contents, an index
+//!                           entry is checked against the object and repaired
+//! W next              STRING last allocated dbref
+//! W cseq              STRING number of the last commit that wrote several objects
+//! W names             HASH  lower-case player name -> id
+//! W made:<mark>       LIST  object numbers a command allocated (1 h)
+//! W q:...                   the queue (see `queue.rs`)
+//! {prefix}:pc:{<id>}  SET   handles connected to player <id> (index of records)
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,7 +33,7 @@ use std::fmt;
 
 use mush_proto::Handle;
 
-use crate::scripts::{CREATE_IF_ABSENT, WRITE_IF_VERSION};
+use crate::commit::{Commit, Committed, Index, IndexChange, NameChange};
 use crate::{Store, StoreError};
 
 /// An object number, shown to players as `#<n>`.
@@ -105,6 +111,8 @@ pub struct Object {
     pub destination: Option<Dbref>,
     /// Flag names, upper case (WIZARD, BUILDER, DARK, ...).
     pub flags: Vec<String>,
+    /// Power names, upper case (BOOT, SEE_ALL, ...).
+    pub powers: Vec<String>,
     /// What `look` shows.
     pub description: String,
     /// Argon2 password hash (players only).
@@ -123,8 +131,14 @@ pub struct Object {
     /// Last change, Unix seconds.
     pub modified: i64,
     /// Bumped by every write: a writer that read version N may write only while it is
-    /// still N (see [`Store::write_if_version`]).
+    /// still N (see [`Store::commit`]).
     pub version: u64,
+    /// The number of the last commit that wrote this object together with others (0:
+    /// none).
+    pub commit: u64,
+    /// Objects that such commits also wrote, each with the commit a reader must hold of
+    /// it at least (see [`crate::torn`]).
+    pub requires: Vec<(Dbref, u64)>,
 }
 
 impl Object {
@@ -178,6 +192,8 @@ pub enum Field {
     Zone,
     /// `loc`: where the object is (its container's contents index follows it).
     Location,
+    /// `powers` (space-separated).
+    Powers,
 }
 
 impl Field {
@@ -194,6 +210,7 @@ impl Field {
             Field::Parent => "parent",
             Field::Zone => "zone",
             Field::Location => "loc",
+            Field::Powers => "powers",
         }
     }
 }
@@ -240,26 +257,36 @@ const MADE_MEMORY_SECS: u64 = 3600;
 pub const VALUE_MAX: usize = 8 * 1024;
 
 impl Store {
+    /// What every key of the world (and of the queue) starts with: the shard's prefix and
+    /// the world's hash tag.
+    pub(crate) fn world_prefix(&self) -> String {
+        let prefix = self.keys.prefix();
+        format!("{prefix}:{{{prefix}:w}}:")
+    }
+
     fn object_key(&self, id: Dbref) -> String {
-        format!("{}:o:{{{}}}", self.keys.prefix(), id.0)
+        format!("{}o:{}", self.world_prefix(), id.0)
     }
 
     fn index_key(&self, id: Dbref, index: &str) -> String {
-        format!("{}:o:{{{}}}:{index}", self.keys.prefix(), id.0)
+        format!("{}o:{}:{index}", self.world_prefix(), id.0)
+    }
+
+    fn conns_key(&self, player: Dbref) -> String {
+        format!("{}:pc:{{{}}}", self.keys.prefix(), player.0)
     }
 
     fn search_key(&self, index: SearchIndex, value: &str) -> String {
-        format!("{}:wi:{}:{value}", self.keys.prefix(), index.as_str())
+        format!("{}{}", self.world_prefix(), search_suffix(index, value))
     }
 
-    /// Adds an object to a search index (after the write that made it true).
-    pub async fn index_for_search(
-        &self,
-        index: SearchIndex,
-        value: &str,
-        id: Dbref,
-    ) -> Result<(), StoreError> {
-        self.search_member("SADD", index, value, id).await
+    /// An index's key after [`Store::world_prefix`].
+    pub(crate) fn index_suffix(&self, index: &Index) -> String {
+        match index {
+            Index::Contents(id) => format!("o:{}:in", id.0),
+            Index::Exits(id) => format!("o:{}:ex", id.0),
+            Index::Search(index, value) => search_suffix(*index, value),
+        }
     }
 
     /// Removes an object from a search index (a reader found the entry stale).
@@ -308,7 +335,7 @@ impl Store {
     }
 
     fn names_key(&self) -> String {
-        format!("{}:names", self.keys.prefix())
+        format!("{}names", self.world_prefix())
     }
 
     /// True once the world has been created (room #0 exists).
@@ -342,7 +369,7 @@ impl Store {
         let Some(mark) = mark else {
             return self.allocate().await;
         };
-        let key = format!("{}:made:{mark}", self.keys.prefix());
+        let key = format!("{}made:{mark}", self.world_prefix());
         if let Some(id) = self.made_at(&key, n).await? {
             return Ok(Dbref(id));
         }
@@ -380,91 +407,86 @@ impl Store {
         mark: Option<&str>,
         changes: &[FieldChange],
     ) -> Result<bool, StoreError> {
-        self.timed("create_if_absent", async {
-            let mut script = CREATE_IF_ABSENT.key(self.object_key(id));
-            script.arg(mark.unwrap_or_default());
-            for change in changes {
-                if let FieldChange::Set(field, value) = change {
-                    script.arg("S").arg(field).arg(value);
-                }
-            }
-            let created: i64 = script
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(StoreError::redis("create object", id))?;
-            Ok(created == 1)
-        })
-        .await
+        let commit = Commit {
+            mark: mark.map(str::to_string),
+            creates: vec![(id, changes.to_vec())],
+            ..Commit::default()
+        };
+        match self.commit(&commit).await {
+            Ok(Committed::Applied) => Ok(true),
+            Ok(_) | Err(StoreError::ObjectExists(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// Allocates the next dbref. The first call returns #0.
     async fn allocate(&self) -> Result<Dbref, StoreError> {
         let next: i64 = redis::cmd("INCR")
-            .arg(format!("{}:next", self.keys.prefix()))
+            .arg(format!("{}next", self.world_prefix()))
             .query_async(&mut self.conn())
             .await
             .map_err(StoreError::redis("allocate dbref", "world"))?;
         Ok(Dbref(u64::try_from(next - 1).unwrap_or(0)))
     }
 
-    /// Creates an object and indexes it in its location. Players must have a name no other
-    /// player has (case-insensitive); a clash returns `Ok(None)`.
+    /// Creates an object, with its place in its location's index and the search indexes,
+    /// in one commit. Players must have a name no other player has (case-insensitive); a
+    /// clash returns `Ok(None)`.
     pub async fn create_object(&self, new: &NewObject) -> Result<Option<Dbref>, StoreError> {
-        self.timed("create_object", async {
-            let id = self.allocate().await?;
-            let mut conn = self.conn();
-            if new.kind == Kind::Player {
-                let claimed: i64 = redis::cmd("HSETNX")
-                    .arg(self.names_key())
-                    .arg(new.name.to_lowercase())
-                    .arg(id.0)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(StoreError::redis("claim player name", &new.name))?;
-                if claimed == 0 {
-                    return Ok(None);
-                }
-            }
-            let opt = |d: Option<Dbref>| d.map(|d| d.0.to_string()).unwrap_or_default();
-            redis::cmd("HSET")
-                .arg(self.object_key(id))
-                .arg("type")
-                .arg(new.kind.as_str())
-                .arg("name")
-                .arg(&new.name)
-                .arg("owner")
-                .arg(new.owner.unwrap_or(id).0)
-                .arg("loc")
-                .arg(opt(new.location))
-                .arg("home")
-                .arg(opt(new.home))
-                .arg("dest")
-                .arg(opt(new.destination))
-                .arg("flags")
-                .arg(new.flags.join(" "))
-                .arg("desc")
-                .arg("")
-                .arg("pw")
-                .arg(&new.password_hash)
-                .arg("created")
-                .arg(now_secs())
-                .arg("modified")
-                .arg(now_secs())
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(StoreError::redis("create object", id))?;
-            if let Some(location) = new.location {
-                let index = if new.kind == Kind::Exit { "ex" } else { "in" };
-                self.index_add(location, index, id.0).await?;
-            }
-            let owner = new.owner.unwrap_or(id).0.to_string();
-            self.index_for_search(SearchIndex::Owner, &owner, id)
-                .await?;
-            self.index_for_search(SearchIndex::Type, new.kind.as_str(), id)
-                .await?;
-            Ok(Some(id))
-        })
-        .await
+        let id = self.allocate().await?;
+        let opt = |d: Option<Dbref>| d.map(|d| d.0.to_string()).unwrap_or_default();
+        let owner = new.owner.unwrap_or(id);
+        let now = now_secs().to_string();
+        let fields = [
+            ("type", new.kind.as_str().to_string()),
+            ("name", new.name.clone()),
+            ("owner", owner.0.to_string()),
+            ("loc", opt(new.location)),
+            ("home", opt(new.home)),
+            ("dest", opt(new.destination)),
+            ("flags", new.flags.join(" ")),
+            ("desc", String::new()),
+            ("pw", new.password_hash.clone()),
+            ("created", now.clone()),
+            ("modified", now),
+        ];
+        let mut commit = Commit {
+            creates: vec![(
+                id,
+                fields
+                    .into_iter()
+                    .map(|(f, v)| FieldChange::Set(f.to_string(), v))
+                    .collect(),
+            )],
+            indexes: vec![
+                (
+                    IndexChange::Add,
+                    Index::Search(SearchIndex::Owner, owner.0.to_string()),
+                    id,
+                ),
+                (
+                    IndexChange::Add,
+                    Index::Search(SearchIndex::Type, new.kind.as_str().to_string()),
+                    id,
+                ),
+            ],
+            ..Commit::default()
+        };
+        if let Some(location) = new.location {
+            let index = if new.kind == Kind::Exit {
+                Index::Exits(location)
+            } else {
+                Index::Contents(location)
+            };
+            commit.indexes.push((IndexChange::Add, index, id));
+        }
+        if new.kind == Kind::Player {
+            commit.names.push((NameChange::Claim, new.name.clone(), id));
+        }
+        match self.commit(&commit).await? {
+            Committed::NameTaken(_) => Ok(None),
+            _ => Ok(Some(id)),
+        }
     }
 
     /// Reads an object; `None` if it does not exist (never created or destroyed).
@@ -485,16 +507,15 @@ impl Store {
 
     /// Changes one field of an existing object (one `HSET`).
     pub async fn set_field(&self, id: Dbref, field: Field, value: &str) -> Result<(), StoreError> {
-        self.hset_existing(id, &[(field.key(), value)], "set_field")
+        self.write_existing(id, &[FieldChange::Set(field.key().into(), value.into())])
             .await
     }
 
     /// Applies several field changes to one object atomically, and only if its version is
     /// still `version` (what the caller read). `Ok(false)` means another writer got there
-    /// first: re-read and try again. `mark` names the command (a player's command as
-    /// `<handle>:<seq>`, a queued job by its entry id): a command that already wrote this
-    /// object, and runs again because its pod died before answering, finds its mark and
-    /// writes nothing twice (`Ok(true)`).
+    /// first: re-read and try again. `mark` names the command (see [`Commit::mark`]): a
+    /// command that already wrote this object finds its mark and writes nothing twice
+    /// (`Ok(true)`). A one-object [`Store::commit`].
     pub async fn write_if_version(
         &self,
         id: Dbref,
@@ -502,46 +523,31 @@ impl Store {
         mark: Option<&str>,
         changes: &[FieldChange],
     ) -> Result<bool, StoreError> {
-        match self
-            .write_object(id, Some(version), mark, changes, "write_if_version")
-            .await?
-        {
-            1 | 2 => Ok(true),
-            0 => Ok(false),
-            _ => Err(StoreError::NoObject(id.0)),
+        let commit = Commit {
+            mark: mark.map(str::to_string),
+            reads: vec![(id, version)],
+            writes: vec![(id, changes.to_vec())],
+            ..Commit::default()
+        };
+        match self.commit(&commit).await? {
+            Committed::Applied | Committed::AlreadyApplied => Ok(true),
+            Committed::Stale(_) => Ok(false),
+            Committed::NameTaken(name) => Err(StoreError::Corrupt {
+                handle: id.to_string(),
+                reason: format!("a field write claimed the name {name:?}"),
+            }),
         }
     }
 
-    /// Every write to an object hash goes through one script: the fields change, the
-    /// modification time and the version move on, all in one step, and only on an object
-    /// that exists. `version` `None` writes whatever the version is (writers that did not
-    /// read first). Returns the script's answer (1 applied, 2 already applied by this
-    /// mark, 0 version moved on, -1 no such object).
-    async fn write_object(
-        &self,
-        id: Dbref,
-        version: Option<u64>,
-        mark: Option<&str>,
-        changes: &[FieldChange],
-        op: &'static str,
-    ) -> Result<i64, StoreError> {
-        self.timed(op, async {
-            let mut script = WRITE_IF_VERSION.key(self.object_key(id));
-            script.arg(version.map_or_else(|| "*".to_string(), |v| v.to_string()));
-            script.arg(mark.unwrap_or_default());
-            for change in changes {
-                match change {
-                    FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
-                    FieldChange::Delete(field) => script.arg("D").arg(field).arg(""),
-                };
-            }
-            script.arg("S").arg("modified").arg(now_secs());
-            script
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(StoreError::redis(op, id))
-        })
-        .await
+    /// Writes whatever the object's version is (writers that did not read first): the
+    /// fields change, the modification time and the version move on, in one step, and
+    /// only on an object that exists.
+    async fn write_existing(&self, id: Dbref, changes: &[FieldChange]) -> Result<(), StoreError> {
+        let commit = Commit {
+            writes: vec![(id, changes.to_vec())],
+            ..Commit::default()
+        };
+        self.commit(&commit).await.map(|_| ())
     }
 
     /// Sets a user attribute; an empty value clears it (with its owner and flags).
@@ -560,53 +566,29 @@ impl Store {
         } else {
             vec![FieldChange::Set(format!("a:{name}"), value.to_string())]
         };
-        self.write_existing(id, &changes, "set_attribute").await
-    }
-
-    /// Sets fields of an existing object (see [`Store::write_object`]).
-    async fn hset_existing(
-        &self,
-        id: Dbref,
-        fields: &[(&str, &str)],
-        op: &'static str,
-    ) -> Result<(), StoreError> {
-        let changes: Vec<FieldChange> = fields
-            .iter()
-            .map(|(f, v)| FieldChange::Set((*f).to_string(), (*v).to_string()))
-            .collect();
-        self.write_existing(id, &changes, op).await
-    }
-
-    async fn write_existing(
-        &self,
-        id: Dbref,
-        changes: &[FieldChange],
-        op: &'static str,
-    ) -> Result<(), StoreError> {
-        match self.write_object(id, None, None, changes, op).await? {
-            1 => Ok(()),
-            _ => Err(StoreError::NoObject(id.0)),
-        }
+        self.write_existing(id, &changes).await
     }
 
     /// Objects indexed as inside `id` (may include stale entries: check their location).
     pub async fn contents(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
-        self.index_members(id, "in")
+        self.index_members(self.index_key(id, "in"))
             .await
             .map(|v| v.into_iter().map(Dbref).collect())
     }
 
     /// Exits indexed as leaving `id` (check their location too).
     pub async fn exits(&self, id: Dbref) -> Result<Vec<Dbref>, StoreError> {
-        self.index_members(id, "ex")
+        self.index_members(self.index_key(id, "ex"))
             .await
             .map(|v| v.into_iter().map(Dbref).collect())
     }
 
     /// Removes a stale index entry found by a reader.
     pub async fn unindex(&self, container: Dbref, member: Dbref) -> Result<(), StoreError> {
-        self.index_remove(container, "in", member.0).await?;
-        self.index_remove(container, "ex", member.0).await
+        self.index_remove(self.index_key(container, "in"), member.0)
+            .await?;
+        self.index_remove(self.index_key(container, "ex"), member.0)
+            .await
     }
 
     /// Destroys an object: its hash, its indexes, its entry in its location's index and,
@@ -614,87 +596,29 @@ impl Store {
     pub async fn destroy_object(&self, object: &Object) -> Result<(), StoreError> {
         self.timed("destroy_object", async {
             let mut conn = self.conn();
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .del(self.object_key(object.id))
+                .del(self.index_key(object.id, "in"))
+                .del(self.index_key(object.id, "ex"));
+            if let Some(location) = object.location {
+                pipe.srem(self.index_key(location, "in"), object.id.0)
+                    .srem(self.index_key(location, "ex"), object.id.0);
+            }
+            if object.kind == Kind::Player {
+                pipe.hdel(self.names_key(), object.name.to_lowercase());
+            }
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(StoreError::redis("destroy object", object.id))?;
             redis::cmd("DEL")
-                .arg(self.object_key(object.id))
-                .arg(self.index_key(object.id, "in"))
-                .arg(self.index_key(object.id, "ex"))
-                .arg(self.index_key(object.id, "conns"))
+                .arg(self.conns_key(object.id))
                 .query_async::<i64>(&mut conn)
                 .await
                 .map_err(StoreError::redis("destroy object", object.id))?;
-            if let Some(location) = object.location {
-                self.unindex(location, object.id).await?;
-            }
-            if object.kind == Kind::Player {
-                redis::cmd("HDEL")
-                    .arg(self.names_key())
-                    .arg(object.name.to_lowercase())
-                    .query_async::<i64>(&mut conn)
-                    .await
-                    .map_err(StoreError::redis("free player name", object.id))?;
-            }
             Ok(())
         })
         .await
-    }
-
-    /// Claims a player name for `player` before the rename is written; `Ok(false)` if
-    /// another player holds it. Claiming a name one already holds succeeds, so a rename
-    /// that runs again after a crash finds its own claim.
-    pub async fn claim_player_name(&self, player: Dbref, name: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let key = name.to_lowercase();
-        let claimed: i64 = redis::cmd("HSETNX")
-            .arg(self.names_key())
-            .arg(&key)
-            .arg(player.0)
-            .query_async(&mut conn)
-            .await
-            .map_err(StoreError::redis("claim player name", name))?;
-        if claimed == 1 {
-            return Ok(true);
-        }
-        Ok(self.player_by_name(&key).await? == Some(player))
-    }
-
-    /// Frees a player's old name after the rename to `new` is written (nothing when the
-    /// rename only changed case, or when the old name is no longer this player's).
-    pub async fn free_player_name(
-        &self,
-        player: Dbref,
-        old: &str,
-        new: &str,
-    ) -> Result<(), StoreError> {
-        if old.eq_ignore_ascii_case(new) || self.player_by_name(old).await? != Some(player) {
-            return Ok(());
-        }
-        redis::cmd("HDEL")
-            .arg(self.names_key())
-            .arg(old.to_lowercase())
-            .query_async::<i64>(&mut self.conn())
-            .await
-            .map_err(StoreError::redis("free player name", player))?;
-        Ok(())
-    }
-
-    /// Moves an object between containers' indexes after its `loc` was written (exits
-    /// are listed apart from contents). Both steps are idempotent, so a command that runs
-    /// again after a crash repeats them harmlessly.
-    pub async fn relist(
-        &self,
-        id: Dbref,
-        exit: bool,
-        from: Option<Dbref>,
-        to: Option<Dbref>,
-    ) -> Result<(), StoreError> {
-        let index = if exit { "ex" } else { "in" };
-        if let Some(from) = from {
-            self.index_remove(from, index, id.0).await?;
-        }
-        if let Some(to) = to {
-            self.index_add(to, index, id.0).await?;
-        }
-        Ok(())
     }
 
     /// Finds a player by name (case-insensitive).
@@ -710,7 +634,7 @@ impl Store {
 
     /// Records that `handle` is connected to `player`.
     pub async fn add_player_conn(&self, player: Dbref, handle: Handle) -> Result<(), StoreError> {
-        self.index_add(player, "conns", handle.0).await
+        self.index_add(self.conns_key(player), handle.0).await
     }
 
     /// Records that `handle` left `player`.
@@ -719,48 +643,53 @@ impl Store {
         player: Dbref,
         handle: Handle,
     ) -> Result<(), StoreError> {
-        self.index_remove(player, "conns", handle.0).await
+        self.index_remove(self.conns_key(player), handle.0).await
     }
 
     /// Handles indexed as connected to `player` (check their records for stale ones).
     pub async fn player_conns(&self, player: Dbref) -> Result<Vec<Handle>, StoreError> {
-        self.index_members(player, "conns")
+        self.index_members(self.conns_key(player))
             .await
             .map(|v| v.into_iter().map(Handle).collect())
     }
 
-    async fn index_add(&self, id: Dbref, index: &str, member: u64) -> Result<(), StoreError> {
+    async fn index_add(&self, key: String, member: u64) -> Result<(), StoreError> {
         redis::cmd("SADD")
-            .arg(self.index_key(id, index))
+            .arg(&key)
             .arg(member)
             .query_async::<i64>(&mut self.conn())
             .await
-            .map_err(StoreError::redis("index add", id))?;
+            .map_err(StoreError::redis("index add", &key))?;
         Ok(())
     }
 
-    async fn index_remove(&self, id: Dbref, index: &str, member: u64) -> Result<(), StoreError> {
+    async fn index_remove(&self, key: String, member: u64) -> Result<(), StoreError> {
         redis::cmd("SREM")
-            .arg(self.index_key(id, index))
+            .arg(&key)
             .arg(member)
             .query_async::<i64>(&mut self.conn())
             .await
-            .map_err(StoreError::redis("index remove", id))?;
+            .map_err(StoreError::redis("index remove", &key))?;
         Ok(())
     }
 
-    async fn index_members(&self, id: Dbref, index: &str) -> Result<Vec<u64>, StoreError> {
+    async fn index_members(&self, key: String) -> Result<Vec<u64>, StoreError> {
         self.timed("index_members", async {
             let mut members: Vec<u64> = redis::cmd("SMEMBERS")
-                .arg(self.index_key(id, index))
+                .arg(&key)
                 .query_async(&mut self.conn())
                 .await
-                .map_err(StoreError::redis("read index", id))?;
+                .map_err(StoreError::redis("read index", &key))?;
             members.sort_unstable();
             Ok(members)
         })
         .await
     }
+}
+
+/// A search index's key after [`Store::world_prefix`].
+fn search_suffix(index: SearchIndex, value: &str) -> String {
+    format!("wi:{}:{value}", index.as_str())
 }
 
 fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, StoreError> {
@@ -778,6 +707,7 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
         home: None,
         destination: None,
         flags: Vec::new(),
+        powers: Vec::new(),
         description: String::new(),
         password_hash: String::new(),
         attributes: BTreeMap::new(),
@@ -787,6 +717,8 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
         created: 0,
         modified: 0,
         version: 0,
+        commit: 0,
+        requires: Vec::new(),
     };
     for (field, value) in fields {
         match field.as_str() {
@@ -800,6 +732,7 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
             "home" => object.home = opt(&value),
             "dest" => object.destination = opt(&value),
             "flags" => object.flags = value.split_whitespace().map(str::to_owned).collect(),
+            "powers" => object.powers = value.split_whitespace().map(str::to_owned).collect(),
             "desc" => object.description = value,
             "pw" => object.password_hash = value,
             "parent" => object.parent = opt(&value),
@@ -807,6 +740,16 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
             "created" => object.created = value.parse().unwrap_or(0),
             "modified" => object.modified = value.parse().unwrap_or(0),
             "v" => object.version = value.parse().unwrap_or(0),
+            "c" => object.commit = value.parse().unwrap_or(0),
+            "s" => {
+                object.requires = value
+                    .split_whitespace()
+                    .filter_map(|pair| {
+                        let (id, commit) = pair.split_once(':')?;
+                        Some((Dbref(id.parse().ok()?), commit.parse().ok()?))
+                    })
+                    .collect();
+            }
             other => {
                 if let Some(attr) = other.strip_prefix("a:") {
                     object.attributes.insert(attr.to_owned(), value);
@@ -827,7 +770,7 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
 }
 
 /// Seconds since the Unix epoch, as objects record their times.
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

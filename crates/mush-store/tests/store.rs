@@ -1267,3 +1267,201 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
     assert!(store.purge().await.expect("purge") > 0);
     assert_eq!(store.queue_len().await.expect("len"), 0);
 }
+
+/// A command's writes to several objects, their indexes and player names land together or
+/// not at all, once; a reader that fills its copies one object at a time can tell when it
+/// holds half of a commit (`torn`), and after reading again never sees one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_apply_several_objects_at_once_or_not_at_all() {
+    use mush_store::{
+        Commit, Committed, Dbref, FieldChange, Index, IndexChange, Kind, NameChange, NewObject,
+        torn,
+    };
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let make = async |kind: Kind, name: &str, location: Option<Dbref>| {
+        store
+            .create_object(&NewObject {
+                kind,
+                name: name.into(),
+                owner: Some(Dbref(1)),
+                location,
+                home: None,
+                destination: None,
+                flags: Vec::new(),
+                password_hash: String::new(),
+            })
+            .await
+            .expect("create")
+            .expect("created")
+    };
+    let here = make(Kind::Room, "Here", None).await;
+    let there = make(Kind::Room, "There", None).await;
+    let ball = make(Kind::Thing, "Ball", Some(here)).await;
+    let ann = make(Kind::Player, "Ann", Some(here)).await;
+    assert_eq!(store.contents(here).await.expect("list"), vec![ball, ann]);
+    let read = async |id: Dbref| store.object(id).await.expect("read").expect("exists");
+    let set = |field: &str, value: &str| FieldChange::Set(field.into(), value.into());
+
+    // The ball goes there and the room notes it: both objects, both lists, at once.
+    let (ball0, there0) = (read(ball).await, read(there).await);
+    let carry = Commit {
+        mark: Some("3:1".into()),
+        reads: vec![(ball, ball0.version), (there, there0.version)],
+        writes: vec![
+            (ball, vec![set("loc", &there.0.to_string())]),
+            (there, vec![set("a:LAST", "Ball")]),
+        ],
+        indexes: vec![
+            (IndexChange::Remove, Index::Contents(here), ball),
+            (IndexChange::Add, Index::Contents(there), ball),
+        ],
+        ..Commit::default()
+    };
+    assert_eq!(
+        store.commit(&carry).await.expect("commit"),
+        Committed::Applied
+    );
+    let (ball1, there1) = (read(ball).await, read(there).await);
+    assert_eq!(ball1.location, Some(there));
+    assert_eq!(
+        there1.attributes.get("LAST").map(String::as_str),
+        Some("Ball")
+    );
+    assert_eq!(store.contents(here).await.expect("list"), vec![ann]);
+    assert_eq!(store.contents(there).await.expect("list"), vec![ball]);
+    assert!(ball1.commit > 0 && ball1.commit == there1.commit);
+    assert_eq!(ball1.requires, vec![(there, ball1.commit)]);
+    assert_eq!(there1.requires, vec![(ball, there1.commit)]);
+
+    // The same command again after its pod died: already there, nothing written twice.
+    assert_eq!(
+        store.commit(&carry).await.expect("replay"),
+        Committed::AlreadyApplied
+    );
+    assert_eq!(read(ball).await.version, ball1.version);
+
+    // A command that read the ball before it moved changes nothing, not even the room it
+    // writes first.
+    let stale = Commit {
+        mark: Some("4:1".into()),
+        reads: vec![(there, there1.version), (ball, ball0.version)],
+        writes: vec![
+            (there, vec![set("a:LAST", "Nobody")]),
+            (ball, vec![set("loc", &here.0.to_string())]),
+        ],
+        ..Commit::default()
+    };
+    assert_eq!(
+        store.commit(&stale).await.expect("stale"),
+        Committed::Stale(ball)
+    );
+    assert_eq!(read(there).await.version, there1.version);
+
+    // Taking a name another player holds changes nothing either.
+    let bob = make(Kind::Player, "Bob", Some(here)).await;
+    let bob0 = read(bob).await;
+    let rename = Commit {
+        mark: Some("5:1".into()),
+        reads: vec![(bob, bob0.version)],
+        writes: vec![
+            (bob, vec![set("name", "ANN")]),
+            (there, vec![set("a:LAST", "Bob")]),
+        ],
+        names: vec![
+            (NameChange::Claim, "ANN".into(), bob),
+            (NameChange::Free, "Bob".into(), bob),
+        ],
+        ..Commit::default()
+    };
+    assert_eq!(
+        store.commit(&rename).await.expect("rename"),
+        Committed::NameTaken("ann".into())
+    );
+    assert_eq!(read(bob).await.name, "Bob");
+    assert_eq!(store.player_by_name("bob").await.expect("find"), Some(bob));
+
+    // A reader holding the moved ball and the room as it was before holds half a commit.
+    assert_eq!(
+        torn([&ball1, &there0], |id| pick(id, &[&ball1, &there0])),
+        Some(there)
+    );
+    assert_eq!(
+        torn([&ball1, &there1], |id| pick(id, &[&ball1, &there1])),
+        None
+    );
+    // One that never read the room cannot disagree with it.
+    assert_eq!(torn([&ball1], |id| pick(id, &[&ball1])), None);
+
+    // Transfers between two accounts from two writers; a reader that reads the two one
+    // at a time, and again when `torn` says so, always finds the same total.
+    let (from, to) = (
+        make(Kind::Thing, "A", None).await,
+        make(Kind::Thing, "B", None).await,
+    );
+    for id in [from, to] {
+        store.set_attribute(id, "N", "100").await.expect("seed");
+    }
+    let n = |o: &mush_store::Object| -> i64 {
+        o.attributes
+            .get("N")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let transfer = async |writer: u64| {
+        for i in 0..100 {
+            loop {
+                let (a, b) = (read(from).await, read(to).await);
+                let commit = Commit {
+                    mark: Some(format!("{writer}:{i}")),
+                    reads: vec![(from, a.version), (to, b.version)],
+                    writes: vec![
+                        (from, vec![set("a:N", &(n(&a) - 1).to_string())]),
+                        (to, vec![set("a:N", &(n(&b) + 1).to_string())]),
+                    ],
+                    ..Commit::default()
+                };
+                match store.commit(&commit).await.expect("transfer") {
+                    Committed::Stale(_) => continue,
+                    other => {
+                        assert_eq!(other, Committed::Applied);
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let audit = async || {
+        let mut checked = 0;
+        let mut torn_seen = 0;
+        for _ in 0..300 {
+            let mut a = read(from).await;
+            tokio::task::yield_now().await;
+            let mut b = read(to).await;
+            while let Some(old) = torn([&a, &b], |id| pick(id, &[&a, &b])) {
+                torn_seen += 1;
+                if old == from {
+                    a = read(from).await;
+                } else {
+                    b = read(to).await;
+                }
+            }
+            assert_eq!(n(&a) + n(&b), 200, "a reader saw half of a transfer");
+            checked += 1;
+        }
+        (checked, torn_seen)
+    };
+    let ((), (), (checked, torn_seen)) = tokio::join!(transfer(7), transfer(8), audit());
+    assert_eq!(checked, 300);
+    tracing::info!(torn_seen, "torn reads detected and read again");
+    let (a, b) = (read(from).await, read(to).await);
+    assert_eq!((n(&a), n(&b)), (-100, 300));
+}
+
+/// The copy of `id` among `held`, as a reader that holds exactly those would answer.
+fn pick<'a>(
+    id: mush_store::Dbref,
+    held: &[&'a mush_store::Object],
+) -> Option<Option<&'a mush_store::Object>> {
+    held.iter().find(|o| o.id == id).map(|o| Some(*o))
+}
