@@ -103,8 +103,10 @@ impl Matcher<'_> {
                 let Some(attr) = ev.world.attr(current, &name)? else {
                     continue;
                 };
-                if attr.flags.has(AttrFlags::NO_COMMAND)
-                    || (depth > 0 && attr.flags.has(AttrFlags::NO_INHERIT))
+                // The copy's flags and the name's (`@attribute/access`).
+                let flags = crate::attrdef::combined(ev, &name, attr.flags)?;
+                if flags & crate::attrdef::flag::NO_COMMAND != 0
+                    || (depth > 0 && flags & crate::attrdef::flag::NO_INHERIT != 0)
                 {
                     continue;
                 }

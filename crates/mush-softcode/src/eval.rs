@@ -184,6 +184,9 @@ pub struct Eval<'w> {
     parsed: HashMap<Box<str>, Rc<Node>>,
     /// The command being run, for `%m`.
     pub command: String,
+    /// The `@attribute` definitions, read at most once per evaluation (see
+    /// [`crate::attrdef::registry`]).
+    pub(crate) attr_defs: Option<Rc<crate::attrdef::Registry>>,
 }
 
 /// Appends to a bounded buffer.
@@ -232,6 +235,7 @@ impl<'w> Eval<'w> {
             fmand_abort: false,
             parsed: HashMap::new(),
             command: String::new(),
+            attr_defs: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! hostile code costs a bounded amount of work wherever it runs.
 
 pub mod ast;
+pub mod attrdef;
 pub mod command;
 pub mod dollar;
 pub mod eval;
@@ -15,6 +16,7 @@ pub mod hooks;
 pub mod listen;
 pub mod lock;
 pub mod memory;
+pub mod powers;
 pub mod queue;
 pub mod userfn;
 pub mod wild;

@@ -8,7 +8,7 @@ use crate::dollar::split_command;
 use crate::eval::{Emit, Eval, R};
 use crate::functions::objects::inherited;
 use crate::queue::{Job, QueueOp, Wait};
-use crate::world::{AttrFlags, Dbref, Kind};
+use crate::world::{Dbref, Kind};
 
 /// Lets every object that heard this command's output (sent by `sender`) react.
 pub fn hear(ev: &mut Eval<'_>, sender: Dbref) -> R {
@@ -78,7 +78,9 @@ fn react(ev: &mut Eval<'_>, sender: Dbref, target: Dbref, text: &str) -> R {
             let Some(attr) = ev.world.attr(target, &name)? else {
                 continue;
             };
-            if attr.flags.has(AttrFlags::NO_COMMAND) {
+            if crate::attrdef::combined(ev, &name, attr.flags)? & crate::attrdef::flag::NO_COMMAND
+                != 0
+            {
                 continue;
             }
             let Some((pattern, action)) = split_command(&attr.value, '^') else {

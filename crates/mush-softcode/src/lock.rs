@@ -386,8 +386,18 @@ impl Parser<'_, '_, '_> {
     }
 }
 
-/// True when `who` passes the lock stored in `attr` on `thing` (no lock: everyone passes).
+/// True when `who` passes the lock stored in `attr` on `thing` (no lock: everyone passes;
+/// the `pass_locks` power: every lock passes, as TinyMUX's `could_doit` has it).
 pub fn passes(ev: &mut Eval<'_>, who: Dbref, thing: Dbref, attr: &str) -> R<bool> {
+    if crate::powers::pass_locks(ev, who)? {
+        return Ok(true);
+    }
+    passes_nested(ev, who, thing, attr, 0)
+}
+
+/// True when the key stored in `attr` on `thing` lets `who` through, whatever its powers
+/// (`elock()` evaluates the key itself).
+pub fn key_passes(ev: &mut Eval<'_>, who: Dbref, thing: Dbref, attr: &str) -> R<bool> {
     passes_nested(ev, who, thing, attr, 0)
 }
 
@@ -486,7 +496,7 @@ fn attr_matches(ev: &mut Eval<'_>, obj: Dbref, thing: Dbref, name: &str, pattern
     let Some(attr) = inherited(ev, obj, name)? else {
         return Ok(false);
     };
-    if !can_read(ev, thing, obj, &attr)? {
+    if !can_read(ev, thing, obj, name, &attr)? {
         return Ok(false);
     }
     Ok(crate::wild::compare(pattern, &attr.value))

@@ -82,6 +82,16 @@ impl MemoryWorld {
             });
         }
         world.update(1, |o| o.flags.push("CONNECTED".into()));
+        // God is locked to itself, as TinyMUX locks every player it creates
+        // (`examine me` shows `Key: =Wizard(#1PcW)`).
+        world.attrs.entry(1).or_default().push((
+            crate::lock::DEFAULT_LOCK.to_string(),
+            crate::world::Attr {
+                value: "=(#1)".to_string(),
+                owner: 1,
+                flags: crate::world::AttrFlags::default(),
+            },
+        ));
         // The starting objects predate creation stamps; objects made in play get them.
         for object in world.objects.values_mut() {
             let object = Arc::make_mut(object);

@@ -463,3 +463,331 @@ fn ps_lists_the_queue_as_tinymux_does() {
     want.extend(totals("0/0", "0/0"));
     assert_eq!(typed(&mut game, "@ps"), want);
 }
+
+/// A world for the power tables: Pup (#12) is Wizard's thing, not INHERIT, so it has no
+/// wizard rights; Bob (#14) owns Gadget (#15), which is far away in Bob's room (#13) and
+/// carries an attribute Bob owns; Box (#16) is next to Pup, locked to Wizard. Returns the
+/// world with Pup holding `powers`.
+fn power_world(powers: &[&str]) -> MemoryWorld {
+    let mut world = MemoryWorld::new();
+    cmd(&mut world, "@create Pup");
+    cmd(&mut world, "drop Pup");
+    cmd(&mut world, "@dig BobRoom");
+    let bob = world
+        .create(Kind::Player, "Bob", 14, 13)
+        .expect("create Bob");
+    assert_eq!(bob, 14);
+    world.change(bob, Change::Owner(bob)).expect("owner");
+    cmd(&mut world, "@create Gadget");
+    cmd(&mut world, "&SECRET Gadget=bob secret");
+    cmd(&mut world, "@tel Gadget=#13");
+    cmd(&mut world, "@chown #13=*Bob");
+    cmd(&mut world, "@chown #15=*Bob");
+    cmd(&mut world, "@create Box");
+    cmd(&mut world, "drop Box");
+    cmd(&mut world, "@lock Box=me");
+    for power in powers {
+        assert_eq!(cmd(&mut world, &format!("@power Pup={power}")), ["Set."]);
+    }
+    world
+}
+
+/// One row of the power table: powers, what Pup types, what it is told without them,
+/// what with them.
+type PowerCase = (
+    &'static [&'static str],
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// Each power lets Pup do what it could not do without it (TinyMUX 2.12's checks).
+#[test]
+fn powers_grant_what_they_name() {
+    let cases: &[PowerCase] = &[
+        (&["control_all"], "think controls(Pup,#15)", &["0"], &["1"]),
+        (&["control_all"], "think controls(Pup,#1)", &["0"], &["0"]),
+        (
+            &["control_all"],
+            "@set #15=QUIET",
+            &["Permission denied."],
+            &["Set."],
+        ),
+        (
+            &["see_all"],
+            "think get(#15/SECRET)",
+            &["#-1 PERMISSION DENIED"],
+            &["bob secret"],
+        ),
+        (
+            &["see_all"],
+            "examine #15/SECRET",
+            &["No matching attributes found."],
+            &["SECRET: bob secret"],
+        ),
+        (&["see_all"], "think visible(Pup,#15)", &["0"], &["1"]),
+        (
+            &["see_all"],
+            "&NOTE #15=x",
+            &["Permission denied."],
+            &["Permission denied."],
+        ),
+        (
+            &["pass_locks"],
+            "get Box",
+            &["You can't pick that up."],
+            &["Taken."],
+        ),
+        (&["pass_locks"], "think elock(Box,Pup)", &["0"], &["0"]),
+        (
+            &["long_fingers"],
+            "look #15",
+            &["I don't see that here."],
+            &["You see nothing special."],
+        ),
+        (
+            &["see_queue"],
+            "@ps/all Box",
+            &["Permission denied."],
+            &["Can't specify a target and /all"],
+        ),
+        (
+            &["halt"],
+            "@halt/all Box",
+            &["Permission denied."],
+            &["Can't specify a target and /all"],
+        ),
+        (
+            &["boot"],
+            "@boot *Bob",
+            &["Permission denied."],
+            &["You booted Bob off!", "0 connections closed."],
+        ),
+        (
+            &["boot"],
+            "@boot *Wizard",
+            &["Permission denied."],
+            &["You cannot boot that player!"],
+        ),
+        (&["announce"], "@wall hi", &["Permission denied."], &[]),
+        (
+            &["search"],
+            "think lsearch(*Bob)",
+            &[
+                "You need a search warrant to do that!",
+                "#-1 ERROR DURING SEARCH",
+            ],
+            &["#13 #14 #15"],
+        ),
+        (
+            &["search"],
+            "@search *Bob",
+            &["You need a search warrant to do that!"],
+            &[
+                "\nROOMS:",
+                "BobRoom",
+                "\nOBJECTS:",
+                "Gadget [owner: Bob]",
+                "\nPLAYERS:",
+                "Bob [location: BobRoom]",
+                "\nFound:  Rooms...1  Exits...0  Objects...1  Players...1",
+            ],
+        ),
+        (
+            &["tel_anything"],
+            "@tel #15=here",
+            &["Permission denied."],
+            &["Teleported."],
+        ),
+        (
+            &["tel_anywhere"],
+            "@tel me=#13",
+            &["You can't teleport there!"],
+            &["BobRoom", "Contents:", "Gadget"],
+        ),
+        (
+            &["control_all", "chown_anything"],
+            "@chown #15=*Bob",
+            &["You don't have that!"],
+            &["Owner of Gadget(#15) changed from Bob(#14) to Bob(#14)."],
+        ),
+    ];
+    for (powers, line, without, with) in cases {
+        let mut world = power_world(&[]);
+        assert_eq!(
+            cmd_as(&mut world, 12, line),
+            *without,
+            "{line} without {powers:?}"
+        );
+        let mut world = power_world(powers);
+        assert_eq!(
+            cmd_as(&mut world, 12, line),
+            *with,
+            "{line} with {powers:?}"
+        );
+    }
+}
+
+/// The guest power refuses what TinyMUX refuses guests, and nothing else.
+#[test]
+fn guests_may_not_build() {
+    for (line, refused) in [
+        ("@create Thing", true),
+        ("&X me=1", true),
+        ("@desc me=x", true),
+        ("get Box", true),
+        ("@pemit me=x", true),
+        ("think still here", false),
+        ("look", false),
+    ] {
+        let mut world = power_world(&["guest"]);
+        let out = cmd_as(&mut world, 12, line);
+        assert_eq!(out == ["Permission denied."], refused, "{line}: {out:?}");
+    }
+}
+
+/// `@power` itself: wizards hand out powers, God alone control_all and guest.
+#[test]
+fn only_wizards_hand_out_powers() {
+    let mut world = power_world(&[]);
+    let cases = [
+        (
+            1,
+            "@power Box=see_all nosuch !see_all",
+            vec!["Set.", "I don't understand that power.", "Cleared."],
+        ),
+        (1, "@power Box=", vec!["I don't know what you want to set!"]),
+        (
+            1,
+            "@power Box=!",
+            vec!["You must specify a power to clear."],
+        ),
+        (12, "@power Box=see_all", vec!["Permission denied."]),
+        (12, "@power #15=see_all", vec!["Permission denied."]),
+    ];
+    for (who, line, want) in cases {
+        assert_eq!(cmd_as(&mut world, who, line), want, "{line}");
+    }
+    cmd(&mut world, "@set Pup=INHERIT");
+    assert_eq!(cmd_as(&mut world, 12, "@power Box=boot"), ["Set."]);
+    assert_eq!(
+        cmd_as(&mut world, 12, "@power Box=control_all"),
+        ["Permission denied."]
+    );
+    assert_eq!(cmd(&mut world, "@power Box=control_all"), ["Set."]);
+    assert_eq!(
+        think(&mut world, "[powers(Box)] [haspower(Box,BOOT)]"),
+        "boot control_all 1"
+    );
+    // @chown strips them.
+    cmd(&mut world, "get Box");
+    cmd(&mut world, "@chown Box=*Bob");
+    assert_eq!(think(&mut world, "[powers(#16)]"), "");
+}
+
+/// `@attribute/access` flags apply to the attribute of that name on every object.
+#[test]
+fn attribute_access_flags_apply_everywhere() {
+    // Flags, who acts (1 God, 12 Pup, a mortal thing Wizard owns), the line, the reply.
+    let cases: &[(&str, i64, &str, &[&str])] = &[
+        ("wizard", 12, "&QFOO Box=x", &["Permission denied."]),
+        ("wizard", 1, "&QFOO Box=x", &["Set."]),
+        (
+            "hidden",
+            12,
+            "think get(Box/QFOO)",
+            &["#-1 PERMISSION DENIED"],
+        ),
+        ("hidden", 1, "think get(Box/QFOO)", &["hello"]),
+        (
+            "hidden",
+            12,
+            "examine Box/QFOO",
+            &["No matching attributes found."],
+        ),
+        ("const", 1, "&QFOO Box=x", &["Permission denied."]),
+        ("locked", 1, "&QFOO Box=x", &["Set."]),
+        ("god", 12, "&QFOO Box=x", &["Permission denied."]),
+        (
+            "internal",
+            1,
+            "think get(Box/QFOO)",
+            &["#-1 PERMISSION DENIED"],
+        ),
+        ("dark", 1, "think get(Box/QFOO)", &["hello"]),
+        (
+            "dark",
+            12,
+            "think get(Box/QFOO)",
+            &["#-1 PERMISSION DENIED"],
+        ),
+        ("no_inherit", 1, "think get(Kid/QFOO)", &[]),
+        ("private", 1, "think get(Kid/QFOO)", &["hello"]),
+        ("visual", 12, "think get(#15/SECRET)", &["bob secret"]),
+    ];
+    for (flags, who, line, want) in cases {
+        let mut world = power_world(&[]);
+        cmd(&mut world, "&QFOO Box=hello");
+        cmd(&mut world, "@create Kid");
+        cmd(&mut world, "@parent Kid=Box");
+        let name = if line.contains("SECRET") {
+            "SECRET"
+        } else {
+            "QFOO"
+        };
+        assert_eq!(
+            cmd(&mut world, &format!("@attribute/access {name}={flags}")),
+            ["Attribute access changed."]
+        );
+        assert_eq!(cmd_as(&mut world, *who, line), *want, "{flags}: {line}");
+        // The copies show none of it.
+        assert_eq!(cmd(&mut world, "examine Box/QFOO").len(), 1, "{flags}");
+    }
+    let mut world = power_world(&[]);
+    for (line, want) in [
+        (
+            "@attribute/access DESC=wizard",
+            "No such user-named attribute.",
+        ),
+        ("@attribute/access QFOO=d", "Unknown permission: D."),
+        (
+            "@attribute/rename QFOO=DESC",
+            "An attribute with that name already exists.",
+        ),
+        ("@attribute/rename QFOO=1BAD", "Attribute rename failed."),
+        ("@attribute/rename QFOO=QBAR", "Attribute renamed."),
+        ("@attribute/delete QBAR", "Attribute deleted."),
+        (
+            "@attribute/access/delete QBAR",
+            "Illegal combination of switches.",
+        ),
+    ] {
+        assert_eq!(cmd(&mut world, line), [want], "{line}");
+    }
+    assert_eq!(
+        cmd_as(&mut world, 12, "@attribute/access QFOO=wizard"),
+        ["Permission denied."]
+    );
+}
+
+/// A player sets itself DARK with the hide power and MONITOR with the monitor power.
+#[test]
+fn players_hide_and_monitor_with_powers() {
+    for (power, line) in [("hide", "@set me=DARK"), ("monitor", "@set me=MONITOR")] {
+        let mut world = power_world(&[]);
+        assert_eq!(
+            cmd_as(&mut world, 14, line),
+            ["Permission denied."],
+            "{line}"
+        );
+        assert_eq!(cmd(&mut world, &format!("@power *Bob={power}")), ["Set."]);
+        assert_eq!(
+            cmd_as(&mut world, 14, line),
+            ["Set."],
+            "{line} with {power}"
+        );
+    }
+    // Clearing DARK needs no power.
+    let mut world = power_world(&[]);
+    assert_eq!(cmd_as(&mut world, 14, "@set me=!DARK"), ["Cleared."]);
+}

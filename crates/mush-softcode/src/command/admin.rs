@@ -39,7 +39,7 @@ pub const COMMANDS: &[Command] = &[
         name: "@WALL",
         aliases: &[],
         switches: &["pose", "emit", "no_prefix"],
-        wizard: true,
+        wizard: false,
         run: wall,
     },
 ];
@@ -158,6 +158,9 @@ fn decompile(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 tell(ev, frame, format!("@set {name}={flag}"));
             }
         }
+        for power in crate::powers::listed(&thing.powers) {
+            tell(ev, frame, format!("@power {name}={power}"));
+        }
     }
     Ok(())
 }
@@ -257,7 +260,12 @@ fn destroy(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
+/// `@wall`: for wizards and holders of the `announce` power (TinyMUX's CA_ANNOUNCE).
 fn wall(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    if !crate::powers::announce(ev, frame.executor)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
     let text = ev.eval_top(frame, input.rest)?;
     let who = ev.name_of(frame.executor)?;
     let has = |s: &str| input.switches.iter().any(|x| x == s);
@@ -305,21 +313,21 @@ fn search(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             if obj.kind != kind {
                 continue;
             }
-            let shown = super::attrs::unparse(ev, id)?;
+            let shown = super::attrs::unparse_for(ev, frame.executor, id)?;
             lines.push(match kind {
                 Kind::Room => shown,
                 Kind::Exit => {
                     let letters = crate::functions::objects::flag_letters(&obj);
-                    let from = super::attrs::unparse(ev, obj.location)?;
-                    let to = super::attrs::unparse(ev, obj.link)?;
+                    let from = super::attrs::unparse_for(ev, frame.executor, obj.location)?;
+                    let to = super::attrs::unparse_for(ev, frame.executor, obj.link)?;
                     format!("{}(#{id}{letters}) [from {from} to {to}]", obj.name)
                 }
                 Kind::Thing => {
-                    let owner = super::attrs::unparse(ev, obj.owner)?;
+                    let owner = super::attrs::unparse_for(ev, frame.executor, obj.owner)?;
                     format!("{shown} [owner: {owner}]")
                 }
                 Kind::Player => {
-                    let at = super::attrs::unparse(ev, obj.location)?;
+                    let at = super::attrs::unparse_for(ev, frame.executor, obj.location)?;
                     format!("{shown} [location: {at}]")
                 }
             });

@@ -178,6 +178,16 @@ fn write(ev: &mut Eval<'_>, frame: &Frame<'_>, obj: &str, name: &str, value: &st
     Ok(())
 }
 
+/// True when an object can hear (TinyMUX's `Hearer`): a connected player, or a thing
+/// or room as [`hears`] has it.
+pub(super) fn can_hear(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
+    match ev.world.object(id)? {
+        Some(o) if o.kind == Kind::Player => Ok(o.has_flag("CONNECTED")),
+        Some(_) => hears(ev, id),
+        None => Ok(false),
+    }
+}
+
 /// True when a thing or room can hear (TinyMUX's `Hearer`): it is a PUPPET, has a
 /// `@listen`, or is MONITOR with a `^`-pattern to match.
 fn hears(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
@@ -266,8 +276,8 @@ fn describe(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     write(ev, frame, obj.trim(), attr_of(input.name), &value)
 }
 
-/// An object as `viewer` sees it in a look or an inventory: `Name(#12flags)` when the
-/// viewer may examine it (or its flags invite linking, jumping, taking over or
+/// An object as `viewer` sees it in a look, an inventory or a search: `Name(#12flags)`
+/// when the viewer may examine it (or its flags invite linking, jumping, taking over or
 /// destroying it), else its name alone, as TinyMUX's `unparse_object`.
 pub fn unparse_for(ev: &mut Eval<'_>, viewer: Dbref, id: Dbref) -> R<String> {
     let Some(obj) = ev.world.object(id)? else {
@@ -283,7 +293,7 @@ pub fn unparse_for(ev: &mut Eval<'_>, viewer: Dbref, id: Dbref) -> R<String> {
     ]
     .iter()
     .any(|f| obj.has_flag(f));
-    if open || crate::functions::objects::controls(ev, viewer, id)? {
+    if open || crate::powers::examinable(ev, viewer, id)? {
         return unparse(ev, id);
     }
     Ok(display_name(&obj).to_string())
@@ -319,7 +329,9 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(obj) = ev.world.object(id)? else {
         return Ok(());
     };
-    let mine = controls(ev, frame.executor, id)?;
+    let me = frame.executor;
+    let mine = controls(ev, me, id)?;
+    let my_owner = crate::functions::objects::owner_of(ev, me)?;
     if let Some(pattern) = pattern {
         let mut shown = 0;
         for name in ev.world.attr_names(id)? {
@@ -327,10 +339,11 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 let Some(attr) = ev.world.attr(id, &name)? else {
                     continue;
                 };
-                if !crate::functions::objects::can_read(ev, frame.executor, id, &attr)? {
+                if !crate::functions::objects::can_read(ev, me, id, &name, &attr)? {
                     continue;
                 }
-                let line = attr_line(&name, &attr, obj.owner);
+                let tags = mine || attr.owner == my_owner;
+                let line = attr_line(&name, &attr, obj.owner, tags);
                 tell(ev, frame, line);
                 shown += 1;
             }
@@ -340,18 +353,23 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         }
         return Ok(());
     }
-    let head = unparse(ev, id)?;
-    tell(ev, frame, head);
-    if !mine {
+    // TinyMUX's `Examinable`: VISUAL, the same owner, or the see_all power; anyone else
+    // learns the owner only.
+    if !crate::powers::examinable(ev, me, id)? {
         let owner = ev.name_of(obj.owner)?;
-        tell(ev, frame, format!("Owned by {owner}"));
+        let name = display_name(&obj).to_string();
+        tell(ev, frame, format!("{name} is owned by {owner}"));
         return Ok(());
     }
-    let flags: Vec<&str> = FLAG_LETTERS
+    let head = unparse(ev, id)?;
+    tell(ev, frame, head);
+    // Flag names in alphabetical order, as TinyMUX lists them.
+    let mut flags: Vec<&str> = FLAG_LETTERS
         .iter()
         .map(|(f, _)| *f)
         .filter(|f| obj.has_flag(f))
         .collect();
+    flags.sort_unstable();
     tell(
         ev,
         frame,
@@ -380,7 +398,8 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         let parent = unparse(ev, obj.parent)?;
         tell(ev, frame, format!("Parent: {parent}"));
     }
-    tell(ev, frame, format!("Powers: {}", obj.powers.join(" ")));
+    let powers = crate::powers::listed(&obj.powers).join(" ");
+    tell(ev, frame, format!("Powers: {powers}"));
     if !input.switches.iter().any(|s| s == "brief") {
         for name in ev.world.attr_names(id)? {
             if name == crate::lock::DEFAULT_LOCK {
@@ -389,9 +408,10 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             let Some(mut attr) = ev.world.attr(id, &name)? else {
                 continue;
             };
-            if !crate::functions::objects::can_read(ev, frame.executor, id, &attr)? {
+            if !crate::functions::objects::can_read(ev, me, id, &name, &attr)? {
                 continue;
             }
+            let tags = mine || attr.owner == my_owner;
             let shown = match crate::lock::lock_display(&name) {
                 Some(display) => {
                     attr.value = shown_key(ev, &attr.value)?;
@@ -399,7 +419,7 @@ fn examine(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 }
                 None => name,
             };
-            let line = attr_line(&shown, &attr, obj.owner);
+            let line = attr_line(&shown, &attr, obj.owner, tags);
             tell(ev, frame, line);
         }
     }
@@ -465,8 +485,12 @@ fn shown_key(ev: &mut Eval<'_>, stored: &str) -> R<String> {
 }
 
 /// One attribute as `examine` shows it: owner and flags in brackets when they are worth
-/// showing.
-fn attr_line(name: &str, attr: &crate::world::Attr, object_owner: Dbref) -> String {
+/// showing and `tags` (the viewer controls the object or owns the attribute: TinyMUX
+/// hides them from anyone else).
+fn attr_line(name: &str, attr: &crate::world::Attr, object_owner: Dbref, tags: bool) -> String {
+    if !tags {
+        return format!("{name}: {}", attr.value);
+    }
     let letters = attr.flags.letters();
     let mut tag = String::new();
     if attr.owner != object_owner {

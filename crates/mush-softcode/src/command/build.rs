@@ -118,7 +118,12 @@ fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
+/// `@tel [obj=]dest`, as TinyMUX's `do_teleport`: the executor must control what moves
+/// or where it is (or have the `tel_anything` power), and control the destination, have
+/// `tel_anywhere` (or `tel_anything`), or find it JUMP_OK with a tport lock that lets
+/// the mover in.
 fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let me = frame.executor;
     let (left, right) = split_eq(input.rest);
     let (what, dest) = match right {
         Some(r) => (ev.eval_top(frame, left)?, ev.eval_top(frame, r)?),
@@ -127,29 +132,59 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(id) = target(ev, frame, &what)? else {
         return Ok(());
     };
-    let Ok(to) = crate::functions::objects::resolve(ev, frame.executor, &dest)? else {
-        tell(ev, frame, "No match.");
+    let Some(victim) = ev.world.object(id)? else {
         return Ok(());
     };
-    if !controls(ev, frame.executor, id)? {
-        tell(ev, frame, "Permission denied.");
-        return Ok(());
-    }
-    let kind = ev.world.object(id)?.map(|o| o.kind);
-    if kind == Some(Kind::Room) || kind == Some(Kind::Exit) {
+    if victim.kind == Kind::Room || victim.kind == Kind::Exit {
         tell(ev, frame, "You can't teleport that.");
         return Ok(());
     }
+    if !controls(ev, me, id)?
+        && !controls(ev, me, victim.location)?
+        && !crate::powers::tel_anything(ev, me)?
+    {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let to = match crate::functions::objects::resolve(ev, me, &dest)? {
+        Ok(to) => to,
+        Err(e) if e.starts_with("#-2") => {
+            tell(ev, frame, "I don't know which destination you mean!");
+            return Ok(());
+        }
+        Err(_) => {
+            tell(ev, frame, "No match.");
+            return Ok(());
+        }
+    };
     if id == to {
         tell(ev, frame, "Bad destination.");
         return Ok(());
     }
-    let from = ev.world.object(id)?.map(|o| o.location).unwrap_or(NOTHING);
+    let place = ev.world.object(to)?;
+    let jump_ok = place
+        .as_ref()
+        .is_some_and(|p| p.kind != Kind::Exit && p.has_flag("JUMP_OK"));
+    let allowed = controls(ev, me, to)?
+        || crate::powers::tel_anywhere(ev, me)?
+        || (jump_ok && crate::lock::passes(ev, id, to, "TPORTLOCK")?);
+    if !allowed {
+        if me != id {
+            tell(ev, frame, "Permission denied.");
+        }
+        let failed = super::moves::Family {
+            what: "TFAIL",
+            default: Some("You can't teleport there!"),
+            owhat: "OTFAIL",
+            awhat: "ATFAIL",
+        };
+        return super::moves::did_it(ev, id, to, &failed);
+    }
+    let from = victim.location;
     if from != to {
         // Those left behind hear it (not the one who did it), and so does a container
         // that can hear, such as the player who was holding it.
         let name = ev.name_of(id)?;
-        // The one who does it hears it leave (unless it is what moves), not arrive.
         ev.emits.push(Emit::Room {
             room: from,
             except: vec![id],
@@ -159,18 +194,21 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             ev.emits.push(Emit::To(from, format!("{name} has left.")));
         }
         ev.world.change(id, Change::Location(to))?;
-        ev.emits.push(Emit::Room {
-            room: to,
-            except: vec![id, frame.executor],
-            text: format!("{name} has arrived."),
-        });
+        // Only what can hear is heard arriving (TinyMUX's process_enter_loc).
+        if super::attrs::can_hear(ev, id)? {
+            ev.emits.push(Emit::Room {
+                room: to,
+                except: vec![id, me],
+                text: format!("{name} has arrived."),
+            });
+        }
     }
 
-    if id == frame.executor {
+    if id == me {
         super::look::look_in(ev, frame, to)?;
     } else {
         tell(ev, frame, "Teleported.");
-        if kind == Some(Kind::Player) {
+        if victim.kind == Kind::Player {
             let inner = Frame {
                 executor: id,
                 caller: id,

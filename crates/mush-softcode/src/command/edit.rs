@@ -74,7 +74,9 @@ fn cpattr(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             Ok(id) => {
                 let name = upper(attr);
                 match crate::functions::objects::inherited(ev, id, &name)? {
-                    Some(a) if can_read(ev, frame.executor, id, &a)? => Some((name, a.value)),
+                    Some(a) if can_read(ev, frame.executor, id, &name, &a)? => {
+                        Some((name, a.value))
+                    }
                     _ => None,
                 }
             }
@@ -197,7 +199,7 @@ fn edit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         let Some(attr) = ev.world.attr(id, &name)? else {
             continue;
         };
-        if !can_read(ev, frame.executor, id, &attr)? {
+        if !can_read(ev, frame.executor, id, &name, &attr)? {
             continue;
         }
         any = true;

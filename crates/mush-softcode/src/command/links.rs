@@ -2,8 +2,10 @@
 
 use super::{Command, Input, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::{controls, is_wizard, named, owner_of, resolve, room_of};
-use crate::world::{Change, Dbref, Kind, Miss, NOTHING};
+use crate::functions::objects::{
+    Scope, controls, display_name, named, owner_of, resolve, resolve_in, room_of,
+};
+use crate::world::{AttrFlags, Change, Dbref, Kind, Miss, NOTHING};
 
 /// The exits-and-owners family.
 pub const COMMANDS: &[Command] = &[
@@ -53,7 +55,7 @@ pub const COMMANDS: &[Command] = &[
         name: "@BOOT",
         aliases: &[],
         switches: &["quiet", "port"],
-        wizard: true,
+        wizard: false,
         run: boot,
     },
     Command {
@@ -314,9 +316,29 @@ fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "Attribute owner changed.");
         return Ok(());
     }
-    let Ok(id) = resolve(ev, frame.executor, &what)? else {
-        tell(ev, frame, "You don't have that!");
-        return Ok(());
+    // What it carries, its place, an exit there, itself; anything anywhere only with the
+    // chown_anything power (TinyMUX's matching for @chown).
+    let me = frame.executor;
+    let chown_any = crate::powers::chown_any(ev, me)?;
+    let scope = Scope {
+        me: true,
+        here: true,
+        possession: true,
+        exit: true,
+        absolute: chown_any,
+        player: chown_any,
+        ..Scope::default()
+    };
+    let id = match resolve_in(ev, me, &what, scope)? {
+        Ok(id) => id,
+        Err(e) if e.starts_with("#-2") => {
+            tell(ev, frame, "I don't know which you mean!");
+            return Ok(());
+        }
+        Err(_) => {
+            tell(ev, frame, "You don't have that!");
+            return Ok(());
+        }
     };
     let Some(owner) = new_owner else {
         tell(ev, frame, "I couldn't find that player.");
@@ -325,26 +347,67 @@ fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(obj) = ev.world.object(id)? else {
         return Ok(());
     };
-    if obj.kind == Kind::Player {
+    let god = me == crate::powers::GOD;
+    if obj.kind == Kind::Player && !god {
         tell(ev, frame, "Players always own themselves.");
         return Ok(());
     }
-    let wizard = is_wizard(ev, frame.executor)?;
-    let gives_own = controls(ev, frame.executor, id)? && owner == owner_of(ev, frame.executor)?;
-    if !(wizard || gives_own) {
+    // TinyMUX: control of the object (or chown_anything, or CHOWN_OK), a thing carried
+    // (or chown_anything), control of the new owner, and never God.
+    let refused = (!controls(ev, me, id)? && !chown_any && !obj.has_flag("CHOWN_OK"))
+        || (obj.kind == Kind::Thing && obj.location != me && !chown_any)
+        || !controls(ev, me, owner)?
+        || id == crate::powers::GOD;
+    if refused {
         tell(ev, frame, "Permission denied.");
         return Ok(());
     }
+    let owner = if god { owner } else { owner_of(ev, owner)? };
     let (this, from, to) = (named(ev, id)?, named(ev, obj.owner)?, named(ev, owner)?);
     ev.world.change(id, Change::Owner(owner))?;
+    // Its attributes change hands too, but those locked to their owner (TinyMUX's
+    // atr_chown).
+    for name in ev.world.attr_names(id)? {
+        if let Some(mut attr) = ev.world.attr(id, &name)?
+            && attr.owner != owner
+            && !attr.flags.has(AttrFlags::LOCKED)
+        {
+            attr.owner = owner;
+            ev.world.set_attr(id, &name, Some(attr))?;
+        }
+    }
     // TinyMUX halts what changes hands (its queued work was the old owner's) and strips
-    // the flags that would hand the new owner's rights to it.
-    if !input.switches.iter().any(|s| s == "nostrip") {
-        for flag in ["CHOWN_OK", "INHERIT", "WIZARD"] {
-            ev.world.change(id, Change::Flag(flag.into(), false))?;
+    // the flags and powers that would hand the new owner's rights to it; /nostrip keeps
+    // the flags but CHOWN_OK and WIZARD, and God's keeps WIZARD and the powers too.
+    let nostrip = input.switches.iter().any(|s| s == "nostrip");
+    let stripped: &[&str] = match (nostrip, god) {
+        (false, _) => &["CHOWN_OK", "INHERIT", "WIZARD"],
+        (true, false) => &["CHOWN_OK", "WIZARD"],
+        (true, true) => &["CHOWN_OK"],
+    };
+    for flag in stripped {
+        ev.world.change(id, Change::Flag((*flag).into(), false))?;
+    }
+    if !(nostrip && god) {
+        for power in obj.powers.clone() {
+            ev.world.change(id, Change::Power(power, false))?;
         }
     }
     ev.world.change(id, Change::Flag("HALT".into(), true))?;
+    if nostrip {
+        let shown = display_name(&obj).to_string();
+        for flag in ["ROYALTY", "INHERIT"] {
+            if obj.has_flag(flag) && !stripped.contains(&flag) {
+                tell(
+                    ev,
+                    frame,
+                    format!(
+                        "Warning: @chown/nostrip on {shown}(#{id}) leaves {flag} privilege intact."
+                    ),
+                );
+            }
+        }
+    }
     tell(
         ev,
         frame,
@@ -403,33 +466,63 @@ fn password(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     Ok(())
 }
 
-/// `@boot[/quiet] player`: a wizard closes every connection of a player.
+/// `@boot[/quiet] player`: closes every connection of a player, for wizards and holders
+/// of the `boot` power; TinyMUX's replies (`0 connections closed.` for one not connected).
 fn boot(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let me = frame.executor;
+    if !crate::powers::can_boot(ev, me)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
     let text = ev.eval_top(frame, input.rest)?;
-    let Some(id) = target(ev, frame, text.trim())? else {
+    // TinyMUX looks in the room, at `#12` and at `*player`: not `me`.
+    let scope = Scope {
+        neighbor: true,
+        absolute: true,
+        player: true,
+        ..Scope::default()
+    };
+    let id = match resolve_in(ev, me, &text, scope)? {
+        Ok(id) => id,
+        Err(e) if e.starts_with("#-2") => {
+            tell(ev, frame, "I don't know which one you mean!");
+            return Ok(());
+        }
+        Err(_) => {
+            tell(ev, frame, "I don't see that here.");
+            return Ok(());
+        }
+    };
+    let Some(victim) = ev.world.object(id)? else {
         return Ok(());
     };
-    let Some(player) = ev.world.object(id)?.filter(|o| o.kind == Kind::Player) else {
-        tell(ev, frame, "You can only boot off players!");
+    if id == crate::powers::GOD {
+        tell(ev, frame, "You cannot boot that player!");
         return Ok(());
-    };
+    }
+    if (victim.kind != Kind::Player && me != crate::powers::GOD) || id == me {
+        tell(ev, frame, "You can only boot off other players!");
+        return Ok(());
+    }
     let connections = ev
         .world
         .connections()?
         .iter()
         .filter(|c| c.player == id)
         .count();
-    if connections == 0 {
-        tell(ev, frame, format!("{} is not connected.", player.name));
-        return Ok(());
+    tell(
+        ev,
+        frame,
+        format!("You booted {} off!", display_name(&victim)),
+    );
+    if connections > 0 {
+        let quiet = input.switches.iter().any(|s| s == "quiet");
+        let by = ev.name_of(me)?;
+        ev.emits.push(Emit::Boot {
+            player: id,
+            text: (!quiet).then(|| format!("{by} gently shows you the door.")),
+        });
     }
-    let quiet = input.switches.iter().any(|s| s == "quiet");
-    tell(ev, frame, format!("You booted {} off!", player.name));
-    let by = ev.name_of(frame.executor)?;
-    ev.emits.push(Emit::Boot {
-        player: id,
-        text: (!quiet).then(|| format!("{by} gently shows you the door.")),
-    });
     tell(
         ev,
         frame,

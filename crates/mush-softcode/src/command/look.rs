@@ -10,7 +10,7 @@
 //! with the registers cleared.
 
 use super::moves::{Family, did_it};
-use super::{Command, Input, target};
+use super::{Command, Input};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{PARENT_DEPTH, display_name, inherited, room_of};
 use crate::lock::passes;
@@ -59,7 +59,7 @@ fn look(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     if what.trim().is_empty() {
         return look_in(ev, frame, here);
     }
-    let Some(id) = target(ev, frame, &what)? else {
+    let Some(id) = super::target_within_reach(ev, frame, &what)? else {
         return Ok(());
     };
     if id == here || ev.world.object(id)?.is_some_and(|o| o.kind == Kind::Room) {

@@ -14,6 +14,7 @@ use crate::queue::QueueOp;
 use crate::world::Dbref;
 
 mod admin;
+mod attribute;
 mod attrs;
 mod build;
 mod edit;
@@ -21,6 +22,7 @@ mod links;
 mod locks;
 mod look;
 mod moves;
+mod power;
 mod ps;
 mod queue;
 mod speech;
@@ -77,6 +79,8 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
             queue::COMMANDS,
             ps::COMMANDS,
             userfn::COMMANDS,
+            power::COMMANDS,
+            attribute::COMMANDS,
             attrs::message_commands(),
         ] {
             for command in family {
@@ -92,6 +96,46 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
 
 /// TinyMUX's reply to a command it does not know.
 pub const HUH: &str = "Huh?  (Type \"help\" for help.)";
+
+/// Commands an object with the `guest` power may not use (TinyMUX's `CA_NO_GUEST`,
+/// among the commands of this table), upper case; the commands that set one attribute
+/// (`@desc`, and `&`) are refused too.
+const NO_GUEST: &[&str] = &[
+    "@BOOT",
+    "@CHOWN",
+    "@CHZONE",
+    "@CLONE",
+    "@CPATTR",
+    "@CREATE",
+    "@DESTROY",
+    "@DIG",
+    "@DRAIN",
+    "@EDIT",
+    "@EMIT",
+    "@ENTRANCES",
+    "@FORCE",
+    "@LINK",
+    "@MVATTR",
+    "@NAME",
+    "@NOTIFY",
+    "@OEMIT",
+    "@OPEN",
+    "@PARENT",
+    "@PASSWORD",
+    "@PEMIT",
+    "@REMIT",
+    "@SET",
+    "@TELEPORT",
+    "@WIPE",
+    "DROP",
+    "GET",
+    "GIVE",
+];
+
+/// True when a guest may not run the command (by its table name).
+pub fn guest_refused(command: &str) -> bool {
+    NO_GUEST.contains(&command) || attrs::MESSAGES.iter().any(|(name, _, _)| *name == command)
+}
 
 /// Tells the executor something.
 pub fn tell(ev: &mut Eval<'_>, frame: &Frame<'_>, text: impl Into<String>) {
@@ -150,6 +194,10 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
     };
     let rest = raw_rest.trim_start();
     if word == "&" {
+        if crate::powers::guest(ev, frame.executor)? {
+            tell(ev, frame, "Permission denied.");
+            return Ok(Ran::Done);
+        }
         return attrs::ampersand(ev, frame, raw_rest).map(|()| Ran::Done);
     }
     let mut parts = word.split('/');
@@ -176,6 +224,10 @@ pub fn run(ev: &mut Eval<'_>, frame: &Frame<'_>, line: &str) -> R<Ran> {
         }
     }
     if command.wizard && !crate::functions::objects::is_wizard(ev, frame.executor)? {
+        tell(ev, frame, "Permission denied.");
+        return Ok(Ran::Done);
+    }
+    if guest_refused(command.name) && crate::powers::guest(ev, frame.executor)? {
         tell(ev, frame, "Permission denied.");
         return Ok(Ran::Done);
     }
@@ -255,4 +307,23 @@ pub fn target(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R<Option<Dbre
             Ok(None)
         }
     }
+}
+
+/// Resolves an object for a command that reaches only what is near (`get`, `look`,
+/// `enter`, `give`, `use`): `#12` or `*player` far away is not there unless the executor
+/// has the `long_fingers` power (TinyMUX matches them only then).
+pub fn target_within_reach(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R<Option<Dbref>> {
+    let Some(id) = target(ev, frame, text)? else {
+        return Ok(None);
+    };
+    let t = text.trim_start();
+    let remote_form = t.starts_with('#') || t.starts_with('*');
+    if remote_form
+        && !crate::functions::objects::within_reach(ev, frame.executor, id)?
+        && !crate::powers::long_fingers(ev, frame.executor)?
+    {
+        tell(ev, frame, "I don't see that here.");
+        return Ok(None);
+    }
+    Ok(Some(id))
 }

@@ -152,7 +152,7 @@ fn move_to(ev: &mut Eval<'_>, who: Dbref, to: Dbref) -> R {
 /// Something near the executor by name, or "I don't see that here.".
 fn near(ev: &mut Eval<'_>, frame: &Frame<'_>, text: &str) -> R<Option<Dbref>> {
     let text = ev.eval_top(frame, text)?;
-    super::target(ev, frame, &text)
+    super::target_within_reach(ev, frame, &text)
 }
 
 fn get(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
@@ -191,8 +191,28 @@ fn get(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     if !passes(ev, me, thing, crate::lock::DEFAULT_LOCK)? {
         return did_it(ev, me, thing, &family(false));
     }
+    // The place it leaves hears it go (not the taker), and it is told, as TinyMUX's
+    // move_via_generic and do_get do.
+    left_from(ev, me, thing, obj.location)?;
     ev.world.change(thing, Change::Location(me))?;
+    ev.emits.push(Emit::To(thing, "Taken.".to_string()));
     did_it(ev, me, thing, &family(true))
+}
+
+/// "Name has left." to those in the place `thing` leaves but it and the one moving it,
+/// unless it or the place is DARK.
+fn left_from(ev: &mut Eval<'_>, mover: Dbref, thing: Dbref, from: Dbref) -> R {
+    let dark = ev.world.object(thing)?.is_some_and(|o| o.has_flag("DARK"))
+        || ev.world.object(from)?.is_some_and(|o| o.has_flag("DARK"));
+    if from != NOTHING && !dark {
+        let name = ev.name_of(thing)?;
+        ev.emits.push(Emit::Room {
+            room: from,
+            except: vec![thing, mover],
+            text: format!("{name} has left."),
+        });
+    }
+    Ok(())
 }
 
 fn drop(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
@@ -220,6 +240,7 @@ fn drop(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     }
     let here = ev.world.object(me)?.map_or(NOTHING, |o| o.location);
     ev.world.change(thing, Change::Location(here))?;
+    ev.emits.push(Emit::To(thing, "Dropped.".to_string()));
     did_it(
         ev,
         me,
@@ -230,7 +251,17 @@ fn drop(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             owhat: "ODROP",
             awhat: "ADROP",
         },
-    )
+    )?;
+    // Without an @odrop the others hear TinyMUX's default, "<name> dropped <thing>.".
+    if inherited(ev, thing, "ODROP")?.is_none_or(|a| a.value.is_empty()) {
+        let (who, what) = (ev.name_of(me)?, ev.name_of(thing)?);
+        ev.emits.push(Emit::Room {
+            room: here,
+            except: vec![me],
+            text: format!("{who} dropped {what}."),
+        });
+    }
+    Ok(())
 }
 
 fn give(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {

@@ -32,8 +32,8 @@ fn ps(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let has = |s: &str| input.switches.iter().any(|x| x == s);
     let all = has("all");
     let me = frame.executor;
-    // TinyMUX's See_Queue: wizards and royalty.
-    if all && !(is_wizard(ev, me)? || has_flag(ev, me, "ROYALTY")?) {
+    // TinyMUX's See_Queue: wizards, royalty and the see_queue power.
+    if all && !crate::powers::see_queue(ev, me)? {
         tell(ev, frame, "Permission denied.");
         return Ok(());
     }
@@ -155,8 +155,4 @@ fn entry_lines(ev: &mut Eval<'_>, queued: &Queued, detail: Detail) -> R<Vec<Stri
 
 fn kind_of(ev: &mut Eval<'_>, id: Dbref) -> R<Option<Kind>> {
     Ok(ev.world.object(id)?.map(|o| o.kind))
-}
-
-fn has_flag(ev: &mut Eval<'_>, id: Dbref, flag: &str) -> R<bool> {
-    Ok(ev.world.object(id)?.is_some_and(|o| o.has_flag(flag)))
 }

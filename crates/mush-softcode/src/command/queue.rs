@@ -360,15 +360,14 @@ fn halt(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let all = input.switches.iter().any(|s| s == "all");
     let me = ev.world.object(frame.executor)?;
     let owner = me.as_ref().map_or(frame.executor, |o| o.owner);
-    let (object, whose) = if all {
-        if !text.trim().is_empty() {
-            tell(ev, frame, "Can't specify a target and /all");
-            return Ok(());
-        }
-        if !crate::functions::objects::is_wizard(ev, frame.executor)? {
-            tell(ev, frame, "Permission denied.");
-            return Ok(());
-        }
+    // TinyMUX's Can_Halt: wizards and the halt power halt everything, and what they do
+    // not control.
+    let can_halt = crate::powers::can_halt(ev, frame.executor)?;
+    if all && !can_halt {
+        tell(ev, frame, "Permission denied.");
+        return Ok(());
+    }
+    let (object, whose) = if all && text.trim().is_empty() {
         (None, None)
     } else if text.trim().is_empty() {
         // A player halts everything its owner owns; an object only itself.
@@ -380,8 +379,12 @@ fn halt(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         let Some(thing) = target(ev, frame, &text)? else {
             return Ok(());
         };
-        if !controls(ev, frame.executor, thing)? {
+        if !can_halt && !controls(ev, frame.executor, thing)? {
             tell(ev, frame, "Permission denied.");
+            return Ok(());
+        }
+        if all {
+            tell(ev, frame, "Can't specify a target and /all");
             return Ok(());
         }
         match ev.world.object(thing)?.map(|o| o.kind) {

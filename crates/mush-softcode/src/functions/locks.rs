@@ -46,7 +46,7 @@ fn elock(ev: &mut Eval<'_>, frame: &Frame<'_>, args: &[String], out: &mut String
         push(out, "#-1 TOO FAR AWAY");
         return Ok(());
     }
-    let passed = crate::lock::passes(ev, victim, thing, &attr)?;
+    let passed = crate::lock::key_passes(ev, victim, thing, &attr)?;
     push(out, bool_str(passed));
     Ok(())
 }

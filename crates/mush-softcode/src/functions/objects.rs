@@ -49,6 +49,7 @@ pub const FUNCS: &[Func] = &[
     f("HASFLAG", 2, 2, hasflag),
     f("HASTYPE", 2, 2, hastype),
     f("HASPOWER", 2, 2, haspower),
+    f("POWERS", 1, 1, powers),
     f("PARENT", 1, 1, parent),
     f("ZONE", 1, 1, zone),
     f("CHILDREN", 1, 1, children),
@@ -154,10 +155,11 @@ pub fn named(ev: &mut Eval<'_>, id: Dbref) -> R<String> {
     })
 }
 
-/// True when `who` may change `what` (wizards, owners, and objects of the same owner).
+/// True when `who` may change `what` (wizards and holders of the `control_all` power,
+/// owners, and objects of the same owner); no one but God controls God.
 pub fn controls(ev: &mut Eval<'_>, who: Dbref, what: Dbref) -> R<bool> {
-    if is_wizard(ev, who)? {
-        return Ok(what != 1 || who == 1);
+    if crate::powers::control_all(ev, who)? {
+        return Ok(what != crate::powers::GOD || who == crate::powers::GOD);
     }
     let (Some(a), Some(b)) = (ev.world.object(who)?, ev.world.object(what)?) else {
         return Ok(false);
@@ -168,8 +170,10 @@ pub fn controls(ev: &mut Eval<'_>, who: Dbref, what: Dbref) -> R<bool> {
     Ok(a.owner == b.owner || a.id == b.owner)
 }
 
-/// An attribute on `id` or, unless marked no_inherit, on its parents.
+/// An attribute on `id` or, unless marked no_inherit (on the parent's copy or, with
+/// `@attribute/access`, on the name), on its parents.
 pub fn inherited(ev: &mut Eval<'_>, id: Dbref, name: &str) -> R<Option<Attr>> {
+    let name_private = crate::attrdef::flags_of(ev, name)? & crate::attrdef::flag::NO_INHERIT != 0;
     let mut current = id;
     for depth in 0..=PARENT_DEPTH {
         let Some(obj) = ev.world.object(current)? else {
@@ -180,7 +184,7 @@ pub fn inherited(ev: &mut Eval<'_>, id: Dbref, name: &str) -> R<Option<Attr>> {
         {
             return Ok(Some(attr));
         }
-        if obj.parent == NOTHING {
+        if obj.parent == NOTHING || name_private {
             return Ok(None);
         }
         current = obj.parent;
@@ -188,18 +192,128 @@ pub fn inherited(ev: &mut Eval<'_>, id: Dbref, name: &str) -> R<Option<Attr>> {
     Ok(None)
 }
 
-/// True when `who` may read the attribute on `obj`.
-pub fn can_read(ev: &mut Eval<'_>, who: Dbref, obj: Dbref, attr: &Attr) -> R<bool> {
-    if attr.flags.has(AttrFlags::HIDDEN) && !is_wizard(ev, who)? {
+/// True when `who` may read the attribute `name` on `obj` (TinyMUX's `bCanReadAttr`):
+/// anyone a visual one; wizards and royalty all but dark ones (God those too); those who
+/// may examine `obj` or own the attribute all but dark and hidden ones; no one an
+/// internal one. The flags are the copy's and the name's (`@attribute/access`).
+pub fn can_read(ev: &mut Eval<'_>, who: Dbref, obj: Dbref, name: &str, attr: &Attr) -> R<bool> {
+    use crate::attrdef::flag;
+    let test = crate::attrdef::combined(ev, name, attr.flags)?;
+    if test & flag::VISUAL != 0 {
+        return Ok(true);
+    }
+    let deny = if crate::powers::wiz_roy(ev, who)? {
+        if who == crate::powers::GOD {
+            flag::INTERNAL
+        } else {
+            flag::INTERNAL | flag::DARK
+        }
+    } else if owner_of(ev, who)? == attr.owner || crate::powers::examinable(ev, who, obj)? {
+        flag::INTERNAL | flag::DARK | flag::HIDDEN
+    } else {
+        return Ok(false);
+    };
+    Ok(test & deny == 0)
+}
+
+/// Where a command looks for what it was given (TinyMUX's `match_*` calls): only these
+/// places count, and `#12` matches anywhere only with `absolute`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// `me`.
+    pub me: bool,
+    /// `here`.
+    pub here: bool,
+    /// What the looker carries.
+    pub possession: bool,
+    /// What is in the looker's place (the looker too).
+    pub neighbor: bool,
+    /// The exits of the looker's place.
+    pub exit: bool,
+    /// `#12` anywhere.
+    pub absolute: bool,
+    /// `*player` anywhere.
+    pub player: bool,
+}
+
+/// Finds an object as [`resolve`] does, but only where `scope` says: names and `#12`
+/// among the places it names, `#12` and `*player` anywhere only when it allows.
+pub fn resolve_in(
+    ev: &mut Eval<'_>,
+    looker: Dbref,
+    text: &str,
+    scope: Scope,
+) -> R<Result<Dbref, &'static str>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Err("#-1 NO MATCH"));
+    }
+    let lower = t.to_lowercase();
+    let here = room_of(ev, looker)?;
+    if scope.me && lower == "me" {
+        return Ok(Ok(looker));
+    }
+    if scope.here && lower == "here" && here != NOTHING {
+        return Ok(Ok(here));
+    }
+    let mut candidates: Vec<Dbref> = Vec::new();
+    if scope.possession {
+        candidates.extend(ev.world.contents(looker)?);
+    }
+    if here != NOTHING {
+        if scope.neighbor {
+            candidates.extend(ev.world.contents(here)?);
+        }
+        if scope.exit {
+            candidates.extend(ev.world.exits(here)?);
+        }
+    }
+    if t.starts_with('#') {
+        let n = dbref_num(t);
+        let known = ev.world.object(n)?.is_some();
+        let listed = candidates.contains(&n)
+            || (scope.me && n == looker)
+            || (scope.here && n == here && here != NOTHING);
+        return Ok(if known && (scope.absolute || listed) {
+            Ok(n)
+        } else {
+            Err("#-1 NO MATCH")
+        });
+    }
+    if let Some(name) = t.strip_prefix('*') {
+        if !scope.player {
+            return Ok(Err("#-1 NO MATCH"));
+        }
+        return Ok(match ev.world.player_named(name.trim())? {
+            Some(p) => Ok(p),
+            None => Err("#-1 NO MATCH"),
+        });
+    }
+    let (exact, partial) = matches_among(ev, candidates, &lower)?;
+    Ok(match (exact.as_slice(), partial.as_slice()) {
+        ([one], _) => Ok(*one),
+        ([_, _, ..], _) => Err("#-2 AMBIGUOUS MATCH"),
+        ([], [one]) => Ok(*one),
+        ([], []) => Err("#-1 NO MATCH"),
+        _ => Err("#-2 AMBIGUOUS MATCH"),
+    })
+}
+
+/// True when `id` is within reach of `looker` without the `long_fingers` power: the
+/// looker, its place, what it carries, what is in its place, the exits there.
+pub fn within_reach(ev: &mut Eval<'_>, looker: Dbref, id: Dbref) -> R<bool> {
+    if id == looker {
+        return Ok(true);
+    }
+    let here = room_of(ev, looker)?;
+    let location = ev.world.object(looker)?.map_or(NOTHING, |o| o.location);
+    if id == here || id == location || ev.world.contents(looker)?.contains(&id) {
+        return Ok(true);
+    }
+    if location == NOTHING {
         return Ok(false);
     }
-    if attr.flags.has(AttrFlags::VISUAL) {
-        return Ok(true);
-    }
-    if controls(ev, who, obj)? || attr.owner == who {
-        return Ok(true);
-    }
-    Ok(ev.world.object(obj)?.is_some_and(|o| o.has_flag("VISUAL")))
+    Ok(ev.world.contents(location)?.contains(&id) || ev.world.exits(location)?.contains(&id))
 }
 
 /// Finds an object by what a player would type: `me`, `here`, `#12`, `*player`, or the
@@ -242,21 +356,8 @@ pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, 
         candidates.extend(ev.world.contents(here)?);
         candidates.extend(ev.world.exits(here)?);
     }
-    let mut partial: Vec<Dbref> = Vec::new();
-    let mut exact: Vec<Dbref> = Vec::new();
-    for id in candidates {
-        if id == looker {
-            continue;
-        }
-        let Some(obj) = ev.world.object(id)? else {
-            continue;
-        };
-        if name_matches(&obj, &lower, &mut partial) {
-            exact.push(id);
-        }
-    }
-    exact.dedup();
-    partial.dedup();
+    // One's own name matches too (TinyMUX lists the looker among its neighbours).
+    let (mut exact, mut partial) = matches_among(ev, candidates, &lower)?;
     // Last, the container one stands in, by its name (`@lock/leave Box` from inside Box).
     if exact.is_empty()
         && partial.is_empty()
@@ -274,6 +375,28 @@ pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, 
         ([], []) => Err("#-1 NO MATCH"),
         _ => Err("#-2 AMBIGUOUS MATCH"),
     })
+}
+
+/// The candidates whose name matches `lower` exactly, and those it matches a word-prefix
+/// of, each without repeats.
+fn matches_among(
+    ev: &mut Eval<'_>,
+    candidates: Vec<Dbref>,
+    lower: &str,
+) -> R<(Vec<Dbref>, Vec<Dbref>)> {
+    let mut partial: Vec<Dbref> = Vec::new();
+    let mut exact: Vec<Dbref> = Vec::new();
+    for id in candidates {
+        let Some(obj) = ev.world.object(id)? else {
+            continue;
+        };
+        if name_matches(&obj, lower, &mut partial) {
+            exact.push(id);
+        }
+    }
+    exact.dedup();
+    partial.dedup();
+    Ok((exact, partial))
 }
 
 /// True on an exact match; records a partial (word-prefix) match in `partial`.
@@ -334,7 +457,7 @@ pub fn call_attr(
     let Some(attr) = inherited(ev, obj, &attr_name)? else {
         return Ok(());
     };
-    if !can_read(ev, frame.executor, obj, &attr)? {
+    if !can_read(ev, frame.executor, obj, &attr_name, &attr)? {
         push(out, "#-1 PERMISSION DENIED");
         return Ok(());
     }
@@ -425,7 +548,7 @@ fn read(
     let Some(attr) = inherited(ev, obj, &attr_name)? else {
         return Ok(None);
     };
-    if !can_read(ev, frame.executor, obj, &attr)? {
+    if !can_read(ev, frame.executor, obj, &attr_name, &attr)? {
         push(out, "#-1 PERMISSION DENIED");
         return Ok(None);
     }
@@ -573,7 +696,7 @@ fn hasattr_impl(
         ev.world.attr(obj.id, &name)?
     };
     let visible = match attr {
-        Some(attr) => can_read(ev, frame.executor, obj.id, &attr)?,
+        Some(attr) => can_read(ev, frame.executor, obj.id, &name, &attr)?,
         None => false,
     };
     push(out, bool_str(visible));
@@ -610,7 +733,7 @@ fn visible_attrs(
             continue;
         }
         if let Some(attr) = ev.world.attr(obj, &name)?
-            && can_read(ev, frame.executor, obj, &attr)?
+            && can_read(ev, frame.executor, obj, &name, &attr)?
         {
             names.push(name);
         }
@@ -654,8 +777,10 @@ fn lattrp(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) ->
                 continue;
             }
             if let Some(attr) = ev.world.attr(p.id, &name)?
-                && !attr.flags.has(AttrFlags::NO_INHERIT)
-                && can_read(ev, frame.executor, p.id, &attr)?
+                && crate::attrdef::combined(ev, &name, attr.flags)?
+                    & crate::attrdef::flag::NO_INHERIT
+                    == 0
+                && can_read(ev, frame.executor, p.id, &name, &attr)?
             {
                 names.push(name);
             }
@@ -715,7 +840,8 @@ fn visible(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -
         push(out, "0");
         return Ok(());
     };
-    let yes = controls(ev, a, b)? || ev.world.object(b)?.is_some_and(|o| o.has_flag("VISUAL"));
+    // TinyMUX's Examinable: VISUAL, the same owner, or the see_all power.
+    let yes = controls(ev, a, b)? || crate::powers::examinable(ev, a, b)?;
     push(out, bool_str(yes));
     Ok(())
 }
@@ -1015,8 +1141,20 @@ fn haspower(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) 
     let Some(obj) = thing(ev, frame, &args[0], out)? else {
         return Ok(());
     };
-    let power = args[1].trim().to_ascii_uppercase();
-    push(out, bool_str(obj.powers.contains(&power)));
+    // Any case; an unknown power is simply not held (TinyMUX shows every power to
+    // everyone: its table lists none as restricted).
+    let has = crate::powers::lookup(&args[1])
+        .is_some_and(|(name, _)| obj.powers.iter().any(|p| p.eq_ignore_ascii_case(name)));
+    push(out, bool_str(has));
+    Ok(())
+}
+
+/// `powers(obj)`: its powers, lower case, in TinyMUX's table order.
+fn powers(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -> R {
+    let Some(obj) = thing(ev, frame, &args[0], out)? else {
+        return Ok(());
+    };
+    push(out, &crate::powers::listed(&obj.powers).join(" "));
     Ok(())
 }
 
@@ -1255,6 +1393,21 @@ fn lsearch(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) -
             push(out, "#-1 UNKNOWN SEARCH CLASS");
             return Ok(());
         }
+    }
+    // Without the search power: one's own objects, or players (TinyMUX's warrant).
+    if query.owner.is_none() && !crate::powers::search(ev, frame.executor)? {
+        query.owner = Some(frame.executor);
+        if query.kind == Some(Kind::Player) {
+            query.owner = None;
+        }
+    }
+    if super::search::needs_warrant(ev, frame, query.owner, query.kind)? {
+        ev.emits.push(Emit::To(
+            frame.executor,
+            super::search::NO_WARRANT.to_string(),
+        ));
+        push(out, "#-1 ERROR DURING SEARCH");
+        return Ok(());
     }
     if args.len() >= 4 {
         let low = dbref_num(&args[3]).max(0);
@@ -1507,6 +1660,25 @@ pub fn set_thing(
     if flag == "CONNECTED" || flag == "GOING" {
         return Ok(Err("Permission denied.".into()));
     }
+    // On a player, MONITOR takes the monitor power, and DARK (set) the hide power on
+    // oneself (wizards need neither), as TinyMUX's flag handlers have it.
+    let me = frame.executor;
+    if ev
+        .world
+        .object(obj)?
+        .is_some_and(|o| o.kind == Kind::Player)
+    {
+        let refused = match flag.as_str() {
+            "MONITOR" => !crate::powers::can_monitor(ev, me)?,
+            "DARK" if on => {
+                !(is_wizard(ev, me)? || (obj == me && crate::powers::can_hide(ev, me)?))
+            }
+            _ => false,
+        };
+        if refused {
+            return Ok(Err("Permission denied.".into()));
+        }
+    }
     ev.world.change(obj, Change::Flag(flag, on))?;
     Ok(Ok(if clear { "Cleared." } else { "Set." }))
 }
@@ -1559,6 +1731,22 @@ pub fn valid_attr_name(name: &str) -> bool {
         })
 }
 
+/// True when the access flags of the name (`@attribute/access`) keep `who` from setting
+/// it anywhere, as TinyMUX's `bCanSetAttr` has it: no one sets a const, internal or
+/// is_lock one, only God a locked or god one, only wizards a wizard one.
+pub fn name_forbids_set(ev: &mut Eval<'_>, who: Dbref, name: &str) -> R<bool> {
+    use crate::attrdef::flag;
+    let def = crate::attrdef::flags_of(ev, name)?;
+    let mut deny = flag::INTERNAL | flag::IS_LOCK | flag::CONST;
+    if who != crate::powers::GOD {
+        deny |= flag::LOCKED | flag::GOD;
+        if !is_wizard(ev, who)? {
+            deny |= flag::WIZARD;
+        }
+    }
+    Ok(def & deny != 0)
+}
+
 /// Sets or (with an empty value) clears an attribute as `who`, keeping its flags.
 pub fn set_attr(
     ev: &mut Eval<'_>,
@@ -1569,6 +1757,17 @@ pub fn set_attr(
 ) -> R<Result<(), String>> {
     if !valid_attr_name(name) {
         return Ok(Err("That's not a good name for an attribute.".into()));
+    }
+    if name_forbids_set(ev, who, name)? {
+        return Ok(Err("Permission denied.".into()));
+    }
+    // The `@attribute` registry is God's, as the command is.
+    if name == crate::attrdef::ATTR && obj == ev.limits.master_room && who != crate::powers::GOD {
+        return Ok(Err("Permission denied.".into()));
+    }
+    if name == crate::attrdef::ATTR && obj == ev.limits.master_room {
+        // The definitions are about to change: read them afresh.
+        ev.attr_defs = None;
     }
     let existing = ev.world.attr(obj, name)?;
     if let Some(attr) = &existing {
