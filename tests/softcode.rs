@@ -391,6 +391,23 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(run(&mut wiz, "think [get(Box/cnt)]").await, ["50"]);
 
+    // What a queued job did is what the jobs it queued see, whichever pod runs them:
+    // the last increment queues a report that reads the count, and a pod whose cache
+    // still held an older count (the writer's invalidation on its way) would print that.
+    run(
+        &mut wiz,
+        "&tick Box=&cnt me=[add(v(cnt),1)];@switch [v(cnt)]=[v(goal)],@pemit %#=done [v(cnt)]",
+    )
+    .await;
+    run(&mut wiz, "&goal Box=1000").await;
+    for _ in 0..8 {
+        run(&mut wiz, "&cnt Box=0").await;
+        run(&mut wiz, "@dolist lnum(1000)=@trigger/quiet Box/tick").await;
+        wiz.expect("done ").await;
+        let count = wiz.expect("\n").await;
+        assert_eq!(count.trim(), "1000", "a queued job read a stale count");
+    }
+
     // @ps reads the shard's queue, from another pod too.
     run(&mut wiz, "@wait 100=think much later").await;
     run(&mut wiz, "@wait Box=think on a semaphore").await;
@@ -450,12 +467,15 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
 async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
     let (mut shard, _dir) = fast_shard("queue-chaos");
     let mut wiz = wizard(&shard).await;
+    // Every step reports to a watcher, who times the @wait between an object's steps.
+    let mut watcher = Player::login(shard.telnet_addr(), "Watcher").await;
     run(&mut wiz, "@create Tally").await;
     run(&mut wiz, "&c Tally=0").await;
     let tally = run(&mut wiz, "think num(Tally)").await.join("");
     run(&mut wiz, "@create Stepper").await;
     let step = format!(
         "&step Stepper=&cnt me=[add(v(cnt),1)];&c {tally}=[add(get({tally}/c),1)];\
+         @pemit *Watcher=step %! [v(cnt)];\
          @switch [lt(v(cnt),3)]=1,{{@wait 0.3=@trigger/quiet me/step}}"
     );
     assert_eq!(run(&mut wiz, &step).await, ["Set."]);
@@ -463,7 +483,21 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
         run(&mut wiz, &format!("@create Obj{i}")).await;
         run(&mut wiz, &format!("@parent Obj{i}=Stepper")).await;
         run(&mut wiz, &format!("&cnt Obj{i}=0")).await;
+        // INHERIT: it acts with its owner's (a wizard's) right to @pemit anyone.
+        run(&mut wiz, &format!("@set Obj{i}=INHERIT")).await;
     }
+    // Read as they come (a line's time is when it arrived), until every step reported.
+    let watching = tokio::spawn(async move {
+        let mut steps: Vec<(String, Instant)> = Vec::new();
+        while steps.len() < 150 {
+            let line = watcher.expect("\n").await;
+            if let Some(rest) = line.trim().strip_prefix("step ") {
+                let object = rest.split(' ').next().unwrap_or_default().to_string();
+                steps.push((object, Instant::now()));
+            }
+        }
+        steps
+    });
     run(&mut wiz, "@dolist children(Stepper)=@trigger/quiet ##/step").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     tokio::task::block_in_place(|| shard.kill_pod("game-0")).expect("kill game-0");
@@ -485,6 +519,31 @@ async fn queued_chains_survive_kill_drain_and_new_pods_exactly_once() {
     )
     .await;
     assert_eq!(each, ["3"], "every object ran its three steps exactly");
+
+    // Timed entries fired late by no more than the failover time: a lease (5 s) that a
+    // killed pod's claimed entries wait out, plus a poll and a claim.
+    let steps = tokio::time::timeout(Duration::from_secs(30), watching)
+        .await
+        .expect("every step reported to the watcher")
+        .expect("watcher");
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    let mut late: Vec<Duration> = Vec::new();
+    for (object, at) in steps {
+        if let Some(before) = last.insert(object, at) {
+            late.push(at.saturating_duration_since(before + Duration::from_millis(300)));
+        }
+    }
+    late.sort_unstable();
+    let worst = late.last().copied().unwrap_or_default();
+    println!(
+        "@wait 0.3 fired late by p50 {:?}, max {worst:?} through kill, drain and new pods",
+        late.get(late.len() / 2).copied().unwrap_or_default()
+    );
+    assert_eq!(late.len(), 100, "two timed steps per object");
+    assert!(
+        worst < Duration::from_millis(6_500),
+        "a timed entry fired {worst:?} late"
+    );
 }
 
 /// Polls `think <expr>` until it prints `want` (queued work runs a moment later).

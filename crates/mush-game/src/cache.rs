@@ -79,10 +79,10 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         }
     }
 
-    /// Inserts unless `epoch` moved since `read_from`, checked under the map's lock.
-    fn put_if(&self, key: K, value: V, epoch: &AtomicU64, read_from: u64) {
+    /// Inserts if `allow` says so of the entry held now, checked under the map's lock.
+    fn insert_if(&self, key: K, value: V, allow: impl FnOnce(Option<&V>) -> bool) {
         let mut map = self.lock();
-        if epoch.load(Ordering::SeqCst) != read_from {
+        if !allow(map.get(&key).map(|held| &held.value)) {
             return;
         }
         map.insert(
@@ -94,8 +94,18 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         );
     }
 
+    /// Inserts unless `epoch` moved since `read_from`.
+    fn put_if(&self, key: K, value: V, epoch: &AtomicU64, read_from: u64) {
+        self.insert_if(key, value, |_| epoch.load(Ordering::SeqCst) == read_from);
+    }
+
     fn remove(&self, key: &K) {
         self.lock().remove(key);
+    }
+
+    /// The entry, however old.
+    fn peek(&self, key: &K) -> Option<V> {
+        self.lock().get(key).map(|e| e.value.clone())
     }
 
     /// Every entry still within `ttl`, copied out (the lock is not held while the caller
@@ -126,6 +136,11 @@ pub struct Cache {
     /// while it was in flight: otherwise a read that started before another pod's write
     /// could land after that write's invalidation and pin stale data for a whole TTL.
     epoch: AtomicU64,
+    /// Per object, how many evictions it has had: a pod caches what it wrote itself only
+    /// if nothing evicted that object while its commit was in flight (the per-object form
+    /// of `epoch`, so that other objects' traffic does not stop it). One counter per
+    /// object ever evicted: bounded by the world's size.
+    evictions: Mutex<HashMap<Dbref, u64>>,
 }
 
 impl Cache {
@@ -137,7 +152,66 @@ impl Cache {
             ttl,
             nats_up: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            evictions: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn evictions(&self) -> std::sync::MutexGuard<'_, HashMap<Dbref, u64>> {
+        self.evictions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many evictions `id` has had; take it before a commit that writes `id` and pass
+    /// it to [`Cache::put_written`].
+    pub fn evictions_of(&self, id: Dbref) -> u64 {
+        self.evictions().get(&id).copied().unwrap_or(0)
+    }
+
+    /// Caches what this pod's own commit made of an object, instead of reading it back:
+    /// only if nothing evicted it since `seen` (another pod's later write may have been
+    /// announced meanwhile) and the cache does not hold a newer copy (another session of
+    /// this pod may have committed after this one).
+    pub fn put_written(&self, object: Arc<Object>, seen: u64) {
+        let evictions = self.evictions();
+        if evictions.get(&object.id).copied().unwrap_or(0) != seen {
+            return;
+        }
+        let version = object.version;
+        self.objects.insert_if(object.id, Some(object), |held| {
+            held.is_none_or(|held| held.as_ref().is_none_or(|o| o.version < version))
+        });
+        drop(evictions);
+    }
+
+    /// Forgets copies older than what a queued entry's producer wrote (object, version
+    /// after the write): the producer's own invalidations may still be on their way, and
+    /// the entry must see what queued it did.
+    pub fn catch_up(&self, after: &[(u64, u64)]) {
+        for &(id, version) in after {
+            let id = Dbref(id);
+            let behind = match self.objects.peek(&id) {
+                Some(Some(held)) => held.version < version,
+                Some(None) => true,
+                None => false,
+            };
+            if behind {
+                self.evict(id);
+            }
+        }
+    }
+
+    /// An invalidation from NATS: `version` is the object's version after the write it
+    /// announces (`None`: its lists changed, or an older pod sent it). A copy at that
+    /// version or newer is kept: it is this pod's own write coming back, or older news.
+    pub fn invalidate(&self, id: Dbref, version: Option<u64>) {
+        if let Some(version) = version
+            && let Some(Some(held)) = self.objects.peek(&id)
+            && held.version >= version
+        {
+            return;
+        }
+        self.evict(id);
     }
 
     fn ttl(&self) -> Duration {
@@ -187,9 +261,13 @@ impl Cache {
     /// Forgets everything about one object.
     pub fn evict(&self, id: Dbref) {
         // Bump first, remove second: a concurrent put either sees the new epoch or has
-        // already inserted (under the lock) and is removed here.
+        // already inserted (under the lock) and is removed here. The per-object count is
+        // held across the removal so `put_written` sees both or neither.
+        let mut evictions = self.evictions();
+        *evictions.entry(id).or_insert(0) += 1;
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.objects.remove(&id);
+        drop(evictions);
         for list in [List::Contents, List::Exits, List::Conns] {
             self.lists.remove(&(id, list));
         }
@@ -266,8 +344,11 @@ impl Invalidator {
                             .rsplit('.')
                             .next()
                             .and_then(|id| id.parse().ok());
+                        let version = std::str::from_utf8(&message.payload)
+                            .ok()
+                            .and_then(|v| v.parse().ok());
                         match id {
-                            Some(id) => cache.evict(Dbref(id)),
+                            Some(id) => cache.invalidate(Dbref(id), version),
                             None => {
                                 tracing::warn!(subject = %message.subject, "bad invalidation subject")
                             }
@@ -283,12 +364,14 @@ impl Invalidator {
         }
     }
 
-    /// Tells every pod that `id` changed. Best effort by design: the TTL bounds staleness
-    /// if the message is lost.
-    pub async fn publish(&self, id: Dbref) {
+    /// Tells every pod that `id` changed, with its version after the change when the
+    /// object itself changed (see [`Cache::invalidate`]). Best effort by design: the TTL
+    /// bounds staleness if the message is lost.
+    pub async fn publish(&self, id: Dbref, version: Option<u64>) {
         let Some(client) = &self.client else { return };
         let subject = format!("{}.inval.obj.{}", self.prefix, id.0);
-        if let Err(error) = client.publish(subject, Default::default()).await {
+        let payload = version.map(|v| v.to_string()).unwrap_or_default();
+        if let Err(error) = client.publish(subject, payload.into()).await {
             tracing::debug!(%error, "invalidation not published");
         }
     }
@@ -328,6 +411,51 @@ mod tests {
             cache.list(Dbref(0), List::Contents).as_deref(),
             Some(&vec![1, 2])
         );
+    }
+
+    fn thing(id: u64, version: u64) -> Arc<Object> {
+        let mut fields = vec![("type".to_string(), "thing".to_string())];
+        fields.push(("v".into(), version.to_string()));
+        Arc::new(mush_store::Object::from_fields(Dbref(id), fields).expect("parse"))
+    }
+
+    #[test]
+    fn own_writes_are_kept_unless_something_newer_was_announced() {
+        let cache = Cache::new(CacheTtl::default());
+        cache.set_nats_up(true);
+        let version = |id| match cache.object(Dbref(id)) {
+            Some(Some(o)) => Some(o.version),
+            _ => None,
+        };
+        // A write with nothing in between is kept, and its own announcement coming back
+        // (same version) or an older one does not evict it.
+        let seen = cache.evictions_of(Dbref(1));
+        cache.put_written(thing(1, 6), seen);
+        assert_eq!(version(1), Some(6));
+        cache.invalidate(Dbref(1), Some(6));
+        cache.invalidate(Dbref(1), Some(5));
+        assert_eq!(version(1), Some(6), "an echo evicted the pod's own write");
+        // Another pod's newer write evicts it.
+        cache.invalidate(Dbref(1), Some(7));
+        assert_eq!(version(1), None);
+        // A commit during which the object was evicted (another pod's write announced
+        // while ours was in flight) is not cached: it may be older than that write.
+        let seen = cache.evictions_of(Dbref(2));
+        cache.invalidate(Dbref(2), Some(9));
+        cache.put_written(thing(2, 8), seen);
+        assert_eq!(
+            version(2),
+            None,
+            "a write older than an announced one was cached"
+        );
+        // Nor is an older write of this pod over a newer one of another session here.
+        let seen = cache.evictions_of(Dbref(3));
+        cache.put_written(thing(3, 4), seen);
+        cache.put_written(thing(3, 3), seen);
+        assert_eq!(version(3), Some(4));
+        // An announcement without a version (lists changed, or an older pod) evicts.
+        cache.invalidate(Dbref(3), None);
+        assert_eq!(version(3), None);
     }
 
     #[test]

@@ -50,19 +50,18 @@ pub(crate) async fn run(engine: &Arc<Engine>, session: &mut Session, line: &str)
     }
 }
 
-/// The connection went away without QUIT (network, timeout, gateway gone).
-pub(crate) async fn disconnected(engine: &Arc<Engine>, session: &mut Session) {
+/// The connection went away without QUIT: `@boot`ed (the game asked its gateway to close
+/// it, `reason` says so), or the network, a timeout, the gateway gone.
+pub(crate) async fn disconnected(engine: &Arc<Engine>, session: &mut Session, reason: &str) {
     // A handle is gone only once, so its departure's hooks are named by it alone.
     let producer = format!("{}:gone", session.handle.0);
+    let why = if reason == mush_rpc::CLOSED_BY_GAME {
+        Reason::Boot
+    } else {
+        Reason::Netfailure
+    };
     if let Some(player) = session.player.take()
-        && let Err(error) = leave_world(
-            engine,
-            session.handle,
-            player,
-            Reason::Netfailure,
-            &producer,
-        )
-        .await
+        && let Err(error) = leave_world(engine, session.handle, player, why, &producer).await
     {
         tracing::warn!(handle = %session.handle, %error, "disconnect cleanup failed");
     }
@@ -432,7 +431,7 @@ impl Cx<'_> {
                     self.tell(HUH).await;
                 }
                 let ops = std::mem::take(&mut finished.queue);
-                crate::queue::submit(self.engine, &mark, ops).await?;
+                crate::queue::submit(self.engine, &mark, ops, &finished.after).await?;
                 crate::softcode::deliver(self.engine, &finished).await?;
                 Ok((!matched.is_empty()).then_some((mark, matched)))
             }

@@ -379,7 +379,7 @@ impl Engine {
                 }
                 Work::Close { reason } => {
                     tracing::debug!(handle = %session.handle, reason, "session closed by gateway");
-                    crate::commands::disconnected(&self, &mut session).await;
+                    crate::commands::disconnected(&self, &mut session, &reason).await;
                     break;
                 }
                 Work::Handoff { to } => {
@@ -902,8 +902,18 @@ impl Engine {
         let _ = OUTBOX.try_with(|outbox| outbox.borrow_mut().changed_world = true);
         for &id in ids {
             self.cache.evict(id);
-            self.invalidator.publish(id).await;
+            self.invalidator.publish(id, None).await;
         }
+    }
+
+    /// Tells every pod that this pod's own commit made `object` what it is, and keeps
+    /// that copy rather than reading it back (see [`Cache::put_written`]; `seen` is the
+    /// object's eviction count taken before the commit).
+    pub(crate) async fn wrote(&self, object: Arc<Object>, seen: u64) {
+        let _ = OUTBOX.try_with(|outbox| outbox.borrow_mut().changed_world = true);
+        let (id, version) = (object.id, object.version);
+        self.cache.put_written(object, seen);
+        self.invalidator.publish(id, Some(version)).await;
     }
 
     /// Sends a line to every connection of a player.

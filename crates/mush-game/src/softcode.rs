@@ -14,8 +14,8 @@ use mush_softcode::{
     Object as SObject, QueueView, Search, Secret, World,
 };
 use mush_store::{
-    Commit, Committed, Dbref, Field, FieldChange, Index, IndexChange, Kind, NameChange, Object,
-    SearchIndex, StoreError,
+    Applied, BatchFinished, Commit, Committed, Dbref, Field, FieldChange, Index, IndexChange, Kind,
+    NameChange, Object, QueueChange, SearchIndex, StoreError,
 };
 
 use crate::engine::Engine;
@@ -74,13 +74,66 @@ struct Snapshot {
     writes: Vec<Write>,
     /// The command's mark, which names the object numbers it allocates.
     mark: Option<String>,
-    /// Object numbers allocated for this command, in the order it creates (kept across
-    /// re-runs, so a re-run creates the same objects).
-    allocated: Vec<i64>,
+    /// Object numbers allocated for each command (by mark: a batch runs several), in the
+    /// order it creates (kept across re-runs, so a re-run creates the same objects).
+    allocated: HashMap<Option<String>, Vec<i64>>,
     /// How many of them this run has used.
     made: usize,
     now: i64,
     seed: u64,
+    /// What earlier runs of a batch of queued jobs kept (see [`run_batch`]); for a single
+    /// command, its finished run.
+    kept: Overlay,
+}
+
+/// The changes finished runs made, which the runs after them see and which are
+/// committed together.
+#[derive(Default)]
+struct Overlay {
+    attrs: HashMap<(i64, String), Option<Attr>>,
+    headers: HashMap<i64, Arc<SObject>>,
+    moves: Vec<(i64, i64, i64)>,
+    writes: Vec<Write>,
+}
+
+impl Snapshot {
+    fn new(mark: Option<&str>) -> Self {
+        Snapshot {
+            mark: mark.map(str::to_string),
+            now: (mush_store::now_ms() / 1000) as i64,
+            seed: rand_seed(),
+            ..Snapshot::default()
+        }
+    }
+
+    /// Starts a run from what earlier finished runs kept, not from its own earlier tries.
+    fn begin(&mut self) {
+        self.attrs.clone_from(&self.kept.attrs);
+        self.headers.clone_from(&self.kept.headers);
+        self.moves.clone_from(&self.kept.moves);
+        self.writes.clear();
+        self.made = 0;
+    }
+
+    /// Keeps a finished run's changes for the runs after it and the commit.
+    fn keep(&mut self) {
+        self.kept.attrs = std::mem::take(&mut self.attrs);
+        self.kept.headers = std::mem::take(&mut self.headers);
+        self.kept.moves = std::mem::take(&mut self.moves);
+        self.kept.writes.append(&mut self.writes);
+    }
+
+    /// Forgets a copy another pod has changed, reads it again from Redis, and drops
+    /// everything the runs built on it: they run again.
+    async fn forget(&mut self, engine: &Arc<Engine>, stale: Dbref) -> Result<(), Stopped> {
+        engine.cache.evict(stale);
+        let id = to_i64(stale);
+        self.objects.remove(&id);
+        self.raw.remove(&id);
+        load(engine, self, id).await?;
+        self.kept = Overlay::default();
+        Ok(())
+    }
 }
 
 pub(crate) fn to_i64(id: Dbref) -> i64 {
@@ -410,11 +463,8 @@ impl World for Snapshot {
                 if on {
                     updated.powers.push(power);
                 }
-                self.writes.push(Write::Field(
-                    dbref,
-                    Field::Powers,
-                    updated.powers.join(" "),
-                ));
+                self.writes
+                    .push(Write::Field(dbref, Field::Powers, updated.powers.join(" ")));
             }
         }
         self.headers.insert(id, Arc::new(updated));
@@ -422,7 +472,8 @@ impl World for Snapshot {
     }
 
     fn create(&mut self, kind: SKind, name: &str, owner: i64, location: i64) -> Result<i64, Miss> {
-        let Some(&id) = self.allocated.get(self.made) else {
+        let allocated = self.allocated.get(&self.mark);
+        let Some(&id) = allocated.and_then(|a| a.get(self.made)) else {
             return Err(Miss::NewObject);
         };
         // A player owns itself (`@pcreate` passes no owner).
@@ -472,6 +523,9 @@ pub(crate) struct Finished<T> {
     emits: Vec<Emit>,
     /// What it asked of the queue, for the caller to submit (see [`crate::queue`]).
     pub queue: Vec<QueueOp>,
+    /// What it wrote, each object with the version its write left: what it queued must
+    /// not run on an older copy (see [`mush_store::NewEntry::after`]).
+    pub after: Vec<(u64, u64)>,
 }
 
 /// Who runs a piece of softcode, and with what: a player's command, a description shown to
@@ -538,36 +592,187 @@ pub(crate) async fn run_spec<T>(
     mark: Option<&str>,
     mut f: impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
 ) -> Result<Finished<T>, Stopped> {
-    let me = spec.executor;
-    let cause = spec.enactor;
-    let mut snapshot = Snapshot {
-        mark: mark.map(str::to_string),
-        now: (mush_store::now_ms() / 1000) as i64,
-        seed: rand_seed(),
-        ..Snapshot::default()
-    };
-    // Almost every command reads its executor and where it stands: load them up front
-    // rather than through two misses and re-runs.
-    load(engine, &mut snapshot, me).await?;
-    load(engine, &mut snapshot, cause).await?;
-    if let Some(Some(object)) = snapshot.objects.get(&me).cloned() {
-        load(engine, &mut snapshot, object.location).await?;
+    let mut snapshot = Snapshot::new(mark);
+    preload(engine, &mut snapshot, spec).await?;
+    let mut limits = limits(engine);
+    let mut conflicts = 0;
+    loop {
+        let (value, emits, queue) =
+            evaluate(engine, &mut snapshot, spec, &mut limits, &mut f).await?;
+        // Half of another command's writes (one object fresh, another it wrote still an
+        // older copy), or a write on a copy another pod has changed since: forget that
+        // copy, read it fresh from Redis and run again.
+        let stale = match torn(&snapshot) {
+            Some(stale) => stale,
+            None => match apply(engine, &snapshot, mark).await? {
+                Ok(after) => {
+                    return Ok(Finished {
+                        value,
+                        emits,
+                        queue,
+                        after,
+                    });
+                }
+                Err(stale) => stale,
+            },
+        };
+        conflicts += 1;
+        if conflicts > MAX_CONFLICTS {
+            return Err(Stopped::Refused(BUSY.into()));
+        }
+        snapshot.forget(engine, stale).await?;
+    }
+}
+
+/// One queued job of a batch: who runs it, under its entry's id.
+pub(crate) struct Queued<'a> {
+    pub spec: Spec<'a>,
+    pub mark: &'a str,
+}
+
+/// One job's run in a batch: its output and what it asked of the queue, or why the world
+/// refused it (said to its executor).
+pub(crate) type Run = Result<Finished<()>, String>;
+
+/// How a batch ended.
+pub(crate) enum Batched {
+    /// The first `runs.len()` jobs ran, their writes committed and their entries finished
+    /// together.
+    Done { runs: Vec<Run>, applied: Applied },
+    /// This entry is no longer queued (halted, or run by a pod that claimed it after this
+    /// one's lease ran out): nothing was written; run the others again without it.
+    Gone(String),
+    /// The batch kept losing races or met a taken player name: nothing was written; run
+    /// its jobs one at a time.
+    Alone,
+}
+
+/// Runs queued jobs one after another over one snapshot, each seeing what the jobs before
+/// it changed, and commits all their writes together with the finish of their entries
+/// (one script, [`mush_store::Store::queue_finish_batch`]; `finish` names each run's
+/// entry and what it asked of the queue, given what the batch wrote): a batch costs one round trip to Redis where its jobs alone
+/// cost one each, and it stays exactly once (an entry still queued has not committed).
+/// The batch ends early after a job for which `ends` is true (one that halts or
+/// notifies, whose effect on the queue the next job must see). A write on a copy another
+/// pod changed meanwhile runs the whole batch again, as it does a single command.
+pub(crate) async fn run_batch(
+    engine: &Arc<Engine>,
+    jobs: &[Queued<'_>],
+    mut f: impl FnMut(usize, &mut Eval<'_>, &Frame<'_>) -> Result<(), Miss>,
+    ends: impl Fn(&[QueueOp]) -> bool,
+    finish: impl Fn(&[Run], &[(u64, u64)]) -> Vec<(String, Vec<QueueChange>)>,
+) -> Result<Batched, StoreError> {
+    let mut snapshot = Snapshot::new(None);
+    for job in jobs {
+        preload(engine, &mut snapshot, &job.spec).await?;
     }
     let mut conflicts = 0;
-    let mut limits = Limits {
+    loop {
+        let mut runs: Vec<Run> = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            snapshot.mark = Some(job.mark.to_string());
+            let mut limits = limits(engine);
+            let mut one = |ev: &mut Eval<'_>, frame: &Frame<'_>| f(i, ev, frame);
+            let run = match evaluate(engine, &mut snapshot, &job.spec, &mut limits, &mut one).await
+            {
+                Ok(((), emits, queue)) => Ok(Finished {
+                    value: (),
+                    emits,
+                    queue,
+                    after: Vec::new(),
+                }),
+                Err(Stopped::Refused(why)) => Err(why),
+                Err(Stopped::Store(error)) => return Err(error),
+            };
+            let last = run.as_ref().is_ok_and(|run| ends(&run.queue));
+            runs.push(run);
+            if last {
+                break;
+            }
+        }
+        let stale = match torn(&snapshot) {
+            Some(stale) => stale,
+            None => {
+                let mut prepared = match prepare(engine, &snapshot, None).await {
+                    Ok(prepared) => prepared,
+                    Err(Stopped::Store(error)) => return Err(error),
+                    Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
+                };
+                if snapshot.kept.writes.is_empty() {
+                    // Nothing written: what the jobs read needs no check, as for any
+                    // command that only reads.
+                    prepared.commit.reads.clear();
+                }
+                let entries = finish(&runs, &prepared.after);
+                let entries: Vec<(&str, &[QueueChange])> = entries
+                    .iter()
+                    .map(|(id, changes)| (id.as_str(), changes.as_slice()))
+                    .collect();
+                let finished = engine
+                    .store
+                    .queue_finish_batch(&prepared.commit, &entries)
+                    .await?;
+                match finished {
+                    BatchFinished::Done(applied) => {
+                        prepared.applied(engine, true).await?;
+                        return Ok(Batched::Done { runs, applied });
+                    }
+                    BatchFinished::Stale(stale) => stale,
+                    BatchFinished::Gone(id) => return Ok(Batched::Gone(id)),
+                    BatchFinished::NameTaken(_) => return Ok(Batched::Alone),
+                }
+            }
+        };
+        conflicts += 1;
+        if conflicts > MAX_CONFLICTS {
+            return Ok(Batched::Alone);
+        }
+        match snapshot.forget(engine, stale).await {
+            Ok(()) => {}
+            Err(Stopped::Store(error)) => return Err(error),
+            Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
+        }
+    }
+}
+
+/// Almost every command reads its executor and where it stands: they are loaded up front
+/// rather than through two misses and re-runs.
+async fn preload(
+    engine: &Arc<Engine>,
+    snapshot: &mut Snapshot,
+    spec: &Spec<'_>,
+) -> Result<(), StoreError> {
+    load(engine, snapshot, spec.executor).await?;
+    load(engine, snapshot, spec.enactor).await?;
+    if let Some(Some(object)) = snapshot.objects.get(&spec.executor).cloned() {
+        load(engine, snapshot, object.location).await?;
+    }
+    Ok(())
+}
+
+fn limits(engine: &Engine) -> Limits {
+    Limits {
         master_room: to_i64(engine.settings.master_room),
         ..Limits::default()
-    };
+    }
+}
+
+/// Runs `f` until it finishes without a miss (fetching what each miss names), and keeps
+/// its changes in the snapshot. The CPU budget in `limits` is the command's, not each
+/// run's: re-runs spend from what is left.
+async fn evaluate<T>(
+    engine: &Arc<Engine>,
+    snapshot: &mut Snapshot,
+    spec: &Spec<'_>,
+    limits: &mut Limits,
+    f: &mut impl FnMut(&mut Eval<'_>, &Frame<'_>) -> Result<T, Miss>,
+) -> Result<(T, Vec<Emit>, Vec<QueueOp>), Stopped> {
+    let (me, cause) = (spec.executor, spec.enactor);
     for _ in 0..MAX_FETCHES {
-        snapshot.attrs.clear();
-        snapshot.headers.clear();
-        snapshot.moves.clear();
-        snapshot.writes.clear();
-        snapshot.made = 0;
+        snapshot.begin();
         // The evaluator (not Send) lives only inside this block, never across an await.
-        // The CPU budget is the command's, not each run's: re-runs spend from what is left.
         let outcome = {
-            let mut ev = Eval::new(&mut snapshot, limits);
+            let mut ev = Eval::new(snapshot, *limits);
             for (name, value) in spec.regs {
                 ev.regs.set(name, value.clone());
             }
@@ -588,32 +793,11 @@ pub(crate) async fn run_spec<T>(
             result
         };
         match outcome {
-            Ok((value, emits, queue)) => {
-                // Half of another command's writes (one object fresh, another it wrote
-                // still an older copy), or a write on a copy another pod has changed
-                // since: forget that copy, read it fresh from Redis and run again.
-                let stale = match torn(&snapshot) {
-                    Some(stale) => Some(stale),
-                    None => apply(engine, &snapshot, mark).await?,
-                };
-                let Some(stale) = stale else {
-                    return Ok(Finished {
-                        value,
-                        emits,
-                        queue,
-                    });
-                };
-                conflicts += 1;
-                if conflicts > MAX_CONFLICTS {
-                    return Err(Stopped::Refused(BUSY.into()));
-                }
-                engine.cache.evict(stale);
-                let id = to_i64(stale);
-                snapshot.objects.remove(&id);
-                snapshot.raw.remove(&id);
-                load(engine, &mut snapshot, id).await?;
+            Ok(done) => {
+                snapshot.keep();
+                return Ok(done);
             }
-            Err(miss) => fetch(engine, &mut snapshot, miss).await?,
+            Err(miss) => fetch(engine, snapshot, miss).await?,
         }
     }
     Err(Stopped::Refused(
@@ -694,12 +878,13 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             snapshot.passwords.insert((id, secret), matches);
         }
         Miss::NewObject => {
-            let n = snapshot.allocated.len();
+            let mark = snapshot.mark.clone();
+            let allocated = snapshot.allocated.entry(mark.clone()).or_default();
             let id = engine
                 .store
-                .allocate_for(snapshot.mark.as_deref(), n)
+                .allocate_for(mark.as_deref(), allocated.len())
                 .await?;
-            snapshot.allocated.push(to_i64(id));
+            allocated.push(to_i64(id));
         }
         Miss::Search(query) => {
             let found = search(engine, &query).await?;
@@ -737,22 +922,85 @@ async fn load(engine: &Arc<Engine>, snapshot: &mut Snapshot, id: i64) -> Result<
 
 /// Applies a finished run's writes in one [`mush_store::Commit`]: every object it read
 /// must still be at the version it read, and then every write, index change and player
-/// name applies at once. Returns the object that had moved on, if any (nothing is
-/// written then).
+/// name applies at once. Returns what it wrote (see [`Finished::after`]), or the object
+/// that had moved on (nothing is written then).
 async fn apply(
     engine: &Arc<Engine>,
     snapshot: &Snapshot,
     mark: Option<&str>,
-) -> Result<Option<Dbref>, Stopped> {
-    if snapshot.writes.is_empty() {
-        return Ok(None);
+) -> Result<Result<Vec<(u64, u64)>, Dbref>, Stopped> {
+    if snapshot.kept.writes.is_empty() {
+        return Ok(Ok(Vec::new()));
     }
+    let prepared = prepare(engine, snapshot, mark).await?;
+    let applied = match engine.store.commit(&prepared.commit).await? {
+        Committed::Applied => true,
+        Committed::AlreadyApplied => false,
+        Committed::Stale(id) => return Ok(Err(id)),
+        Committed::NameTaken(_) => {
+            return Err(Stopped::Refused("That name is already in use.".into()));
+        }
+    };
+    prepared.applied(engine, applied).await?;
+    Ok(Ok(prepared.after))
+}
+
+/// A commit ready to send, with what its writer caches once it applied.
+struct Prepared {
+    commit: Commit,
+    /// Each object it writes, with the version the commit leaves.
+    after: Vec<(u64, u64)>,
+    /// The one object a one-object commit writes, as read, with its eviction count.
+    single: Option<(Arc<Object>, u64)>,
+}
+
+impl Prepared {
+    /// Updates this pod's cache and tells the others, once the commit applied (`fresh`:
+    /// by this call, so the written copy is known exactly).
+    async fn applied(&self, engine: &Arc<Engine>, fresh: bool) -> Result<(), StoreError> {
+        let commit = &self.commit;
+        let mut touched: Vec<Dbref> = Vec::new();
+        match (&self.single, commit.writes.first()) {
+            (Some((read, seen)), Some((_, changes))) if fresh => {
+                let at = commit.at.unwrap_or_default();
+                engine
+                    .wrote(Arc::new(read.committed(changes, at)?), *seen)
+                    .await;
+            }
+            _ => touched.extend(
+                commit
+                    .creates
+                    .iter()
+                    .chain(commit.writes.iter())
+                    .map(|(id, _)| *id),
+            ),
+        }
+        // Every container whose lists changed.
+        for (_, index, _) in &commit.indexes {
+            if let Index::Contents(c) | Index::Exits(c) = index
+                && !touched.contains(c)
+            {
+                touched.push(*c);
+            }
+        }
+        engine.changed(&touched).await;
+        Ok(())
+    }
+}
+
+/// The commit of what the snapshot's finished runs wrote: every object read, at the
+/// version read, and every write.
+async fn prepare(
+    engine: &Arc<Engine>,
+    snapshot: &Snapshot,
+    mark: Option<&str>,
+) -> Result<Prepared, Stopped> {
+    let writes = &snapshot.kept.writes;
     let mut commit = Commit {
         mark: mark.map(str::to_string),
         ..Commit::default()
     };
-    let created: Vec<Dbref> = snapshot
-        .writes
+    let created: Vec<Dbref> = writes
         .iter()
         .filter_map(|w| match w {
             Write::Create(id, ..) => Some(*id),
@@ -762,7 +1010,7 @@ async fn apply(
     let mut order: Vec<Dbref> = Vec::new();
     let mut changes: HashMap<Dbref, Vec<FieldChange>> = HashMap::new();
     let search = |index, value: String, id| (IndexChange::Add, Index::Search(index, value), id);
-    for write in &snapshot.writes {
+    for write in writes {
         let set = |k: &str, v: String| FieldChange::Set(k.to_string(), v);
         let (id, list) = match write {
             Write::Attr(id, name, value, owner, flags) => {
@@ -884,29 +1132,28 @@ async fn apply(
         .filter_map(|(id, object)| Some((from_i64(*id)?, object.version)))
         .collect();
     commit.reads.sort_unstable();
-    match engine.store.commit(&commit).await? {
-        Committed::Applied | Committed::AlreadyApplied => {}
-        Committed::Stale(id) => return Ok(Some(id)),
-        Committed::NameTaken(_) => {
-            return Err(Stopped::Refused("That name is already in use.".into()));
-        }
-    }
-    // Every object written and every container whose lists changed.
-    let mut touched: Vec<Dbref> = commit
+    commit.at = Some((mush_store::now_ms() / 1000) as i64);
+    // A command that changed one object (most do) keeps what it made of it in the cache,
+    // so the next command on it needs no read from Redis.
+    let single = match (commit.creates.as_slice(), commit.writes.as_slice()) {
+        ([], [(id, _)]) => snapshot
+            .raw
+            .get(&to_i64(*id))
+            .map(|read| (read.clone(), engine.cache.evictions_of(*id))),
+        _ => None,
+    };
+    let version = |id: &Dbref| snapshot.raw.get(&to_i64(*id)).map_or(0, |o| o.version);
+    let after = commit
         .creates
         .iter()
-        .chain(commit.writes.iter())
-        .map(|(id, _)| *id)
+        .map(|(id, _)| (id.0, 1))
+        .chain(commit.writes.iter().map(|(id, _)| (id.0, version(id) + 1)))
         .collect();
-    for (_, index, _) in &commit.indexes {
-        if let Index::Contents(c) | Index::Exits(c) = index
-            && !touched.contains(c)
-        {
-            touched.push(*c);
-        }
-    }
-    engine.changed(&touched).await;
-    Ok(None)
+    Ok(Prepared {
+        commit,
+        single,
+        after,
+    })
 }
 
 /// Delivers a finished run's output.

@@ -109,7 +109,7 @@ pub(crate) async fn serve(
                         ClientOut::Text { text, .. } => frames.extend(text.lines().map(str::to_owned)),
                         ClientOut::Close { text } => {
                             frames.extend(text.lines().map(str::to_owned));
-                            close = Some("closed by the game");
+                            close = Some(mush_rpc::CLOSED_BY_GAME);
                             break;
                         }
                         ClientOut::State { logged_in: now } => logged_in = now,

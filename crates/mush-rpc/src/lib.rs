@@ -17,3 +17,8 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 
 /// Longest input line a player may send (bytes, after telnet decoding).
 pub const MAX_LINE: usize = 8 * 1024;
+
+/// The `SessionClose` reason of a connection the game asked to close (`Disconnect`): a
+/// pod that still has a player in that session learns it was `@boot`ed (QUIT leaves the
+/// world before asking), which `@adisconnect` tells apart from a network failure.
+pub const CLOSED_BY_GAME: &str = "closed by the game";

@@ -37,6 +37,9 @@ pub struct Commit {
     pub indexes: Vec<(IndexChange, Index, Dbref)>,
     /// Player names claimed (unique, case-insensitive) and freed.
     pub names: Vec<(NameChange, String, Dbref)>,
+    /// The modification time written (Unix seconds); `None`: now. A writer that caches
+    /// what it wrote ([`Object::committed`]) passes the time it used.
+    pub at: Option<i64>,
 }
 
 /// Whether an index entry is added or removed.
@@ -86,73 +89,85 @@ impl Store {
     /// Applies `commit` in one step (see the module docs).
     pub async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
         self.timed("commit", async {
-            let prefix = self.world_prefix();
-            let mut script = WORLD_COMMIT.key(format!("{prefix}cseq"));
-            script
-                .arg(&prefix)
-                .arg(commit.mark.as_deref().unwrap_or_default())
-                .arg(crate::world::now_secs());
-            for (id, version) in &commit.reads {
-                script.arg("R").arg(id.0).arg(version);
-            }
-            for (op, list) in [("C", &commit.creates), ("W", &commit.writes)] {
-                for (id, changes) in list {
-                    script.arg(op).arg(id.0).arg(changes.len());
-                    for change in changes {
-                        match change {
-                            FieldChange::Set(field, value) => script.arg("S").arg(field).arg(value),
-                            FieldChange::Delete(field) => script.arg("D").arg(field).arg(""),
-                        };
-                    }
-                }
-            }
-            for (change, index, member) in &commit.indexes {
-                let op = match change {
-                    IndexChange::Add => "+",
-                    IndexChange::Remove => "-",
-                };
-                script.arg(op).arg(self.index_suffix(index)).arg(member.0);
-            }
-            for (change, name, player) in &commit.names {
-                let op = match change {
-                    NameChange::Claim => "N",
-                    NameChange::Free => "F",
-                };
-                script.arg(op).arg(name.to_lowercase()).arg(player.0);
-            }
             let target = commit.mark.as_deref().unwrap_or("world");
-            let reply: Vec<redis::Value> = script
+            let reply: Vec<redis::Value> = WORLD_COMMIT
+                .key(format!("{}cseq", self.world_prefix()))
+                .arg(self.world_args(commit))
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis("commit", target))?;
-            let code = reply.first().and_then(as_int);
-            let arg = reply.get(1).and_then(as_text).unwrap_or_default();
-            let id = || arg.parse().map(Dbref).unwrap_or(Dbref(0));
-            match code {
-                Some(1) => Ok(Committed::Applied),
-                Some(2) => Ok(Committed::AlreadyApplied),
-                Some(0) => Ok(Committed::Stale(id())),
-                Some(3) => Ok(Committed::NameTaken(arg)),
-                Some(4) => Err(StoreError::NoObject(id().0)),
-                Some(5) => Err(StoreError::ObjectExists(id().0)),
-                _ => Err(StoreError::Corrupt {
-                    handle: target.to_string(),
-                    reason: format!("unexpected commit reply {reply:?}"),
-                }),
-            }
+            committed(&reply, target)
         })
         .await
     }
+
+    /// The arguments of `world_commit` (see [`WORLD_COMMIT`]) for `commit`.
+    pub(crate) fn world_args(&self, commit: &Commit) -> Vec<String> {
+        let mut args = vec![
+            self.world_prefix(),
+            commit.mark.clone().unwrap_or_default(),
+            commit.at.unwrap_or_else(crate::world::now_secs).to_string(),
+        ];
+        let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
+        for (id, version) in &commit.reads {
+            push(&["R", &id.0.to_string(), &version.to_string()]);
+        }
+        for (op, list) in [("C", &commit.creates), ("W", &commit.writes)] {
+            for (id, changes) in list {
+                push(&[op, &id.0.to_string(), &changes.len().to_string()]);
+                for change in changes {
+                    match change {
+                        FieldChange::Set(field, value) => push(&["S", field, value]),
+                        FieldChange::Delete(field) => push(&["D", field, ""]),
+                    }
+                }
+            }
+        }
+        for (change, index, member) in &commit.indexes {
+            let op = match change {
+                IndexChange::Add => "+",
+                IndexChange::Remove => "-",
+            };
+            push(&[op, &self.index_suffix(index), &member.0.to_string()]);
+        }
+        for (change, name, player) in &commit.names {
+            let op = match change {
+                NameChange::Claim => "N",
+                NameChange::Free => "F",
+            };
+            push(&[op, &name.to_lowercase(), &player.0.to_string()]);
+        }
+        args
+    }
 }
 
-fn as_int(value: &redis::Value) -> Option<i64> {
+/// Reads `world_commit`'s answer.
+pub(crate) fn committed(reply: &[redis::Value], target: &str) -> Result<Committed, StoreError> {
+    let code = reply.first().and_then(as_int);
+    let arg = reply.get(1).and_then(as_text).unwrap_or_default();
+    let id = || arg.parse().map(Dbref).unwrap_or(Dbref(0));
+    match code {
+        Some(1) => Ok(Committed::Applied),
+        Some(2) => Ok(Committed::AlreadyApplied),
+        Some(0) => Ok(Committed::Stale(id())),
+        Some(3) => Ok(Committed::NameTaken(arg)),
+        Some(4) => Err(StoreError::NoObject(id().0)),
+        Some(5) => Err(StoreError::ObjectExists(id().0)),
+        _ => Err(StoreError::Corrupt {
+            handle: target.to_string(),
+            reason: format!("unexpected commit reply {reply:?}"),
+        }),
+    }
+}
+
+pub(crate) fn as_int(value: &redis::Value) -> Option<i64> {
     match value {
         redis::Value::Int(n) => Some(*n),
         _ => None,
     }
 }
 
-fn as_text(value: &redis::Value) -> Option<String> {
+pub(crate) fn as_text(value: &redis::Value) -> Option<String> {
     match value {
         redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
         redis::Value::SimpleString(text) => Some(text.clone()),

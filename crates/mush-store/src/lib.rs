@@ -74,7 +74,9 @@ pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
-pub use queue::{Applied, Claimed, DONE_MEMORY_MS, Listed, Listing, NewEntry, QueueChange};
+pub use queue::{
+    Applied, BatchFinished, Claimed, DONE_MEMORY_MS, Listed, Listing, NewEntry, QueueChange,
+};
 pub use world::{Dbref, Field, FieldChange, Kind, NewObject, Object, SearchIndex, VALUE_MAX};
 pub use writebehind::{META_FIELD_MAX, META_VALUE_MAX};
 

@@ -31,6 +31,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+use crate::commit::{Commit, Committed, as_int};
+use crate::scripts::WORLD_FN;
 use crate::{Store, StoreError};
 
 /// How long the ids of finished entries are remembered (a producer re-running later than
@@ -54,6 +56,11 @@ pub struct NewEntry {
     pub body: String,
     /// How many entries its owner may have queued (more halts them all).
     pub quota: u64,
+    /// The objects its producer wrote, each with the version the write left: the pod that
+    /// runs it must not read an older copy from its cache (the invalidation from the
+    /// producer's pod may not have arrived yet), as TinyMUX's queued work always sees
+    /// what queued it did.
+    pub after: Vec<(u64, u64)>,
 }
 
 /// What a command or a finished entry asks of the queue.
@@ -91,6 +98,21 @@ pub struct Claimed {
     pub body: String,
     /// The semaphore it was waiting on when its timeout ran out (its count must go down).
     pub timed_out: Option<(u64, String)>,
+    /// What its producer wrote (see [`NewEntry::after`]).
+    pub after: Vec<(u64, u64)>,
+}
+
+/// What [`Store::queue_finish_batch`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchFinished {
+    /// The writes are applied and the entries finished, with what that did.
+    Done(Applied),
+    /// Nothing changed: this object changed after the batch read it.
+    Stale(crate::Dbref),
+    /// Nothing changed: another player holds this name.
+    NameTaken(String),
+    /// Nothing changed: this entry is no longer queued (halted, or run by another pod).
+    Gone(String),
 }
 
 /// What applying changes did that the producer must tell someone about.
@@ -133,111 +155,147 @@ end
 
 /// KEYS: any key with the queue's tag (routing). ARGV: prefix, done memory ms, then ops:
 /// `F id` (finish a claimed entry; the ops after it, up to the next `F`, are its changes,
-/// applied only if it was still there), `A id exec owner delay|-1 sem|'' quota body`,
+/// applied only if it was still there), `A id exec owner delay|-1 sem|'' quota body after`,
 /// `N obj attr|'' count|-1 drain(0/1)`, `H exec|'' owner|''`.
 /// Returns {number of `F`s, number of runaways, each `F` finished (0/1)..., (runaway
 /// owner, its object)..., entries removed by each `H` (-1: skipped with its entry)...}.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{FORGET}
-local p = ARGV[1]
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(ARGV[2]))
-local runaway = {{}}
-local halted = {{}}
-local finished = {{}}
-local skip = false
-local function halt_set(set)
-  local ids = redis.call('SMEMBERS', set)
-  for _, id in ipairs(ids) do forget(p, id) end
-  return #ids
+        "{FORGET}{}\nreturn queue_apply(ARGV, 1, #ARGV)\n",
+        queue_fn()
+    ))
+});
+
+/// KEYS: routing key. ARGV: k, the ids of k claimed entries, w, `world_commit`'s w
+/// arguments (see [`crate::scripts::WORLD_COMMIT`]), then [`APPLY`]'s arguments finishing
+/// those entries. All or nothing: {6, id} if an entry is gone (halted, or finished by a
+/// pod that ran it after this one's lease ran out); `world_commit`'s answer if it did not
+/// apply; else {1, then [`APPLY`]'s answer}.
+static FINISH_BATCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{FORGET}{WORLD_FN}{}
+local k = tonumber(ARGV[1])
+local w = tonumber(ARGV[k + 2])
+local w0, w1 = k + 3, k + 2 + w
+local qp = ARGV[w1 + 1]
+for n = 2, k + 1 do
+  if redis.call('EXISTS', qp .. 'j:' .. ARGV[n]) == 0 then return {{6, ARGV[n]}} end
 end
-local i = 3
-while i <= #ARGV do
-  local op = ARGV[i]
-  if op == 'F' then
-    local id = ARGV[i+1]
-    i = i + 2
-    if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
-      skip = true
-      table.insert(finished, 0)
-    else
-      skip = false
-      forget(p, id)
-      redis.call('ZADD', p .. 'done', now, id)
-      table.insert(finished, 1)
-    end
-  elseif op == 'A' then
-    local id, exec, owner, delay, sem, quota, body = ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7]
-    i = i + 8
-    if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id)
-       and redis.call('EXISTS', p .. 'hx:' .. exec) == 0 then
-      if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
-        halt_set(p .. 'w:' .. owner)
-        table.insert(runaway, owner)
-        table.insert(runaway, exec)
-        redis.call('SET', p .. 'hx:' .. exec, 1, 'PX', {HALTED_MS})
+local r = world_commit(ARGV, w0, w1)
+if r.err or r[1] ~= 1 then return r end
+local out = queue_apply(ARGV, w1 + 1, #ARGV)
+if out.err then return out end
+table.insert(out, 1, 1)
+return out
+",
+        queue_fn()
+    ))
+});
+
+/// The body of [`APPLY`] as a Lua function over `A[base..=last]` (see [`FINISH_BATCH`]).
+fn queue_fn() -> String {
+    format!(
+        r"
+local function queue_apply(A, base, last)
+  local p = A[base]
+  local now = now_ms()
+  redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', now - tonumber(A[base + 1]))
+  local runaway = {{}}
+  local halted = {{}}
+  local finished = {{}}
+  local skip = false
+  local function halt_set(set)
+    local ids = redis.call('SMEMBERS', set)
+    for _, id in ipairs(ids) do forget(p, id) end
+    return #ids
+  end
+  local i = base + 2
+  while i <= last do
+    local op = A[i]
+    if op == 'F' then
+      local id = A[i+1]
+      i = i + 2
+      if redis.call('EXISTS', p .. 'j:' .. id) == 0 then
+        skip = true
+        table.insert(finished, 0)
       else
-        local seq = redis.call('INCR', p .. 'seq')
-        redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem, 'seq', seq)
-        redis.call('SADD', p .. 'x:' .. exec, id)
-        redis.call('SADD', p .. 'w:' .. owner, id)
-        redis.call('SADD', p .. 'all', id)
-        if sem ~= '' then
-          redis.call('ZADD', p .. 'sem:' .. sem, seq, id)
-          local slash = string.find(sem, '/', 1, true)
-          redis.call('SADD', p .. 'semof:' .. string.sub(sem, 1, slash - 1), string.sub(sem, slash + 1))
+        skip = false
+        forget(p, id)
+        redis.call('ZADD', p .. 'done', now, id)
+        table.insert(finished, 1)
+      end
+    elseif op == 'A' then
+      local id, exec, owner, delay, sem, quota, body, after = A[i+1], A[i+2], A[i+3], tonumber(A[i+4]), A[i+5], tonumber(A[i+6]), A[i+7], A[i+8]
+      i = i + 9
+      if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id)
+         and redis.call('EXISTS', p .. 'hx:' .. exec) == 0 then
+        if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
+          halt_set(p .. 'w:' .. owner)
+          table.insert(runaway, owner)
+          table.insert(runaway, exec)
+          redis.call('SET', p .. 'hx:' .. exec, 1, 'PX', {HALTED_MS})
+        else
+          local seq = redis.call('INCR', p .. 'seq')
+          redis.call('HSET', p .. 'j:' .. id, 'body', body, 'exec', exec, 'owner', owner, 'sem', sem, 'seq', seq, 'after', after)
+          redis.call('SADD', p .. 'x:' .. exec, id)
+          redis.call('SADD', p .. 'w:' .. owner, id)
+          redis.call('SADD', p .. 'all', id)
+          if sem ~= '' then
+            redis.call('ZADD', p .. 'sem:' .. sem, seq, id)
+            local slash = string.find(sem, '/', 1, true)
+            redis.call('SADD', p .. 'semof:' .. string.sub(sem, 1, slash - 1), string.sub(sem, slash + 1))
+          end
+          if delay >= 0 then redis.call('ZADD', p .. 'due', now + delay, id) end
         end
-        if delay >= 0 then redis.call('ZADD', p .. 'due', now + delay, id) end
       end
-    end
-  elseif op == 'N' then
-    local obj, attr, count, drain = ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3]), ARGV[i+4] == '1'
-    i = i + 5
-    local keys = {{}}
-    if skip then
-      keys = {{}}
-    elseif attr ~= '' then
-      keys = {{p .. 'sem:' .. obj .. '/' .. attr}}
-    else
-      for _, a in ipairs(redis.call('SMEMBERS', p .. 'semof:' .. obj)) do
-        table.insert(keys, p .. 'sem:' .. obj .. '/' .. a)
+    elseif op == 'N' then
+      local obj, attr, count, drain = A[i+1], A[i+2], tonumber(A[i+3]), A[i+4] == '1'
+      i = i + 5
+      local keys = {{}}
+      if skip then
+        keys = {{}}
+      elseif attr ~= '' then
+        keys = {{p .. 'sem:' .. obj .. '/' .. attr}}
+      else
+        for _, a in ipairs(redis.call('SMEMBERS', p .. 'semof:' .. obj)) do
+          table.insert(keys, p .. 'sem:' .. obj .. '/' .. a)
+        end
       end
-    end
-    for _, key in ipairs(keys) do
-      local stop = -1
-      if count >= 0 then stop = count - 1 end
-      if count ~= 0 then
-        for _, id in ipairs(redis.call('ZRANGE', key, 0, stop)) do
-          if drain then
-            forget(p, id)
-          else
-            redis.call('ZREM', key, id)
-            redis.call('HSET', p .. 'j:' .. id, 'sem', '')
-            redis.call('ZADD', p .. 'due', now, id)
+      for _, key in ipairs(keys) do
+        local stop = -1
+        if count >= 0 then stop = count - 1 end
+        if count ~= 0 then
+          for _, id in ipairs(redis.call('ZRANGE', key, 0, stop)) do
+            if drain then
+              forget(p, id)
+            else
+              redis.call('ZREM', key, id)
+              redis.call('HSET', p .. 'j:' .. id, 'sem', '')
+              redis.call('ZADD', p .. 'due', now, id)
+            end
           end
         end
       end
+    elseif op == 'H' then
+      local exec, owner = A[i+1], A[i+2]
+      i = i + 3
+      local set = p .. 'all'
+      if exec ~= '' then set = p .. 'x:' .. exec
+      elseif owner ~= '' then set = p .. 'w:' .. owner end
+      if skip then table.insert(halted, -1) else table.insert(halted, halt_set(set)) end
+    else
+      return redis.error_reply('bad queue change ' .. tostring(op))
     end
-  elseif op == 'H' then
-    local exec, owner = ARGV[i+1], ARGV[i+2]
-    i = i + 3
-    local set = p .. 'all'
-    if exec ~= '' then set = p .. 'x:' .. exec
-    elseif owner ~= '' then set = p .. 'w:' .. owner end
-    if skip then table.insert(halted, -1) else table.insert(halted, halt_set(set)) end
-  else
-    return redis.error_reply('bad queue change ' .. tostring(op))
   end
+  local out = {{#finished, #runaway / 2}}
+  for _, f in ipairs(finished) do table.insert(out, f) end
+  for _, o in ipairs(runaway) do table.insert(out, o) end
+  for _, n in ipairs(halted) do table.insert(out, n) end
+  return out
 end
-local out = {{#finished, #runaway / 2}}
-for _, f in ipairs(finished) do table.insert(out, f) end
-for _, o in ipairs(runaway) do table.insert(out, o) end
-for _, n in ipairs(halted) do table.insert(out, n) end
-return out
 "
-    ))
-});
+    )
+}
 
 /// KEYS: routing key. ARGV: prefix, max, lease ms.
 /// Returns {id, body, timed-out semaphore or '', ...}: entries due now, oldest first,
@@ -256,7 +314,7 @@ local out = {{}}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))) do
   redis.call('ZREM', p .. 'due', id)
   local j = p .. 'j:' .. id
-  local f = redis.call('HMGET', j, 'body', 'sem')
+  local f = redis.call('HMGET', j, 'body', 'sem', 'after')
   if f[1] then
     local sem = f[2] or ''
     if sem ~= '' then
@@ -267,6 +325,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now, 'LIMIT'
     table.insert(out, id)
     table.insert(out, f[1])
     table.insert(out, sem)
+    table.insert(out, f[3] or '')
   end
 end
 return out
@@ -345,7 +404,14 @@ fn push_change(call: &mut redis::ScriptInvocation<'_>, change: &QueueChange) {
                         .unwrap_or_default(),
                 )
                 .arg(e.quota)
-                .arg(&e.body);
+                .arg(&e.body)
+                .arg(
+                    e.after
+                        .iter()
+                        .map(|(id, version)| format!("{id}:{version}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
         }
         QueueChange::Notify {
             object,
@@ -415,6 +481,67 @@ impl Store {
         self.queue_script(&groups, "queue_finish").await
     }
 
+    /// Finishes claimed entries and commits the world writes of their runs in one script:
+    /// both or neither, so a batch of entries run together writes once and finishes once
+    /// (no command marks needed: an entry still queued has not committed).
+    pub async fn queue_finish_batch(
+        &self,
+        commit: &Commit,
+        entries: &[(&str, &[QueueChange])],
+    ) -> Result<BatchFinished, StoreError> {
+        self.timed("queue_finish_batch", async {
+            let p = self.queue_prefix();
+            let world = self.world_args(commit);
+            let mut call = FINISH_BATCH.key(format!("{p}due"));
+            call.arg(entries.len());
+            for (id, _) in entries {
+                call.arg(*id);
+            }
+            call.arg(world.len()).arg(world);
+            call.arg(&p).arg(DONE_MEMORY_MS);
+            for (id, changes) in entries {
+                call.arg("F").arg(*id);
+                for change in *changes {
+                    push_change(&mut call, change);
+                }
+            }
+            let reply: Vec<redis::Value> = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("finish batch", "queue"))?;
+            match reply.first().and_then(as_int) {
+                Some(1) => {
+                    // Counts come back as integers, object numbers as the strings they
+                    // were given as.
+                    let answer: Vec<i64> = reply[1..]
+                        .iter()
+                        .map(|v| {
+                            as_int(v)
+                                .or_else(|| crate::commit::as_text(v)?.parse().ok())
+                                .unwrap_or(0)
+                        })
+                        .collect();
+                    Ok(BatchFinished::Done(applied(&answer)))
+                }
+                Some(6) => Ok(BatchFinished::Gone(
+                    reply
+                        .get(1)
+                        .and_then(crate::commit::as_text)
+                        .unwrap_or_default(),
+                )),
+                _ => match crate::commit::committed(&reply, "queue batch")? {
+                    Committed::Stale(id) => Ok(BatchFinished::Stale(id)),
+                    Committed::NameTaken(name) => Ok(BatchFinished::NameTaken(name)),
+                    other => Err(StoreError::Corrupt {
+                        handle: "queue batch".into(),
+                        reason: format!("unexpected batch reply {other:?}"),
+                    }),
+                },
+            }
+        })
+        .await
+    }
+
     async fn queue_script(
         &self,
         groups: &[(Option<&str>, &[QueueChange])],
@@ -436,24 +563,7 @@ impl Store {
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis(op, "queue"))?;
-            let count = |i: usize| {
-                answer
-                    .get(i)
-                    .map_or(0, |v| usize::try_from(*v).unwrap_or(0))
-            };
-            let (finishes, runaways) = (count(0), count(1));
-            let rest = answer.get(2..).unwrap_or_default();
-            let (flags, rest) = rest.split_at(finishes.min(rest.len()));
-            let (pairs, halted) = rest.split_at((2 * runaways).min(rest.len()));
-            let number = |v: &i64| u64::try_from(*v).unwrap_or(0);
-            Ok(Applied {
-                finished: flags.iter().all(|f| *f == 1),
-                runaway: pairs
-                    .chunks_exact(2)
-                    .map(|p| (number(&p[0]), number(&p[1])))
-                    .collect(),
-                halted: halted.iter().map(|n| u64::try_from(*n).ok()).collect(),
-            })
+            Ok(applied(&answer))
         })
         .await
     }
@@ -472,13 +582,20 @@ impl Store {
                 .await
                 .map_err(StoreError::redis("queue_claim", "queue"))?;
             Ok(flat
-                .chunks_exact(3)
+                .chunks_exact(4)
                 .map(|c| Claimed {
                     id: c[0].clone(),
                     body: c[1].clone(),
                     timed_out: c[2]
                         .split_once('/')
                         .and_then(|(o, a)| o.parse().ok().map(|o: u64| (o, a.to_string()))),
+                    after: c[3]
+                        .split_whitespace()
+                        .filter_map(|pair| {
+                            let (id, version) = pair.split_once(':')?;
+                            Some((id.parse().ok()?, version.parse().ok()?))
+                        })
+                        .collect(),
                 })
                 .collect())
         })
@@ -534,5 +651,27 @@ impl Store {
                 .map_err(StoreError::redis("queue_len", "queue"))
         })
         .await
+    }
+}
+
+/// Reads [`APPLY`]'s answer.
+fn applied(answer: &[i64]) -> Applied {
+    let count = |i: usize| {
+        answer
+            .get(i)
+            .map_or(0, |v| usize::try_from(*v).unwrap_or(0))
+    };
+    let (finishes, runaways) = (count(0), count(1));
+    let rest = answer.get(2..).unwrap_or_default();
+    let (flags, rest) = rest.split_at(finishes.min(rest.len()));
+    let (pairs, halted) = rest.split_at((2 * runaways).min(rest.len()));
+    let number = |v: &i64| u64::try_from(*v).unwrap_or(0);
+    Applied {
+        finished: flags.iter().all(|f| *f == 1),
+        runaway: pairs
+            .chunks_exact(2)
+            .map(|p| (number(&p[0]), number(&p[1])))
+            .collect(),
+        halted: halted.iter().map(|n| u64::try_from(*n).ok()).collect(),
     }
 }

@@ -206,128 +206,134 @@ return 1
 /// `cseq`) and each other as requirements (`s` = `id:c ...`, the newest 16): a reader that
 /// holds one of them and an older copy of an object it requires holds half a commit.
 pub static WORLD_COMMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local P, mark, now = ARGV[1], ARGV[2], ARGV[3]
-local reads, made, changed, sets, names = {}, {}, {}, {}, {}
-local i = 4
-while i <= #ARGV do
-  local op = ARGV[i]
-  if op == 'R' then
-    reads[#reads + 1] = {ARGV[i + 1], ARGV[i + 2]}
-    i = i + 3
-  elseif op == 'C' or op == 'W' then
-    local k = tonumber(ARGV[i + 2])
-    local list = changed
-    if op == 'C' then list = made end
-    list[#list + 1] = {ARGV[i + 1], i + 3, k}
-    i = i + 3 + 3 * k
-  elseif op == '+' or op == '-' or op == 'N' or op == 'F' then
-    local list = sets
-    if op == 'N' or op == 'F' then list = names end
-    list[#list + 1] = {op, ARGV[i + 1], ARGV[i + 2]}
-    i = i + 3
-  else
-    return redis.error_reply('commit: unknown operation ' .. tostring(op))
-  end
-end
-local function obj(id) return P .. 'o:' .. id end
-local function marked(id)
-  for e in string.gmatch(redis.call('HGET', obj(id), 'w') or '', '%S+') do
-    if e == mark then return true end
-  end
-  return false
-end
-if mark ~= '' then
-  for _, w in ipairs(changed) do if marked(w[1]) then return {2} end end
-  for _, w in ipairs(made) do if marked(w[1]) then return {2} end end
-end
-for _, r in ipairs(reads) do
-  local v = redis.call('HGET', obj(r[1]), 'v')
-  if not v then
-    if redis.call('EXISTS', obj(r[1])) == 1 then v = '0' else v = '-' end
-  end
-  if v ~= r[2] then return {0, r[1]} end
-end
-for _, w in ipairs(changed) do
-  if redis.call('EXISTS', obj(w[1])) == 0 then return {4, w[1]} end
-end
-for _, w in ipairs(made) do
-  if redis.call('EXISTS', obj(w[1])) == 1 then return {5, w[1]} end
-end
-for _, n in ipairs(names) do
-  if n[1] == 'N' then
-    local holder = redis.call('HGET', P .. 'names', n[2])
-    if holder and holder ~= n[3] then return {3, n[2]} end
-  end
-end
-local all = {}
-for _, w in ipairs(made) do all[#all + 1] = w[1] end
-for _, w in ipairs(changed) do all[#all + 1] = w[1] end
-local seq = nil
-if #all > 1 then seq = redis.call('INCR', P .. 'cseq') end
-local function write(w, fresh)
-  local key = obj(w[1])
-  for j = w[2], w[2] + 3 * (w[3] - 1), 3 do
-    if ARGV[j] == 'S' then
-      redis.call('HSET', key, ARGV[j + 1], ARGV[j + 2])
+    Script::new(&format!(
+        "{WORLD_FN}\nreturn world_commit(ARGV, 1, #ARGV)\n"
+    ))
+});
+
+/// The body of [`WORLD_COMMIT`] as a Lua function over `A[base..=last]`, so that the queue's
+/// batch finish (`crate::queue`) can commit a batch's writes in the same script.
+pub(crate) const WORLD_FN: &str = r"
+local function world_commit(A, base, last)
+  local P, mark, now = A[base], A[base + 1], A[base + 2]
+  local reads, made, changed, sets, names = {}, {}, {}, {}, {}
+  local i = base + 3
+  while i <= last do
+    local op = A[i]
+    if op == 'R' then
+      reads[#reads + 1] = {A[i + 1], A[i + 2]}
+      i = i + 3
+    elseif op == 'C' or op == 'W' then
+      local k = tonumber(A[i + 2])
+      local list = changed
+      if op == 'C' then list = made end
+      list[#list + 1] = {A[i + 1], i + 3, k}
+      i = i + 3 + 3 * k
+    elseif op == '+' or op == '-' or op == 'N' or op == 'F' then
+      local list = sets
+      if op == 'N' or op == 'F' then list = names end
+      list[#list + 1] = {op, A[i + 1], A[i + 2]}
+      i = i + 3
     else
-      redis.call('HDEL', key, ARGV[j + 1])
+      return redis.error_reply('commit: unknown operation ' .. tostring(op))
     end
+  end
+  local function obj(id) return P .. 'o:' .. id end
+  local function marked(id)
+    for e in string.gmatch(redis.call('HGET', obj(id), 'w') or '', '%S+') do
+      if e == mark then return true end
+    end
+    return false
   end
   if mark ~= '' then
-    local recent = {}
-    for e in string.gmatch(redis.call('HGET', key, 'w') or '', '%S+') do
-      recent[#recent + 1] = e
+    for _, w in ipairs(changed) do if marked(w[1]) then return {2} end end
+    for _, w in ipairs(made) do if marked(w[1]) then return {2} end end
+  end
+  for _, r in ipairs(reads) do
+    local v = redis.call('HGET', obj(r[1]), 'v')
+    if not v then
+      if redis.call('EXISTS', obj(r[1])) == 1 then v = '0' else v = '-' end
     end
-    recent[#recent + 1] = mark
-    while #recent > 16 do table.remove(recent, 1) end
-    redis.call('HSET', key, 'w', table.concat(recent, ' '))
+    if v ~= r[2] then return {0, r[1]} end
   end
-  if fresh then
-    redis.call('HSET', key, 'v', 1)
-  else
-    redis.call('HSET', key, 'modified', now)
-    redis.call('HINCRBY', key, 'v', 1)
+  for _, w in ipairs(changed) do
+    if redis.call('EXISTS', obj(w[1])) == 0 then return {4, w[1]} end
   end
-  if seq then
-    local need, order = {}, {}
-    for e in string.gmatch(redis.call('HGET', key, 's') or '', '%S+') do
-      local id, c = string.match(e, '^(%d+):(%d+)$')
-      if id and id ~= w[1] and not need[id] then
-        need[id] = tonumber(c)
-        order[#order + 1] = id
+  for _, w in ipairs(made) do
+    if redis.call('EXISTS', obj(w[1])) == 1 then return {5, w[1]} end
+  end
+  for _, n in ipairs(names) do
+    if n[1] == 'N' then
+      local holder = redis.call('HGET', P .. 'names', n[2])
+      if holder and holder ~= n[3] then return {3, n[2]} end
+    end
+  end
+  local all = {}
+  for _, w in ipairs(made) do all[#all + 1] = w[1] end
+  for _, w in ipairs(changed) do all[#all + 1] = w[1] end
+  local seq = nil
+  if #all > 1 then seq = redis.call('INCR', P .. 'cseq') end
+  local function write(w, fresh)
+    local key = obj(w[1])
+    for j = w[2], w[2] + 3 * (w[3] - 1), 3 do
+      if A[j] == 'S' then
+        redis.call('HSET', key, A[j + 1], A[j + 2])
+      else
+        redis.call('HDEL', key, A[j + 1])
       end
     end
-    for _, other in ipairs(all) do
-      if other ~= w[1] then
-        if not need[other] then order[#order + 1] = other end
-        need[other] = seq
+    if mark ~= '' then
+      local recent = {}
+      for e in string.gmatch(redis.call('HGET', key, 'w') or '', '%S+') do
+        recent[#recent + 1] = e
       end
+      recent[#recent + 1] = mark
+      while #recent > 16 do table.remove(recent, 1) end
+      redis.call('HSET', key, 'w', table.concat(recent, ' '))
     end
-    table.sort(order, function(a, b) return need[a] > need[b] end)
-    local kept = {}
-    for k = 1, math.min(#order, 16) do kept[k] = order[k] .. ':' .. need[order[k]] end
-    redis.call('HSET', key, 'c', seq, 's', table.concat(kept, ' '))
+    if fresh then
+      redis.call('HSET', key, 'v', 1)
+    else
+      redis.call('HSET', key, 'modified', now)
+      redis.call('HINCRBY', key, 'v', 1)
+    end
+    if seq then
+      local need, order = {}, {}
+      for e in string.gmatch(redis.call('HGET', key, 's') or '', '%S+') do
+        local id, c = string.match(e, '^(%d+):(%d+)$')
+        if id and id ~= w[1] and not need[id] then
+          need[id] = tonumber(c)
+          order[#order + 1] = id
+        end
+      end
+      for _, other in ipairs(all) do
+        if other ~= w[1] then
+          if not need[other] then order[#order + 1] = other end
+          need[other] = seq
+        end
+      end
+      table.sort(order, function(a, b) return need[a] > need[b] end)
+      local kept = {}
+      for k = 1, math.min(#order, 16) do kept[k] = order[k] .. ':' .. need[order[k]] end
+      redis.call('HSET', key, 'c', seq, 's', table.concat(kept, ' '))
+    end
   end
-end
-for _, w in ipairs(made) do write(w, true) end
-for _, w in ipairs(changed) do write(w, false) end
-for _, s in ipairs(sets) do
-  if s[1] == '+' then
-    redis.call('SADD', P .. s[2], s[3])
-  else
-    redis.call('SREM', P .. s[2], s[3])
+  for _, w in ipairs(made) do write(w, true) end
+  for _, w in ipairs(changed) do write(w, false) end
+  for _, s in ipairs(sets) do
+    if s[1] == '+' then
+      redis.call('SADD', P .. s[2], s[3])
+    else
+      redis.call('SREM', P .. s[2], s[3])
+    end
   end
-end
-for _, n in ipairs(names) do
-  if n[1] == 'N' then
-    redis.call('HSET', P .. 'names', n[2], n[3])
-  elseif redis.call('HGET', P .. 'names', n[2]) == n[3] then
-    redis.call('HDEL', P .. 'names', n[2])
+  for _, n in ipairs(names) do
+    if n[1] == 'N' then
+      redis.call('HSET', P .. 'names', n[2], n[3])
+    elseif redis.call('HGET', P .. 'names', n[2]) == n[3] then
+      redis.call('HDEL', P .. 'names', n[2])
+    end
   end
+  return {1}
 end
-return {1}
-",
-    )
-});
+";

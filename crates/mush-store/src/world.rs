@@ -500,7 +500,7 @@ impl Store {
             if fields.is_empty() {
                 return Ok(None);
             }
-            parse_object(id, fields).map(Some)
+            Object::from_fields(id, fields).map(Some)
         })
         .await
     }
@@ -692,57 +692,87 @@ fn search_suffix(index: SearchIndex, value: &str) -> String {
     format!("wi:{}:{value}", index.as_str())
 }
 
-fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        handle: id.to_string(),
-        reason,
-    };
-    let opt = |v: &str| if v.is_empty() { None } else { Dbref::parse(v) };
-    let mut object = Object {
-        id,
-        kind: Kind::Thing,
-        name: String::new(),
-        owner: id,
-        location: None,
-        home: None,
-        destination: None,
-        flags: Vec::new(),
-        powers: Vec::new(),
-        description: String::new(),
-        password_hash: String::new(),
-        attributes: BTreeMap::new(),
-        attribute_meta: BTreeMap::new(),
-        parent: None,
-        zone: None,
-        created: 0,
-        modified: 0,
-        version: 0,
-        commit: 0,
-        requires: Vec::new(),
-    };
-    for (field, value) in fields {
-        match field.as_str() {
-            "type" => {
-                object.kind = Kind::parse(&value)
-                    .ok_or_else(|| corrupt(format!("unknown type {value:?}")))?;
+impl Object {
+    /// An object from its stored fields (as `HGETALL` returns them).
+    pub fn from_fields(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, StoreError> {
+        let mut object = Object {
+            id,
+            kind: Kind::Thing,
+            name: String::new(),
+            owner: id,
+            location: None,
+            home: None,
+            destination: None,
+            flags: Vec::new(),
+            powers: Vec::new(),
+            description: String::new(),
+            password_hash: String::new(),
+            attributes: BTreeMap::new(),
+            attribute_meta: BTreeMap::new(),
+            parent: None,
+            zone: None,
+            created: 0,
+            modified: 0,
+            version: 0,
+            commit: 0,
+            requires: Vec::new(),
+        };
+        for (field, value) in fields {
+            object.set(&field, value)?;
+        }
+        Ok(object)
+    }
+
+    /// This object as a one-object commit that changed `changes` leaves it: what a pod
+    /// caches for its own write instead of reading it back. The stored fields it does
+    /// not model (`w`) are not needed by readers.
+    pub fn committed(&self, changes: &[FieldChange], at: i64) -> Result<Object, StoreError> {
+        let mut next = self.clone();
+        for change in changes {
+            match change {
+                FieldChange::Set(field, value) => next.set(field, value.clone())?,
+                FieldChange::Delete(field) => {
+                    if let Some(attr) = field.strip_prefix("a:") {
+                        next.attributes.remove(attr);
+                    } else if let Some(attr) = field.strip_prefix("m:") {
+                        next.attribute_meta.remove(attr);
+                    }
+                }
             }
-            "name" => object.name = value,
-            "owner" => object.owner = opt(&value).unwrap_or(id),
-            "loc" => object.location = opt(&value),
-            "home" => object.home = opt(&value),
-            "dest" => object.destination = opt(&value),
-            "flags" => object.flags = value.split_whitespace().map(str::to_owned).collect(),
-            "powers" => object.powers = value.split_whitespace().map(str::to_owned).collect(),
-            "desc" => object.description = value,
-            "pw" => object.password_hash = value,
-            "parent" => object.parent = opt(&value),
-            "zone" => object.zone = opt(&value),
-            "created" => object.created = value.parse().unwrap_or(0),
-            "modified" => object.modified = value.parse().unwrap_or(0),
-            "v" => object.version = value.parse().unwrap_or(0),
-            "c" => object.commit = value.parse().unwrap_or(0),
+        }
+        next.modified = at;
+        next.version += 1;
+        Ok(next)
+    }
+
+    /// Sets one stored field, as read from Redis.
+    fn set(&mut self, field: &str, value: String) -> Result<(), StoreError> {
+        let id = self.id;
+        let opt = |v: &str| if v.is_empty() { None } else { Dbref::parse(v) };
+        match field {
+            "type" => {
+                self.kind = Kind::parse(&value).ok_or_else(|| StoreError::Corrupt {
+                    handle: id.to_string(),
+                    reason: format!("unknown type {value:?}"),
+                })?;
+            }
+            "name" => self.name = value,
+            "owner" => self.owner = opt(&value).unwrap_or(id),
+            "loc" => self.location = opt(&value),
+            "home" => self.home = opt(&value),
+            "dest" => self.destination = opt(&value),
+            "flags" => self.flags = value.split_whitespace().map(str::to_owned).collect(),
+            "powers" => self.powers = value.split_whitespace().map(str::to_owned).collect(),
+            "desc" => self.description = value,
+            "pw" => self.password_hash = value,
+            "parent" => self.parent = opt(&value),
+            "zone" => self.zone = opt(&value),
+            "created" => self.created = value.parse().unwrap_or(0),
+            "modified" => self.modified = value.parse().unwrap_or(0),
+            "v" => self.version = value.parse().unwrap_or(0),
+            "c" => self.commit = value.parse().unwrap_or(0),
             "s" => {
-                object.requires = value
+                self.requires = value
                     .split_whitespace()
                     .filter_map(|pair| {
                         let (id, commit) = pair.split_once(':')?;
@@ -752,21 +782,19 @@ fn parse_object(id: Dbref, fields: Vec<(String, String)>) -> Result<Object, Stor
             }
             other => {
                 if let Some(attr) = other.strip_prefix("a:") {
-                    object.attributes.insert(attr.to_owned(), value);
+                    self.attributes.insert(attr.to_owned(), value);
                 } else if let Some(attr) = other.strip_prefix("m:") {
                     let mut parts = value.split_whitespace();
                     let owner = parts.next().and_then(Dbref::parse);
                     let flags = parts.next().and_then(|f| f.parse().ok()).unwrap_or(0);
                     if let Some(owner) = owner {
-                        object
-                            .attribute_meta
-                            .insert(attr.to_owned(), (owner, flags));
+                        self.attribute_meta.insert(attr.to_owned(), (owner, flags));
                     }
                 }
             }
         }
+        Ok(())
     }
-    Ok(object)
 }
 
 /// Seconds since the Unix epoch, as objects record their times.

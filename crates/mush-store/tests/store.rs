@@ -909,20 +909,11 @@ async fn purge_deletes_every_key_of_the_prefix_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_writes_check_the_version_read_and_apply_each_command_once() {
-    use mush_store::{Dbref, FieldChange, Kind, NewObject};
+    use mush_store::{FieldChange, Kind};
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
     let id = store
-        .create_object(&NewObject {
-            kind: Kind::Thing,
-            name: "Counter".into(),
-            owner: Some(Dbref(1)),
-            location: None,
-            home: None,
-            destination: None,
-            flags: Vec::new(),
-            password_hash: String::new(),
-        })
+        .create_object(&new_object(Kind::Thing, "Counter", None))
         .await
         .expect("create")
         .expect("created");
@@ -1069,6 +1060,7 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
             semaphore: sem.map(|a| (20, a.to_string())),
             body: format!("body of {id}"),
             quota: QUOTA,
+            after: Vec::new(),
         })
     };
     let ids =
@@ -1274,23 +1266,13 @@ async fn queue_entries_are_added_once_leased_and_finished_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_apply_several_objects_at_once_or_not_at_all() {
     use mush_store::{
-        Commit, Committed, Dbref, FieldChange, Index, IndexChange, Kind, NameChange, NewObject,
-        torn,
+        Commit, Committed, Dbref, FieldChange, Index, IndexChange, Kind, NameChange, torn,
     };
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
     let make = async |kind: Kind, name: &str, location: Option<Dbref>| {
         store
-            .create_object(&NewObject {
-                kind,
-                name: name.into(),
-                owner: Some(Dbref(1)),
-                location,
-                home: None,
-                destination: None,
-                flags: Vec::new(),
-                password_hash: String::new(),
-            })
+            .create_object(&new_object(kind, name, location))
             .await
             .expect("create")
             .expect("created")
@@ -1464,4 +1446,128 @@ fn pick<'a>(
     held: &[&'a mush_store::Object],
 ) -> Option<Option<&'a mush_store::Object>> {
     held.iter().find(|o| o.id == id).map(|o| Some(*o))
+}
+
+/// A batch of queued entries finishes together with the world writes of their runs, in
+/// one script: all of it or none of it. An entry gone meanwhile, or an object changed
+/// since the batch read it, leaves both the world and the queue as they were; what the
+/// queue reports (a run-away owner and object) comes back as numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
+    use mush_store::{BatchFinished, Commit, FieldChange, Kind, NewEntry, QueueChange};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let counter = store
+        .create_object(&new_object(Kind::Thing, "Counter", None))
+        .await
+        .expect("create")
+        .expect("created");
+    let entry = |id: &str, quota: u64| {
+        QueueChange::Add(NewEntry {
+            id: id.into(),
+            executor: 20,
+            owner: 5,
+            delay_ms: Some(0),
+            semaphore: None,
+            body: format!("body of {id}"),
+            quota,
+            after: Vec::new(),
+        })
+    };
+    let read = async || store.object(counter).await.expect("read").expect("exists");
+    let write = |version: u64, value: &str| Commit {
+        reads: vec![(counter, version)],
+        writes: vec![(counter, vec![FieldChange::Set("a:N".into(), value.into())])],
+        ..Commit::default()
+    };
+    store
+        .queue_apply(&[entry("a", 100), entry("b", 100)])
+        .await
+        .expect("add");
+    let claimed = store.queue_claim(10, 5_000).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+
+    // Both entries run, one of them queued a child: one script writes, finishes, adds.
+    let v0 = read().await.version;
+    // The child carries what the batch wrote, for the pod that runs it.
+    let mut child = [entry("a/0", 100)];
+    if let QueueChange::Add(new) = &mut child[0] {
+        new.after = vec![(counter.0, v0 + 1)];
+    }
+    let done = store
+        .queue_finish_batch(&write(v0, "1"), &[("a", &child[..]), ("b", &[])])
+        .await
+        .expect("batch");
+    let BatchFinished::Done(applied) = done else {
+        panic!("not applied: {done:?}");
+    };
+    assert!(applied.finished);
+    assert_eq!(
+        read().await.attributes.get("N").map(String::as_str),
+        Some("1")
+    );
+    let claimed = store.queue_claim(10, 5_000).await.expect("claim");
+    let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["a/0"]);
+    assert_eq!(claimed[0].after, [(counter.0, v0 + 1)]);
+    assert_eq!(read().await.version, v0 + 1);
+
+    // The same batch again (a pod whose lease ran out): its entries are gone, nothing
+    // is written.
+    let v1 = read().await.version;
+    assert_eq!(
+        store
+            .queue_finish_batch(&write(v1, "2"), &[("a", &[]), ("b", &[])])
+            .await
+            .expect("again"),
+        BatchFinished::Gone("a".into())
+    );
+    assert_eq!(read().await.version, v1);
+
+    // A batch that read the counter before another writer: nothing written, the entry
+    // still queued for the batch's next try.
+    store
+        .set_attribute(counter, "X", "elsewhere")
+        .await
+        .expect("other writer");
+    assert_eq!(
+        store
+            .queue_finish_batch(&write(v1, "3"), &[("a/0", &[])])
+            .await
+            .expect("stale"),
+        BatchFinished::Stale(counter)
+    );
+    assert_eq!(store.queue_len().await.expect("len"), 1);
+    let v2 = read().await.version;
+    let over: Vec<QueueChange> = (0..3).map(|n| entry(&format!("a/0/{n}"), 2)).collect();
+    let done = store
+        .queue_finish_batch(&write(v2, "3"), &[("a/0", &over[..])])
+        .await
+        .expect("runaway");
+    let BatchFinished::Done(applied) = done else {
+        panic!("not applied: {done:?}");
+    };
+    assert_eq!(applied.runaway, [(5, 20)], "owner 5's object 20 ran away");
+    assert_eq!(
+        read().await.attributes.get("N").map(String::as_str),
+        Some("3")
+    );
+}
+
+/// A new object owned by #1, with nothing else set.
+fn new_object(
+    kind: mush_store::Kind,
+    name: &str,
+    location: Option<mush_store::Dbref>,
+) -> mush_store::NewObject {
+    mush_store::NewObject {
+        kind,
+        name: name.into(),
+        owner: Some(mush_store::Dbref(1)),
+        location,
+        home: None,
+        destination: None,
+        flags: Vec::new(),
+        password_hash: String::new(),
+    }
 }

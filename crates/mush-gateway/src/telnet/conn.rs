@@ -102,7 +102,7 @@ pub(crate) async fn serve(
                         ClientOut::Text { text, prompt } => write_text(&mut out, &text, prompt, &options),
                         ClientOut::Close { text } => {
                             write_text(&mut out, &text, false, &options);
-                            close = Some("closed by the game");
+                            close = Some(mush_rpc::CLOSED_BY_GAME);
                             break;
                         }
                         ClientOut::State { logged_in: now } => logged_in = now,
