@@ -291,7 +291,11 @@ async fn bootstrap_world(
             };
             let master = store.create_object(&master).await?;
             if master != Some(settings.master_room) {
-                tracing::warn!(?master, "the master room is not where the settings say");
+                tracing::info!(
+                    ?master,
+                    configured = %settings.master_room,
+                    "the settings name another master room than the one a new world makes"
+                );
             }
             store
                 .set_field(

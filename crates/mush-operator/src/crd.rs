@@ -216,6 +216,16 @@ pub struct GameSpec {
     /// CPU and memory of a game container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// The master room's object number: what it holds serves every player (global
+    /// `$`-commands, `@aconnect`s) and it keeps `@function` and `@attribute`
+    /// definitions. A new world makes #2, as TinyMUX's starting database does.
+    #[serde(default = "master_room")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub master_room: i64,
+}
+
+fn master_room() -> i64 {
+    2
 }
 
 impl Default for GameSpec {
@@ -228,6 +238,7 @@ impl Default for GameSpec {
             scale_down_delay_seconds: scale_down_delay(),
             termination_grace_period_seconds: grace(),
             resources: None,
+            master_room: master_room(),
         }
     }
 }

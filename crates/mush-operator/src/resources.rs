@@ -153,6 +153,10 @@ pub fn config_map(shard: &MushShard) -> ConfigMap {
             .to_owned(),
         ),
         ("MUSH_NAME".to_owned(), shard.name_any()),
+        (
+            "MUSH_MASTER_ROOM".to_owned(),
+            spec.game.master_room.to_string(),
+        ),
     ]);
     if let Some(endpoints) = &spec.redis.endpoints {
         data.insert("MUSH_REDIS".to_owned(), endpoints.join(","));
@@ -617,7 +621,18 @@ mod tests {
         assert_eq!(data["MUSH_PREFIX"], "w1");
         assert_eq!(data["MUSH_NATS"], "nats://nats:4222");
         assert_eq!(data["MUSH_LOG_FORMAT"], "json");
+        assert_eq!(
+            data["MUSH_MASTER_ROOM"], "2",
+            "TinyMUX's master room by default"
+        );
         let before = config_hash(&config, &shard.spec.env);
+        shard.spec.game.master_room = 40;
+        assert_eq!(
+            config_map(&shard).data.expect("data")["MUSH_MASTER_ROOM"],
+            "40"
+        );
+        assert_ne!(before, config_hash(&config_map(&shard), &shard.spec.env));
+        shard.spec.game.master_room = 2;
         shard.spec.nats.url = Some("nats://other:4222".into());
         assert_ne!(before, config_hash(&config_map(&shard), &shard.spec.env));
         shard.spec.env.push(env_var("MUSH_GOD_PASSWORD", "x"));

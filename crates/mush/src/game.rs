@@ -44,6 +44,11 @@ pub struct GameArgs {
     /// for instance `ANSI`; as in TinyMUX, every player may build without one).
     #[arg(long, env = "MUSH_NEW_PLAYER_FLAGS", default_value = "")]
     pub new_player_flags: String,
+    /// The master room's object number (TinyMUX's `master_room`): the `$`-commands of
+    /// what it holds serve every player, its objects' `@aconnect`s run for everyone, and
+    /// it keeps the `@function` and `@attribute` definitions. A new world makes #2.
+    #[arg(long, env = "MUSH_MASTER_ROOM", default_value_t = 2)]
+    pub master_room: u64,
     /// Argon2 memory cost of new password hashes, KiB.
     #[arg(long, env = "MUSH_PASSWORD_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub password_memory_kib: u32,
@@ -97,7 +102,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
                 .map(str::to_uppercase)
                 .collect(),
             start_room: Dbref(0),
-            master_room: Dbref(2),
+            master_room: Dbref(args.master_room),
         },
         password_cost: PasswordCost {
             memory_kib: args.password_memory_kib,
