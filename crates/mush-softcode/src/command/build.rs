@@ -1,6 +1,6 @@
 //! Building: `@create`, `@dig`, `@tel`, `@parent`, `@chzone`, `@name`.
 
-use super::{Command, Input, split_eq, target, tell};
+use super::{Command, Input, found, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{controls, owner_of, room_of};
 use crate::world::{Change, Kind, Miss, NOTHING};
@@ -146,16 +146,15 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "Permission denied.");
         return Ok(());
     }
-    let to = match crate::functions::objects::resolve(ev, me, &dest)? {
-        Ok(to) => to,
-        Err(e) if e.starts_with("#-2") => {
-            tell(ev, frame, "I don't know which destination you mean!");
-            return Ok(());
-        }
-        Err(_) => {
-            tell(ev, frame, "No match.");
-            return Ok(());
-        }
+    let lookup = crate::functions::objects::resolve(ev, me, &dest)?;
+    let Some(to) = found(
+        ev,
+        frame,
+        lookup,
+        "I don't know which destination you mean!",
+        "No match.",
+    ) else {
+        return Ok(());
     };
     if id == to {
         tell(ev, frame, "Bad destination.");

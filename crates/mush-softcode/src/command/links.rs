@@ -1,6 +1,6 @@
 //! Exits, links, players and owners: `@open`, `@link`, `@unlink`, `@pcreate`, `@chown`.
 
-use super::{Command, Input, split_eq, target, tell};
+use super::{Command, Input, found, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{
     Scope, controls, display_name, named, owner_of, resolve, resolve_in, room_of,
@@ -329,16 +329,15 @@ fn chown(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         player: chown_any,
         ..Scope::default()
     };
-    let id = match resolve_in(ev, me, &what, scope)? {
-        Ok(id) => id,
-        Err(e) if e.starts_with("#-2") => {
-            tell(ev, frame, "I don't know which you mean!");
-            return Ok(());
-        }
-        Err(_) => {
-            tell(ev, frame, "You don't have that!");
-            return Ok(());
-        }
+    let lookup = resolve_in(ev, me, &what, scope)?;
+    let Some(id) = found(
+        ev,
+        frame,
+        lookup,
+        "I don't know which you mean!",
+        "You don't have that!",
+    ) else {
+        return Ok(());
     };
     let Some(owner) = new_owner else {
         tell(ev, frame, "I couldn't find that player.");
@@ -482,16 +481,15 @@ fn boot(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         player: true,
         ..Scope::default()
     };
-    let id = match resolve_in(ev, me, &text, scope)? {
-        Ok(id) => id,
-        Err(e) if e.starts_with("#-2") => {
-            tell(ev, frame, "I don't know which one you mean!");
-            return Ok(());
-        }
-        Err(_) => {
-            tell(ev, frame, "I don't see that here.");
-            return Ok(());
-        }
+    let lookup = resolve_in(ev, me, &text, scope)?;
+    let Some(id) = found(
+        ev,
+        frame,
+        lookup,
+        "I don't know which one you mean!",
+        "I don't see that here.",
+    ) else {
+        return Ok(());
     };
     let Some(victim) = ev.world.object(id)? else {
         return Ok(());

@@ -2,7 +2,7 @@
 //! `(#n)`, in the lock attribute the switch names (see [`crate::lock`]); `obj/attr` instead
 //! locks or unlocks one attribute against changes by others.
 
-use super::{Command, Input, split_eq, target, tell};
+use super::{Command, Input, found, split_eq, target, tell};
 use crate::eval::{Eval, Frame, R};
 use crate::functions::objects::{controls, owner_of, resolve};
 use crate::lock::{DEFAULT_LOCK, Key, KeyError, lock_attr};
@@ -95,16 +95,16 @@ fn lock(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     if let Some((obj, attr)) = name.split_once('/') {
         return attribute_lock(ev, frame, obj, attr, true);
     }
-    let thing = match resolve(ev, frame.executor, &name)? {
-        Ok(id) => id,
-        Err(e) if e.starts_with("#-2") => {
-            tell(ev, frame, "I don't know which one you want to lock!");
-            return Ok(());
-        }
-        Err(_) => {
-            tell(ev, frame, "I don't see what you want to lock!");
-            return Ok(());
-        }
+    let lookup = resolve(ev, frame.executor, &name)?;
+    let ambiguous = "I don't know which one you want to lock!";
+    let Some(thing) = found(
+        ev,
+        frame,
+        lookup,
+        ambiguous,
+        "I don't see what you want to lock!",
+    ) else {
+        return Ok(());
     };
     if !controls(ev, frame.executor, thing)? {
         tell(ev, frame, "You can't lock that!");

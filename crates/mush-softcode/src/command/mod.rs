@@ -142,6 +142,28 @@ pub fn tell(ev: &mut Eval<'_>, frame: &Frame<'_>, text: impl Into<String>) {
     ev.emits.push(Emit::To(frame.executor, text.into()));
 }
 
+/// What a lookup found, or `None` after telling the player the command's own message for
+/// an ambiguous name (`#-2`) or for nothing found (TinyMUX words them per command).
+pub fn found(
+    ev: &mut Eval<'_>,
+    frame: &Frame<'_>,
+    lookup: Result<Dbref, &str>,
+    ambiguous: &str,
+    missing: &str,
+) -> Option<Dbref> {
+    match lookup {
+        Ok(id) => Some(id),
+        Err(e) if e.starts_with("#-2") => {
+            tell(ev, frame, ambiguous);
+            None
+        }
+        Err(_) => {
+            tell(ev, frame, missing);
+            None
+        }
+    }
+}
+
 /// What a line became.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ran {

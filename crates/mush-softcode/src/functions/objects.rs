@@ -290,13 +290,7 @@ pub fn resolve_in(
         });
     }
     let (exact, partial) = matches_among(ev, candidates, &lower)?;
-    Ok(match (exact.as_slice(), partial.as_slice()) {
-        ([one], _) => Ok(*one),
-        ([_, _, ..], _) => Err("#-2 AMBIGUOUS MATCH"),
-        ([], [one]) => Ok(*one),
-        ([], []) => Err("#-1 NO MATCH"),
-        _ => Err("#-2 AMBIGUOUS MATCH"),
-    })
+    Ok(verdict(&exact, &partial))
 }
 
 /// True when `id` is within reach of `looker` without the `long_fingers` power: the
@@ -368,13 +362,18 @@ pub fn resolve(ev: &mut Eval<'_>, looker: Dbref, text: &str) -> R<Result<Dbref, 
     {
         exact.push(here);
     }
-    Ok(match (exact.as_slice(), partial.as_slice()) {
+    Ok(verdict(&exact, &partial))
+}
+
+/// One exact match wins, else one partial match; more than one is ambiguous.
+fn verdict(exact: &[Dbref], partial: &[Dbref]) -> Result<Dbref, &'static str> {
+    match (exact, partial) {
         ([one], _) => Ok(*one),
         ([_, _, ..], _) => Err("#-2 AMBIGUOUS MATCH"),
         ([], [one]) => Ok(*one),
         ([], []) => Err("#-1 NO MATCH"),
         _ => Err("#-2 AMBIGUOUS MATCH"),
-    })
+    }
 }
 
 /// The candidates whose name matches `lower` exactly, and those it matches a word-prefix
