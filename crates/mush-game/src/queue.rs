@@ -360,10 +360,10 @@ async fn run_claimed(engine: &Arc<Engine>, claimed: Vec<Claimed>) -> Result<(), 
         }
     }
     idle.flush(engine).await;
+    for (entry, _) in &jobs {
+        engine.cache.catch_up(&entry.after);
+    }
     while !jobs.is_empty() {
-        for (entry, _) in &jobs {
-            engine.cache.catch_up(&entry.after);
-        }
         let queued: Vec<crate::softcode::Queued<'_>> = jobs
             .iter()
             .map(|(entry, job)| crate::softcode::Queued {
@@ -568,10 +568,7 @@ async fn run_entry(
     entry: &Claimed,
 ) -> Result<(Vec<QueueOp>, Vec<(u64, u64)>), StoreError> {
     match serde_json::from_str::<Job>(&entry.body) {
-        Ok(job) => {
-            engine.cache.catch_up(&entry.after);
-            execute(engine, &job, &entry.id, entry.timed_out.clone()).await
-        }
+        Ok(job) => execute(engine, &job, &entry.id, entry.timed_out.clone()).await,
         Err(error) => {
             // Nothing can ever run it: it is finished with nothing, so it does not come back.
             tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");

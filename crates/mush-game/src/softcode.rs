@@ -693,16 +693,11 @@ pub(crate) async fn run_batch(
         let stale = match torn(&snapshot) {
             Some(stale) => stale,
             None => {
-                let mut prepared = match prepare(engine, &snapshot, None).await {
+                let prepared = match prepare(engine, &snapshot, None).await {
                     Ok(prepared) => prepared,
                     Err(Stopped::Store(error)) => return Err(error),
                     Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
                 };
-                if snapshot.kept.writes.is_empty() {
-                    // Nothing written: what the jobs read needs no check, as for any
-                    // command that only reads.
-                    prepared.commit.reads.clear();
-                }
                 let entries = finish(&runs, &prepared.after);
                 let entries: Vec<(&str, &[QueueChange])> = entries
                     .iter()
@@ -1125,13 +1120,16 @@ async fn prepare(
         }
     }
     // Every object the run read, at the version it read: a decision taken on a copy
-    // another pod has since changed is taken again.
-    commit.reads = snapshot
-        .raw
-        .iter()
-        .filter_map(|(id, object)| Some((from_i64(*id)?, object.version)))
-        .collect();
-    commit.reads.sort_unstable();
+    // another pod has since changed is taken again. What only reads needs no check (it
+    // answers from its snapshot, kept whole by `torn`), so nothing is sent for it.
+    if !writes.is_empty() {
+        commit.reads = snapshot
+            .raw
+            .iter()
+            .filter_map(|(id, object)| Some((from_i64(*id)?, object.version)))
+            .collect();
+        commit.reads.sort_unstable();
+    }
     commit.at = Some((mush_store::now_ms() / 1000) as i64);
     // A command that changed one object (most do) keeps what it made of it in the cache,
     // so the next command on it needs no read from Redis.

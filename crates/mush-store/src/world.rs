@@ -398,27 +398,6 @@ impl Store {
             .map_err(StoreError::redis("allocate", key))
     }
 
-    /// Creates object `id` with `changes` (its fields) unless it exists; true if created.
-    /// With the object numbers of [`Store::allocate_for`], a command that creates runs any
-    /// number of times and creates once.
-    pub async fn create_if_absent(
-        &self,
-        id: Dbref,
-        mark: Option<&str>,
-        changes: &[FieldChange],
-    ) -> Result<bool, StoreError> {
-        let commit = Commit {
-            mark: mark.map(str::to_string),
-            creates: vec![(id, changes.to_vec())],
-            ..Commit::default()
-        };
-        match self.commit(&commit).await {
-            Ok(Committed::Applied) => Ok(true),
-            Ok(_) | Err(StoreError::ObjectExists(_)) => Ok(false),
-            Err(error) => Err(error),
-        }
-    }
-
     /// Allocates the next dbref. The first call returns #0.
     async fn allocate(&self) -> Result<Dbref, StoreError> {
         let next: i64 = redis::cmd("INCR")

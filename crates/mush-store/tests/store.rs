@@ -1012,17 +1012,18 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
         ]
     };
     let mark = Some("5:2");
-    assert!(
-        store
-            .create_if_absent(first, mark, &named("Made"))
-            .await
-            .expect("create")
+    let create = |name: &str| mush_store::Commit {
+        mark: mark.map(str::to_string),
+        creates: vec![(first, named(name))],
+        ..mush_store::Commit::default()
+    };
+    assert_eq!(
+        store.commit(&create("Made")).await.expect("create"),
+        mush_store::Committed::Applied
     );
-    assert!(
-        !store
-            .create_if_absent(first, mark, &named("Again"))
-            .await
-            .expect("again")
+    assert_eq!(
+        store.commit(&create("Again")).await.expect("again"),
+        mush_store::Committed::AlreadyApplied
     );
     let made = store.object(first).await.expect("read").expect("made");
     assert_eq!(
