@@ -274,6 +274,10 @@ struct Summary {
     disconnects: usize,
     /// Pages delivered to their targets (each page is a journalled command).
     pages: u64,
+    /// Pages whose sender was answered but which never reached their target (output to
+    /// another player, lost if a pod died between its journal and its output and the
+    /// journal did not send it again).
+    pages_lost: u64,
     /// Fault to each player's first answer after it: p50, p99, max.
     recovery: Option<(Duration, Duration, Duration)>,
     /// Players who lost commands, with the numbers lost (first few).
@@ -293,10 +297,21 @@ impl Summary {
             out_of_order: 0,
             disconnects: 0,
             pages: 0,
+            pages_lost: 0,
             recovery: None,
             lost_by: Vec::new(),
         };
         let mut recoveries = Vec::new();
+        for (i, typist) in typists.iter().enumerate() {
+            let partner = lock(&typists[(i + 1) % typists.len()].seen).pages.clone();
+            let seen = lock(&typist.seen);
+            summary.pages_lost += seen
+                .answers
+                .keys()
+                .filter(|n| *n % 3 == 0)
+                .filter(|n| !partner.contains_key(&format!("chaos-{}-{n}", typist.name)))
+                .count() as u64;
+        }
         for typist in typists {
             let seen = lock(&typist.seen);
             summary.sent += seen.sent;
@@ -341,7 +356,7 @@ impl Summary {
         println!(
             "\n| scenario | players | sent | answered | refused (told to retry) | duplicates | losses | out of order | disconnects | pages delivered | fault -> first answer p50/p99/max ms |\n\
              | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n\
-             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({} lost) | {} |",
             self.scenario,
             self.players,
             self.sent,
@@ -352,6 +367,7 @@ impl Summary {
             self.out_of_order,
             self.disconnects,
             self.pages,
+            self.pages_lost,
             recovery
         );
     }
@@ -380,6 +396,7 @@ impl Summary {
             self.pages > 0,
             "no page arrived: the journalled path was not exercised"
         );
+        assert_eq!(self.pages_lost, 0, "pages lost: {self:?}");
     }
 }
 

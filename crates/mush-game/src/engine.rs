@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::Ordering;
 
 use mush_proto::{ConnState, GatewayId, Handle, PodId};
-use mush_rpc::v1::{Ack, Disconnect, Output, PodEvent, SessionMoved, SessionState, pod_event};
+use mush_rpc::v1::{
+    Ack, Addressed, Delivery, Disconnect, Journalled, Output, PodEvent, SessionMoved, SessionState,
+    pod_event,
+};
 use mush_store::{Dbref, Kind, MoveOutcome, Object, Store, StoreError};
 use tokio::sync::mpsc;
 
@@ -112,6 +115,15 @@ pub struct Engine {
     pub(crate) settings: GameSettings,
     pub(crate) metrics: GameMetrics,
     gateways: RwLock<HashMap<GatewayId, GatewayTx>>,
+    /// Output for gateways with no stream here yet (this pod just started and the gateway
+    /// has not dialled it) or for the moment (its stream broke and it is re-attaching):
+    /// sent when the stream comes, so queued work a new pod runs at once reaches players.
+    waiting: Mutex<HashMap<GatewayId, Waiting>>,
+    /// Parcels sent and waiting for their gateways' confirmation (see
+    /// [`mush_store::Parcel`]): by id, when sent and the gateways still to confirm.
+    unconfirmed: Mutex<HashMap<String, (Instant, Vec<GatewayId>)>>,
+    /// Parcels every gateway confirmed, to remove from the outbox.
+    pub(crate) confirmed: Mutex<Vec<String>>,
     handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
     /// Session workers by handle, with a generation so an ending worker never removes the
     /// entry of a newer worker for the same handle (a session opened here again).
@@ -124,6 +136,35 @@ pub struct Engine {
     /// Wakes this pod's queue worker when a command here queued work due at once, so a
     /// `$`-command runs without waiting for the worker's next look at the queue.
     pub(crate) queue_wake: tokio::sync::Notify,
+}
+
+/// Output held for one gateway without a stream here.
+struct Waiting {
+    since: Instant,
+    events: std::collections::VecDeque<PodEvent>,
+}
+
+/// How long output waits for its gateway's stream: a gateway dials a new pod within a
+/// second or two, and re-attaches within its grace period or is gone with its sockets.
+const HOLD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Waiting {
+    /// Keeps `event`; returns how many events were dropped to do so (all of them once
+    /// the gateway stayed away too long, or the oldest when the queue is full).
+    fn hold(&mut self, event: PodEvent) -> usize {
+        let mut dropped = 0;
+        if self.since.elapsed() > HOLD_FOR {
+            dropped = self.events.len();
+            self.events.clear();
+            self.since = Instant::now();
+        }
+        if self.events.len() >= GATEWAY_QUEUE {
+            self.events.pop_front();
+            dropped += 1;
+        }
+        self.events.push_back(event);
+        dropped
+    }
 }
 
 /// How long one WHO listing is shared between viewers.
@@ -178,6 +219,9 @@ impl Engine {
             settings,
             metrics,
             gateways: RwLock::new(HashMap::new()),
+            waiting: Mutex::new(HashMap::new()),
+            unconfirmed: Mutex::new(HashMap::new()),
+            confirmed: Mutex::new(Vec::new()),
             handle_gateways: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -211,11 +255,20 @@ impl Engine {
         lock(&self.sessions).len()
     }
 
+    /// Makes `tx` the stream to `gateway`, after sending it what was held for the gateway
+    /// (under the write lock, so nothing sent meanwhile can overtake or be left behind).
     pub(crate) fn attach_gateway(&self, gateway: GatewayId, tx: GatewayTx) {
-        self.gateways
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(gateway, tx);
+        let mut gateways = self.gateways.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = lock(&self.waiting).remove(&gateway) {
+            let count = held.events.len();
+            for event in held.events {
+                if tx.try_send(event).is_err() {
+                    self.metrics.output_dropped.inc();
+                }
+            }
+            tracing::info!(%gateway, count, "sent output held for the gateway");
+        }
+        gateways.insert(gateway, tx);
     }
 
     pub(crate) fn detach_gateway(&self, gateway: &GatewayId, tx: &GatewayTx) {
@@ -226,6 +279,81 @@ impl Engine {
         {
             gateways.remove(gateway);
         }
+    }
+
+    /// Runs `f`, holding back what it sends to gateways; returns its result and those
+    /// events, in order, for the caller to send as a parcel.
+    pub(crate) async fn collect<T>(
+        &self,
+        f: impl std::future::Future<Output = T>,
+    ) -> (T, Vec<(GatewayId, pod_event::Kind)>) {
+        OUTBOX
+            .scope(RefCell::new(Held::default()), async {
+                let value = f.await;
+                (value, OUTBOX.with(RefCell::take).events)
+            })
+            .await
+    }
+
+    /// Sends `events` as deliveries under `id`, one per gateway (its events in order).
+    /// A gateway passes on an id once, so the same parcel may be sent again safely. With
+    /// `confirm`, the gateways confirm it and, once all have, its id joins
+    /// [`Engine::confirmed`] (at once if nobody is to receive anything).
+    pub(crate) fn send_parcel(
+        &self,
+        id: &str,
+        events: Vec<(GatewayId, pod_event::Kind)>,
+        confirm: bool,
+    ) {
+        let mut by_gateway: Vec<(GatewayId, Vec<PodEvent>)> = Vec::new();
+        for (gateway, kind) in events {
+            let event = PodEvent { kind: Some(kind) };
+            match by_gateway.iter_mut().find(|(g, _)| *g == gateway) {
+                Some((_, events)) => events.push(event),
+                None => by_gateway.push((gateway, vec![event])),
+            }
+        }
+        if confirm {
+            if by_gateway.is_empty() {
+                lock(&self.confirmed).push(id.to_owned());
+            } else {
+                let waiting_for = by_gateway.iter().map(|(g, _)| g.clone()).collect();
+                lock(&self.unconfirmed).insert(id.to_owned(), (Instant::now(), waiting_for));
+            }
+        }
+        for (gateway, events) in by_gateway {
+            self.to_gateway(
+                &gateway,
+                pod_event::Kind::Delivery(Delivery {
+                    id: id.to_owned(),
+                    confirm,
+                    events,
+                }),
+            );
+        }
+    }
+
+    /// A gateway confirmed these parcels.
+    pub(crate) fn delivered(&self, gateway: &GatewayId, ids: Vec<String>) {
+        let mut unconfirmed = lock(&self.unconfirmed);
+        for id in ids {
+            if let Some((_, waiting_for)) = unconfirmed.get_mut(&id) {
+                waiting_for.retain(|g| g != gateway);
+                if waiting_for.is_empty() {
+                    unconfirmed.remove(&id);
+                    lock(&self.confirmed).push(id);
+                }
+            }
+        }
+    }
+
+    /// Forgets parcels unconfirmed for longer than `age` (their gateway is gone; the
+    /// outbox delivers them again or drops them); returns how many.
+    pub(crate) fn forget_unconfirmed(&self, age: Duration) -> usize {
+        let mut unconfirmed = lock(&self.unconfirmed);
+        let before = unconfirmed.len();
+        unconfirmed.retain(|_, (sent, _)| sent.elapsed() < age);
+        before - unconfirmed.len()
     }
 
     /// True while a stream from this gateway is attached.
@@ -239,6 +367,7 @@ impl Engine {
     /// Closes every session of a gateway that is gone for good (its sockets died with it):
     /// the players leave the world with the usual announcement.
     pub(crate) fn close_sessions_of(&self, gateway: &GatewayId) -> usize {
+        lock(&self.waiting).remove(gateway);
         let handles: Vec<Handle> = lock(&self.handle_gateways)
             .iter()
             .filter(|(_, g)| *g == gateway)
@@ -443,7 +572,7 @@ impl Engine {
                     }
                     reply.push_str(&output.text);
                 }
-                event if event_handle(&event) == own => own_events.push(event),
+                event if event_handle(&event) == Some(own) => own_events.push(event),
                 event => others.push((gateway, event)),
             }
         }
@@ -454,15 +583,14 @@ impl Engine {
                 .map(|(s, r)| (*s, r.as_str()))
                 .collect();
             replies.push((seq, &reply));
-            self.journal(session, seq, &replies, acked).await;
+            self.journal(session, seq, &replies, &encode_others(&others), acked)
+                .await;
             session.unjournalled.clear();
         } else {
             self.metrics.unjournalled.inc();
             session.unjournalled.push((seq, reply.clone()));
         }
-        for (gateway, event) in others {
-            self.to_gateway(&gateway, event);
-        }
+        self.send_parcel(&command_id(session.handle, seq), others, false);
         let size = reply.len();
         self.ack(session, seq, reply);
         for event in own_events {
@@ -474,7 +602,14 @@ impl Engine {
     /// Writes the command to the journal, waiting out a Redis failover (the player is told
     /// once). After [`JOURNAL_PATIENCE`] it gives up, logged and counted: the command is
     /// answered anyway, and would run again only if this pod died before the answer left.
-    async fn journal(&self, session: &Session, seq: u64, replies: &[(u64, &str)], acked: u64) {
+    async fn journal(
+        &self,
+        session: &Session,
+        seq: u64,
+        replies: &[(u64, &str)],
+        others: &[u8],
+        acked: u64,
+    ) {
         let handle = session.handle;
         let mut told = false;
         let written = self
@@ -482,7 +617,7 @@ impl Engine {
                 || async {
                     match self
                         .store
-                        .commit_commands(handle, seq, replies, acked)
+                        .commit_commands(handle, seq, replies, others, acked)
                         .await
                     {
                         // A closed connection needs no journal.
@@ -514,6 +649,19 @@ impl Engine {
                 tracing::error!(%handle, seq, %error, "journalled reply unreadable; acknowledging without it");
                 None
             });
+        // Its output to others goes again too, under the same id: a gateway that passed
+        // it on before drops the copy, and one that never got it (this command's pod died
+        // between its journal and its output) passes it on now.
+        let others = self
+            .patiently(|| self.store.committed_others(handle, seq), || {})
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%handle, seq, %error, "journalled output unreadable; not sent again");
+                Vec::new()
+            });
+        if !others.is_empty() {
+            self.send_parcel(&command_id(handle, seq), decode_others(&others), false);
+        }
         self.ack(session, seq, reply.unwrap_or_default());
     }
 
@@ -772,17 +920,23 @@ impl Engine {
             }
         });
         let Some(event) = event else { return };
-        let tx = self
-            .gateways
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(gateway)
-            .cloned();
-        let Some(tx) = tx else {
-            tracing::warn!(%gateway, "no stream to gateway; output dropped");
-            self.metrics.output_dropped.inc();
+        let gateways = self.gateways.read().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = gateways.get(gateway).cloned() else {
+            // Held under the read lock: an attach (write lock) either sent it or comes after.
+            let dropped = lock(&self.waiting)
+                .entry(gateway.clone())
+                .or_insert_with(|| Waiting {
+                    since: Instant::now(),
+                    events: Default::default(),
+                })
+                .hold(PodEvent { kind: Some(event) });
+            if dropped > 0 {
+                tracing::warn!(%gateway, dropped, "no stream to gateway for too long; held output dropped");
+                self.metrics.output_dropped.inc_by(dropped as u64);
+            }
             return;
         };
+        drop(gateways);
         if tx.try_send(PodEvent { kind: Some(event) }).is_err() {
             tracing::warn!(%gateway, "gateway stream full or closed; output dropped");
             self.metrics.output_dropped.inc();
@@ -966,14 +1120,55 @@ fn output_event(handle: Handle, text: &str) -> pod_event::Kind {
     })
 }
 
-/// The session an event is for.
-fn event_handle(event: &pod_event::Kind) -> u64 {
+/// The delivery id of command `seq` of a session's output to others.
+fn command_id(handle: Handle, seq: u64) -> String {
+    format!("c:{}:{seq}", handle.0)
+}
+
+/// A command's output to others, as the journal keeps it.
+fn encode_others(others: &[(GatewayId, pod_event::Kind)]) -> Vec<u8> {
+    if others.is_empty() {
+        return Vec::new();
+    }
+    let journalled = Journalled {
+        events: others
+            .iter()
+            .map(|(gateway, kind)| Addressed {
+                gateway: gateway.to_string(),
+                event: Some(PodEvent {
+                    kind: Some(kind.clone()),
+                }),
+            })
+            .collect(),
+    };
+    mush_rpc::Message::encode_to_vec(&journalled)
+}
+
+/// The journal's output to others, decoded; what cannot be read is left out (logged).
+fn decode_others(bytes: &[u8]) -> Vec<(GatewayId, pod_event::Kind)> {
+    let journalled = match <Journalled as mush_rpc::Message>::decode(bytes) {
+        Ok(journalled) => journalled,
+        Err(error) => {
+            tracing::error!(%error, "journalled output unreadable; not sent again");
+            return Vec::new();
+        }
+    };
+    journalled
+        .events
+        .into_iter()
+        .filter_map(|a| Some((GatewayId::new(a.gateway).ok()?, a.event?.kind?)))
+        .collect()
+}
+
+/// The session an event is for (a delivery's events may be for several).
+fn event_handle(event: &pod_event::Kind) -> Option<u64> {
     match event {
-        pod_event::Kind::Ack(e) => e.handle,
-        pod_event::Kind::Output(e) => e.handle,
-        pod_event::Kind::Disconnect(e) => e.handle,
-        pod_event::Kind::Moved(e) => e.handle,
-        pod_event::Kind::State(e) => e.handle,
+        pod_event::Kind::Ack(e) => Some(e.handle),
+        pod_event::Kind::Output(e) => Some(e.handle),
+        pod_event::Kind::Disconnect(e) => Some(e.handle),
+        pod_event::Kind::Moved(e) => Some(e.handle),
+        pod_event::Kind::State(e) => Some(e.handle),
+        pod_event::Kind::Delivery(_) => None,
     }
 }
 

@@ -30,6 +30,11 @@ pub struct GameMetrics {
     pub unjournalled: Counter,
     /// Sessions this pod handed to emptier pods when a rebalance was asked for.
     pub rebalanced: Counter,
+    /// Output parcels of queued work sent again (their pod died before the gateways
+    /// confirmed them).
+    pub parcels_resent: Counter,
+    /// Output parcels dropped: unconfirmed for a minute, or unreadable.
+    pub parcels_dropped: Counter,
 }
 
 impl GameMetrics {
@@ -46,6 +51,8 @@ impl GameMetrics {
             journal_answers: Counter::default(),
             unjournalled: Counter::default(),
             rebalanced: Counter::default(),
+            parcels_resent: Counter::default(),
+            parcels_dropped: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -93,6 +100,16 @@ impl GameMetrics {
             "rebalanced_sessions",
             "Sessions handed to emptier pods by a rebalance",
             metrics.rebalanced.clone(),
+        );
+        sub.register(
+            "parcels_resent",
+            "Output parcels of queued work sent again after their pod died",
+            metrics.parcels_resent.clone(),
+        );
+        sub.register(
+            "parcels_dropped",
+            "Output parcels dropped (unconfirmed for a minute, or unreadable)",
+            metrics.parcels_dropped.clone(),
         );
         metrics
     }

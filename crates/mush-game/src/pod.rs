@@ -140,6 +140,10 @@ impl Pod {
         tracing::info!(pod = %info.id, addr = %info.addr, "game pod serving");
         // Every pod runs the shard's queued softcode, whichever pod queued it.
         let (stop_queue, queue_stopped) = tokio::sync::watch::channel(false);
+        let mut outbox = tokio::spawn(crate::queue::outbox(
+            self.engine.clone(),
+            queue_stopped.clone(),
+        ));
         let mut queue = tokio::spawn(crate::queue::worker(self.engine.clone(), queue_stopped));
         if starting {
             // This pod starts the shard: the world's `@startup`s run, once per start.
@@ -204,6 +208,12 @@ impl Pod {
             .is_err()
         {
             queue.abort();
+        }
+        if tokio::time::timeout(Duration::from_secs(2), &mut outbox)
+            .await
+            .is_err()
+        {
+            outbox.abort();
         }
         self.engine.close_streams();
         let _ = stop_server.send(());

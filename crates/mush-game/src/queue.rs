@@ -334,6 +334,74 @@ pub(crate) async fn worker(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
     }
 }
 
+/// How often the outbox loop removes confirmed parcels.
+const OUTBOX_TICK: Duration = Duration::from_millis(100);
+
+/// How often it looks for parcels nobody confirmed (their pod died).
+const OUTBOX_RESCUE: Duration = Duration::from_millis(500);
+
+/// Output older than this is dropped rather than delivered: it would only confuse.
+const PARCEL_MAX_AGE_MS: u64 = 60_000;
+
+/// Keeps the outbox (see [`mush_store::Parcel`]): removes the parcels this pod's gateways
+/// confirmed, and delivers again those whose lease ran out, whichever pod wrote them, until
+/// `stop` says so (then once more, so what was just confirmed is not sent again).
+pub(crate) async fn outbox(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut last_rescue = tokio::time::Instant::now();
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(OUTBOX_TICK) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if stopping {
+            // The last batches' confirmations are a round trip away.
+            tokio::time::sleep(OUTBOX_TICK).await;
+        }
+        let done = std::mem::take(&mut *crate::engine::lock(&engine.confirmed));
+        if let Err(error) = engine.store.outbox_done(&done).await {
+            tracing::warn!(%error, parcels = done.len(), "confirmed output not removed; it is sent again and dropped by the gateways");
+        }
+        if stopping {
+            return;
+        }
+        if last_rescue.elapsed() < OUTBOX_RESCUE {
+            continue;
+        }
+        last_rescue = tokio::time::Instant::now();
+        engine.forget_unconfirmed(Duration::from_millis(PARCEL_MAX_AGE_MS));
+        let parcels = match engine.store.outbox_claim(64).await {
+            Ok(parcels) => parcels,
+            Err(error) => {
+                tracing::debug!(%error, "outbox not read; trying again");
+                continue;
+            }
+        };
+        let mut dropped = Vec::new();
+        for parcel in parcels {
+            let emits = serde_json::from_str::<Vec<mush_softcode::Emit>>(&parcel.body);
+            match emits {
+                Ok(emits) if parcel.age_ms <= PARCEL_MAX_AGE_MS => {
+                    engine.metrics.parcels_resent.inc();
+                    if let Err(error) =
+                        crate::softcode::deliver_parcel(&engine, &parcel.id, &emits, true).await
+                    {
+                        tracing::debug!(%error, id = parcel.id, "output not sent again yet");
+                    }
+                }
+                _ => dropped.push(parcel.id),
+            }
+        }
+        if !dropped.is_empty() {
+            tracing::warn!(
+                parcels = dropped.len(),
+                "output of queued work dropped: unconfirmed for a minute or unreadable"
+            );
+            engine.metrics.parcels_dropped.inc_by(dropped.len() as u64);
+            crate::engine::lock(&engine.confirmed).extend(dropped);
+        }
+    }
+}
+
 /// True when a job asked something of the queue that the next job must already see
 /// (TinyMUX applies a halt or a notify at once).
 fn ordered(ops: &[QueueOp]) -> bool {
@@ -385,19 +453,22 @@ async fn run_claimed(engine: &Arc<Engine>, claimed: Vec<Claimed>) -> Result<(), 
                 .collect()
         };
         match crate::softcode::run_batch(engine, &queued, run, ordered, finish).await? {
-            crate::softcode::Batched::Done { runs, applied } => {
-                let mut tells = Vec::new();
-                for (run, (_, job)) in runs.iter().zip(&jobs) {
-                    match run {
-                        Ok(finished) => {
-                            tells.extend(halt_tells(&finished.queue));
-                            crate::softcode::deliver(engine, finished).await?;
-                        }
-                        Err(why) => {
-                            if let Ok(id) = u64::try_from(job.executor) {
-                                engine.notify(mush_store::Dbref(id), why).await?;
-                            }
-                        }
+            crate::softcode::Batched::Done {
+                runs,
+                applied,
+                parcel,
+            } => {
+                let tells: Vec<i64> = runs
+                    .iter()
+                    .flatten()
+                    .flat_map(|finished| halt_tells(&finished.queue))
+                    .collect();
+                if let Some((id, emits)) = parcel {
+                    // Committed with the finish: if this fails, the outbox sends it later.
+                    if let Err(error) =
+                        crate::softcode::deliver_parcel(engine, &id, &emits, true).await
+                    {
+                        tracing::warn!(%error, id, "output left in the outbox for later");
                     }
                 }
                 report(engine, &tells, &applied).await?;
@@ -522,7 +593,10 @@ async fn execute(
     match run {
         Ok(mut finished) => {
             let ops = std::mem::take(&mut finished.queue);
-            crate::softcode::deliver(engine, &finished).await?;
+            // Run again after its pod died, the job sends the same parcel id: a gateway
+            // that already passed it on drops the copy.
+            crate::softcode::deliver_parcel(engine, &format!("q:{mark}"), finished.emits(), false)
+                .await?;
             Ok((ops, std::mem::take(&mut finished.after)))
         }
         Err(crate::softcode::Stopped::Store(error)) => Err(error),

@@ -111,6 +111,9 @@ fn dispatch(engine: &Arc<Engine>, gateway: &GatewayId, events: Vec<mush_rpc::v1:
             Some(gateway_event::Kind::Close(close)) => {
                 engine.close(Handle(close.handle), close.reason);
             }
+            Some(gateway_event::Kind::Delivered(delivered)) => {
+                engine.delivered(gateway, delivered.ids);
+            }
             Some(gateway_event::Kind::Hello(_)) => {
                 tracing::warn!(%gateway, "repeated Hello ignored");
             }

@@ -528,6 +528,13 @@ pub(crate) struct Finished<T> {
     pub after: Vec<(u64, u64)>,
 }
 
+impl<T> Finished<T> {
+    /// What it sends.
+    pub(crate) fn emits(&self) -> &[Emit] {
+        &self.emits
+    }
+}
+
 /// Who runs a piece of softcode, and with what: a player's command, a description shown to
 /// a looker, a queued job.
 pub(crate) struct Spec<'a> {
@@ -638,7 +645,13 @@ pub(crate) type Run = Result<Finished<()>, String>;
 pub(crate) enum Batched {
     /// The first `runs.len()` jobs ran, their writes committed and their entries finished
     /// together.
-    Done { runs: Vec<Run>, applied: Applied },
+    Done {
+        runs: Vec<Run>,
+        applied: Applied,
+        /// The batch's output, kept in the outbox with its finish: the caller delivers it
+        /// ([`deliver_parcel`]) and the gateways' confirmation removes it.
+        parcel: Option<(String, Vec<Emit>)>,
+    },
     /// This entry is no longer queued (halted, or run by a pod that claimed it after this
     /// one's lease ran out): nothing was written; run the others again without it.
     Gone(String),
@@ -698,7 +711,8 @@ pub(crate) async fn run_batch(
                     Err(Stopped::Store(error)) => return Err(error),
                     Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
                 };
-                let entries = finish(&runs, &prepared.after);
+                let mut entries = finish(&runs, &prepared.after);
+                let parcel = parcel_of(jobs, &runs, &mut entries);
                 let entries: Vec<(&str, &[QueueChange])> = entries
                     .iter()
                     .map(|(id, changes)| (id.as_str(), changes.as_slice()))
@@ -710,7 +724,11 @@ pub(crate) async fn run_batch(
                 match finished {
                     BatchFinished::Done(applied) => {
                         prepared.applied(engine, true).await?;
-                        return Ok(Batched::Done { runs, applied });
+                        return Ok(Batched::Done {
+                            runs,
+                            applied,
+                            parcel,
+                        });
                     }
                     BatchFinished::Stale(stale) => stale,
                     BatchFinished::Gone(id) => return Ok(Batched::Gone(id)),
@@ -728,6 +746,34 @@ pub(crate) async fn run_batch(
             Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
         }
     }
+}
+
+/// What a batch sends (each job's output, or why it could not run, told to its
+/// executor), added to the first entry's finish as its outbox parcel.
+fn parcel_of(
+    jobs: &[Queued<'_>],
+    runs: &[Run],
+    entries: &mut [(String, Vec<QueueChange>)],
+) -> Option<(String, Vec<Emit>)> {
+    let mut emits = Vec::new();
+    for (run, job) in runs.iter().zip(jobs) {
+        match run {
+            Ok(finished) => emits.extend(finished.emits.iter().cloned()),
+            Err(why) => emits.push(Emit::To(job.spec.executor, why.clone())),
+        }
+    }
+    let (first, changes) = entries.first_mut()?;
+    if emits.is_empty() {
+        return None;
+    }
+    let id = format!("q:{first}");
+    // Emits are plain data; serialising them cannot fail.
+    let body = serde_json::to_string(&emits).unwrap_or_default();
+    changes.push(QueueChange::Parcel {
+        id: id.clone(),
+        body,
+    });
+    Some((id, emits))
 }
 
 /// Almost every command reads its executor and where it stands: they are loaded up front
@@ -1159,7 +1205,25 @@ pub(crate) async fn deliver<T>(
     engine: &Arc<Engine>,
     finished: &Finished<T>,
 ) -> Result<(), StoreError> {
-    for emit in &finished.emits {
+    deliver_emits(engine, &finished.emits).await
+}
+
+/// Sends `emits` as one parcel under `id` (see [`Engine::send_parcel`]): nothing leaves
+/// unless all of it was resolved to connections, and a gateway passes an id on once.
+pub(crate) async fn deliver_parcel(
+    engine: &Arc<Engine>,
+    id: &str,
+    emits: &[Emit],
+    confirm: bool,
+) -> Result<(), StoreError> {
+    let (resolved, events) = engine.collect(deliver_emits(engine, emits)).await;
+    resolved?;
+    engine.send_parcel(id, events, confirm);
+    Ok(())
+}
+
+async fn deliver_emits(engine: &Arc<Engine>, emits: &[Emit]) -> Result<(), StoreError> {
+    for emit in emits {
         match emit {
             Emit::To(id, text) => {
                 if let Some(id) = from_i64(*id) {

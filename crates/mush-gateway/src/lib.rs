@@ -10,6 +10,7 @@ mod link;
 mod metrics;
 mod reaper;
 mod router;
+mod seen;
 mod session;
 pub mod telnet;
 mod ws;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mush_proto::PodId;
 use mush_rpc::MAX_MESSAGE;
 use mush_rpc::v1::game_client::GameClient;
-use mush_rpc::v1::{GatewayBatch, GatewayEvent, Hello, gateway_event};
+use mush_rpc::v1::{GatewayBatch, GatewayEvent, Hello, gateway_event, pod_event};
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
 
@@ -72,8 +72,12 @@ async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), Str
         match inbound.message().await {
             Ok(Some(batch)) => {
                 for event in batch.events {
-                    if let Some(kind) = event.kind {
-                        router.on_pod_event(kind);
+                    match event.kind {
+                        Some(pod_event::Kind::Delivery(delivery)) => {
+                            router.on_delivery(pod, delivery);
+                        }
+                        Some(kind) => router.on_pod_event(kind),
+                        None => {}
                     }
                 }
             }

@@ -19,6 +19,8 @@ pub struct GatewayMetrics {
     pub slow_clients: Counter,
     /// Input refused: over-long lines, rate limit, backlog.
     pub input_refused: Counter,
+    /// Output deliveries dropped as copies of ones already passed on.
+    pub deliveries_repeated: Counter,
 }
 
 impl GatewayMetrics {
@@ -47,6 +49,11 @@ impl GatewayMetrics {
             "input_refused",
             "Input lines refused (too long, too fast, backlog)",
             metrics.input_refused.clone(),
+        );
+        sub.register(
+            "deliveries_repeated",
+            "Output deliveries dropped as repeats of ones already passed on",
+            metrics.deliveries_repeated.clone(),
         );
         metrics
     }

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mush_proto::{ConnType, GatewayId, Handle, PodId};
-use mush_rpc::v1::{GatewayEvent, Input, SessionClose, SessionOpen, gateway_event, pod_event};
+use mush_rpc::v1::{
+    Delivered, Delivery, GatewayEvent, Input, SessionClose, SessionOpen, gateway_event, pod_event,
+};
 use mush_store::{MoveOutcome, NewConnection, Store, StoreError};
 use tokio::sync::{Notify, mpsc};
 
@@ -148,6 +150,8 @@ pub struct Router {
     handles: tokio::sync::Mutex<Range<u64>>,
     players: AtomicU64,
     orphans: Notify,
+    /// Delivery ids passed on lately (see [`crate::seen`]).
+    seen: Mutex<crate::seen::Seen>,
 }
 
 impl Router {
@@ -168,6 +172,7 @@ impl Router {
             handles: tokio::sync::Mutex::new(0..0),
             players: AtomicU64::new(0),
             orphans: Notify::new(),
+            seen: Mutex::new(crate::seen::Seen::default()),
         })
     }
 
@@ -410,10 +415,42 @@ impl Router {
         self.players.store(total, Ordering::Relaxed);
     }
 
+    /// Passes on a delivery's events unless its id was seen lately (a copy sent again by
+    /// a pod that did not know the first arrived), and confirms it if asked.
+    pub(crate) fn on_delivery(&self, pod: &PodId, delivery: Delivery) {
+        if lock(&self.seen).first(&delivery.id, std::time::Instant::now()) {
+            for kind in delivery.events.into_iter().filter_map(|e| e.kind) {
+                self.on_pod_event(kind);
+            }
+        } else {
+            self.metrics.deliveries_repeated.inc();
+        }
+        if delivery.confirm {
+            self.send(
+                pod,
+                GatewayEvent {
+                    kind: Some(gateway_event::Kind::Delivered(Delivered {
+                        ids: vec![delivery.id],
+                    })),
+                },
+            );
+        }
+    }
+
     /// Handles one event from a pod.
     pub(crate) fn on_pod_event(&self, kind: pod_event::Kind) {
         let mut sessions = lock(&self.sessions);
         let (handle, out) = match kind {
+            // Nested deliveries are not sent; one that came is passed on as it is.
+            pod_event::Kind::Delivery(delivery) => {
+                drop(sessions);
+                for kind in delivery.events.into_iter().filter_map(|e| e.kind) {
+                    if !matches!(kind, pod_event::Kind::Delivery(_)) {
+                        self.on_pod_event(kind);
+                    }
+                }
+                return;
+            }
             pod_event::Kind::Output(output) => (
                 output.handle,
                 ClientOut::Text {

@@ -10,6 +10,10 @@ pub mod v1 {
     tonic::include_proto!("mush.v1");
 }
 
+/// The message trait, for code that stores a message (the journal keeps a command's
+/// output to others as [`v1::Journalled`]).
+pub use prost::Message;
+
 /// Largest gRPC message either end accepts or sends. A batch holds many events, but a
 /// single input line is capped at [`MAX_LINE`] and output is flushed in pieces, so 1 MiB
 /// leaves room without letting one peer make the other allocate without bound.

@@ -79,7 +79,7 @@ pub struct Frame<'a> {
 }
 
 /// Output softcode sends while it runs (`pemit()`, `@pemit`, `@remit`, ...).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Emit {
     /// To one object.
     To(Dbref, String),

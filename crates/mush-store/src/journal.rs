@@ -20,7 +20,10 @@ impl Store {
     /// Records that the commands of `handle` up to `seq` ran, with the `replies` given
     /// (`(seq, reply)`: the last command's, and any earlier ones not yet journalled whose
     /// acknowledgement the gateway has not seen), forgetting the replies up to
-    /// `forget_upto` (the gateway has them). Synchronous and idempotent: a retry after an
+    /// `forget_upto` (the gateway has them). `others` is command `seq`'s output to other
+    /// sessions, as the game encoded it (empty: none), kept with the reply so that a pod
+    /// answering the command again from the journal sends it again too (gateways drop
+    /// what they already passed on). Synchronous and idempotent: a retry after an
     /// unknown outcome writes the same thing again. Fails with [`StoreError::NotFound`] if
     /// the connection is gone.
     pub async fn commit_commands(
@@ -28,6 +31,7 @@ impl Store {
         handle: Handle,
         seq: u64,
         replies: &[(u64, &str)],
+        others: &[u8],
         forget_upto: u64,
     ) -> Result<(), StoreError> {
         self.timed("commit_command", async {
@@ -36,7 +40,8 @@ impl Store {
                 .key(self.keys.journal(handle))
                 .arg(self.ttl_ms)
                 .arg(seq)
-                .arg(forget_upto);
+                .arg(forget_upto)
+                .arg(others);
             for (seq, reply) in replies {
                 call.arg(*seq).arg(*reply);
             }
@@ -81,6 +86,20 @@ impl Store {
                 .query_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis("read journal", handle))
+        })
+        .await
+    }
+
+    /// Command `seq`'s journalled output to others (empty once acknowledged, or if none).
+    pub async fn committed_others(&self, handle: Handle, seq: u64) -> Result<Vec<u8>, StoreError> {
+        self.timed("committed_reply", async {
+            let others: Option<Vec<u8>> = redis::cmd("HGET")
+                .arg(self.keys.journal(handle))
+                .arg(format!("o{seq}"))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("read journal", handle))?;
+            Ok(others.unwrap_or_default())
         })
         .await
     }

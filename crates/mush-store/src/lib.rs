@@ -51,6 +51,7 @@ mod error;
 mod journal;
 mod keys;
 mod metrics;
+mod outbox;
 mod packed;
 mod purge;
 mod queue;
@@ -74,6 +75,7 @@ pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
+pub use outbox::{PARCEL_LEASE_MS, Parcel};
 pub use queue::{
     Applied, BatchFinished, Claimed, DONE_MEMORY_MS, Listed, Listing, NewEntry, QueueChange,
 };

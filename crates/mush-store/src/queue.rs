@@ -32,6 +32,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use crate::commit::{Commit, Committed, as_int};
+use crate::outbox::PARCEL_LEASE_MS;
 use crate::scripts::WORLD_FN;
 use crate::{Store, StoreError};
 
@@ -86,6 +87,15 @@ pub enum QueueChange {
         executor: Option<u64>,
         /// An owner.
         owner: Option<u64>,
+    },
+    /// Keep the output of what finishes here in the outbox until its gateways confirm it
+    /// (see [`crate::outbox`]): written with the finish, so output of work that ran is
+    /// never lost with the pod that ran it.
+    Parcel {
+        /// Its id, the one its deliveries carry (gateways drop a repeated one).
+        id: String,
+        /// What is to be delivered, as the game serialised it.
+        body: String,
     },
 }
 
@@ -276,6 +286,13 @@ local function queue_apply(A, base, last)
           end
         end
       end
+    elseif op == 'P' then
+      local id, body = A[i+1], A[i+2]
+      i = i + 3
+      if not skip then
+        redis.call('HSET', p .. 'o:' .. id, 'body', body, 'at', now)
+        redis.call('ZADD', p .. 'outq', now + {PARCEL_LEASE_MS}, id)
+      end
     elseif op == 'H' then
       local exec, owner = A[i+1], A[i+2]
       i = i + 3
@@ -425,6 +442,9 @@ fn push_change(call: &mut redis::ScriptInvocation<'_>, change: &QueueChange) {
                 .arg(count.map_or(-1, |c| c.min(i64::MAX as u64) as i64))
                 .arg(if *drain { "1" } else { "0" });
         }
+        QueueChange::Parcel { id, body } => {
+            call.arg("P").arg(id).arg(body);
+        }
         QueueChange::Halt { executor, owner } => {
             call.arg("H")
                 .arg(executor.map(|e| e.to_string()).unwrap_or_default())
@@ -437,7 +457,7 @@ impl Store {
     /// Every queue key starts with the store's prefix (so purging a shard removes its
     /// queue) and carries the world's hash tag (so each script runs in one slot, the
     /// world's).
-    fn queue_prefix(&self) -> String {
+    pub(crate) fn queue_prefix(&self) -> String {
         format!("{}q:", self.world_prefix())
     }
 

@@ -163,9 +163,10 @@ return 1
     )
 });
 
-/// KEYS: conn, journal. ARGV: ttl_ms, seq, forget_upto, then (seq, reply) pairs.
-/// Records that commands up to `seq` ran, with the replies given, and forgets the replies
-/// the gateway has acknowledged. Returns 1, or 0 if the connection no longer exists
+/// KEYS: conn, journal. ARGV: ttl_ms, seq, forget_upto, command `seq`'s output to others
+/// (or ''), then (seq, reply) pairs. Records that commands up to `seq` ran, with the
+/// replies and output given, and forgets the replies and output the gateway has
+/// acknowledged. Returns 1, or 0 if the connection no longer exists
 /// (nothing is written).
 pub static COMMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -174,7 +175,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local seq = tonumber(ARGV[2])
 local last = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
 if seq > last then redis.call('HSET', KEYS[2], 'seq', ARGV[2]) end
-for i = 4, #ARGV, 2 do
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'o' .. ARGV[2], ARGV[4]) end
+for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[2], 'r' .. ARGV[i], ARGV[i + 1])
 end
 local forget = tonumber(ARGV[3])

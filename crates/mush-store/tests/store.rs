@@ -179,7 +179,7 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
     let handle = Handle(7);
     assert!(matches!(
         store
-            .commit_commands(handle, 1, &[(1, "no record")], 0)
+            .commit_commands(handle, 1, &[(1, "no record")], &[], 0)
             .await,
         Err(StoreError::NotFound(Handle(7)))
     ));
@@ -191,16 +191,16 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
     store.register(&new_conn(7, None)).await.expect("register");
     assert_eq!(store.last_committed(handle).await.expect("read"), 0);
     store
-        .commit_commands(handle, 1, &[(1, "one")], 0)
+        .commit_commands(handle, 1, &[(1, "one")], &[], 0)
         .await
         .expect("commit 1");
     store
-        .commit_commands(handle, 2, &[(2, "two\nlines")], 0)
+        .commit_commands(handle, 2, &[(2, "two\nlines")], b"to others", 0)
         .await
         .expect("commit 2");
     // A retry after an unknown outcome is harmless.
     store
-        .commit_commands(handle, 2, &[(2, "two\nlines")], 0)
+        .commit_commands(handle, 2, &[(2, "two\nlines")], &[], 0)
         .await
         .expect("again");
     assert_eq!(store.last_committed(handle).await.expect("read"), 2);
@@ -212,13 +212,32 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
             .as_deref(),
         Some("two\nlines")
     );
+    // Output to others is kept with the command's reply, and is empty for a command without.
+    assert_eq!(
+        store.committed_others(handle, 2).await.expect("read"),
+        b"to others"
+    );
+    assert!(
+        store
+            .committed_others(handle, 1)
+            .await
+            .expect("read")
+            .is_empty()
+    );
     // The gateway saw 1 and 2 acknowledged: their replies are forgotten with the next commit.
     store
-        .commit_commands(handle, 3, &[(3, "")], 2)
+        .commit_commands(handle, 3, &[(3, "")], &[], 2)
         .await
         .expect("commit 3");
     assert_eq!(store.committed_reply(handle, 1).await.expect("read"), None);
     assert_eq!(store.committed_reply(handle, 2).await.expect("read"), None);
+    assert!(
+        store
+            .committed_others(handle, 2)
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert_eq!(
         store
             .committed_reply(handle, 3)
@@ -229,7 +248,7 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
     );
     // Earlier effect-free commands' replies travel with the next journalled command.
     store
-        .commit_commands(handle, 6, &[(4, "four"), (6, "six")], 3)
+        .commit_commands(handle, 6, &[(4, "four"), (6, "six")], &[], 3)
         .await
         .expect("commit 4 and 6");
     assert_eq!(store.last_committed(handle).await.expect("read"), 6);
@@ -244,7 +263,7 @@ async fn journal_keeps_unacknowledged_replies_and_goes_with_the_record() {
     assert_eq!(store.committed_reply(handle, 3).await.expect("read"), None);
     // An older commit arriving late never moves the marker back.
     store
-        .commit_commands(handle, 1, &[(1, "late")], 2)
+        .commit_commands(handle, 1, &[(1, "late")], &[], 2)
         .await
         .expect("late");
     assert_eq!(store.last_committed(handle).await.expect("read"), 6);
@@ -834,7 +853,7 @@ async fn busy_store_recovers_after_a_master_fails_over() {
                 while !stop.load(Ordering::Relaxed) {
                     seq += 1;
                     if store
-                        .commit_commands(Handle(h), seq, &[(seq, "x")], seq - 1)
+                        .commit_commands(Handle(h), seq, &[(seq, "x")], &[], seq - 1)
                         .await
                         .is_ok()
                     {
@@ -1040,6 +1059,59 @@ async fn object_writes_check_the_version_read_and_apply_each_command_once() {
     );
     let made = store.object(first).await.expect("read").expect("made");
     assert_eq!((made.attributes.get("N"), made.version), (None, 1));
+}
+
+/// The outbox: a parcel is written only with a finish that applies, waits out its lease
+/// for its confirmation, is then handed to another pod (and leased again), and is gone
+/// once done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_parcels_stay_until_done_and_come_back_after_their_lease() {
+    use mush_store::{NewEntry, PARCEL_LEASE_MS, QueueChange};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let add = |id: &str| {
+        QueueChange::Add(NewEntry {
+            id: id.into(),
+            executor: 20,
+            owner: 5,
+            delay_ms: Some(0),
+            semaphore: None,
+            body: String::new(),
+            quota: 100,
+            after: Vec::new(),
+        })
+    };
+    let parcel = |id: &str| QueueChange::Parcel {
+        id: id.into(),
+        body: format!("output of {id}"),
+    };
+    store.queue_apply(&[add("a")]).await.expect("add");
+    assert_eq!(store.queue_claim(10, 5_000).await.expect("claim").len(), 1);
+    let finished = store
+        .queue_finish("a", &[parcel("q:a")])
+        .await
+        .expect("finish");
+    assert!(finished.finished);
+    // Finished again (a pod whose lease ran out): the finish does not apply, nor its parcel.
+    store
+        .queue_finish("a", &[parcel("q:again")])
+        .await
+        .expect("finish again");
+    assert_eq!(store.outbox_len().await.expect("len"), 1);
+    // Within its lease nobody else takes it.
+    assert!(store.outbox_claim(10).await.expect("claim").is_empty());
+    tokio::time::sleep(Duration::from_millis(PARCEL_LEASE_MS + 200)).await;
+    let claimed = store.outbox_claim(10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].id.as_str(), claimed[0].body.as_str()),
+        ("q:a", "output of q:a")
+    );
+    assert!(claimed[0].age_ms >= PARCEL_LEASE_MS, "{claimed:?}");
+    // Leased again to the pod that took it.
+    assert!(store.outbox_claim(10).await.expect("claim").is_empty());
+    store.outbox_done(&["q:a".into()]).await.expect("done");
+    assert_eq!(store.outbox_len().await.expect("len"), 0);
 }
 
 /// The queue's promises against a real cluster: an entry added twice is queued once (and
