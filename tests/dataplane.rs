@@ -638,3 +638,90 @@ async fn register_probe(store: &Store, pod: &mush_proto::PodId) -> Handle {
         .expect("register");
     handle
 }
+
+/// A disconnect storm (every socket closed at once, as a gateway restart or a network blip
+/// does): a newcomer is answered at once, every departure is worked through with none
+/// failed, and the presence state is exact afterwards (no connection record, no player
+/// connection entry, WHO and `look` show only who is connected).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_storm_leaves_presence_exact() {
+    const PLAYERS: usize = 300;
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard(
+            "storm",
+            &["--input-rate", "100000", "--input-burst", "100000"],
+        )
+    });
+    let store = store_of(&shard).await;
+    let addr = shard.telnet_addr();
+    let mut crowd = Vec::with_capacity(PLAYERS);
+    for wave in 0..PLAYERS / 20 {
+        let logins = (0..20)
+            .map(|i| async move { Player::login(addr, &format!("Crowd{}", wave * 20 + i)).await });
+        crowd.extend(futures_util::future::join_all(logins).await);
+    }
+    assert_eq!(store.list_active().await.expect("records").len(), PLAYERS);
+    let mut ids = Vec::new();
+    for i in 0..PLAYERS {
+        let name = format!("Crowd{i}");
+        ids.push(
+            store
+                .player_by_name(&name)
+                .await
+                .expect("lookup")
+                .expect(&name),
+        );
+    }
+
+    let closed = Instant::now();
+    drop(crowd);
+    let mut newcomer = Player::connect(addr).await;
+    newcomer.send("create Newcomer secret").await;
+    newcomer.expect("Limbo").await;
+    let answered = closed.elapsed();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records = store.list_active().await.expect("records").len();
+        let mut conns = 0;
+        for &id in &ids {
+            conns += store.player_conns(id).await.expect("conns").len();
+        }
+        if records == 1 && conns == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the storm: {records} connection records, {conns} player connections left"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let settled = closed.elapsed();
+    println!(
+        "{PLAYERS} sockets closed at once: a newcomer answered after {answered:?}, \
+         presence exact after {settled:?}"
+    );
+    assert!(
+        answered < Duration::from_secs(5),
+        "newcomer waited {answered:?}"
+    );
+    newcomer.send("WHO").await;
+    let who = newcomer.expect("logged in.").await;
+    assert!(who.contains("1 Player logged in."), "{who}");
+    newcomer.send("look").await;
+    newcomer.send("think end-of-look").await;
+    let look = newcomer.expect("end-of-look").await;
+    assert!(
+        !look.contains("Crowd"),
+        "look lists disconnected players: {look}"
+    );
+    for pod in shard.pod_names() {
+        let http = shard.pod_http(&pod).expect("pod http");
+        let (_, metrics) = http_get(http, "/metrics").await;
+        let failed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("mush_game_departure_failures_total "))
+            .expect("departure failures metric");
+        assert_eq!(failed.trim(), "0", "{pod}: departures failed");
+    }
+}

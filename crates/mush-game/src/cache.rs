@@ -80,10 +80,17 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
     }
 
     /// Inserts if `allow` says so of the entry held now, checked under the map's lock.
+    /// A full map first drops its oldest half (see [`MAX_ENTRIES`]).
     fn insert_if(&self, key: K, value: V, allow: impl FnOnce(Option<&V>) -> bool) {
         let mut map = self.lock();
         if !allow(map.get(&key).map(|held| &held.value)) {
             return;
+        }
+        if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
+            let mut ages: Vec<Instant> = map.values().map(|e| e.at).collect();
+            let (_, median, _) = ages.select_nth_unstable(map.len() / 2);
+            let median = *median;
+            map.retain(|_, e| e.at > median);
         }
         map.insert(
             key,
@@ -124,7 +131,21 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
     fn clear(&self) {
         self.lock().clear();
     }
+
+    /// Drops entries older than `ttl` (nobody asked for them since they expired), and
+    /// gives the map's spare capacity back; returns how many were dropped.
+    fn sweep(&self, ttl: Duration) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, e| e.at.elapsed() < ttl);
+        map.shrink_to_fit();
+        before - map.len()
+    }
 }
+
+/// Most objects (and, apart, most lists) one pod caches: a pod serving a large world
+/// keeps its memory bounded, dropping its oldest copies (each read again on demand).
+const MAX_ENTRIES: usize = 200_000;
 
 /// Objects and lists, shared by every session task of a pod.
 pub struct Cache {
@@ -199,6 +220,13 @@ impl Cache {
                 self.evict(id);
             }
         }
+    }
+
+    /// Drops what expired: a storm of players that came and went leaves nothing behind
+    /// once its entries' TTL passed. The pod runs this every few seconds.
+    pub fn sweep(&self) -> usize {
+        let ttl = self.ttl();
+        self.objects.sweep(ttl) + self.lists.sweep(ttl)
     }
 
     /// An invalidation from NATS: `version` is the object's version after the write it
@@ -471,5 +499,32 @@ mod tests {
             cache.list(Dbref(1), List::Exits).is_none(),
             "outlived the short TTL"
         );
+    }
+
+    #[test]
+    fn sweeps_drop_what_expired_and_a_full_cache_drops_its_oldest_half() {
+        let cache = Cache::new(CacheTtl {
+            connected: Duration::from_secs(60),
+            disconnected: Duration::from_millis(20),
+        });
+        cache.put_list(Dbref(1), List::Exits, Arc::new(vec![3]), cache.epoch());
+        assert_eq!(cache.sweep(), 0, "a fresh entry was swept");
+        std::thread::sleep(Duration::from_millis(30));
+        cache.put_list(Dbref(2), List::Exits, Arc::new(vec![4]), cache.epoch());
+        assert_eq!(cache.sweep(), 1, "only the expired entry goes");
+        assert!(cache.list(Dbref(2), List::Exits).is_some());
+
+        let map: Map<u64, u64> = Map::new();
+        for n in 0..MAX_ENTRIES as u64 {
+            map.insert_if(n, n, |_| true);
+        }
+        assert_eq!(map.lock().len(), MAX_ENTRIES);
+        map.insert_if(u64::MAX, 0, |_| true);
+        let len = map.lock().len();
+        assert!(
+            len <= MAX_ENTRIES / 2 + 1,
+            "{len} entries after a full insert"
+        );
+        assert!(map.peek(&u64::MAX).is_some(), "the new entry was dropped");
     }
 }

@@ -60,11 +60,57 @@ pub(crate) async fn disconnected(engine: &Arc<Engine>, session: &mut Session, re
     } else {
         Reason::Netfailure
     };
-    if let Some(player) = session.player.take()
-        && let Err(error) = leave_world(engine, session.handle, player, why, &producer).await
+    let Some(player) = session.player.take() else {
+        return;
+    };
+    // A closed semaphore cannot happen (it is never closed); go on without a permit.
+    let _turn = engine.departures.acquire().await.ok();
+    let mut step = Departure::default();
+    let mut pause = DEPARTURE_RETRY;
+    let mut tries = 0;
+    while let Err(error) =
+        leave_world(engine, session.handle, player, why, &producer, &mut step).await
     {
-        tracing::warn!(handle = %session.handle, %error, "disconnect cleanup failed");
+        tries += 1;
+        if tries >= DEPARTURE_TRIES {
+            engine.metrics.departure_failures.inc();
+            report_departure_failure(engine, session.handle, &error);
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
     }
+}
+
+/// Tries of one departure before it counts as failed, and the first pause between them
+/// (doubling): a Redis Cluster failover or a moment of overload passes within them.
+const DEPARTURE_TRIES: u32 = 6;
+const DEPARTURE_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How often failed departures are logged (with their count since the last line).
+const DEPARTURE_REPORT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn report_departure_failure(engine: &Engine, handle: Handle, error: &StoreError) {
+    let mut failures = crate::engine::lock(&engine.departure_failures);
+    failures.0 += 1;
+    let due = failures.1.is_none_or(|at| at.elapsed() >= DEPARTURE_REPORT);
+    if due {
+        tracing::warn!(
+            failed = failures.0,
+            last_handle = %handle,
+            last_error = %error,
+            "disconnect cleanup failed after retries (count since the last report)"
+        );
+        *failures = (0, Some(std::time::Instant::now()));
+    }
+}
+
+/// How far a departure got, so a retry does not repeat a step that took effect (the
+/// room hears of it once).
+#[derive(Default)]
+struct Departure {
+    removed: bool,
+    hooked: bool,
 }
 
 type Outcome = Result<bool, StoreError>;
@@ -221,16 +267,25 @@ async fn leave_world(
     player: Dbref,
     reason: Reason,
     producer: &str,
+    step: &mut Departure,
 ) -> Result<(), StoreError> {
-    engine.store.remove_player_conn(player, handle).await?;
-    engine.changed(&[player]).await;
-    // Only the last connection's departure sets off `@adisconnect`, as in TinyMUX.
-    if engine.handles_of(player).await?.is_empty() {
-        crate::queue::hook(engine, player, producer, |ev, _| {
-            mush_softcode::hooks::disconnected(ev, crate::softcode::to_i64(player), reason)
-        })
-        .await?;
+    if !step.removed {
+        engine.store.remove_player_conn(player, handle).await?;
+        engine.changed(&[player]).await;
+        step.removed = true;
     }
+    // Only the last connection's departure sets off `@adisconnect`, as in TinyMUX.
+    if !step.hooked {
+        if engine.handles_of(player).await?.is_empty() {
+            crate::queue::hook(engine, player, producer, |ev, _| {
+                mush_softcode::hooks::disconnected(ev, crate::softcode::to_i64(player), reason)
+            })
+            .await?;
+        }
+        step.hooked = true;
+    }
+    // The announcement reads everything before it sends anything: a failure here sent
+    // nothing, and the retry announces once.
     if let Some(me) = engine.object(player).await?
         && let Some(room) = me.location
     {
@@ -294,7 +349,15 @@ async fn in_world(
         }
         "logout" => {
             let producer = format!("{}:{}", session.handle.0, session.last_seq);
-            leave_world(engine, session.handle, player, Reason::Logout, &producer).await?;
+            leave_world(
+                engine,
+                session.handle,
+                player,
+                Reason::Logout,
+                &producer,
+                &mut Departure::default(),
+            )
+            .await?;
             engine
                 .store
                 .set_state(session.handle, ConnState::Connected)
@@ -304,7 +367,15 @@ async fn in_world(
         }
         "quit" => {
             let producer = format!("{}:{}", session.handle.0, session.last_seq);
-            leave_world(engine, session.handle, player, Reason::Quit, &producer).await?;
+            leave_world(
+                engine,
+                session.handle,
+                player,
+                Reason::Quit,
+                &producer,
+                &mut Departure::default(),
+            )
+            .await?;
             session.player = None;
             engine.disconnect(session, "Goodbye!").await;
             return Ok(false);

@@ -136,7 +136,17 @@ pub struct Engine {
     /// Wakes this pod's queue worker when a command here queued work due at once, so a
     /// `$`-command runs without waiting for the worker's next look at the queue.
     pub(crate) queue_wake: tokio::sync::Notify,
+    /// Bounds the departures (a player leaving the world: Redis writes, `@adisconnect`,
+    /// the room's announcement) run at once, so a storm of closed sockets is worked
+    /// through at a steady pace instead of all at once until Redis calls time out.
+    pub(crate) departures: tokio::sync::Semaphore,
+    /// Departures that failed for good since the last report, and when that was: a
+    /// storm's failures are logged once with their count, not once per player.
+    pub(crate) departure_failures: Mutex<(u64, Option<Instant>)>,
 }
+
+/// Departures run at once on one pod.
+const DEPARTURES_AT_ONCE: usize = 16;
 
 /// Output held for one gateway without a stream here.
 struct Waiting {
@@ -228,6 +238,8 @@ impl Engine {
             who: tokio::sync::Mutex::new(None),
             streams_closed: tokio::sync::watch::Sender::new(false),
             queue_wake: tokio::sync::Notify::new(),
+            departures: tokio::sync::Semaphore::new(DEPARTURES_AT_ONCE),
+            departure_failures: Mutex::new((0, None)),
         })
     }
 

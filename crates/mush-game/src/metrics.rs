@@ -35,6 +35,8 @@ pub struct GameMetrics {
     pub parcels_resent: Counter,
     /// Output parcels dropped: unconfirmed for a minute, or unreadable.
     pub parcels_dropped: Counter,
+    /// Players whose departure (disconnect cleanup) failed after its retries.
+    pub departure_failures: Counter,
 }
 
 impl GameMetrics {
@@ -53,6 +55,7 @@ impl GameMetrics {
             rebalanced: Counter::default(),
             parcels_resent: Counter::default(),
             parcels_dropped: Counter::default(),
+            departure_failures: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -110,6 +113,11 @@ impl GameMetrics {
             "parcels_dropped",
             "Output parcels dropped (unconfirmed for a minute, or unreadable)",
             metrics.parcels_dropped.clone(),
+        );
+        sub.register(
+            "departure_failures",
+            "Disconnect cleanups that failed after their retries",
+            metrics.departure_failures.clone(),
         );
         metrics
     }

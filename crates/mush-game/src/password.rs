@@ -27,11 +27,24 @@ impl Default for PasswordCost {
     }
 }
 
-/// Hashes and verifies player passwords.
+/// Hashes and verifies player passwords on a small pool of its own threads (one per core).
+///
+/// Each hash takes its whole memory cost at once (2 MiB by default). On tokio's blocking
+/// pool a login storm ran dozens at a time on ever-changing threads, and the allocator
+/// kept their freed buffers: a game pod grew to 180-260 MB after 300 logins, against
+/// 26 MB with a 64 KiB cost. The hashing is CPU-bound, so more at once than cores only
+/// queues on the CPU anyway; on a fixed pool, each thread reuses its own buffer, memory
+/// stays at cores x cost, and logins finish no later.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    argon: Argon2<'static>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
+
+/// Work for the pool; it answers through its own channel.
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
+/// Hashes waiting for a thread of the pool, beyond which callers wait their turn.
+const WAITING: usize = 1024;
 
 /// A hash could not be made (bad parameters) or the worker thread failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,34 +52,76 @@ pub struct PasswordHasher {
 pub struct HashError(String);
 
 impl PasswordHasher {
-    /// A hasher with the given cost.
+    /// A hasher with the given cost, and its threads.
     pub fn new(cost: PasswordCost) -> Result<Self, HashError> {
         let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
             .map_err(|e| HashError(e.to_string()))?;
-        Ok(Self {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        })
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(WAITING);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        for n in 0..cores {
+            let (queue, argon) = (queue.clone(), argon.clone());
+            // Each thread keeps its own copy of the parameters.
+            std::thread::Builder::new()
+                .name(format!("password-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take a job; a poisoned one still works.
+                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(&argon),
+                            // Every hasher was dropped: the pool ends.
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| HashError(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on the pool; waits (without blocking the runtime) while the pool is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut job: Job = Box::new(move |argon| {
+            let _ = tx.send(f(argon));
+        });
+        loop {
+            match self.jobs.try_send(job) {
+                Ok(()) => break,
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    job = back;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                    return Err(HashError("the hashing threads are gone".into()));
+                }
+            }
+        }
+        rx.await
+            .map_err(|_| HashError("a hashing thread failed".into()))
     }
 
     /// A PHC-format hash of `password` with a fresh random salt.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let argon = self.argon.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
+        self.run(move |argon| {
             argon
                 .hash_password(password.as_bytes())
                 .map(|hash: PasswordHash| hash.to_string())
                 .map_err(|e| HashError(e.to_string()))
         })
-        .await
-        .map_err(|e| HashError(e.to_string()))?
+        .await?
     }
 
     /// True if `password` matches `hash`; false for a wrong password or an unreadable hash.
     pub async fn verify(&self, password: &str, hash: &str) -> bool {
-        let argon = self.argon.clone();
         let (password, hash) = (password.to_owned(), hash.to_owned());
-        tokio::task::spawn_blocking(move || {
+        self.run(move |argon| {
             PasswordHash::new(&hash)
                 .is_ok_and(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())
         })

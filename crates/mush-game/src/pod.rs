@@ -63,6 +63,7 @@ impl Pod {
         registry: &mut Registry,
     ) -> Result<(Self, TcpListener), GameError> {
         let cache = Arc::new(Cache::new(config.cache_ttl));
+        tokio::spawn(sweep(cache.clone()));
         let prefix = store.keys().prefix().to_owned();
         let invalidator = Invalidator::start(&config.nats_url, &prefix, cache.clone()).await;
         let passwords = PasswordHasher::new(config.password_cost)?;
@@ -234,6 +235,18 @@ impl Pod {
         served
             .map_err(|e| GameError::Serve(e.to_string()))?
             .map_err(|e| GameError::Serve(e.to_string()))
+    }
+}
+
+/// Drops expired cache entries every few seconds, for as long as the pod runs.
+async fn sweep(cache: Arc<Cache>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        let dropped = cache.sweep();
+        if dropped > 0 {
+            tracing::debug!(dropped, "expired cache entries dropped");
+        }
     }
 }
 

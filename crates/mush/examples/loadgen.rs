@@ -14,14 +14,12 @@
 //! in one piece, so Nagle's algorithm does not distort either side.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 #[path = "common/bench.rs"]
 mod bench;
-use bench::{Client, bench_shard, create_players, percentile};
-use tokio::net::TcpStream;
+use bench::{Client, TinyMux, bench_shard, create_players, percentile, rss_kib, wait_listening};
 
 #[derive(Parser)]
 struct Args {
@@ -270,14 +268,6 @@ async fn logins(addr: SocketAddr, prefix: &str, count: usize) -> std::io::Result
     Ok(samples)
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Memory per idle session: RSS of the socket-holding process before and after.
 async fn memory_per_session(target: &Target, count: usize) -> std::io::Result<f64> {
     let before = rss_kib(target.pid).unwrap_or(0);
@@ -292,57 +282,6 @@ async fn memory_per_session(target: &Target, count: usize) -> std::io::Result<f6
     let after = rss_kib(target.pid).unwrap_or(0);
     drop(clients);
     Ok(after.saturating_sub(before) as f64 * 1024.0 / count as f64)
-}
-
-/// A TinyMUX game in a temporary directory, with its command quota raised.
-struct TinyMux {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl TinyMux {
-    fn start(port: u16) -> Result<Self, Box<dyn std::error::Error>> {
-        let dir = tempfile::Builder::new().prefix("tinymux-").tempdir()?;
-        let status = Command::new("/usr/games/tinymux-install")
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            return Err("tinymux-install failed".into());
-        }
-        let game = dir.path().join("tinymux/game");
-        let conf = game.join("netmux.conf");
-        let mut text = std::fs::read_to_string(&conf)?;
-        text = text.replace("port 2860", &format!("port {port}"));
-        text.push_str("\ncommand_quota_max 1000000\ncommand_quota_incr 1000000\npcreate_per_hour 1000000\nidle_timeout 86400\nconn_timeout 86400\n");
-        std::fs::write(&conf, text)?;
-        let child = Command::new(game.join("bin/netmux"))
-            .args(["-c", "netmux.conf", "-p", "netmux.pid", "-e", "."])
-            .current_dir(&game)
-            .env("LD_LIBRARY_PATH", game.join("bin"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Self { child, _dir: dir })
-    }
-}
-
-impl Drop for TinyMux {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_listening(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).await.is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("nothing listens on {addr}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
 }
 
 #[tokio::main]

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 #[path = "common/bench.rs"]
-#[allow(dead_code)] // Shared with the other drivers; the soak does not time round trips.
 mod bench;
 use bench::{Client, bench_shard, create_players, percentile};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -168,6 +168,14 @@ impl Shard {
         self.pods.iter().map(|(name, _, _)| name.clone()).collect()
     }
 
+    /// The process id of a running game pod (for memory measurements).
+    pub fn pod_pid(&self, name: &str) -> Option<u32> {
+        self.pods
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .and_then(|(_, server, _)| server.pid())
+    }
+
     /// The health/metrics address of a game pod.
     pub fn pod_http(&self, name: &str) -> Option<SocketAddr> {
         self.pods

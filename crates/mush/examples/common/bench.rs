@@ -1,7 +1,9 @@
 //! What the benchmark drivers share: a scripted telnet player and a shard to drive.
+#![allow(dead_code)] // each driver uses its own part
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +13,8 @@ use tokio::net::TcpStream;
 pub struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// What the last [`Client::wait_for`] read before its needle.
+    seen: Vec<u8>,
 }
 
 impl Client {
@@ -20,6 +24,7 @@ impl Client {
         Ok(Self {
             stream,
             buf: Vec::new(),
+            seen: Vec::new(),
         })
     }
 
@@ -27,12 +32,19 @@ impl Client {
         self.stream.write_all(text.as_bytes()).await
     }
 
+    /// Reads until `needle` is seen; returns everything before it (and drops it).
+    pub async fn read_until(&mut self, needle: &[u8], limit: Duration) -> std::io::Result<Vec<u8>> {
+        self.wait_for(needle, limit).await?;
+        Ok(std::mem::take(&mut self.seen))
+    }
+
     /// Reads until `needle` is seen; drops everything up to it.
     pub async fn wait_for(&mut self, needle: &[u8], limit: Duration) -> std::io::Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(at) = find(&self.buf, needle) {
-                self.buf.drain(..at + needle.len());
+                self.seen = self.buf.drain(..at + needle.len()).collect();
+                self.seen.truncate(at);
                 return Ok(());
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -82,6 +94,11 @@ impl Client {
         }
     }
 
+    /// The socket, for a caller that only drains it from now on.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// Sends `think <token>` and waits for the echo: one command round trip.
     pub async fn round_trip(&mut self, token: &str) -> std::io::Result<Duration> {
         let started = Instant::now();
@@ -111,7 +128,17 @@ pub async fn create_players(
     prefix: &str,
     count: usize,
 ) -> std::io::Result<Vec<Client>> {
-    let tasks: Vec<_> = (0..count)
+    create_named(addr, prefix, 0..count).await
+}
+
+/// Creates logged-in players named `<prefix><i>` for each `i` of `range`, all at once.
+pub async fn create_named(
+    addr: SocketAddr,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) -> std::io::Result<Vec<Client>> {
+    let count = range.len();
+    let tasks: Vec<_> = range
         .map(|i| {
             let name = format!("{prefix}{i}");
             tokio::spawn(async move {
@@ -166,4 +193,79 @@ pub async fn bench_shard(
         .wait_for(b"connect <name>", Duration::from_secs(30))
         .await?;
     Ok((shard, dir))
+}
+
+/// Resident memory of a process (KiB), from /proc.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A TinyMUX game in a temporary directory, with its command quota raised.
+pub struct TinyMux {
+    pub child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TinyMux {
+    pub fn start(port: u16) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = tempfile::Builder::new().prefix("tinymux-").tempdir()?;
+        let status = Command::new("/usr/games/tinymux-install")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err("tinymux-install failed".into());
+        }
+        let game = dir.path().join("tinymux/game");
+        let conf = game.join("netmux.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text = text.replace("port 2860", &format!("port {port}"));
+        text.push_str("\ncommand_quota_max 1000000\ncommand_quota_incr 1000000\npcreate_per_hour 1000000\nidle_timeout 86400\nconn_timeout 86400\n");
+        std::fs::write(&conf, text)?;
+        let child = Command::new(game.join("bin/netmux"))
+            .args(["-c", "netmux.conf", "-p", "netmux.pid", "-e", "."])
+            .current_dir(&game)
+            .env("LD_LIBRARY_PATH", game.join("bin"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Self { child, _dir: dir })
+    }
+}
+
+impl Drop for TinyMux {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn wait_listening(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// The body of a plain HTTP/1.0 GET (health and metrics ports).
+pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default())
 }
