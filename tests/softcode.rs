@@ -756,11 +756,14 @@ impl Step {
 /// by two players. `hooks`: `@aconnect`/`@adisconnect` on a master-room object and on a
 /// player, through connections, a second connection, LOGOUT and QUIT. `accounts`:
 /// `@pcreate`, `@password`, `@newpassword` and `@boot`, and which passwords let a player in.
+/// `permissions`: what mortals and a wizard who is not God may do to others' rooms, exits
+/// and to God (`@dig`/`@open` into rooms they do not control, `@link` to rooms that are
+/// not theirs or LINK_OK, `@pemit`/`@oemit` reach, God's flags, name and password).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_sessions_play_as_on_tinymux() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../softcode/transcripts");
     let mut compared = 0;
-    for name in ["globals", "hooks", "accounts"] {
+    for name in ["permissions", "globals", "hooks", "accounts"] {
         compared += replay_transcript(&dir, name).await;
     }
     assert!(compared >= 80, "only {compared} outputs compared");

@@ -103,6 +103,10 @@ pub struct GameSettings {
     /// The master room: its contents' `$`-commands serve everyone, and it keeps the
     /// game's `@function` definitions. Used only while it is a room.
     pub master_room: Dbref,
+    /// `@pemit` reaches players anywhere (TinyMUX's `pemit_far_players`).
+    pub pemit_far_players: bool,
+    /// `@pemit` and `@remit` reach any object anywhere (TinyMUX's `pemit_any_object`).
+    pub pemit_any_object: bool,
 }
 
 /// Everything a pod's sessions share.

@@ -794,6 +794,8 @@ async fn preload(
 fn limits(engine: &Engine) -> Limits {
     Limits {
         master_room: to_i64(engine.settings.master_room),
+        pemit_far_players: engine.settings.pemit_far_players,
+        pemit_any_object: engine.settings.pemit_any_object,
         ..Limits::default()
     }
 }

@@ -51,6 +51,14 @@ pub struct Limits {
     /// The master room, whose contents' `$`-commands everyone may use (TinyMUX
     /// `master_room`; Debian's database has it at #2).
     pub master_room: Dbref,
+    /// `@pemit` and `pemit()` reach players anywhere (TinyMUX `pemit_far_players`; its
+    /// default is off, Debian's `compat.conf` turns it on). A far player's page lock still
+    /// applies in TinyMUX; that check is not modelled here.
+    pub pemit_far_players: bool,
+    /// `@pemit`, `pemit()` and `@remit` reach any object anywhere (TinyMUX
+    /// `pemit_any_object`; off by default, on in Debian's `compat.conf`). `@oemit` is never
+    /// widened by it: its target must be nearby or controlled.
+    pub pemit_any_object: bool,
 }
 
 impl Default for Limits {
@@ -61,6 +69,8 @@ impl Default for Limits {
             steps: 2_000_000,
             space_compress: true,
             master_room: 2,
+            pemit_far_players: true,
+            pemit_any_object: true,
         }
     }
 }

@@ -176,6 +176,18 @@ pub fn can_hide(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
     or_wizard(ev, who, "hide")
 }
 
+/// `See_Hidden`: sees DARK players who may hide (wizards and royalty too).
+pub fn see_hidden(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
+    or_wiz_roy(ev, who, "see_hidden")
+}
+
+/// `Link_Anywhere`: links exits, drop-tos and homes to places it neither controls nor
+/// finds LINK_OK (newer TinyMUX has a `link_anywhere` power; [`POWERS`], as 2.12 lists
+/// them, does not, so in practice wizards and royalty).
+pub fn link_anywhere(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
+    or_wiz_roy(ev, who, "link_anywhere")
+}
+
 /// `Pass_Locks`: every lock passes (the power alone; wizards still meet locks).
 pub fn pass_locks(ev: &mut Eval<'_>, who: Dbref) -> R<bool> {
     holds(ev, who, "pass_locks")

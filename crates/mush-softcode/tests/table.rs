@@ -350,8 +350,9 @@ fn connection_hooks_and_startup_queue_in_tinymux_order() {
     typed(&mut game, "@create Global");
     let global = num(&mut game, "Global");
     typed(&mut game, &format!("@tel #{global}=#2"));
-    // Globals are INHERIT, so they control (and may @pemit) players anywhere; the master
-    // room itself is owned by another player in TinyMUX's database, so it may not.
+    // Globals are INHERIT, so they control players anywhere; the master room itself is
+    // owned by another player in TinyMUX's database, but Debian's TinyMUX lets anything
+    // @pemit players anywhere (`pemit_far_players`), so its greeting arrives too.
     typed(&mut game, &format!("@set #{global}=INHERIT"));
     typed(&mut game, "@create ZoneThing");
     typed(&mut game, "@chzone here=ZoneThing");
@@ -370,12 +371,11 @@ fn connection_hooks_and_startup_queue_in_tinymux_order() {
     let mut emits = game.hook(|ev| hooks::connected(ev, 1));
     assert!(game.seen_by(1, &emits).is_empty(), "hooks only queue");
     emits.extend(game.settle(100));
-    let denied = "Emit error(s): #1 (permission denied)";
     assert_eq!(
         emits,
         [
             Emit::To(1, "1 me".into()),
-            Emit::To(2, denied.into()),
+            Emit::To(1, "2 master room".into()),
             Emit::To(1, "3 global Global".into()),
             Emit::To(1, "4 zone".into()),
         ]
@@ -790,4 +790,149 @@ fn players_hide_and_monitor_with_powers() {
     // Clearing DARK needs no power.
     let mut world = power_world(&[]);
     assert_eq!(cmd_as(&mut world, 14, "@set me=!DARK"), ["Cleared."]);
+}
+
+/// Runs `line` as `who` with `limits`; what `who` is told, and everything sent.
+fn cmd_with(
+    world: &mut MemoryWorld,
+    who: i64,
+    limits: Limits,
+    line: &str,
+) -> (Vec<String>, Vec<Emit>) {
+    let frame = Frame {
+        executor: who,
+        caller: who,
+        enactor: who,
+        args: &[],
+    };
+    let mut ev = Eval::new(world, limits);
+    assert_eq!(command::run(&mut ev, &frame, line), Ok(Ran::Done), "{line}");
+    let told = ev
+        .emits
+        .iter()
+        .filter_map(|e| match e {
+            Emit::To(to, t) if *to == who => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    (told, ev.emits)
+}
+
+/// Bob (#12), an ordinary player in Limbo, far from the Wizard (#1, in #11).
+fn mortal_world() -> (MemoryWorld, i64) {
+    let mut world = MemoryWorld::new();
+    let bob = world
+        .create(Kind::Player, "Bob", 12, 0)
+        .expect("create Bob");
+    world.change(bob, Change::Owner(bob)).expect("owner");
+    (world, bob)
+}
+
+/// The emit family's locality rules (TinyMUX's do_pemit_single): with TinyMUX's own
+/// defaults (`pemit_far_players` and `pemit_any_object` off) a mortal reaches only what
+/// is near or its own; Debian's `compat.conf` turns both on, which lets `@pemit` and
+/// `@remit` through but never a far `@oemit`.
+#[test]
+fn emits_reach_only_what_is_near_unless_configured() {
+    let strict = Limits {
+        pemit_far_players: false,
+        pemit_any_object: false,
+        ..Limits::default()
+    };
+    let too_far = ["You are too far away to do that."];
+    let (mut world, bob) = mortal_world();
+    for line in [
+        "@pemit *Wizard=psst",
+        "@pemit #1=psst",
+        "think pemit(#1,psst)",
+        "@oemit *Wizard=psst",
+        "think oemit(#1,psst)",
+        "@remit #11=psst",
+    ] {
+        let (told, sent) = cmd_with(&mut world, bob, strict, line);
+        assert_eq!(told, too_far, "{line}");
+        assert_eq!(sent.len(), 1, "{line}: only the refusal is sent");
+    }
+    // Near, or its own: allowed, except the contents of a place it does not control.
+    let (told, _) = cmd_with(&mut world, bob, strict, "@pemit me=hi");
+    assert_eq!(told, ["hi"]);
+    let (told, _) = cmd_with(&mut world, bob, strict, "@remit here=hi");
+    assert_eq!(told, ["Permission denied."]);
+
+    // Debian's configuration: @pemit reaches the far wizard, @oemit still may not.
+    let debian = Limits::default();
+    let (told, sent) = cmd_with(&mut world, bob, debian, "@pemit *Wizard=psst");
+    assert!(told.is_empty());
+    assert_eq!(sent, [Emit::To(1, "psst".into())]);
+    let (told, _) = cmd_with(&mut world, bob, debian, "@oemit *Wizard=psst");
+    assert_eq!(told, too_far);
+}
+
+/// Building where one may not (TinyMUX's open_exit, link_exit, can_set_home): a mortal
+/// opens no exit in Limbo (not even through `@dig`), and links nothing to God's rooms
+/// until they are LINK_OK (exits, drop-tos) or ABODE (homes).
+#[test]
+fn mortals_build_and_link_only_where_allowed() {
+    let (mut world, bob) = mortal_world();
+    let run = |world: &mut MemoryWorld, line: &str| cmd_as(world, bob, line);
+    assert_eq!(run(&mut world, "@open look;quit"), ["Permission denied."]);
+    assert_eq!(
+        run(&mut world, "@dig Den=out,back"),
+        [
+            "Den created as room #13.",
+            "Permission denied.",
+            "Opened.",
+            "You can't link to that."
+        ]
+    );
+    assert_eq!(think(&mut world, "[lexits(#0)]|[lexits(#13)]"), "|#14");
+    assert!(run(&mut world, "@tel #13").contains(&"Den(#13R)".to_string()));
+    assert_eq!(
+        run(&mut world, "@open in=#11"),
+        ["Opened.", "You can't link to that."]
+    );
+    assert_eq!(run(&mut world, "@link in=#11"), ["You can't link to that."]);
+    assert_eq!(
+        run(&mut world, "@link here=#11"),
+        ["You can't link to that."]
+    );
+    assert_eq!(run(&mut world, "@link me=#11"), ["Permission denied."]);
+    cmd(&mut world, "@set #11=LINK_OK");
+    assert_eq!(run(&mut world, "@link in=#11"), ["Linked."]);
+    assert_eq!(
+        run(&mut world, "@link here=#11"),
+        ["Dropto of Den(#13) changed from *NOTHING*(#-1) to Auxiliary Room(#11)."]
+    );
+    assert_eq!(run(&mut world, "@link me=#11"), ["Permission denied."]);
+    cmd(&mut world, "@set #11=ABODE");
+    assert_eq!(
+        run(&mut world, "@link me=#11"),
+        ["Home of Bob(#12) changed from Limbo(#0) to Auxiliary Room(#11)."]
+    );
+}
+
+/// No wizard but God changes God (TinyMUX's Controls and do_newpassword).
+#[test]
+fn god_is_out_of_every_wizards_reach() {
+    let (mut world, carol) = mortal_world();
+    cmd(&mut world, &format!("@set #{carol}=WIZARD"));
+    for (line, told) in [
+        ("@set #1=!WIZARD", "Permission denied."),
+        ("@name #1=Impostor", "Permission denied."),
+        ("&note #1=here", "Permission denied."),
+        (
+            "@newpassword *Wizard=stolen",
+            "You cannot change that player's password.",
+        ),
+    ] {
+        assert_eq!(cmd_as(&mut world, carol, line), [told], "{line}");
+    }
+    assert_eq!(
+        think(&mut world, "[name(#1)] [hasflag(#1,WIZARD)]"),
+        "Wizard 1"
+    );
+    assert_eq!(
+        world.passwords.get(&1).map(String::as_str),
+        Some("potrzebie")
+    );
 }

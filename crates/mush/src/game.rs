@@ -49,6 +49,16 @@ pub struct GameArgs {
     /// it keeps the `@function` and `@attribute` definitions. A new world makes #2.
     #[arg(long, env = "MUSH_MASTER_ROOM", default_value_t = 2)]
     pub master_room: u64,
+    /// `@pemit` reaches players anywhere, as TinyMUX's `pemit_far_players` (a far player's
+    /// page lock and connection still apply). On by default, as in Debian's TinyMUX
+    /// (its `compat.conf`); `false` keeps `@pemit` to players nearby or controlled.
+    #[arg(long, env = "MUSH_PEMIT_FAR_PLAYERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pemit_far_players: bool,
+    /// `@pemit` and `@remit` reach any object anywhere, as TinyMUX's `pemit_any_object`.
+    /// On by default, as in Debian's TinyMUX; `false` keeps them to what is nearby or
+    /// controlled. `@oemit` is never widened.
+    #[arg(long, env = "MUSH_PEMIT_ANY_OBJECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pemit_any_object: bool,
     /// Argon2 memory cost of new password hashes, KiB.
     #[arg(long, env = "MUSH_PASSWORD_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub password_memory_kib: u32,
@@ -103,6 +113,8 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
                 .collect(),
             start_room: Dbref(0),
             master_room: Dbref(args.master_room),
+            pemit_far_players: args.pemit_far_players,
+            pemit_any_object: args.pemit_any_object,
         },
         password_cost: PasswordCost {
             memory_kib: args.password_memory_kib,

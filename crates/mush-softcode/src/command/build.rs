@@ -1,5 +1,6 @@
 //! Building: `@create`, `@dig`, `@tel`, `@parent`, `@chzone`, `@name`.
 
+use super::links::LinkTo;
 use super::{Command, Input, found, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{controls, owner_of, room_of};
@@ -103,16 +104,22 @@ fn dig(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
                 Some((t, b)) => (t.trim().to_string(), b.trim().to_string()),
                 None => (right.trim().to_string(), String::new()),
             };
-            let here = room_of(ev, frame.executor)?;
-            if !to.is_empty() && here != NOTHING {
-                super::links::open_one(ev, frame, here, &to, Some(id))?;
+            // TinyMUX's do_dig: each exit only where the digger may open one, linked
+            // only where it may link (`@dig` in a room of someone else's makes the room
+            // and refuses the exit).
+            let here = ev
+                .world
+                .object(frame.executor)?
+                .map_or(NOTHING, |o| o.location);
+            if !to.is_empty() {
+                super::links::open_exit(ev, frame, here, &to, Some(LinkTo::Id(id)))?;
             }
-            if !back.is_empty() && here != NOTHING {
-                super::links::open_one(ev, frame, id, &back, Some(here))?;
+            if !back.is_empty() {
+                super::links::open_exit(ev, frame, id, &back, Some(LinkTo::Id(here)))?;
             }
         }
         if input.switches.iter().any(|s| s == "teleport") {
-            ev.world.change(frame.executor, Change::Location(id))?;
+            tel_move(ev, frame, frame.executor, id)?;
         }
     }
     Ok(())
@@ -179,6 +186,17 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         };
         return super::moves::did_it(ev, id, to, &failed);
     }
+    tel_move(ev, frame, id, to)
+}
+
+/// Moves `id` to `to` as a teleport does (TinyMUX's `move_via_teleport`): those left
+/// behind hear it leave, those there hear it arrive if it can hear, and the one moved
+/// (a player) looks around; another mover is told "Teleported.".
+pub(super) fn tel_move(ev: &mut Eval<'_>, frame: &Frame<'_>, id: i64, to: i64) -> R {
+    let me = frame.executor;
+    let Some(victim) = ev.world.object(id)? else {
+        return Ok(());
+    };
     let from = victim.location;
     if from != to {
         // Those left behind hear it (not the one who did it), and so does a container
@@ -193,11 +211,12 @@ fn teleport(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
             ev.emits.push(Emit::To(from, format!("{name} has left.")));
         }
         ev.world.change(id, Change::Location(to))?;
-        // Only what can hear is heard arriving (TinyMUX's process_enter_loc).
+        // Only what can hear is heard arriving (TinyMUX's process_enter_loc), by all
+        // there, the one who sent it too.
         if super::attrs::can_hear(ev, id)? {
             ev.emits.push(Emit::Room {
                 room: to,
-                except: vec![id, me],
+                except: vec![id],
                 text: format!("{name} has arrived."),
             });
         }
@@ -308,6 +327,9 @@ fn name(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         return Ok(());
     }
     ev.world.change(id, Change::Name(new.to_string()))?;
-    tell(ev, frame, "Name set.");
+    // TinyMUX says nothing when the renamer or the renamed is QUIET.
+    if !super::links::quiet(ev, frame.executor)? && !super::links::quiet(ev, id)? {
+        tell(ev, frame, "Name set.");
+    }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use super::{Command, Input, found, split_eq, target, tell};
 use crate::eval::{Emit, Eval, Frame, R};
 use crate::functions::objects::{
-    Scope, controls, display_name, named, owner_of, resolve, resolve_in, room_of,
+    Scope, controls, display_name, named, owner_of, resolve_in, room_of,
 };
 use crate::world::{AttrFlags, Change, Dbref, Kind, Miss, NOTHING};
 
@@ -84,16 +84,109 @@ pub const COMMANDS: &[Command] = &[
 /// Where new players start (TinyMUX's `player_starting_room`, Limbo).
 const START_ROOM: Dbref = 0;
 
-/// Opens one exit named `name` in `room`, linked to `dest` when given.
-pub(super) fn open_one(
+/// TinyMUX's HOME: an exit or drop-to linked to it sends to the mover's home.
+const HOME: Dbref = -3;
+
+/// TinyMUX's `Permission denied.` (NOPERM_MESSAGE).
+const NOPERM: &str = "Permission denied.";
+
+/// Where a new exit leads: a place as typed, or one already known (`@dig`'s rooms).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LinkTo<'a> {
+    /// Matched as TinyMUX's `parse_linkable_room` matches: not exits, `#12`, `home`.
+    Named(&'a str),
+    /// This object.
+    Id(Dbref),
+}
+
+/// True for what can hold things, so can be linked to (TinyMUX's `Has_contents`).
+fn has_contents(kind: Kind) -> bool {
+    kind != Kind::Exit
+}
+
+/// TinyMUX's `Link_ok`: LINK_OK on something that can be linked to.
+fn link_ok(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
+    Ok(ev
+        .world
+        .object(id)?
+        .is_some_and(|o| has_contents(o.kind) && o.has_flag("LINK_OK")))
+}
+
+/// TinyMUX's `parse_linkable_room`: the place `to` names (HOME for `home`), if the
+/// executor may link there (it is LINK_OK, controlled, or the executor may link
+/// anywhere); otherwise the executor is told why and None comes back.
+fn linkable(ev: &mut Eval<'_>, frame: &Frame<'_>, to: LinkTo<'_>) -> R<Option<Dbref>> {
+    let me = frame.executor;
+    let id = match to {
+        LinkTo::Id(id) => Some(id),
+        LinkTo::Named(text) if text.trim().eq_ignore_ascii_case("home") => return Ok(Some(HOME)),
+        LinkTo::Named(text) => {
+            let scope = Scope {
+                me: true,
+                here: true,
+                possession: true,
+                neighbor: true,
+                absolute: true,
+                player: true,
+                ..Scope::default()
+            };
+            resolve_in(ev, me, text, scope)?.ok()
+        }
+    };
+    let Some(obj) = id.map(|id| ev.world.object(id)).transpose()?.flatten() else {
+        tell(ev, frame, "That's not a valid object.");
+        return Ok(None);
+    };
+    let may = has_contents(obj.kind)
+        && (obj.has_flag("LINK_OK")
+            || controls(ev, me, obj.id)?
+            || crate::powers::link_anywhere(ev, me)?);
+    if !may {
+        tell(ev, frame, "You can't link to that.");
+        return Ok(None);
+    }
+    Ok(Some(obj.id))
+}
+
+/// True when the executor may point something at `dest` (TinyMUX's test in `link_exit`
+/// and for drop-tos): it may link anywhere, or it controls `dest` or finds it LINK_OK and
+/// passes its link lock. HOME is always fine.
+fn may_link_to(ev: &mut Eval<'_>, frame: &Frame<'_>, dest: Dbref) -> R<bool> {
+    let me = frame.executor;
+    if dest == HOME || crate::powers::link_anywhere(ev, me)? {
+        return Ok(true);
+    }
+    Ok((controls(ev, me, dest)? || link_ok(ev, dest)?)
+        && crate::lock::passes(ev, me, dest, "LINKLOCK")?)
+}
+
+/// TinyMUX's `open_exit`: an exit named `name` in `loc`, which the executor must control
+/// or find OPEN_OK with an open lock that lets it through, linked to `to` when given and
+/// allowed ([`linkable`], then `loc`'s link lock).
+pub(super) fn open_exit(
     ev: &mut Eval<'_>,
     frame: &Frame<'_>,
-    room: Dbref,
+    loc: Dbref,
     name: &str,
-    dest: Option<Dbref>,
+    to: Option<LinkTo<'_>>,
 ) -> R {
-    let owner = owner_of(ev, frame.executor)?;
-    let id = match ev.world.create(Kind::Exit, name, owner, room) {
+    let me = frame.executor;
+    let Some(place) = ev.world.object(loc)? else {
+        return Ok(());
+    };
+    if name.trim().is_empty() {
+        tell(ev, frame, "Open where?");
+        return Ok(());
+    }
+    if !controls(ev, me, loc)? {
+        let open_ok = place.kind != Kind::Exit && place.has_flag("OPEN_OK");
+        if !(open_ok && crate::lock::passes(ev, me, loc, "OPENLOCK")?) {
+            tell(ev, frame, NOPERM);
+            return Ok(());
+        }
+    }
+    let owner = owner_of(ev, me)?;
+    let id = match ev.world.create(Kind::Exit, name.trim(), owner, loc) {
         Ok(id) => id,
         Err(Miss::Refused(why)) => {
             tell(ev, frame, format!("Sorry, {why}."));
@@ -102,101 +195,190 @@ pub(super) fn open_one(
         Err(miss) => return Err(miss),
     };
     tell(ev, frame, "Opened.");
-    if let Some(dest) = dest {
-        ev.world.change(id, Change::Link(dest))?;
+    let Some(to) = to else {
+        return Ok(());
+    };
+    if matches!(to, LinkTo::Named(t) if t.trim().is_empty()) {
+        return Ok(());
+    }
+    let Some(dest) = linkable(ev, frame, to)? else {
+        return Ok(());
+    };
+    if dest != HOME
+        && !crate::powers::link_anywhere(ev, me)?
+        && !crate::lock::passes(ev, me, dest, "LINKLOCK")?
+    {
+        tell(ev, frame, "You can't link to there.");
+        return Ok(());
+    }
+    ev.world.change(id, Change::Link(dest))?;
+    tell(ev, frame, "Linked.");
+    Ok(())
+}
+
+/// `@open name[=dest[,back]]` (TinyMUX's `do_open`): the exit here (`/inventory`: on the
+/// executor), and a way back from `dest` when named.
+fn open(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let (left, right) = split_eq(input.rest);
+    let name = ev.eval_top(frame, left)?;
+    let loc = if input.switches.iter().any(|s| s == "inventory") {
+        frame.executor
+    } else {
+        ev.world
+            .object(frame.executor)?
+            .map_or(NOTHING, |o| o.location)
+    };
+    let right = match right {
+        Some(r) => ev.eval_top(frame, r)?,
+        None => String::new(),
+    };
+    let (dest, back) = match right.split_once(',') {
+        Some((d, b)) => (d.trim(), Some(b.trim())),
+        None => (right.trim(), None),
+    };
+    open_exit(ev, frame, loc, &name, Some(LinkTo::Named(dest)))?;
+    if let Some(back) = back.filter(|b| !b.is_empty()) {
+        // TinyMUX matches the destination again for the way back (and so tells again
+        // why it may not link there).
+        match linkable(ev, frame, LinkTo::Named(dest))? {
+            Some(HOME) => tell(ev, frame, "You can't open a reverse exit at home."),
+            Some(there) => open_exit(ev, frame, there, back, Some(LinkTo::Id(loc)))?,
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// TinyMUX's `can_set_home`: `home` is a live place other than `thing` that the executor
+/// controls or finds ABODE.
+fn can_set_home(ev: &mut Eval<'_>, who: Dbref, thing: Dbref, home: Dbref) -> R<bool> {
+    if thing == home {
+        return Ok(false);
+    }
+    let Some(place) = ev.world.object(home)? else {
+        return Ok(false);
+    };
+    if !has_contents(place.kind) || place.has_flag("GOING") {
+        return Ok(false);
+    }
+    Ok(place.has_flag("ABODE") || controls(ev, who, home)?)
+}
+
+/// TinyMUX's `link_exit`: the executor must be allowed at `dest` ([`may_link_to`]) and
+/// the exit must be unlinked or its own; an exit of someone else's changes hands (without
+/// the flags that would lend the new owner's rights, and halted).
+fn link_exit(ev: &mut Eval<'_>, frame: &Frame<'_>, exit: Dbref, dest: Dbref) -> R {
+    let me = frame.executor;
+    if !may_link_to(ev, frame, dest)? {
+        tell(ev, frame, NOPERM);
+        return Ok(());
+    }
+    let Some(obj) = ev.world.object(exit)? else {
+        return Ok(());
+    };
+    if obj.link != NOTHING && !controls(ev, me, exit)? {
+        tell(ev, frame, NOPERM);
+        return Ok(());
+    }
+    let owner = owner_of(ev, me)?;
+    if obj.owner != owner {
+        ev.world.change(exit, Change::Owner(owner))?;
+        for (flag, on) in [("INHERIT", false), ("WIZARD", false), ("HALT", true)] {
+            ev.world.change(exit, Change::Flag(flag.into(), on))?;
+        }
+    }
+    ev.world.change(exit, Change::Link(dest))?;
+    if !quiet(ev, me)? {
         tell(ev, frame, "Linked.");
     }
     Ok(())
 }
 
-fn open(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
-    let (left, right) = split_eq(input.rest);
-    let name = ev.eval_top(frame, left)?;
-    let name = name.trim();
-    if name.is_empty() {
-        tell(ev, frame, "Open where?");
-        return Ok(());
-    }
-    let room = room_of(ev, frame.executor)?;
-    if !controls(ev, frame.executor, room)? {
-        tell(ev, frame, "Permission denied.");
-        return Ok(());
-    }
-    let right = match right {
-        Some(r) => ev.eval_top(frame, r)?,
-        None => String::new(),
-    };
-    let (dest_text, back) = match right.split_once(',') {
-        Some((d, b)) => (d.trim().to_string(), Some(b.trim().to_string())),
-        None => (right.trim().to_string(), None),
-    };
-    let dest = if dest_text.is_empty() {
-        None
-    } else {
-        match resolve(ev, frame.executor, &dest_text)? {
-            Ok(id) if ev.world.object(id)?.is_some_and(|o| o.kind == Kind::Room) => Some(id),
-            _ => {
-                open_one(ev, frame, room, name, None)?;
-                tell(ev, frame, "I couldn't find that room.");
-                return Ok(());
-            }
-        }
-    };
-    open_one(ev, frame, room, name, dest)?;
-    if let (Some(dest), Some(back)) = (dest, back)
-        && !back.is_empty()
-    {
-        open_one(ev, frame, dest, &back, Some(room))?;
-    }
-    Ok(())
+/// True when the object is QUIET (TinyMUX then leaves out "Linked.", "Name set.", ...).
+pub(super) fn quiet(ev: &mut Eval<'_>, id: Dbref) -> R<bool> {
+    Ok(ev.world.object(id)?.is_some_and(|o| o.has_flag("QUIET")))
 }
 
+/// `@link obj=dest` (TinyMUX's `do_link`): an exit's destination, a room's drop-to, or a
+/// player's or thing's home, each only where the executor may link; without `=dest`, as
+/// `@unlink`.
 fn link(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
+    let me = frame.executor;
     let (left, right) = split_eq(input.rest);
     let what = ev.eval_top(frame, left)?;
     let Some(id) = target(ev, frame, &what)? else {
         return Ok(());
     };
     let to_text = ev.eval_top(frame, right.unwrap_or(""))?;
-    let to = if to_text.trim().eq_ignore_ascii_case("home") {
-        -3
-    } else {
-        let Some(to) = target(ev, frame, &to_text)? else {
-            return Ok(());
-        };
-        to
-    };
-    if !controls(ev, frame.executor, id)? {
-        tell(ev, frame, "Permission denied.");
-        return Ok(());
+    if to_text.trim().is_empty() {
+        return unlink_id(ev, frame, id);
     }
     let Some(obj) = ev.world.object(id)? else {
         return Ok(());
     };
+    if obj.kind == Kind::Exit {
+        if let Some(dest) = linkable(ev, frame, LinkTo::Named(&to_text))? {
+            link_exit(ev, frame, id, dest)?;
+        }
+        return Ok(());
+    }
+    if !controls(ev, me, id)? {
+        tell(ev, frame, NOPERM);
+        return Ok(());
+    }
     let old = obj.link;
-    match obj.kind {
-        Kind::Exit => {
-            ev.world.change(id, Change::Link(to))?;
-            tell(ev, frame, "Linked.");
+    let (to, what_changed) = if obj.kind == Kind::Room {
+        let Some(to) = linkable(ev, frame, LinkTo::Named(&to_text))? else {
+            return Ok(());
+        };
+        let is_room = ev.world.object(to)?.is_some_and(|o| o.kind == Kind::Room);
+        if to != HOME && !is_room {
+            tell(ev, frame, "That is not a room!");
+            return Ok(());
         }
-        Kind::Room => {
-            ev.world.change(id, Change::Link(to))?;
-            let (this, from, dest) = (named(ev, id)?, named(ev, old)?, named(ev, to)?);
-            tell(
-                ev,
-                frame,
-                format!("Dropto of {this} changed from {from} to {dest}."),
-            );
+        if !may_link_to(ev, frame, to)? {
+            tell(ev, frame, NOPERM);
+            return Ok(());
         }
-        Kind::Thing | Kind::Player => {
-            ev.world.change(id, Change::Link(to))?;
-            let (this, from, dest) = (named(ev, id)?, named(ev, old)?, named(ev, to)?);
-            tell(
-                ev,
-                frame,
-                format!("Home of {this} changed from {from} to {dest}."),
-            );
+        (to, "Dropto")
+    } else {
+        let scope = Scope {
+            me: true,
+            here: true,
+            possession: true,
+            neighbor: true,
+            absolute: true,
+            player: true,
+            ..Scope::default()
+        };
+        let lookup = resolve_in(ev, me, &to_text, scope)?;
+        let Some(to) = found(
+            ev,
+            frame,
+            lookup,
+            "I don't know which one you mean!",
+            "I don't see that here.",
+        ) else {
+            return Ok(());
+        };
+        if ev.world.object(to)?.is_some_and(|o| o.kind == Kind::Exit) {
+            tell(ev, frame, "Can't link to an exit.");
+            return Ok(());
         }
+        if !can_set_home(ev, me, id, to)? || !crate::lock::passes(ev, me, to, "LINKLOCK")? {
+            tell(ev, frame, NOPERM);
+            return Ok(());
+        }
+        (to, "Home")
+    };
+    ev.world.change(id, Change::Link(to))?;
+    if !quiet(ev, me)? {
+        let (this, from, dest) = (named(ev, id)?, named(ev, old)?, named(ev, to)?);
+        tell(
+            ev,
+            frame,
+            format!("{what_changed} of {this} changed from {from} to {dest}."),
+        );
     }
     Ok(())
 }
@@ -206,6 +388,11 @@ fn unlink(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     let Some(id) = target(ev, frame, &what)? else {
         return Ok(());
     };
+    unlink_id(ev, frame, id)
+}
+
+/// Unlinks an exit or removes a room's drop-to, for the executor that controls it.
+fn unlink_id(ev: &mut Eval<'_>, frame: &Frame<'_>, id: Dbref) -> R {
     if !controls(ev, frame.executor, id)? {
         tell(ev, frame, "Permission denied.");
         return Ok(());
@@ -435,6 +622,11 @@ fn newpassword(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
         tell(ev, frame, "No such player.");
         return Ok(());
     };
+    // God's password is God's alone (TinyMUX's do_newpassword).
+    if player == crate::powers::GOD && frame.executor != crate::powers::GOD {
+        tell(ev, frame, "You cannot change that player's password.");
+        return Ok(());
+    }
     // TinyMUX accepts an empty one here (recorded: `@newpassword Dave=`).
     ev.world.set_password(player, &password)?;
     tell(ev, frame, "Password changed.");

@@ -3,7 +3,7 @@
 
 use super::{Command, Input, split_eq, tell};
 use crate::eval::{Emit, Eval, Frame, R};
-use crate::functions::objects::{display_name, emit_each, emit_targets};
+use crate::functions::objects::{Reach, display_name, emit_each, emit_targets, oemit_each};
 
 /// The speech family.
 pub const COMMANDS: &[Command] = &[
@@ -185,8 +185,13 @@ fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     } else {
         vec![who.trim()]
     };
-    let targets = emit_targets(ev, frame.executor, &names)?;
     let contents = input.switches.iter().any(|s| s == "contents");
+    let reach = if contents {
+        Reach::Contents
+    } else {
+        Reach::Pemit
+    };
+    let targets = emit_targets(ev, frame.executor, &names, reach)?;
     emit_each(ev, frame.executor, targets, &message, contents)
 }
 
@@ -211,7 +216,7 @@ fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     };
     let where_ = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    let targets = emit_targets(ev, frame.executor, &[where_.trim()])?;
+    let targets = emit_targets(ev, frame.executor, &[where_.trim()], Reach::Contents)?;
     emit_each(ev, frame.executor, targets, &message, true)
 }
 
@@ -222,25 +227,8 @@ fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, input: &Input<'_>) -> R {
     };
     let who = ev.eval_top(frame, left)?;
     let message = text(ev, frame, input, right)?;
-    let (ids, error) = emit_targets(ev, frame.executor, &[who.trim()])?;
-    if !message.is_empty() {
-        for id in ids {
-            let room = ev
-                .world
-                .object(id)?
-                .map(|o| o.location)
-                .unwrap_or(crate::world::NOTHING);
-            ev.emits.push(Emit::Room {
-                room,
-                except: vec![id],
-                text: message.clone(),
-            });
-        }
-    }
-    if let Some(error) = error {
-        tell(ev, frame, error);
-    }
-    Ok(())
+    let targets = emit_targets(ev, frame.executor, &[who.trim()], Reach::Oemit)?;
+    oemit_each(ev, frame.executor, targets, &message)
 }
 
 /// `page <player>=<message>` (`:` makes it a pose): to a connected player anywhere.

@@ -1456,65 +1456,158 @@ fn nearby(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, out: Out<'_>) ->
     Ok(())
 }
 
-/// True when `who` may send text straight to `target` (TinyMUX's rule for `@pemit`):
-/// wizards anywhere; others to what they control, hold, stand beside, or stand in.
-pub fn may_pemit(ev: &mut Eval<'_>, who: Dbref, target: Dbref) -> R<bool> {
-    if is_wizard(ev, who)? || controls(ev, who, target)? {
-        return Ok(true);
-    }
-    let (Some(me), Some(it)) = (ev.world.object(who)?, ev.world.object(target)?) else {
+/// TinyMUX's `nearby`: `thing` is carried by `who`, beside it, or is the place it stands
+/// in; a DARK player who may hide is near only to those who see hidden players.
+pub fn is_nearby(ev: &mut Eval<'_>, who: Dbref, thing: Dbref) -> R<bool> {
+    let (Some(me), Some(it)) = (ev.world.object(who)?, ev.world.object(thing)?) else {
         return Ok(false);
     };
-    Ok(it.location == me.location || it.location == me.id || it.id == me.location)
+    if it.has_flag("DARK")
+        && crate::powers::can_hide(ev, thing)?
+        && !crate::powers::see_hidden(ev, who)?
+    {
+        return Ok(false);
+    }
+    Ok(it.location == who || it.location == me.location || thing == me.location)
 }
 
-/// Resolves a list of targets as the emit family does: repeats are sent once, and the
-/// names that match nothing come back as TinyMUX reports them, to be told after the
-/// message (`Emit error(s): nosuch (unknown)`).
-pub fn emit_targets(
+/// How an emit reaches its target, which decides what TinyMUX lets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// `@pemit`, `pemit()`: the target hears it.
+    Pemit,
+    /// `@remit`, `@pemit/contents`, `remit()`: what is inside the target hears it.
+    Contents,
+    /// `@oemit`, `oemit()`: the target's neighbours hear it.
+    Oemit,
+}
+
+/// What TinyMUX tells `who` when it may not emit to `target` (`do_pemit_single`'s
+/// locality rules), or None when it may: near it, with long fingers, or controlling it;
+/// beyond that a connected player anywhere whose page lock lets `who` through with
+/// `pemit_far_players`, and anything anywhere with `pemit_any_object`, but never for
+/// `@oemit`; the contents of what it does not control only with `pemit_any_object`.
+pub fn emit_refusal(
     ev: &mut Eval<'_>,
     who: Dbref,
-    names: &[&str],
-) -> R<(Vec<Dbref>, Option<String>)> {
+    target: Dbref,
+    reach: Reach,
+) -> R<Option<String>> {
+    const TOO_FAR: &str = "You are too far away to do that.";
+    let close = is_nearby(ev, who, target)?
+        || crate::powers::long_fingers(ev, who)?
+        || controls(ev, who, target)?;
+    if reach == Reach::Oemit {
+        return Ok((!close).then(|| TOO_FAR.to_string()));
+    }
+    let (far_players, any_object) = (ev.limits.pemit_far_players, ev.limits.pemit_any_object);
+    let player = ev.world.object(target)?.filter(|o| o.kind == Kind::Player);
+    match player {
+        Some(them) if !close && far_players => {
+            // TinyMUX pages the far player's way (page_check): it must be connected and
+            // its page lock must let `who` through, whatever `pemit_any_object` says.
+            let name = display_name(&them).to_string();
+            let hidden = them.has_flag("DARK")
+                && crate::powers::can_hide(ev, target)?
+                && !crate::powers::see_hidden(ev, who)?;
+            if !them.has_flag("CONNECTED") {
+                return Ok(Some(format!("Sorry, {name} is not connected.")));
+            }
+            if !crate::lock::passes(ev, who, target, "PAGELOCK")? {
+                return Ok(Some(if hidden {
+                    format!("Sorry, {name} is not connected.")
+                } else {
+                    format!("Sorry, {name} is not accepting pages.")
+                }));
+            }
+        }
+        _ if !close && !any_object => return Ok(Some(TOO_FAR.to_string())),
+        _ => {}
+    }
+    if reach == Reach::Contents && !any_object && !controls(ev, who, target)? {
+        return Ok(Some("Permission denied.".to_string()));
+    }
+    Ok(None)
+}
+
+/// The targets of an emit, in the order given and each once: the object, or what `who`
+/// is told instead of reaching it; and, for the names that match nothing, the line
+/// TinyMUX tells after the message (`Emit error(s): nosuch (unknown)`).
+pub type Targets = (Vec<Result<Dbref, String>>, Option<String>);
+
+/// Resolves a list of targets as the emit family does, refusing those `reach` may not
+/// get to ([`emit_refusal`]).
+pub fn emit_targets(ev: &mut Eval<'_>, who: Dbref, names: &[&str], reach: Reach) -> R<Targets> {
     let mut ids = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
         match resolve(ev, who, name)? {
-            Ok(id) if may_pemit(ev, who, id)? => {
+            Ok(id) => {
                 if !ids.contains(&id) {
                     ids.push(id);
                 }
             }
-            Ok(_) => unknown.push(format!("{name} (permission denied)")),
             Err(_) => unknown.push(format!("{name} (unknown)")),
         }
     }
+    let mut each = Vec::with_capacity(ids.len());
+    // `@oemit` checks only its first target (TinyMUX's do_pemit_list), in [`oemit_each`].
+    for id in ids {
+        let refusal = if reach == Reach::Oemit {
+            None
+        } else {
+            emit_refusal(ev, who, id, reach)?
+        };
+        each.push(refusal.map_or(Ok(id), Err));
+    }
     let error = (!unknown.is_empty()).then(|| format!("Emit error(s): {}", unknown.join(", ")));
-    Ok((ids, error))
+    Ok((each, error))
 }
 
-/// Sends `text` to each target (to its contents when `room`), then tells `who` about the
-/// targets that failed, in TinyMUX's order.
-pub fn emit_each(
-    ev: &mut Eval<'_>,
-    who: Dbref,
-    targets: (Vec<Dbref>, Option<String>),
-    text: &str,
-    room: bool,
-) -> R {
-    let (ids, error) = targets;
-    if !text.is_empty() {
-        for id in ids {
-            let emit = if room {
-                Emit::Room {
-                    room: id,
-                    except: Vec::new(),
+/// Sends `text` to each target (to its contents when `room`), or tells `who` why not,
+/// then tells it about the names that matched nothing, in TinyMUX's order.
+pub fn emit_each(ev: &mut Eval<'_>, who: Dbref, targets: Targets, text: &str, room: bool) -> R {
+    let (each, error) = targets;
+    for target in each {
+        let emit = match target {
+            Err(refusal) => Emit::To(who, refusal),
+            Ok(_) if text.is_empty() => continue,
+            Ok(id) if room => Emit::Room {
+                room: id,
+                except: Vec::new(),
+                text: text.to_string(),
+            },
+            Ok(id) => Emit::To(id, text.to_string()),
+        };
+        ev.emits.push(emit);
+    }
+    if let Some(error) = error {
+        ev.emits.push(Emit::To(who, error));
+    }
+    Ok(())
+}
+
+/// `@oemit`/`oemit()`: `text` to the place of the first target, heard by all there but
+/// the targets, when `who` is near that target or controls it (TinyMUX refuses
+/// otherwise, whatever `pemit_any_object` says).
+pub fn oemit_each(ev: &mut Eval<'_>, who: Dbref, targets: Targets, text: &str) -> R {
+    let (each, error) = targets;
+    let ids: Vec<Dbref> = each
+        .iter()
+        .filter_map(|t| t.as_ref().ok().copied())
+        .collect();
+    if let Some(&first) = ids.first() {
+        if let Some(refusal) = emit_refusal(ev, who, first, Reach::Oemit)? {
+            ev.emits.push(Emit::To(who, refusal));
+        } else if !text.is_empty() {
+            let room = ev.world.object(first)?.map_or(NOTHING, |o| o.location);
+            if room != NOTHING {
+                ev.emits.push(Emit::Room {
+                    room,
+                    except: ids,
                     text: text.to_string(),
-                }
-            } else {
-                Emit::To(id, text.to_string())
-            };
-            ev.emits.push(emit);
+                });
+            }
         }
     }
     if let Some(error) = error {
@@ -1523,13 +1616,13 @@ pub fn emit_each(
     Ok(())
 }
 
-fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str) -> R<(Vec<Dbref>, Option<String>)> {
+fn targets(ev: &mut Eval<'_>, frame: &Frame<'_>, list: &str, reach: Reach) -> R<Targets> {
     let names = items(list, " ");
-    emit_targets(ev, frame.executor, &names)
+    emit_targets(ev, frame.executor, &names, reach)
 }
 
 fn pemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    let targets = targets(ev, frame, &args[0])?;
+    let targets = targets(ev, frame, &args[0], Reach::Pemit)?;
     emit_each(ev, frame.executor, targets, &args[1], false)
 }
 
@@ -1551,25 +1644,13 @@ fn emit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
 }
 
 fn remit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    let targets = targets(ev, frame, &args[0])?;
+    let targets = targets(ev, frame, &args[0], Reach::Contents)?;
     emit_each(ev, frame.executor, targets, &args[1], true)
 }
 
 fn oemit(ev: &mut Eval<'_>, frame: &Frame<'_>, args: Args<'_>, _: Out<'_>) -> R {
-    let (ids, error) = targets(ev, frame, &args[0])?;
-    for id in ids {
-        if let Some(obj) = ev.world.object(id)? {
-            ev.emits.push(Emit::Room {
-                room: obj.location,
-                except: vec![id],
-                text: args[1].clone(),
-            });
-        }
-    }
-    if let Some(error) = error {
-        ev.emits.push(Emit::To(frame.executor, error));
-    }
-    Ok(())
+    let targets = targets(ev, frame, &args[0], Reach::Oemit)?;
+    oemit_each(ev, frame.executor, targets, &args[1])
 }
 
 /// What `@set`/`set()` do, shared with the commands: flags, `attr:value`, attribute flags.
