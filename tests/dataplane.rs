@@ -725,3 +725,55 @@ async fn a_disconnect_storm_leaves_presence_exact() {
         assert_eq!(failed.trim(), "0", "{pod}: departures failed");
     }
 }
+
+/// One player's maximal output cannot break the stream it shares with others: an
+/// `examine` of an object holding 150 attributes of 7,000 characters (about 1 MB, more
+/// than a gRPC message may carry) arrives whole, in pieces, while a bystander on the same
+/// pod is answered throughout and no session has to move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maximal_output_does_not_disturb_other_sessions() {
+    const ATTRS: usize = 150;
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard("loud", &["--input-rate", "100000", "--input-burst", "100000"])
+    });
+    let store = store_of(&shard).await;
+    let addr = shard.telnet_addr();
+    let mut loud = Player::login(addr, "Loud").await;
+    let pod = pod_of(&store, "Loud").await;
+    let mut bystander = None;
+    for i in 0..6 {
+        let name = format!("Bystander{i}");
+        let player = Player::login(addr, &name).await;
+        if pod_of(&store, &name).await == pod {
+            bystander = Some(player);
+            break;
+        }
+    }
+    let mut bystander = bystander.expect("a bystander on the loud player's pod");
+    let value = "x".repeat(7_000);
+    for n in 0..ATTRS {
+        loud.send(&format!("&a{n} me={value}")).await;
+    }
+    loud.send("think set-done").await;
+    loud.expect("set-done").await;
+
+    loud.send("examine me").await;
+    loud.send("think examined").await;
+    // Meanwhile the bystander keeps being answered.
+    for n in 0..20 {
+        let token = format!("still-here-{n}");
+        bystander.send(&format!("think {token}")).await;
+        bystander.expect(&token).await;
+    }
+    let shown = loud.expect("examined").await;
+    let lines = shown.lines().filter(|l| l.ends_with(&value)).count();
+    assert_eq!(lines, ATTRS, "every attribute shown once");
+    let (_, metrics) = http_get(shard.gateway_http(), "/metrics").await;
+    let moves = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mush_gateway_moves_total "))
+        .expect("moves metric");
+    assert_eq!(moves.trim(), "0", "a session had to move: a stream broke");
+    bystander.send("think after").await;
+    bystander.expect("after").await;
+}

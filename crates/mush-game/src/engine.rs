@@ -125,7 +125,7 @@ pub struct Engine {
     waiting: Mutex<HashMap<GatewayId, Waiting>>,
     /// Parcels sent and waiting for their gateways' confirmation (see
     /// [`mush_store::Parcel`]): by id, when sent and the gateways still to confirm.
-    unconfirmed: Mutex<HashMap<String, (Instant, Vec<GatewayId>)>>,
+    unconfirmed: Mutex<HashMap<String, Unconfirmed>>,
     /// Parcels every gateway confirmed, to remove from the outbox.
     pub(crate) confirmed: Mutex<Vec<String>>,
     handle_gateways: Mutex<HashMap<Handle, GatewayId>>,
@@ -151,6 +151,9 @@ pub struct Engine {
 
 /// Departures run at once on one pod.
 const DEPARTURES_AT_ONCE: usize = 16;
+
+/// A parcel sent and not yet confirmed: when, and the (gateway, part id) still to confirm.
+type Unconfirmed = (Instant, Vec<(GatewayId, String)>);
 
 /// Output held for one gateway without a stream here.
 struct Waiting {
@@ -323,25 +326,42 @@ impl Engine {
     ) {
         let mut by_gateway: Vec<(GatewayId, Vec<PodEvent>)> = Vec::new();
         for (gateway, kind) in events {
-            let event = PodEvent { kind: Some(kind) };
+            let event = mush_rpc::split::pieces(PodEvent { kind: Some(kind) });
             match by_gateway.iter_mut().find(|(g, _)| *g == gateway) {
-                Some((_, events)) => events.push(event),
-                None => by_gateway.push((gateway, vec![event])),
+                Some((_, events)) => events.extend(event),
+                None => by_gateway.push((gateway, event)),
+            }
+        }
+        // A delivery larger than a batch (a long line to a crowded room) goes in parts,
+        // each with its own id (`<id>`, then `<id>/1`, `<id>/2`...) and confirmation.
+        let mut parts: Vec<(GatewayId, String, Vec<PodEvent>)> = Vec::new();
+        for (gateway, events) in by_gateway {
+            let groups = mush_rpc::split::by_bytes(events, mush_rpc::split::BATCH_BYTES / 2);
+            for (n, group) in groups.into_iter().enumerate() {
+                let part = if n == 0 {
+                    id.to_owned()
+                } else {
+                    format!("{id}/{n}")
+                };
+                parts.push((gateway.clone(), part, group));
             }
         }
         if confirm {
-            if by_gateway.is_empty() {
+            if parts.is_empty() {
                 lock(&self.confirmed).push(id.to_owned());
             } else {
-                let waiting_for = by_gateway.iter().map(|(g, _)| g.clone()).collect();
+                let waiting_for = parts
+                    .iter()
+                    .map(|(g, p, _)| (g.clone(), p.clone()))
+                    .collect();
                 lock(&self.unconfirmed).insert(id.to_owned(), (Instant::now(), waiting_for));
             }
         }
-        for (gateway, events) in by_gateway {
+        for (gateway, part, events) in parts {
             self.to_gateway(
                 &gateway,
                 pod_event::Kind::Delivery(Delivery {
-                    id: id.to_owned(),
+                    id: part,
                     confirm,
                     events,
                 }),
@@ -349,15 +369,24 @@ impl Engine {
         }
     }
 
-    /// A gateway confirmed these parcels.
+    /// A gateway confirmed these parcels (or parts of them).
     pub(crate) fn delivered(&self, gateway: &GatewayId, ids: Vec<String>) {
         let mut unconfirmed = lock(&self.unconfirmed);
-        for id in ids {
-            if let Some((_, waiting_for)) = unconfirmed.get_mut(&id) {
-                waiting_for.retain(|g| g != gateway);
+        for part in ids {
+            // A part after the first is `<parcel>/<n>`.
+            let parcel = if unconfirmed.contains_key(&part) {
+                part.clone()
+            } else {
+                match part.rsplit_once('/') {
+                    Some((parcel, _)) => parcel.to_owned(),
+                    None => continue,
+                }
+            };
+            if let Some((_, waiting_for)) = unconfirmed.get_mut(&parcel) {
+                waiting_for.retain(|(g, p)| !(g == gateway && *p == part));
                 if waiting_for.is_empty() {
-                    unconfirmed.remove(&id);
-                    lock(&self.confirmed).push(id);
+                    unconfirmed.remove(&parcel);
+                    lock(&self.confirmed).push(parcel);
                 }
             }
         }
@@ -936,16 +965,17 @@ impl Engine {
             }
         });
         let Some(event) = event else { return };
+        // No event leaves larger than a piece (see `mush_rpc::split`).
+        let pieces = mush_rpc::split::pieces(PodEvent { kind: Some(event) });
         let gateways = self.gateways.read().unwrap_or_else(|p| p.into_inner());
         let Some(tx) = gateways.get(gateway).cloned() else {
             // Held under the read lock: an attach (write lock) either sent it or comes after.
-            let dropped = lock(&self.waiting)
-                .entry(gateway.clone())
-                .or_insert_with(|| Waiting {
-                    since: Instant::now(),
-                    events: Default::default(),
-                })
-                .hold(PodEvent { kind: Some(event) });
+            let mut waiting = lock(&self.waiting);
+            let held = waiting.entry(gateway.clone()).or_insert_with(|| Waiting {
+                since: Instant::now(),
+                events: Default::default(),
+            });
+            let dropped: usize = pieces.into_iter().map(|piece| held.hold(piece)).sum();
             if dropped > 0 {
                 tracing::warn!(%gateway, dropped, "no stream to gateway for too long; held output dropped");
                 self.metrics.output_dropped.inc_by(dropped as u64);
@@ -953,9 +983,11 @@ impl Engine {
             return;
         };
         drop(gateways);
-        if tx.try_send(PodEvent { kind: Some(event) }).is_err() {
-            tracing::warn!(%gateway, "gateway stream full or closed; output dropped");
-            self.metrics.output_dropped.inc();
+        for piece in pieces {
+            if tx.try_send(piece).is_err() {
+                tracing::warn!(%gateway, "gateway stream full or closed; output dropped");
+                self.metrics.output_dropped.inc();
+            }
         }
     }
 

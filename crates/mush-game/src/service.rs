@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use futures_util::Stream;
 use mush_proto::{GatewayId, Handle};
+use mush_rpc::Message as _;
+use mush_rpc::split::BATCH_BYTES;
 use mush_rpc::v1::game_server::Game;
 use mush_rpc::v1::{GatewayBatch, PodBatch, PodEvent, gateway_event};
 use tokio::sync::mpsc;
@@ -139,10 +141,16 @@ async fn batch_events(
             },
             _ = closed.wait_for(|closed| *closed) => return,
         };
+        // Filled by bytes as well as by count, so no message nears the cap (see
+        // `mush_rpc::split`; every event is at most a piece).
+        let mut bytes = first.encoded_len();
         let mut batch = vec![first];
-        while batch.len() < BATCH_MAX {
+        while batch.len() < BATCH_MAX && bytes < BATCH_BYTES {
             match events.try_recv() {
-                Ok(event) => batch.push(event),
+                Ok(event) => {
+                    bytes += event.encoded_len() + 8;
+                    batch.push(event);
+                }
                 Err(_) => break,
             }
         }

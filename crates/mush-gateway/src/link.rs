@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use mush_proto::PodId;
 use mush_rpc::MAX_MESSAGE;
+use mush_rpc::Message as _;
+use mush_rpc::split::BATCH_BYTES;
 use mush_rpc::v1::game_client::GameClient;
 use mush_rpc::v1::{GatewayBatch, GatewayEvent, Hello, gateway_event, pod_event};
 use tokio::sync::mpsc;
@@ -50,12 +52,18 @@ async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), Str
         })),
     };
     tx.send(hello).map_err(|_| "stream closed".to_owned())?;
+    // Filled by bytes as well as by count: a rescue re-sending many long lines must not
+    // make a message over the pod's cap (each line is at most `MAX_LINE`).
     let outbound = futures_util::stream::unfold(rx, |mut rx| async move {
         let first = rx.recv().await?;
+        let mut bytes = first.encoded_len();
         let mut events = vec![first];
-        while events.len() < BATCH_MAX {
+        while events.len() < BATCH_MAX && bytes < BATCH_BYTES {
             match rx.try_recv() {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    bytes += event.encoded_len() + 8;
+                    events.push(event);
+                }
                 Err(_) => break,
             }
         }

@@ -10,6 +10,8 @@ pub mod v1 {
     tonic::include_proto!("mush.v1");
 }
 
+pub mod split;
+
 /// The message trait, for code that stores a message (the journal keeps a command's
 /// output to others as [`v1::Journalled`]).
 pub use prost::Message;
