@@ -734,7 +734,10 @@ async fn a_disconnect_storm_leaves_presence_exact() {
 async fn maximal_output_does_not_disturb_other_sessions() {
     const ATTRS: usize = 150;
     let (shard, _dir) = tokio::task::block_in_place(|| {
-        start_shard("loud", &["--input-rate", "100000", "--input-burst", "100000"])
+        start_shard(
+            "loud",
+            &["--input-rate", "100000", "--input-burst", "100000"],
+        )
     });
     let store = store_of(&shard).await;
     let addr = shard.telnet_addr();
@@ -776,4 +779,69 @@ async fn maximal_output_does_not_disturb_other_sessions() {
     assert_eq!(moves.trim(), "0", "a session had to move: a stream broke");
     bystander.send("think after").await;
     bystander.expect("after").await;
+}
+
+/// The doors: wrong passwords are answered at once at first, then ever more slowly (per
+/// address and per player, shared by every pod), each one counted; a right password
+/// still gets in and clears the player's count; an address that made its hour's players
+/// is refused more, with TinyMUX's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_passwords_slows_down_and_creations_are_limited_per_address() {
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard_with("doors", |options| {
+            let set = |args: &mut Vec<String>, flag: &str, value: &str| {
+                let at = args.iter().position(|a| a == flag).expect(flag);
+                args[at + 1] = value.to_owned();
+            };
+            set(&mut options.game_args, "--login-free-failures", "2");
+            set(&mut options.game_args, "--creates-per-address-hour", "3");
+        })
+    });
+    let addr = shard.telnet_addr();
+    drop(Player::login(addr, "Target").await);
+
+    let mut guesser = Player::connect(addr).await;
+    let mut waits = Vec::new();
+    for n in 0..4 {
+        let started = Instant::now();
+        guesser.send(&format!("connect Target guess{n}")).await;
+        guesser.expect("has a different password.").await;
+        waits.push(started.elapsed());
+    }
+    // The first two are free; then 1 s, then 2 s.
+    assert!(waits[0] < Duration::from_millis(900), "{waits:?}");
+    assert!(waits[1] < Duration::from_millis(900), "{waits:?}");
+    assert!(waits[2] >= Duration::from_secs(1), "{waits:?}");
+    assert!(waits[3] >= Duration::from_secs(2), "{waits:?}");
+    // Another connection from the same address is held back as well, even for another
+    // player; the right password still gets in.
+    let mut other = Player::connect(addr).await;
+    let started = Instant::now();
+    other.send("connect Nobody secret").await;
+    other.expect("has a different password.").await;
+    assert!(started.elapsed() >= Duration::from_secs(4), "not held back");
+    let mut owner = Player::connect(addr).await;
+    owner.send("connect Target secret").await;
+    owner.expect("Limbo").await;
+    let mut failed = 0;
+    for pod in shard.pod_names() {
+        let (_, metrics) = http_get(shard.pod_http(&pod).expect("http"), "/metrics").await;
+        failed += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("mush_game_login_failures_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("login failures metric");
+    }
+    assert_eq!(failed, 5);
+
+    // Three players were made from this address this hour (Target and two more); the
+    // next is refused.
+    for name in ["Second", "Third"] {
+        drop(Player::login(addr, name).await);
+    }
+    let mut fourth = Player::connect(addr).await;
+    fourth.send("create Fourth secret").await;
+    fourth
+        .expect("The limit of new players for this hour has been reached. Please try again later.")
+        .await;
 }

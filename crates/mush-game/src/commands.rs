@@ -13,7 +13,7 @@ use mush_proto::{ConnState, Handle};
 use mush_rpc::MAX_LINE;
 use mush_softcode::hooks::Reason;
 use mush_softcode::queue::QueueOp;
-use mush_store::{Dbref, Kind, NewObject, Object, StoreError};
+use mush_store::{Dbref, Door, Kind, NewObject, Object, StoreError};
 
 use crate::engine::{Engine, Session};
 use crate::help;
@@ -115,6 +115,73 @@ struct Departure {
 
 type Outcome = Result<bool, StoreError>;
 
+/// How long failed logins are remembered.
+const FAILURE_WINDOW_MS: u64 = 15 * 60 * 1000;
+const HOUR_MS: u64 = 60 * 60 * 1000;
+
+/// The longest a `connect` is held back.
+const LOGIN_DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The address (IP, without the port) a connection comes from, as its gateway recorded it.
+async fn address_of(engine: &Engine, handle: Handle) -> Result<String, StoreError> {
+    Ok(engine
+        .store
+        .get(handle)
+        .await?
+        .map(|record| record.host)
+        .unwrap_or_default())
+}
+
+/// How long a `connect` from `address` naming `name` waits before it is checked: nothing
+/// for the first failures, then twice as long per failure (of the address or the player,
+/// whichever has more), up to [`LOGIN_DELAY_MAX`].
+async fn login_delay(
+    engine: &Engine,
+    address: &str,
+    name: &str,
+) -> Result<std::time::Duration, StoreError> {
+    let by_address = engine
+        .store
+        .door_seen(Door::FailedFromAddress, address)
+        .await?;
+    let by_player = engine
+        .store
+        .door_seen(Door::FailedForPlayer, &name.to_lowercase())
+        .await?;
+    Ok(delay_after(
+        by_address.max(by_player),
+        engine.settings.login_free_failures,
+    ))
+}
+
+/// The wait after `failures` failed logins when the first `free` cost nothing.
+fn delay_after(failures: u64, free: u64) -> std::time::Duration {
+    if failures < free {
+        return std::time::Duration::ZERO;
+    }
+    let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(16);
+    std::time::Duration::from_secs(1u64 << doublings).min(LOGIN_DELAY_MAX)
+}
+
+/// Counts a failed login against the address and the player named, logged and counted.
+async fn failed_login(engine: &Engine, address: &str, name: &str) -> Result<(), StoreError> {
+    let by_address = engine
+        .store
+        .door_count(Door::FailedFromAddress, address, FAILURE_WINDOW_MS)
+        .await?;
+    let by_player = engine
+        .store
+        .door_count(
+            Door::FailedForPlayer,
+            &name.to_lowercase(),
+            FAILURE_WINDOW_MS,
+        )
+        .await?;
+    engine.metrics.login_failures.inc();
+    tracing::warn!(%address, player = %name, by_address, by_player, "failed login");
+    Ok(())
+}
+
 async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str) -> Outcome {
     let (command, rest) = split_word(line);
     match command.to_ascii_lowercase().as_str() {
@@ -125,6 +192,11 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
                     .await;
                 return Ok(true);
             };
+            let address = address_of(engine, session.handle).await?;
+            let held_back = login_delay(engine, &address, &name).await?;
+            if !held_back.is_zero() {
+                tokio::time::sleep(held_back).await;
+            }
             let found = match engine.store.player_by_name(&name).await? {
                 Some(id) => engine.object(id).await?,
                 None => None,
@@ -139,8 +211,15 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
                 None => false,
             };
             match found {
-                Some(player) if verified => enter_world(engine, session, &player).await?,
+                Some(player) if verified => {
+                    engine
+                        .store
+                        .door_clear(Door::FailedForPlayer, &name.to_lowercase())
+                        .await?;
+                    enter_world(engine, session, &player).await?;
+                }
                 _ => {
+                    failed_login(engine, &address, &name).await?;
                     engine
                         .tell(
                             session.handle,
@@ -167,6 +246,22 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
                     .tell(
                         session.handle,
                         "Please choose a password of at least 3 characters.",
+                    )
+                    .await;
+                return Ok(true);
+            }
+            let address = address_of(engine, session.handle).await?;
+            let made = engine
+                .store
+                .door_count(Door::CreatedFromAddress, &address, HOUR_MS)
+                .await?;
+            if made > engine.settings.creates_per_address_hour {
+                engine.metrics.creates_refused.inc();
+                tracing::warn!(%address, made, "player creation refused: the address's hourly limit");
+                engine
+                    .tell(
+                        session.handle,
+                        "The limit of new players for this hour has been reached. Please try again later.",
                     )
                     .await;
                 return Ok(true);
@@ -621,6 +716,28 @@ fn format_idle(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_logins_cost_nothing_then_double_up_to_the_cap() {
+        let secs = std::time::Duration::from_secs;
+        let cases = [
+            (0, 3, secs(0)),
+            (2, 3, secs(0)),
+            (3, 3, secs(1)),
+            (4, 3, secs(2)),
+            (7, 3, secs(16)),
+            (8, 3, secs(30)),
+            (1_000_000, 3, secs(30)),
+            (0, 0, secs(1)),
+        ];
+        for (failures, free, want) in cases {
+            assert_eq!(
+                delay_after(failures, free),
+                want,
+                "{failures} failures, {free} free"
+            );
+        }
+    }
 
     #[test]
     fn connect_arguments_accept_quoted_names() {

@@ -107,6 +107,11 @@ pub struct GameSettings {
     pub pemit_far_players: bool,
     /// `@pemit` and `@remit` reach any object anywhere (TinyMUX's `pemit_any_object`).
     pub pemit_any_object: bool,
+    /// Failed `connect`s (per address, and per player) answered at once; each one after
+    /// that waits twice as long as the one before, from 1 s up to 30 s.
+    pub login_free_failures: u64,
+    /// Players one address may create per hour.
+    pub creates_per_address_hour: u64,
 }
 
 /// Everything a pod's sessions share.

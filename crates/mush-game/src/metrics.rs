@@ -37,6 +37,10 @@ pub struct GameMetrics {
     pub parcels_dropped: Counter,
     /// Players whose departure (disconnect cleanup) failed after its retries.
     pub departure_failures: Counter,
+    /// Failed `connect`s (wrong password or no such player).
+    pub login_failures: Counter,
+    /// `create`s refused: the address made its hour's players.
+    pub creates_refused: Counter,
 }
 
 impl GameMetrics {
@@ -56,6 +60,8 @@ impl GameMetrics {
             parcels_resent: Counter::default(),
             parcels_dropped: Counter::default(),
             departure_failures: Counter::default(),
+            login_failures: Counter::default(),
+            creates_refused: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -118,6 +124,16 @@ impl GameMetrics {
             "departure_failures",
             "Disconnect cleanups that failed after their retries",
             metrics.departure_failures.clone(),
+        );
+        sub.register(
+            "login_failures",
+            "Failed connects (wrong password or no such player)",
+            metrics.login_failures.clone(),
+        );
+        sub.register(
+            "creates_refused",
+            "Player creations refused: the address made its hour's players",
+            metrics.creates_refused.clone(),
         );
         metrics
     }

@@ -56,6 +56,7 @@ mod packed;
 mod purge;
 mod queue;
 mod scripts;
+mod throttle;
 mod world;
 mod writebehind;
 
@@ -76,6 +77,7 @@ pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
 pub use outbox::{PARCEL_LEASE_MS, Parcel};
+pub use throttle::Door;
 pub use queue::{
     Applied, BatchFinished, Claimed, DONE_MEMORY_MS, Listed, Listing, NewEntry, QueueChange,
 };

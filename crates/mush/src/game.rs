@@ -59,6 +59,15 @@ pub struct GameArgs {
     /// controlled. `@oemit` is never widened.
     #[arg(long, env = "MUSH_PEMIT_ANY_OBJECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub pemit_any_object: bool,
+    /// Failed `connect`s, per address and per player within 15 minutes, answered at
+    /// once; after that each answer waits twice as long as the one before (1 s, 2 s, ...
+    /// up to 30 s), and every failure is logged and counted (`mush_game_login_failures`).
+    #[arg(long, env = "MUSH_LOGIN_FREE_FAILURES", default_value_t = 3)]
+    pub login_free_failures: u64,
+    /// Players one address may create per hour (TinyMUX's `pcreate_per_hour` is one
+    /// count for the whole game; this one is per address, so one visitor cannot use it up).
+    #[arg(long, env = "MUSH_CREATES_PER_ADDRESS_HOUR", default_value_t = 20)]
+    pub creates_per_address_hour: u64,
     /// Argon2 memory cost of new password hashes, KiB.
     #[arg(long, env = "MUSH_PASSWORD_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub password_memory_kib: u32,
@@ -115,6 +124,8 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             master_room: Dbref(args.master_room),
             pemit_far_players: args.pemit_far_players,
             pemit_any_object: args.pemit_any_object,
+            login_free_failures: args.login_free_failures,
+            creates_per_address_hour: args.creates_per_address_hour,
         },
         password_cost: PasswordCost {
             memory_kib: args.password_memory_kib,
