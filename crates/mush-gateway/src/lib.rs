@@ -3,16 +3,20 @@
 //! It speaks telnet (with real option negotiation) and WebSocket to players, allocates
 //! shard-unique handles, picks a game pod per session (sticky, recorded in Redis), keeps
 //! one gRPC stream per pod, and keeps every command until the pod acknowledges it, so a
-//! pod can die without the player losing the connection or a typed command.
+//! pod can die without the player losing the connection or a typed command. The
+//! WebSocket port also serves a web client (see `web` and `ws`).
 
+mod http;
 mod limits;
 mod link;
 mod metrics;
 mod reaper;
+mod resume;
 mod router;
 mod seen;
 mod session;
 pub mod telnet;
+mod web;
 mod ws;
 
 use std::net::SocketAddr;
@@ -25,10 +29,12 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use http::OriginPolicy;
 pub use limits::ConnLimits;
 pub use metrics::GatewayMetrics;
 pub use reaper::Liveness;
 pub use router::{Router, RouterLimits};
+pub use web::client_size;
 
 /// Settings of one gateway.
 #[derive(Clone, Debug)]
@@ -37,8 +43,13 @@ pub struct GatewayConfig {
     pub id: GatewayId,
     /// Telnet listener.
     pub telnet: SocketAddr,
-    /// WebSocket listener (`None`: off).
+    /// WebSocket listener (`None`: off); it also serves the web client.
     pub websocket: Option<SocketAddr>,
+    /// Which pages may open a WebSocket.
+    pub origins: OriginPolicy,
+    /// How long a web client's session waits for the page to come back after its socket
+    /// dropped (zero: not at all).
+    pub resume_ttl: Duration,
     /// Game name for MSSP.
     pub mud_name: String,
     /// Per-connection limits.
@@ -137,6 +148,8 @@ impl Gateway {
             limits: self.config.conn.clone(),
             mud_name: self.config.mud_name.clone(),
             started: self.started,
+            origins: self.config.origins.clone(),
+            resumes: resume::Resumes::new(self.config.resume_ttl),
         });
         let telnet = tokio::spawn(accept(
             self.telnet,
@@ -176,6 +189,10 @@ pub(crate) struct ConnContext {
     pub limits: ConnLimits,
     pub mud_name: String,
     pub started: u64,
+    /// Which pages may open a WebSocket.
+    pub origins: OriginPolicy,
+    /// Web sessions waiting for their page to come back.
+    pub resumes: Arc<resume::Resumes>,
 }
 
 impl ConnContext {

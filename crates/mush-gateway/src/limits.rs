@@ -17,6 +17,9 @@ pub struct ConnLimits {
     pub login_timeout: Duration,
     /// Close a connection whose socket accepts no output for this long.
     pub write_timeout: Duration,
+    /// Close a connection on the WebSocket port whose HTTP request head (at most 8 KiB)
+    /// has not arrived after this long.
+    pub head_timeout: Duration,
 }
 
 impl Default for ConnLimits {
@@ -28,6 +31,7 @@ impl Default for ConnLimits {
             idle_timeout: Duration::from_secs(3600),
             login_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -77,10 +77,10 @@ pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
 pub use metrics::{OpLabels, StoreMetrics, WbLabels};
 pub use outbox::{PARCEL_LEASE_MS, Parcel};
-pub use throttle::Door;
 pub use queue::{
     Applied, BatchFinished, Claimed, DONE_MEMORY_MS, Listed, Listing, NewEntry, QueueChange,
 };
+pub use throttle::Door;
 pub use world::{Dbref, Field, FieldChange, Kind, NewObject, Object, SearchIndex, VALUE_MAX};
 pub use writebehind::{META_FIELD_MAX, META_VALUE_MAX};
 

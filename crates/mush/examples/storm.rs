@@ -49,6 +49,10 @@ struct Args {
     /// Skip TinyMUX.
     #[arg(long)]
     no_tinymux: bool,
+    /// Also run the storm through a gateway SIGKILL (ours only): the players reconnect,
+    /// retrying as real clients do, and the shard must settle with 0 failed cleanups.
+    #[arg(long)]
+    gateway_kill: bool,
 }
 
 /// One server and the processes whose memory counts.
@@ -213,6 +217,112 @@ async fn storm(
     })
 }
 
+/// Logs `count` existing players (`<prefix><i>`) in again on fresh sockets, `wave` at a
+/// time, each retrying every 200 ms until the gateway takes it (as a real client does
+/// after its connection dropped); returns their clients.
+async fn reconnect(
+    addr: SocketAddr,
+    prefix: &str,
+    count: usize,
+    wave: usize,
+) -> std::io::Result<Vec<Client>> {
+    let mut clients = Vec::with_capacity(count);
+    for start in (0..count).step_by(wave) {
+        let tasks: Vec<_> = (start..(start + wave).min(count))
+            .map(|i| {
+                let name = format!("{prefix}{i}");
+                tokio::spawn(async move {
+                    let deadline = Instant::now() + Duration::from_secs(120);
+                    loop {
+                        let attempt = async {
+                            let mut client = Client::connect(addr).await?;
+                            client.wait_banner().await?;
+                            client
+                                .send(&format!("connect {name} benchpw\r\nthink back-{name}\r\n"))
+                                .await?;
+                            client
+                                .wait_for(
+                                    format!("back-{name}\r\n").as_bytes(),
+                                    Duration::from_secs(30),
+                                )
+                                .await?;
+                            Ok::<_, std::io::Error>(client)
+                        };
+                        match attempt.await {
+                            Ok(client) => return Ok(client),
+                            Err(error) if Instant::now() > deadline => return Err(error),
+                            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            clients.push(task.await.map_err(std::io::Error::other)??);
+        }
+    }
+    Ok(clients)
+}
+
+/// The storm through a gateway SIGKILL: every socket dies with the gateway, a new one
+/// starts, every player reconnects; returns the time until all are back in, and until
+/// the shard settled (the dead gateway's sessions closed and reaped: WHO lists exactly
+/// the players back, and their number of connection records is right).
+async fn gateway_storm(
+    shard: &mut mush::shard::Shard,
+    target: &Target,
+    args: &Args,
+    run: u32,
+) -> Result<(Duration, Duration, u64), Box<dyn std::error::Error>> {
+    let prefix = format!("g{run}x");
+    let clients = login_wave(target.addr, &prefix, args.players, args.wave).await?;
+    let drains: Vec<_> = clients.into_iter().map(drain).collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let killed = Instant::now();
+    tokio::task::block_in_place(|| shard.kill_gateway());
+    for drain in &drains {
+        drain.abort();
+    }
+    tokio::task::block_in_place(|| shard.start_gateway())?;
+    let back = reconnect(shard.telnet_addr(), &prefix, args.players, args.wave).await?;
+    let all_back = killed.elapsed();
+    let mut probe = Client::connect(shard.telnet_addr()).await?;
+    probe.wait_banner().await?;
+    probe
+        .send(&format!("create q{run}x benchpw\r\nthink probe-in\r\n"))
+        .await?;
+    probe
+        .wait_for(b"probe-in\r\n", Duration::from_secs(60))
+        .await?;
+    let store = mush_store::Store::connect(
+        mush_store::StoreConfig {
+            nodes: shard.redis().urls(),
+            ..mush_store::StoreConfig::default()
+        },
+        mush_store::StoreMetrics::unregistered(),
+    )
+    .await?;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let records = store.list_active().await?.len();
+        if who_count(&mut probe, n).await? == args.players + 1 && records == args.players + 1 {
+            break;
+        }
+        if killed.elapsed() > Duration::from_secs(args.patience) {
+            return Err(format!("not settled after the gateway kill: {records} records").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let settled = killed.elapsed();
+    let mut failures = 0;
+    for addr in &target.metrics {
+        failures += metric(*addr, "mush_game_departure_failures_total").await?;
+    }
+    drop(back);
+    Ok((all_back, settled, failures))
+}
+
 /// One counter from a Prometheus endpoint.
 async fn metric(addr: SocketAddr, name: &str) -> Result<u64, Box<dyn std::error::Error>> {
     let body = bench::http_get(addr, "/metrics").await?;
@@ -275,7 +385,7 @@ fn secs(d: Duration) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let run = std::process::id() % 1000;
-    let (shard, _dir) = bench_shard("mush-storm-").await?;
+    let (mut shard, _dir) = bench_shard("mush-storm-").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut processes = vec![(
         "gateway".to_string(),
@@ -349,6 +459,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3
             );
         }
+    }
+    if args.gateway_kill {
+        let (back, settled, failures) = gateway_storm(&mut shard, &targets[0], &args, run).await?;
+        println!("\nmush-on-kube, the same storm through a gateway SIGKILL:");
+        println!("  every player reconnected after    {}", secs(back));
+        println!(
+            "  settled (dead gateway's sessions closed and reaped) after {}",
+            secs(settled)
+        );
+        println!("  disconnect cleanups failed        {failures}");
     }
     tokio::task::block_in_place(|| shard.stop());
     Ok(())

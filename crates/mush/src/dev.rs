@@ -61,6 +61,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         args.telnet_port
     );
     println!(
+        "    http://127.0.0.1:{}/       (the web client, in a browser)",
+        args.websocket_port
+    );
+    println!(
         "    {}               (WebSocket, one line per text frame)",
         shard.websocket_url()
     );

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mush_gateway::{ConnLimits, Gateway, GatewayConfig, Liveness, RouterLimits};
+use mush_gateway::{ConnLimits, Gateway, GatewayConfig, Liveness, OriginPolicy, RouterLimits};
 use mush_proto::GatewayId;
 use mush_store::{Store, StoreMetrics};
 use prometheus_client::registry::Registry;
@@ -25,9 +25,18 @@ pub struct GatewayArgs {
     /// Telnet listen address.
     #[arg(long, env = "MUSH_TELNET_LISTEN", default_value = "0.0.0.0:4201")]
     pub telnet: SocketAddr,
-    /// WebSocket listen address (`off` to disable).
+    /// WebSocket listen address (`off` to disable); it also serves the web client at `/`.
     #[arg(long, env = "MUSH_WEBSOCKET_LISTEN", default_value = "0.0.0.0:4202")]
     pub websocket: String,
+    /// Origins whose pages may open a WebSocket, comma-separated (`https://play.example.org`),
+    /// or `*`. Empty: only the gateway's own page. Clients that send no `Origin` (not
+    /// browsers) are always let in.
+    #[arg(long, env = "MUSH_WEBSOCKET_ORIGINS", default_value = "")]
+    pub websocket_origins: String,
+    /// Seconds a web client's session waits for its page to reconnect after the socket
+    /// dropped (0: close at once, as for telnet).
+    #[arg(long, env = "MUSH_WEBSOCKET_RESUME_SECS", default_value_t = 60)]
+    pub websocket_resume_secs: u64,
     /// Health and metrics listen address.
     #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8081")]
     pub http: SocketAddr,
@@ -75,6 +84,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--websocket {addr:?}"))?,
         ),
     };
+    let origins = OriginPolicy::parse(&args.websocket_origins)
+        .map_err(|reason| anyhow::anyhow!("--websocket-origins: {reason}"))?;
     let mut registry = Registry::default();
     let store = Store::connect(args.store.store_config(), StoreMetrics::new(&mut registry))
         .await
@@ -83,6 +94,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         id,
         telnet: args.telnet,
         websocket,
+        origins,
+        resume_ttl: Duration::from_secs(args.websocket_resume_secs),
         mud_name: args.mud_name.clone(),
         conn: ConnLimits {
             input_rate: args.input_rate,
@@ -104,6 +117,9 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     };
     let gateway = Gateway::bind(config, store.clone(), &mut registry).await?;
     tracing::info!(telnet = ?gateway.telnet_addr(), websocket = ?gateway.websocket_addr(), "gateway listening");
+    if let Some(addr) = gateway.websocket_addr() {
+        tracing::info!(url = %format!("http://{addr}/"), "web client");
+    }
     let slow = Duration::from_millis(args.store.redis_slow_ms);
     let router = gateway.router().clone();
     let ready: ReadyCheck = Arc::new(move || {
