@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use mush_proto::{GatewayId, Handle};
 use mush_store::Store;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 mod support;
 use support::*;
@@ -844,4 +846,69 @@ async fn guessing_passwords_slows_down_and_creations_are_limited_per_address() {
     fourth
         .expect("The limit of new players for this hour has been reached. Please try again later.")
         .await;
+}
+
+/// Only a login stops the connect screen's clock: a socket that keeps typing empty lines
+/// or wrong passwords there is still closed when the login timeout runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_at_the_connect_screen_does_not_hold_off_its_timeout() {
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard("login-timeout", &["--login-timeout-secs", "2"])
+    });
+    let mut lingerer = Player::connect(shard.telnet_addr()).await;
+    let started = Instant::now();
+    while lingerer.is_open().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "typing at the connect screen kept the socket open"
+        );
+        lingerer.send("").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        lingerer.transcript.contains("Connect timed out. Goodbye!"),
+        "{}",
+        lingerer.transcript
+    );
+    // A player who logs in is not closed by it.
+    let mut player = Player::login(shard.telnet_addr(), "Stayer").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    player.send("think still here").await;
+    player.expect("still here").await;
+}
+
+/// One address cannot hold every socket: past its limit a connection is told why and
+/// closed, and closing one makes room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_limited() {
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard_with("per-address", |options| {
+            let at = options
+                .gateway_args
+                .iter()
+                .position(|a| a == "--max-connections-per-address")
+                .expect("flag");
+            options.gateway_args[at + 1] = "3".into();
+        })
+    });
+    let addr = shard.telnet_addr();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Player::connect(addr).await);
+    }
+    let mut refused = TcpStream::connect(addr).await.expect("connect");
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(5), refused.read_to_string(&mut text))
+        .await
+        .expect("closed in time")
+        .expect("read");
+    assert!(
+        text.contains("Too many connections from your address"),
+        "{text:?}"
+    );
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = Player::connect(addr).await;
+    again.send("WHO").await;
+    again.expect("logged in.").await;
 }

@@ -150,6 +150,7 @@ impl Gateway {
             started: self.started,
             origins: self.config.origins.clone(),
             resumes: resume::Resumes::new(self.config.resume_ttl),
+            admission: Arc::new(limits::Admission::default()),
         });
         let telnet = tokio::spawn(accept(
             self.telnet,
@@ -193,6 +194,8 @@ pub(crate) struct ConnContext {
     pub origins: OriginPolicy,
     /// Web sessions waiting for their page to come back.
     pub resumes: Arc<resume::Resumes>,
+    /// Connections held, in all and per address.
+    pub admission: Arc<limits::Admission>,
 }
 
 impl ConnContext {
@@ -220,10 +223,24 @@ async fn accept(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
+                Ok((mut stream, peer)) => {
                     let conn = conn.clone();
                     let shutdown = shutdown.clone();
+                    let admitted = conn.admission.admit(peer.ip(), &conn.limits);
                     tokio::spawn(async move {
+                        let _admitted = match admitted {
+                            Ok(admitted) => admitted,
+                            Err(refused) => {
+                                conn.router.metrics().connections_refused.inc();
+                                tracing::info!(%peer, ?refused, "connection refused");
+                                let _ = tokio::time::timeout(
+                                    conn.limits.write_timeout,
+                                    tokio::io::AsyncWriteExt::write_all(&mut stream, refused.text().as_bytes()),
+                                )
+                                .await;
+                                return;
+                            }
+                        };
                         match protocol {
                             Protocol::Telnet => telnet::serve(conn, stream, peer, shutdown).await,
                             Protocol::WebSocket => ws::serve(conn, stream, peer, shutdown).await,

@@ -20,6 +20,10 @@ pub struct ConnLimits {
     /// Close a connection on the WebSocket port whose HTTP request head (at most 8 KiB)
     /// has not arrived after this long.
     pub head_timeout: Duration,
+    /// Connections held at once, both ports together.
+    pub max_connections: usize,
+    /// Connections held at once from one address.
+    pub max_per_address: usize,
 }
 
 impl Default for ConnLimits {
@@ -32,6 +36,84 @@ impl Default for ConnLimits {
             login_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             head_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_per_address: 50,
+        }
+    }
+}
+
+/// Why a connection was not let in; the text is what it is told before it is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The gateway holds its maximum.
+    Full,
+    /// The address holds its maximum.
+    Address,
+}
+
+impl Refused {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            Self::Full => "The game is full right now; please try again later.\r\n",
+            Self::Address => "Too many connections from your address; close one and try again.\r\n",
+        }
+    }
+}
+
+/// Counts the connections held, in all and per address, so that one address (or a
+/// flood from many) cannot hold every socket the gateway can take.
+#[derive(Debug, Default)]
+pub(crate) struct Admission {
+    held: std::sync::Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// A connection let in; dropping it makes room again.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    admission: std::sync::Arc<Admission>,
+    ip: std::net::IpAddr,
+}
+
+impl Admission {
+    fn held(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (usize, std::collections::HashMap<std::net::IpAddr, usize>)>
+    {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets a connection from `ip` in, within `limits`.
+    pub(crate) fn admit(
+        self: &std::sync::Arc<Self>,
+        ip: std::net::IpAddr,
+        limits: &ConnLimits,
+    ) -> Result<Admitted, Refused> {
+        let mut held = self.held();
+        if held.0 >= limits.max_connections {
+            return Err(Refused::Full);
+        }
+        let from = held.1.entry(ip).or_default();
+        if *from >= limits.max_per_address {
+            return Err(Refused::Address);
+        }
+        *from += 1;
+        held.0 += 1;
+        Ok(Admitted {
+            admission: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut held = self.admission.held();
+        held.0 = held.0.saturating_sub(1);
+        if let Some(from) = held.1.get_mut(&self.ip) {
+            *from -= 1;
+            if *from == 0 {
+                held.1.remove(&self.ip);
+            }
         }
     }
 }
@@ -95,5 +177,25 @@ mod tests {
         assert!(bucket.next_token() > Instant::now());
         std::thread::sleep(Duration::from_millis(5));
         assert!(bucket.take());
+    }
+
+    #[test]
+    fn connections_are_limited_per_address_and_in_all_and_freed_on_drop() {
+        let limits = ConnLimits {
+            max_connections: 3,
+            max_per_address: 2,
+            ..ConnLimits::default()
+        };
+        let admission = std::sync::Arc::new(Admission::default());
+        let a: std::net::IpAddr = [10, 0, 0, 1].into();
+        let b: std::net::IpAddr = [10, 0, 0, 2].into();
+        let a1 = admission.admit(a, &limits).expect("first");
+        let _a2 = admission.admit(a, &limits).expect("second");
+        assert_eq!(admission.admit(a, &limits).expect_err("over the address limit"), Refused::Address);
+        let _b1 = admission.admit(b, &limits).expect("other address");
+        assert_eq!(admission.admit(b, &limits).expect_err("over the total"), Refused::Full);
+        drop(a1);
+        let _a3 = admission.admit(a, &limits).expect("room again");
+        assert_eq!(admission.held().1.get(&a), Some(&2));
     }
 }

@@ -21,6 +21,8 @@ pub struct GatewayMetrics {
     pub input_refused: Counter,
     /// Output deliveries dropped as copies of ones already passed on.
     pub deliveries_repeated: Counter,
+    /// Connections refused: the gateway or the address held its maximum.
+    pub connections_refused: Counter,
 }
 
 impl GatewayMetrics {
@@ -54,6 +56,11 @@ impl GatewayMetrics {
             "deliveries_repeated",
             "Output deliveries dropped as repeats of ones already passed on",
             metrics.deliveries_repeated.clone(),
+        );
+        sub.register(
+            "connections_refused",
+            "Connections refused (the gateway or the address held its maximum)",
+            metrics.connections_refused.clone(),
         );
         metrics
     }

@@ -27,7 +27,9 @@ pub(crate) struct Held {
     pub attachment: Attachment,
     /// Whether the player is logged in (chooses the idle or the login timeout).
     pub logged_in: bool,
-    /// The last typed line, for the idle timeout, which parking does not reset.
+    /// When the timeout's clock started: the last typed line once logged in (the idle
+    /// timeout), the connect screen's start before (the login timeout, which typing does
+    /// not reset). Parking does not reset it.
     pub last_input: Instant,
 }
 

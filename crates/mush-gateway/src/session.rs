@@ -14,6 +14,8 @@ pub(crate) const BACKLOG: &str =
 pub(crate) const SHUTTING_DOWN: &str = "The gateway is shutting down; please reconnect.";
 
 /// When the session times out: idle timeout once logged in, login timeout before.
+/// `last_input` is when that clock started (see the transports: before login it is the
+/// connect screen's start, so typing there does not hold it off).
 pub(crate) fn deadline(limits: &ConnLimits, last_input: Instant, logged_in: bool) -> Instant {
     last_input
         + if logged_in {

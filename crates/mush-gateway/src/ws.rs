@@ -211,7 +211,10 @@ impl Connection {
                                 sleep_until(Instant::from_std(bucket.next_token())).await;
                                 bucket.take();
                             }
-                            self.held.last_input = Instant::now();
+                            // Only a login stops the connect screen's clock.
+                            if self.held.logged_in {
+                                self.held.last_input = Instant::now();
+                            }
                             match session::submit(&router, handle, line.to_owned()) {
                                 Ok(None) => {}
                                 Ok(Some(notice)) => frames.push(notice.into()),
@@ -253,6 +256,9 @@ impl Connection {
                                 break;
                             }
                             ClientOut::State { logged_in } => {
+                                if logged_in != self.held.logged_in {
+                                    self.held.last_input = Instant::now();
+                                }
                                 self.held.logged_in = logged_in;
                                 if self.gmcp {
                                     frames.push(self.session_frame());

@@ -216,33 +216,12 @@ async fn fanout(
     for (i, client) in clients.iter_mut().enumerate() {
         client.round_trip(&format!("settle{i}")).await?;
     }
-    let mut samples = Vec::new();
-    for round in 0..rounds {
-        let token = format!("fan{round}z");
-        let needle = format!("says, \"{token}\"");
-        let started = Instant::now();
-        let waits: Vec<_> = clients
-            .drain(..)
-            .map(|mut client| {
-                let needle = needle.clone();
-                tokio::spawn(async move {
-                    client
-                        .wait_for(needle.as_bytes(), Duration::from_secs(30))
-                        .await?;
-                    Ok::<_, std::io::Error>((client, started.elapsed()))
-                })
-            })
+    let mut samples: Vec<Duration> =
+        bench::say_rounds(&mut speaker, &mut clients, rounds, Duration::from_secs(30))
+            .await?
+            .into_iter()
+            .flatten()
             .collect();
-        speaker.send(&format!("say {token}\r\n")).await?;
-        for wait in waits {
-            let (client, took) = wait.await.map_err(std::io::Error::other)??;
-            samples.push(took);
-            clients.push(client);
-        }
-        speaker
-            .wait_for(token.as_bytes(), Duration::from_secs(30))
-            .await?;
-    }
     samples.sort_unstable();
     Ok(samples)
 }

@@ -341,34 +341,13 @@ async fn crowd(target: &Target, args: &Args, run: u32) -> std::io::Result<Vec<Du
     for (i, client) in clients.iter_mut().enumerate() {
         client.round_trip(&format!("quiet{i}q")).await?;
     }
-    let mut samples = Vec::new();
-    for round in 0..5 {
-        let needle = format!("says, \"crowd{round}z\"");
-        let started = Instant::now();
-        let waits: Vec<_> = clients
-            .drain(..)
-            .map(|mut client| {
-                let needle = needle.clone();
-                tokio::spawn(async move {
-                    client
-                        .wait_for(needle.as_bytes(), Duration::from_secs(120))
-                        .await?;
-                    Ok::<_, std::io::Error>((client, started.elapsed()))
-                })
-            })
+    // The time until the last listener has it, per `say`.
+    let mut samples: Vec<Duration> =
+        bench::say_rounds(&mut speaker, &mut clients, 5, Duration::from_secs(120))
+            .await?
+            .into_iter()
+            .map(|times| times.into_iter().max().unwrap_or_default())
             .collect();
-        speaker.send(&format!("say crowd{round}z\r\n")).await?;
-        let mut last = Duration::ZERO;
-        for wait in waits {
-            let (client, took) = wait.await.map_err(std::io::Error::other)??;
-            last = last.max(took);
-            clients.push(client);
-        }
-        speaker
-            .wait_for(format!("crowd{round}z").as_bytes(), Duration::from_secs(60))
-            .await?;
-        samples.push(last);
-    }
     samples.sort_unstable();
     Ok(samples)
 }

@@ -55,6 +55,12 @@ pub struct GatewayArgs {
     /// Seconds a connection may stay at the connect screen.
     #[arg(long, env = "MUSH_LOGIN_TIMEOUT", default_value_t = 300)]
     pub login_timeout_secs: u64,
+    /// Connections held at once, both ports together; more are told the game is full.
+    #[arg(long, env = "MUSH_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Connections held at once from one address (behind a NAT, raise it).
+    #[arg(long, env = "MUSH_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 50)]
+    pub max_connections_per_address: usize,
     /// Output messages queued per connection before it is closed as too slow.
     #[arg(long, env = "MUSH_OUTPUT_QUEUE", default_value_t = 1024)]
     pub output_queue: usize,
@@ -102,6 +108,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             input_burst: args.input_burst,
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             login_timeout: Duration::from_secs(args.login_timeout_secs),
+            max_connections: args.max_connections,
+            max_per_address: args.max_connections_per_address,
             ..ConnLimits::default()
         },
         router: RouterLimits {

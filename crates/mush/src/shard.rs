@@ -49,6 +49,9 @@ impl ShardOptions {
                 "1500",
                 "--reap-interval-ms",
                 "1000",
+                // Tests and benchmarks open thousands of sockets from 127.0.0.1.
+                "--max-connections-per-address",
+                "100000",
             ]
             .map(String::from)
             .to_vec(),

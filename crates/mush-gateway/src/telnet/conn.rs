@@ -105,7 +105,13 @@ pub(crate) async fn serve(
                             close = Some(mush_rpc::CLOSED_BY_GAME);
                             break;
                         }
-                        ClientOut::State { logged_in: now } => logged_in = now,
+                        ClientOut::State { logged_in: now } => {
+                            // A login starts the idle clock; a logout a new connect screen's.
+                            if now != logged_in {
+                                last_input = Instant::now();
+                            }
+                            logged_in = now;
+                        }
                     }
                 }
                 if let Some(reason) = close {
@@ -140,7 +146,11 @@ pub(crate) async fn serve(
             told_throttle = false;
             let line = pending.pop_front().unwrap_or_default();
             let text = String::from_utf8_lossy(&line).into_owned();
-            last_input = Instant::now();
+            // Only a login stops the connect screen's clock: lines typed there (empty ones,
+            // wrong passwords) do not keep a socket waiting forever.
+            if logged_in {
+                last_input = Instant::now();
+            }
             if !logged_in && text.trim() == "MSSP-REQUEST" {
                 mssp_text(&ctx, &mut out, &options);
                 continue;

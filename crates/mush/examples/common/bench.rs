@@ -269,3 +269,39 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default())
 }
+
+/// `rounds` times: `speaker` says a fresh token and every listener waits for it; returns,
+/// per round, each listener's time from the `say` until it had the line.
+pub async fn say_rounds(
+    speaker: &mut Client,
+    listeners: &mut Vec<Client>,
+    rounds: usize,
+    limit: Duration,
+) -> std::io::Result<Vec<Vec<Duration>>> {
+    let mut all = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let token = format!("fan{round}z");
+        let needle = format!("says, \"{token}\"");
+        let started = Instant::now();
+        let waits: Vec<_> = listeners
+            .drain(..)
+            .map(|mut client| {
+                let needle = needle.clone();
+                tokio::spawn(async move {
+                    client.wait_for(needle.as_bytes(), limit).await?;
+                    Ok::<_, std::io::Error>((client, started.elapsed()))
+                })
+            })
+            .collect();
+        speaker.send(&format!("say {token}\r\n")).await?;
+        let mut times = Vec::with_capacity(waits.len());
+        for wait in waits {
+            let (client, took) = wait.await.map_err(std::io::Error::other)??;
+            times.push(took);
+            listeners.push(client);
+        }
+        speaker.wait_for(token.as_bytes(), limit).await?;
+        all.push(times);
+    }
+    Ok(all)
+}
