@@ -56,12 +56,14 @@ async fn a_killed_game_pod_is_replaced_without_dropping_the_player() {
     let (mut shard, _dir) = tokio::task::block_in_place(|| start_shard("restart", &[]));
     let store = store_of(&shard).await;
     let mut alice = Player::login(shard.telnet_addr(), "Alice").await;
-    alice.send("@dig Workshop=workshop;w,out;o").await;
-    alice.expect("Linked.").await;
+    // A mortal may not add exits to Limbo (TinyMUX: she does not control it) nor link one
+    // to it; she builds her own room, goes there and opens an exit in it.
+    alice.send("@dig/teleport Workshop").await;
+    alice.expect("Workshop").await;
+    alice.send("@open out;o").await;
+    alice.expect("Opened.").await;
     alice.send("@create anvil").await;
     alice.expect("anvil created as object").await;
-    alice.send("w").await;
-    alice.expect("Workshop").await;
 
     let pod = pod_of(&store, "Alice").await;
     tokio::task::block_in_place(|| {
@@ -88,7 +90,7 @@ async fn a_killed_game_pod_is_replaced_without_dropping_the_player() {
     );
     alice.send("inventory").await;
     alice.expect("anvil").await;
-    alice.send("o").await;
+    alice.send("home").await;
     alice.expect("Limbo").await;
 
     // The dead pod, its sessions moved, is dropped from the registry.
@@ -135,8 +137,7 @@ async fn split_telnet_negotiation_and_a_websocket_client_both_play() {
     let mut ws_text = String::new();
     let mut ws_expect = async |ws: &mut tokio_tungstenite::WebSocketStream<_>, needle: &str| loop {
         if let Some(at) = ws_text.find(needle) {
-            ws_text.drain(..at + needle.len());
-            return;
+            return ws_text.drain(..at + needle.len()).collect::<String>();
         }
         let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await
@@ -167,6 +168,19 @@ async fn split_telnet_negotiation_and_a_websocket_client_both_play() {
         !said.contains('\u{1b}') && !said.contains('\u{9b}'),
         "{said:?}"
     );
+    // A frame of more lines than a burst (100 here) sends the first 100 and says so,
+    // instead of stalling the connection while it waits for thousands of tokens.
+    let many: Vec<String> = (0..150).map(|n| format!("think many{n}z")).collect();
+    ws.send(many.join("\n").into()).await.expect("send");
+    ws_expect(
+        &mut ws,
+        "That message had more than 100 lines; only the first 100 were sent.",
+    )
+    .await;
+    ws_expect(&mut ws, "many99z").await;
+    ws.send("think after-many".into()).await.expect("send");
+    let rest = ws_expect(&mut ws, "after-many").await;
+    assert!(!rest.contains("many100z"), "{rest:?}");
 
     // What the negotiation taught the gateway lands in the session's metadata.
     let deadline = Instant::now() + Duration::from_secs(10);

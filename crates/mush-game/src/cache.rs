@@ -138,7 +138,10 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         let mut map = self.lock();
         let before = map.len();
         map.retain(|_, e| e.at.elapsed() < ttl);
-        map.shrink_to_fit();
+        // Give memory back only when most of it is unused (a rehash under the lock).
+        if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+            map.shrink_to_fit();
+        }
         before - map.len()
     }
 }

@@ -133,25 +133,29 @@ async fn address_of(engine: &Engine, handle: Handle) -> Result<String, StoreErro
 }
 
 /// How long a `connect` from `address` naming `name` waits before it is checked: nothing
-/// for the first failures, then twice as long per failure (of the address or the player,
-/// whichever has more), up to [`LOGIN_DELAY_MAX`].
+/// for the first failures, then twice as long per failure, up to [`LOGIN_DELAY_MAX`].
+///
+/// The attempt counts against the address at once (and is taken back if it succeeds), so
+/// an address's parallel connections wait ever longer rather than all the same. The
+/// player's own failures (from any address) count only after three times as many: a
+/// stranger typing a name cannot hold its owner back for long, while guessing one
+/// player's password from many addresses still slows down.
 async fn login_delay(
     engine: &Engine,
     address: &str,
     name: &str,
 ) -> Result<std::time::Duration, StoreError> {
-    let by_address = engine
+    let attempts = engine
         .store
-        .door_seen(Door::FailedFromAddress, address)
+        .door_count(Door::FailedFromAddress, address, FAILURE_WINDOW_MS)
         .await?;
     let by_player = engine
         .store
         .door_seen(Door::FailedForPlayer, &name.to_lowercase())
         .await?;
-    Ok(delay_after(
-        by_address.max(by_player),
-        engine.settings.login_free_failures,
-    ))
+    let free = engine.settings.login_free_failures;
+    Ok(delay_after(attempts.saturating_sub(1), free)
+        .max(delay_after(by_player, free.saturating_mul(3))))
 }
 
 /// The wait after `failures` failed logins when the first `free` cost nothing.
@@ -163,11 +167,13 @@ fn delay_after(failures: u64, free: u64) -> std::time::Duration {
     std::time::Duration::from_secs(1u64 << doublings).min(LOGIN_DELAY_MAX)
 }
 
-/// Counts a failed login against the address and the player named, logged and counted.
+/// Counts a failed login against the player named (the address counted the attempt up
+/// front), logged and counted.
 async fn failed_login(engine: &Engine, address: &str, name: &str) -> Result<(), StoreError> {
+    // The address counted the attempt before it was checked.
     let by_address = engine
         .store
-        .door_count(Door::FailedFromAddress, address, FAILURE_WINDOW_MS)
+        .door_seen(Door::FailedFromAddress, address)
         .await?;
     let by_player = engine
         .store
@@ -212,6 +218,10 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
             };
             match found {
                 Some(player) if verified => {
+                    engine
+                        .store
+                        .door_uncount(Door::FailedFromAddress, &address)
+                        .await?;
                     engine
                         .store
                         .door_clear(Door::FailedForPlayer, &name.to_lowercase())

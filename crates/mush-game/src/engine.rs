@@ -283,7 +283,9 @@ impl Engine {
     /// (under the write lock, so nothing sent meanwhile can overtake or be left behind).
     pub(crate) fn attach_gateway(&self, gateway: GatewayId, tx: GatewayTx) {
         let mut gateways = self.gateways.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(held) = lock(&self.waiting).remove(&gateway) {
+        if let Some(held) = lock(&self.waiting).remove(&gateway)
+            && held.since.elapsed() <= HOLD_FOR
+        {
             let count = held.events.len();
             for event in held.events {
                 if tx.try_send(event).is_err() {
@@ -614,7 +616,23 @@ impl Engine {
         let mut reply = String::new();
         let mut own_events = Vec::new();
         let mut others = Vec::new();
+        // A delivery made inside the command is opened here: the command's own journal
+        // and id make its output to others exactly once, and its output to the player
+        // belongs to the reply.
+        let mut events = Vec::with_capacity(held.events.len());
         for (gateway, event) in held.events {
+            match event {
+                pod_event::Kind::Delivery(delivery) => events.extend(
+                    delivery
+                        .events
+                        .into_iter()
+                        .filter_map(|e| e.kind)
+                        .map(|kind| (gateway.clone(), kind)),
+                ),
+                event => events.push((gateway, event)),
+            }
+        }
+        for (gateway, event) in events {
             match event {
                 pod_event::Kind::Output(output) if output.handle == own && !output.prompt => {
                     if !reply.is_empty() {
@@ -989,11 +1007,41 @@ impl Engine {
         };
         drop(gateways);
         for piece in pieces {
-            if tx.try_send(piece).is_err() {
-                tracing::warn!(%gateway, "gateway stream full or closed; output dropped");
-                self.metrics.output_dropped.inc();
+            match tx.try_send(piece) {
+                Ok(()) => {}
+                // The stream just broke and is not detached yet: held like output for a
+                // gateway without a stream, sent if it re-attaches.
+                Err(mpsc::error::TrySendError::Closed(piece)) => {
+                    let mut waiting = lock(&self.waiting);
+                    let held = waiting.entry(gateway.clone()).or_insert_with(|| Waiting {
+                        since: Instant::now(),
+                        events: Default::default(),
+                    });
+                    if held.hold(piece) > 0 {
+                        self.metrics.output_dropped.inc();
+                    }
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(%gateway, "gateway stream full; output dropped");
+                    self.metrics.output_dropped.inc();
+                }
             }
         }
+    }
+
+    /// Forgets output held longer than its gateways may take to (re-)attach: a gateway
+    /// that never comes (it died; a stale connection record named it) leaves nothing
+    /// behind. Run from the outbox loop.
+    pub(crate) fn prune_waiting(&self) {
+        let mut waiting = lock(&self.waiting);
+        waiting.retain(|gateway, held| {
+            let keep = held.since.elapsed() <= HOLD_FOR;
+            if !keep {
+                tracing::warn!(%gateway, dropped = held.events.len(), "no stream to gateway for too long; held output dropped");
+                self.metrics.output_dropped.inc_by(held.events.len() as u64);
+            }
+            keep
+        });
     }
 
     // ---- cached world access -------------------------------------------------------

@@ -70,7 +70,14 @@ impl PasswordHasher {
                         // The lock is held only to take a job; a poisoned one still works.
                         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
-                            Ok(job) => job(&argon),
+                            // A job that panics must not take the thread with it; its
+                            // caller sees its answer channel dropped.
+                            Ok(job) => {
+                                let run = std::panic::AssertUnwindSafe(|| job(&argon));
+                                if std::panic::catch_unwind(run).is_err() {
+                                    tracing::error!("a password hash panicked");
+                                }
+                            }
                             // Every hasher was dropped: the pool ends.
                             Err(_) => return,
                         }

@@ -369,6 +369,7 @@ pub(crate) async fn outbox(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
         }
         last_rescue = tokio::time::Instant::now();
         engine.forget_unconfirmed(Duration::from_millis(PARCEL_MAX_AGE_MS));
+        engine.prune_waiting();
         let parcels = match engine.store.outbox_claim(64).await {
             Ok(parcels) => parcels,
             Err(error) => {
@@ -565,7 +566,7 @@ pub(crate) async fn run_matched(
                 job,
                 wait: Wait::Now,
             } => {
-                let (produced, after) = execute(engine, &job, &id, None).await?;
+                let (produced, after) = execute(engine, &job, &id, None, false).await?;
                 submit(engine, &id, produced, &after).await?;
             }
             // Nothing the player's command wrote is missing here: it ran on this pod.
@@ -577,11 +578,16 @@ pub(crate) async fn run_matched(
 
 /// Runs one job under `mark` (its queue entry's id) and delivers its output; returns what
 /// it asked of the queue.
+/// `queued` is true for a queue entry run alone: its output goes as a delivery under
+/// `q:<entry>`, so that a run again after its pod died is not seen twice. A `$`-command
+/// run inside the player's command (`false`) sends its output as the command does, held
+/// with it and journalled (the player's own output is part of the command's reply).
 async fn execute(
     engine: &Arc<Engine>,
     job: &Job,
     mark: &str,
     timed_out: Option<(u64, String)>,
+    queued: bool,
 ) -> Result<(Vec<QueueOp>, Vec<(u64, u64)>), StoreError> {
     if halted(engine, job.executor).await? {
         return Ok((Vec::new(), Vec::new()));
@@ -593,10 +599,14 @@ async fn execute(
     match run {
         Ok(mut finished) => {
             let ops = std::mem::take(&mut finished.queue);
-            // Run again after its pod died, the job sends the same parcel id: a gateway
-            // that already passed it on drops the copy.
-            crate::softcode::deliver_parcel(engine, &format!("q:{mark}"), finished.emits(), false)
-                .await?;
+            if queued {
+                // Run again after its pod died, the job sends the same delivery id: a
+                // gateway that already passed it on drops the copy.
+                let id = format!("q:{mark}");
+                crate::softcode::deliver_parcel(engine, &id, finished.emits(), false).await?;
+            } else {
+                crate::softcode::deliver(engine, &finished).await?;
+            }
             Ok((ops, std::mem::take(&mut finished.after)))
         }
         Err(crate::softcode::Stopped::Store(error)) => Err(error),
@@ -642,7 +652,7 @@ async fn run_entry(
     entry: &Claimed,
 ) -> Result<(Vec<QueueOp>, Vec<(u64, u64)>), StoreError> {
     match serde_json::from_str::<Job>(&entry.body) {
-        Ok(job) => execute(engine, &job, &entry.id, entry.timed_out.clone()).await,
+        Ok(job) => execute(engine, &job, &entry.id, entry.timed_out.clone(), true).await,
         Err(error) => {
             // Nothing can ever run it: it is finished with nothing, so it does not come back.
             tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");

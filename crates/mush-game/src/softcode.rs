@@ -766,7 +766,9 @@ fn parcel_of(
     if emits.is_empty() {
         return None;
     }
-    let id = format!("q:{first}");
+    // Not `q:<entry>`: that is the id of the entry's output when it runs alone, and a
+    // pod that died after such a run leaves it seen by the gateways.
+    let id = format!("b:{first}");
     // Emits are plain data; serialising them cannot fail.
     let body = serde_json::to_string(&emits).unwrap_or_default();
     changes.push(QueueChange::Parcel {

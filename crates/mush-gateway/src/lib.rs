@@ -233,9 +233,18 @@ async fn accept(
                             Err(refused) => {
                                 conn.router.metrics().connections_refused.inc();
                                 tracing::info!(%peer, ?refused, "connection refused");
+                                // A browser on the WebSocket port reads HTTP.
+                                let text = match protocol {
+                                    Protocol::Telnet => refused.text().to_owned(),
+                                    Protocol::WebSocket => format!(
+                                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                                        refused.text().len(),
+                                        refused.text()
+                                    ),
+                                };
                                 let _ = tokio::time::timeout(
                                     conn.limits.write_timeout,
-                                    tokio::io::AsyncWriteExt::write_all(&mut stream, refused.text().as_bytes()),
+                                    tokio::io::AsyncWriteExt::write_all(&mut stream, text.as_bytes()),
                                 )
                                 .await;
                                 return;

@@ -191,9 +191,17 @@ mod tests {
         let b: std::net::IpAddr = [10, 0, 0, 2].into();
         let a1 = admission.admit(a, &limits).expect("first");
         let _a2 = admission.admit(a, &limits).expect("second");
-        assert_eq!(admission.admit(a, &limits).expect_err("over the address limit"), Refused::Address);
+        assert_eq!(
+            admission
+                .admit(a, &limits)
+                .expect_err("over the address limit"),
+            Refused::Address
+        );
         let _b1 = admission.admit(b, &limits).expect("other address");
-        assert_eq!(admission.admit(b, &limits).expect_err("over the total"), Refused::Full);
+        assert_eq!(
+            admission.admit(b, &limits).expect_err("over the total"),
+            Refused::Full
+        );
         drop(a1);
         let _a3 = admission.admit(a, &limits).expect("room again");
         assert_eq!(admission.held().1.get(&a), Some(&2));

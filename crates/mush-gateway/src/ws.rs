@@ -206,7 +206,14 @@ impl Connection {
                         // never one line that draws a second one on other players' screens.
                         let text = text.as_str().trim_end_matches(['\r', '\n']);
                         let mut gone = false;
-                        for line in text.split('\n') {
+                        // At most a burst of lines per frame: waiting for the tokens of
+                        // thousands of one-character lines would stall this connection's
+                        // output and timeouts for minutes.
+                        let most = limits.input_burst.max(1.0) as usize;
+                        if text.split('\n').count() > most {
+                            frames.push(format!("That message had more than {most} lines; only the first {most} were sent."));
+                        }
+                        for line in text.split('\n').take(most) {
                             if !bucket.take() {
                                 sleep_until(Instant::from_std(bucket.next_token())).await;
                                 bucket.take();

@@ -73,6 +73,23 @@ impl Store {
         .await
     }
 
+    /// Takes one back from `who`'s count at `door` (an attempt counted up front that
+    /// succeeded); the key goes at zero.
+    pub async fn door_uncount(&self, door: Door, who: &str) -> Result<(), StoreError> {
+        let key = self.door_key(door, who);
+        self.timed("door_uncount", async {
+            redis::Script::new(
+                "local v = redis.call('DECR', KEYS[1]) if v <= 0 then redis.call('DEL', KEYS[1]) end return v",
+            )
+            .key(&key)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map(|_| ())
+            .map_err(StoreError::redis("door uncount", who))
+        })
+        .await
+    }
+
     /// Forgets `who`'s count at `door` (a player who logged in is not held back by the
     /// failures before).
     pub async fn door_clear(&self, door: Door, who: &str) -> Result<(), StoreError> {

@@ -66,6 +66,8 @@ struct Target {
 
 /// What one storm measured.
 struct Storm {
+    /// CPU each process spent during the login storm.
+    login_cpu: Vec<(String, Duration)>,
     login: Duration,
     answered: Duration,
     settled: Duration,
@@ -156,9 +158,23 @@ async fn storm(
     let running = Arc::new(AtomicBool::new(true));
     let peaks = watch_memory(&target.processes, running.clone());
     let prefix = format!("s{run}x");
+    let cpu_before: Vec<Duration> = target
+        .processes
+        .iter()
+        .map(|(_, pid)| bench::cpu_time(*pid).unwrap_or_default())
+        .collect();
     let started = Instant::now();
     let clients = login_wave(target.addr, &prefix, args.players, args.wave).await?;
     let login = started.elapsed();
+    let login_cpu: Vec<(String, Duration)> = target
+        .processes
+        .iter()
+        .zip(cpu_before)
+        .map(|((name, pid), before)| {
+            let after = bench::cpu_time(*pid).unwrap_or_default();
+            (name.clone(), after.saturating_sub(before))
+        })
+        .collect();
     let drains: Vec<_> = clients.into_iter().map(drain).collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -209,6 +225,7 @@ async fn storm(
     };
     drop(probe);
     Ok(Storm {
+        login_cpu,
         login,
         answered,
         settled,
@@ -410,6 +427,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.players,
             secs(storm.login)
         );
+        let cpu: Vec<String> = storm
+            .login_cpu
+            .iter()
+            .map(|(name, used)| format!("{name} {}", secs(*used)))
+            .collect();
+        println!("    CPU during it: {}", cpu.join(", "));
         println!(
             "  newcomer answered after the close {}",
             secs(storm.answered)
