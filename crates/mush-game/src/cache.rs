@@ -327,12 +327,66 @@ pub struct Invalidator {
     prefix: String,
 }
 
+/// How a pod proves itself to NATS (besides credentials in the URL itself).
+#[derive(Clone, Default)]
+pub enum NatsAuth {
+    /// None (or only what the URL carries).
+    #[default]
+    None,
+    /// A NATS user and password.
+    UserPassword(String, String),
+    /// A NATS token.
+    Token(String),
+}
+
+impl NatsAuth {
+    /// Takes credentials out of a URL (`nats://user:password@host`, `nats://token@host`),
+    /// which the NATS client does not read there itself; returns the URL without them.
+    pub fn from_url(url: &str) -> (String, Self) {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return (url.to_owned(), Self::None);
+        };
+        let Some((userinfo, host)) = rest.rsplit_once('@') else {
+            return (url.to_owned(), Self::None);
+        };
+        let auth = match userinfo.split_once(':') {
+            Some((user, password)) => Self::UserPassword(user.to_owned(), password.to_owned()),
+            None => Self::Token(userinfo.to_owned()),
+        };
+        (format!("{scheme}://{host}"), auth)
+    }
+}
+
+impl std::fmt::Debug for NatsAuth {
+    // Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::UserPassword(user, _) => write!(f, "UserPassword({user}, ***)"),
+            Self::Token(_) => f.write_str("Token(***)"),
+        }
+    }
+}
+
 impl Invalidator {
     /// Connects to NATS (without waiting for it: a pod must serve while NATS is down) and
     /// starts the task that evicts on every message and tracks connection state.
-    pub async fn start(url: &str, prefix: &str, cache: Arc<Cache>) -> Self {
+    pub async fn start(url: &str, auth: &NatsAuth, prefix: &str, cache: Arc<Cache>) -> Self {
         let events_cache = cache.clone();
-        let options = async_nats::ConnectOptions::new()
+        let (bare, in_url) = NatsAuth::from_url(url);
+        let auth = match auth {
+            NatsAuth::None => &in_url,
+            given => given,
+        };
+        let url = bare.as_str();
+        let options = match auth {
+            NatsAuth::None => async_nats::ConnectOptions::new(),
+            NatsAuth::UserPassword(user, password) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+        };
+        let options = options
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
             .max_reconnects(None)
@@ -348,6 +402,10 @@ impl Invalidator {
                             tracing::warn!("NATS disconnected: cache falls back to short TTL");
                             cache.set_nats_up(false);
                         }
+                        // Authorization failures and the like: worth seeing at once.
+                        async_nats::Event::ClientError(error) => {
+                            tracing::warn!(%error, "NATS client error");
+                        }
                         other => tracing::debug!(?other, "NATS event"),
                     }
                 }
@@ -355,6 +413,7 @@ impl Invalidator {
         let client = match options.connect(url).await {
             Ok(client) => client,
             Err(error) => {
+                let url = mush_store::redact_url(url);
                 tracing::error!(%error, url, "cannot configure NATS; caches use the short TTL only");
                 return Self {
                     client: None,

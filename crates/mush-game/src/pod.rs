@@ -31,6 +31,8 @@ pub struct PodConfig {
     pub advertise_host: String,
     /// NATS server for cache invalidations.
     pub nats_url: String,
+    /// Credentials for NATS.
+    pub nats_auth: crate::cache::NatsAuth,
     /// How often the pod renews its heartbeat.
     pub heartbeat_interval: Duration,
     /// How long a heartbeat lives: a silent pod is presumed dead after this.
@@ -65,7 +67,8 @@ impl Pod {
         let cache = Arc::new(Cache::new(config.cache_ttl));
         tokio::spawn(sweep(cache.clone()));
         let prefix = store.keys().prefix().to_owned();
-        let invalidator = Invalidator::start(&config.nats_url, &prefix, cache.clone()).await;
+        let invalidator =
+            Invalidator::start(&config.nats_url, &config.nats_auth, &prefix, cache.clone()).await;
         let passwords = PasswordHasher::new(config.password_cost)?;
         bootstrap_world(
             &store,

@@ -24,8 +24,24 @@ impl NatsServer {
         Ok(nats)
     }
 
+    /// Starts a NATS server that lets in only `user` with `password`.
+    pub fn start_with_user(user: &str, password: &str) -> Result<Self, HarnessError> {
+        let tmp = tempfile::Builder::new()
+            .prefix("mush-nats-")
+            .tempdir()
+            .map_err(HarnessError::Io)?;
+        let extra = ["--user", user, "--pass", password].map(str::to_owned);
+        let mut nats = Self::start_with(tmp.path(), &extra)?;
+        nats._tmp = Some(tmp);
+        Ok(nats)
+    }
+
     /// Starts a NATS server whose log lives in `dir`.
     pub fn start_in(dir: &Path) -> Result<Self, HarnessError> {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[String]) -> Result<Self, HarnessError> {
         let binary = find_binary("nats-server", "nats-server")?;
         std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
         let mut last_error = None;
@@ -37,6 +53,7 @@ impl NatsServer {
                 "--port".to_owned(),
                 port.to_string(),
             ];
+            let args = args.into_iter().chain(extra.iter().cloned()).collect();
             match Server::spawn("nats-server", &binary, args, port, log_path(dir)) {
                 Ok(server) => return Ok(Self { server, _tmp: None }),
                 Err(error @ HarnessError::Exited { .. }) => last_error = Some(error),

@@ -102,7 +102,12 @@ impl Store {
     /// runtime.
     pub async fn connect(config: StoreConfig, metrics: StoreMetrics) -> Result<Self, StoreError> {
         let keys = Arc::new(Keys::new(&config.prefix, config.buckets)?);
-        let nodes = config.nodes.join(",");
+        let nodes = config
+            .nodes
+            .iter()
+            .map(|n| redact_url(n))
+            .collect::<Vec<_>>()
+            .join(",");
         let connect_error = |reason: String| StoreError::Connect {
             nodes: nodes.clone(),
             reason,
@@ -213,4 +218,51 @@ pub fn now_ms() -> u64 {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `url` with any password in it replaced by `***` (`redis://user:***@host:6379`), for
+/// log lines and errors: no secret given in a URL is ever printed.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        // A lone userinfo is a token (NATS) or a password-only login: secret too.
+        None => "***".to_owned(),
+    };
+    format!("{scheme}://{user}@{host}{path}")
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_and_tokens_in_urls_are_never_printed() {
+        let cases = [
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            (
+                "redis://:s3cret@10.0.0.1:6379",
+                "redis://:***@10.0.0.1:6379",
+            ),
+            (
+                "rediss://mush:s3cret@redis:6380/0",
+                "rediss://mush:***@redis:6380/0",
+            ),
+            ("nats://t0ken@nats:4222", "nats://***@nats:4222"),
+            ("nats://u:p@ss@nats:4222", "nats://u:***@nats:4222"),
+            ("not a url", "not a url"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+    }
 }

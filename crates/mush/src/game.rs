@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mush_game::{CacheTtl, GameSettings, PasswordCost, Pod, PodConfig};
+use mush_game::{CacheTtl, GameSettings, NatsAuth, PasswordCost, Pod, PodConfig};
 use mush_proto::PodId;
 use mush_store::{Dbref, Store, StoreMetrics};
 use prometheus_client::registry::Registry;
@@ -29,8 +29,33 @@ pub struct GameArgs {
     #[arg(long, env = "POD_IP", default_value = "127.0.0.1")]
     pub advertise_host: String,
     /// NATS server for cache invalidations.
-    #[arg(long, env = "MUSH_NATS", default_value = "nats://127.0.0.1:4222")]
+    /// Credentials may ride in it (`nats://user:password@host:4222`); it is never printed.
+    #[arg(
+        long,
+        env = "MUSH_NATS",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
     pub nats: String,
+    /// NATS user (with `--nats-password`), for a server that requires one.
+    #[arg(long, env = "MUSH_NATS_USER", requires = "nats_password")]
+    pub nats_user: Option<String>,
+    /// NATS password of `--nats-user`; give it through the environment (a Secret).
+    #[arg(
+        long,
+        env = "MUSH_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    pub nats_password: Option<String>,
+    /// NATS token, for a server that takes one instead of a user.
+    #[arg(
+        long,
+        env = "MUSH_NATS_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "nats_user"
+    )]
+    pub nats_token: Option<String>,
     /// Health and metrics listen address.
     #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,
@@ -110,6 +135,13 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
         listen: args.listen,
         advertise_host: args.advertise_host.clone(),
         nats_url: args.nats.clone(),
+        nats_auth: match (&args.nats_user, &args.nats_password, &args.nats_token) {
+            (Some(user), Some(password), _) => {
+                NatsAuth::UserPassword(user.clone(), password.clone())
+            }
+            (_, _, Some(token)) => NatsAuth::Token(token.clone()),
+            _ => NatsAuth::None,
+        },
         heartbeat_interval: heartbeat_ttl / 3,
         heartbeat_ttl,
         god_password: args.god_password.clone(),
