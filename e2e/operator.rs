@@ -597,6 +597,60 @@ async fn operator_on_a_real_control_plane() {
         1,
         "keepDataOnDelete: the keys were deleted"
     );
+
+    // A MushShard pointed at a prefix another shard owns (the kept one's) gets no pods,
+    // and deleting it wipes nothing.
+    let intruder = shard_yaml(&urls, "")
+        .replace("name: world", "name: intruder")
+        .replace("keyPrefix: world", "keyPrefix: kept");
+    k.apply(&intruder).expect("apply intruder");
+    let events_of = |name: &str| {
+        k.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "events",
+            &format!("--field-selector=involvedObject.name={name}"),
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ])
+    };
+    eventually(
+        "the intruder to be refused",
+        Duration::from_secs(30),
+        || events_of("intruder").contains("PrefixInUse").then_some(()),
+    );
+    let deployments = k.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "deployments",
+        "-l",
+        "app.kubernetes.io/instance=intruder",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        deployments.trim().is_empty(),
+        "the intruder got pods: {deployments}"
+    );
+    k.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "delete",
+        "mushshard/intruder",
+        "--timeout=60s",
+    ]);
+    assert_eq!(
+        kept_store.live_pods().await.expect("pods").len(),
+        1,
+        "deleting the intruder wiped another shard's keys"
+    );
+    eventually(
+        "the intruder's DataNotOwned",
+        Duration::from_secs(30),
+        || events_of("intruder").contains("DataNotOwned").then_some(()),
+    );
     println!("operator e2e passed in {:?}", started.elapsed());
 }
 

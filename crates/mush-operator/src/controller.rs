@@ -347,6 +347,19 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         set_deletion_costs(client, &namespace, shard, by_pod).await?;
     }
 
+    // The prefix is this shard's, or it gets no pods: two shards on one prefix would run
+    // on each other's world. (With Redis unreachable, it is checked on a later pass.)
+    if let Some(other) = claimed_by_another(shard, ctx).await {
+        let message = format!(
+            "redis.keyPrefix {:?} belongs to another MushShard (uid {other}); choose another prefix",
+            shard.spec.redis.key_prefix
+        );
+        tracing::warn!(shard = %shard_key(shard), %message, "prefix in use");
+        ctx.publish(shard, EventType::Warning, "PrefixInUse", message)
+            .await;
+        return Ok(Action::requeue(RESYNC));
+    }
+
     let config = resources::config_map(shard);
     let hash = resources::config_hash(&config, &shard.spec.env);
     apply_object(client, &namespace, &resources::service_account(shard)).await?;
@@ -583,9 +596,42 @@ async fn set_deletion_costs(
     Ok(())
 }
 
+/// The uid of another MushShard that owns this shard's key prefix, if one does; claims
+/// the prefix for this shard when nobody does (see `Store::claim_owner`).
+async fn claimed_by_another(shard: &MushShard, ctx: &Context) -> Option<String> {
+    let uid = shard.metadata.uid.clone()?;
+    let store = ctx.store(shard).await.ok()?;
+    match store.claim_owner(&uid).await {
+        Ok(other) => other,
+        Err(error) => {
+            tracing::debug!(%error, "prefix ownership not checked (Redis unreachable)");
+            None
+        }
+    }
+}
+
 async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     let key = shard_key(shard);
-    if shard.spec.redis.keep_data_on_delete {
+    let owned = match (&shard.metadata.uid, shard.spec.redis.keep_data_on_delete) {
+        (_, true) | (None, _) => false,
+        (Some(uid), false) => {
+            ctx.store(shard).await?.owner().await?.as_deref() == Some(uid.as_str())
+        }
+    };
+    if !shard.spec.redis.keep_data_on_delete && !owned {
+        // Never wipe what this shard cannot prove it made: a throwaway MushShard pointed at
+        // someone else's Redis and prefix must not delete their data.
+        ctx.publish(
+            shard,
+            EventType::Warning,
+            "DataNotOwned",
+            format!(
+                "keys under {}: kept (this MushShard never owned the prefix)",
+                shard.spec.redis.key_prefix
+            ),
+        )
+        .await;
+    } else if shard.spec.redis.keep_data_on_delete {
         ctx.publish(
             shard,
             EventType::Normal,

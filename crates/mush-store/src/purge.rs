@@ -9,10 +9,44 @@ use crate::error::StoreError;
 const BATCH: usize = 500;
 
 impl Store {
+    /// The key naming who owns this prefix (see [`Store::claim_owner`]).
+    fn owner_key(&self) -> String {
+        format!("{}:owner", self.keys.prefix())
+    }
+
+    /// Claims this prefix for `owner` (a MushShard's uid) unless someone else holds it:
+    /// `None` when it is `owner`'s (now or already), `Some(other)` when it is `other`'s.
+    /// A shard pointed at a prefix another shard uses must neither run on its data nor,
+    /// when deleted, wipe it.
+    pub async fn claim_owner(&self, owner: &str) -> Result<Option<String>, StoreError> {
+        let key = self.owner_key();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(owner)
+            .arg("NX")
+            .arg("GET")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("claim owner", &key))?;
+        Ok(set.filter(|held| held != owner))
+    }
+
+    /// Who owns this prefix, if anyone claimed it.
+    pub async fn owner(&self) -> Result<Option<String>, StoreError> {
+        let key = self.owner_key();
+        redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("read owner", &key))
+    }
+
     /// Deletes every key under this store's prefix on every master, with `SCAN` (never
-    /// `KEYS`, which would stall a large Redis). Returns how many keys were deleted.
-    /// Idempotent: a retry after a failure deletes what is left.
+    /// `KEYS`, which would stall a large Redis), the owner's marker last (so a purge cut
+    /// short is still known to be the owner's when it is retried). Returns how many keys
+    /// were deleted. Idempotent: a retry after a failure deletes what is left.
     pub async fn purge(&self) -> Result<u64, StoreError> {
+        let owner_key = self.owner_key();
         let pattern = format!("{}:*", self.keys.prefix());
         let mut deleted = 0;
         for (host, port) in self.masters().await? {
@@ -33,8 +67,9 @@ impl Store {
                     .route_command(scan, route)
                     .await
                     .map_err(StoreError::redis("scan", format!("{host}:{port}")))?;
-                let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)
+                let (next, mut keys): (u64, Vec<String>) = redis::from_redis_value(reply)
                     .map_err(|e| StoreError::Config(format!("unexpected SCAN reply: {e}")))?;
+                keys.retain(|key| *key != owner_key);
                 for chunk in keys.chunks(BATCH) {
                     // Keys of one SCAN page live in many slots: unlink them concurrently,
                     // one command each (a cluster pipeline must stay inside one slot).
@@ -57,7 +92,12 @@ impl Store {
                 }
             }
         }
-        Ok(deleted)
+        let marker: i64 = redis::cmd("UNLINK")
+            .arg(&owner_key)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("unlink", &owner_key))?;
+        Ok(deleted + u64::try_from(marker).unwrap_or(0))
     }
 
     /// The masters of the cluster as `(host, port)`, from `CLUSTER NODES`.

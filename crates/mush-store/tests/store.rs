@@ -911,8 +911,20 @@ async fn purge_deletes_every_key_of_the_prefix_and_nothing_else() {
         .register(&new_conn(1, Some("g")))
         .await
         .expect("register other");
+    // The prefix is claimed by its shard; another claimant is told whose it is.
+    assert_eq!(store.claim_owner("uid-a").await.expect("claim"), None);
+    assert_eq!(store.claim_owner("uid-a").await.expect("again"), None);
+    assert_eq!(
+        store.claim_owner("uid-b").await.expect("taken"),
+        Some("uid-a".to_owned())
+    );
+    assert_eq!(
+        store.owner().await.expect("owner").as_deref(),
+        Some("uid-a")
+    );
     let deleted = store.purge().await.expect("purge");
-    assert!(deleted >= 300, "deleted {deleted}");
+    assert!(deleted >= 301, "deleted {deleted}");
+    assert_eq!(store.owner().await.expect("owner"), None, "marker left");
     assert!(store.list_active().await.expect("list").is_empty());
     let mut raw = raw(&cluster).await;
     for h in [0, 150, 299] {
