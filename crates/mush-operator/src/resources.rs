@@ -11,8 +11,8 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
     EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, SleepAction,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -316,7 +316,8 @@ fn container(
     let resources = match component {
         Component::Gateway => spec.gateway.resources.clone(),
         Component::Game => spec.game.resources.clone(),
-    };
+    }
+    .unwrap_or_else(|| default_resources(component));
     Container {
         name: component.as_str().to_owned(),
         image: Some(spec.image.clone()),
@@ -341,7 +342,7 @@ fn container(
             }),
             ..Lifecycle::default()
         }),
-        resources,
+        resources: Some(resources),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -509,6 +510,35 @@ pub fn pdb(shard: &MushShard, component: Component) -> PodDisruptionBudget {
     }
 }
 
+/// What a shard's pod asks for when its spec says nothing: a request the scheduler can
+/// place by, and a memory limit well above what was measured (game pods settle at about
+/// 60-70 MB after a storm of 2,000 sessions, the gateway at about 70 MB holding 2,000;
+/// `scripts/bench-storm`). No CPU limit: throttling a pod at its limit adds latency to
+/// every command it runs, and the request already shares the node fairly.
+fn default_resources(component: Component) -> ResourceRequirements {
+    let (cpu, memory, limit) = match component {
+        Component::Gateway => ("100m", "64Mi", "512Mi"),
+        Component::Game => ("250m", "128Mi", "1Gi"),
+    };
+    let quantity = |q: &str| k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.to_owned());
+    ResourceRequirements {
+        requests: Some(
+            [
+                ("cpu".to_owned(), quantity(cpu)),
+                ("memory".to_owned(), quantity(memory)),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        limits: Some(
+            [("memory".to_owned(), quantity(limit))]
+                .into_iter()
+                .collect(),
+        ),
+        ..ResourceRequirements::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,6 +640,39 @@ mod tests {
             .and_then(|s| s.rolling_update.as_ref())
             .expect("rolling");
         assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    }
+
+    #[test]
+    fn pods_get_default_requests_and_a_memory_limit_unless_the_spec_sets_them() {
+        let mut shard = shard();
+        let resources = |shard: &MushShard| {
+            game_deployment(shard, "h", 2)
+                .spec
+                .and_then(|s| s.template.spec)
+                .map(|p| p.containers[0].resources.clone())
+                .expect("container")
+                .expect("resources")
+        };
+        let default = resources(&shard);
+        let requests = default.requests.expect("requests");
+        assert_eq!(requests["cpu"].0, "250m");
+        assert_eq!(requests["memory"].0, "128Mi");
+        let limits = default.limits.expect("limits");
+        assert_eq!(limits["memory"].0, "1Gi");
+        assert!(!limits.contains_key("cpu"), "no CPU limit by default");
+        let mine = ResourceRequirements {
+            limits: Some(
+                [(
+                    "memory".to_owned(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Gi".into()),
+                )]
+                .into_iter()
+                .collect(),
+            ),
+            ..ResourceRequirements::default()
+        };
+        shard.spec.game.resources = Some(mine.clone());
+        assert_eq!(resources(&shard), mine, "the spec's own resources win");
     }
 
     #[test]
