@@ -79,7 +79,7 @@ impl Admission {
         &self,
     ) -> std::sync::MutexGuard<'_, (usize, std::collections::HashMap<std::net::IpAddr, usize>)>
     {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        crate::router::lock(&self.held)
     }
 
     /// Lets a connection from `ip` in, within `limits`.

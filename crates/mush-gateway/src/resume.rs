@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::router::{Attachment, Router};
+use crate::router::{Attachment, Router, lock};
 
 /// Length of a token in bytes before hex encoding.
 const TOKEN_BYTES: usize = 24;
@@ -126,12 +126,6 @@ impl Resumes {
                 .ok_or(ResumeError::Unknown),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

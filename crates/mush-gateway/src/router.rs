@@ -656,7 +656,8 @@ fn input_event(handle: Handle, seq: u64, line: String, acked: u64) -> GatewayEve
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex; a panic while it was held leaves plain data, so keep serving.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -210,7 +210,7 @@ impl Connection {
                         // thousands of one-character lines would stall this connection's
                         // output and timeouts for minutes.
                         let most = limits.input_burst.max(1.0) as usize;
-                        if text.split('\n').count() > most {
+                        if text.split('\n').nth(most).is_some() {
                             frames.push(format!("That message had more than {most} lines; only the first {most} were sent."));
                         }
                         for line in text.split('\n').take(most) {

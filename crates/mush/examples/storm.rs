@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 #[path = "common/bench.rs"]
 mod bench;
-use bench::{Client, TinyMux, bench_shard, rss_kib, wait_listening};
+use bench::{Client, TinyMux, bench_shard, rss_kib};
 use tokio::io::AsyncReadExt;
 
 #[derive(Parser)]
@@ -401,10 +401,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _tinymux = if args.no_tinymux {
         None
     } else {
-        let port = mush_harness::free_port()?;
-        let mux = TinyMux::start(port)?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_listening(addr).await?;
+        let (mux, addr) = TinyMux::listening().await?;
         targets.push(Target {
             name: "TinyMUX",
             addr,

@@ -211,6 +211,15 @@ pub struct TinyMux {
 }
 
 impl TinyMux {
+    /// A game on a free port of 127.0.0.1, once it accepts connections.
+    pub async fn listening() -> Result<(Self, SocketAddr), Box<dyn std::error::Error>> {
+        let port = mush_harness::free_port()?;
+        let mux = Self::start(port)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_listening(addr).await?;
+        Ok((mux, addr))
+    }
+
     pub fn start(port: u16) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::Builder::new().prefix("tinymux-").tempdir()?;
         let status = Command::new("/usr/games/tinymux-install")
