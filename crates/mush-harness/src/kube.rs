@@ -2,18 +2,29 @@
 //! kube-apiserver, kube-controller-manager, kube-scheduler, and kwok simulating one node
 //! (its pods become Running and Ready without containers).
 //!
+//! [`KubeControlPlane::start_with_node`] starts the same plane beside one real node that
+//! runs containers (see [`crate::RealNode`]); the API server then listens on the node's
+//! bridge address instead of 127.0.0.1, because pods cannot reach the host's loopback.
+//!
 //! The binaries come from `scripts/k8s-tools` (built from pinned Go modules, cached).
 //! Certificates are made with the `openssl` command: a throwaway CA, the API server's
-//! serving certificate for 127.0.0.1, an admin client certificate (group `system:masters`)
-//! and the service-account signing key. Every process listens on 127.0.0.1 only and dies
-//! with this value.
+//! serving certificate for 127.0.0.1 (and the bridge address, and the `kubernetes`
+//! Service's ClusterIP that in-cluster clients dial), an admin client certificate (group
+//! `system:masters`) and the service-account signing key. Every process listens on
+//! 127.0.0.1 (or the bridge address) only and dies with this value.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::HarnessError;
+use crate::node::RealNode;
 use crate::process::{Server, free_port, on_fresh_ports};
+
+/// The ClusterIP of the `kubernetes` Service: the first address of the service range.
+/// In-cluster clients dial it, so the API server's certificate names it.
+const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 
 /// A running control plane.
 #[derive(Debug)]
@@ -21,6 +32,7 @@ pub struct KubeControlPlane {
     bin: PathBuf,
     dir: PathBuf,
     kubeconfig: PathBuf,
+    server: String,
     /// Every process, newest first: dropping kills kwok and the controllers before the API
     /// server, and etcd last.
     _processes: Vec<Server>,
@@ -30,9 +42,55 @@ impl KubeControlPlane {
     /// Starts everything with binaries from `bin`, state and logs under `dir`; returns when
     /// the API server is ready and the fake node is Ready.
     pub fn start(bin: &Path, dir: &Path) -> Result<Self, HarnessError> {
+        let plane = Self::start_on(bin, dir, Ipv4Addr::LOCALHOST, false)?;
+        plane.add_fake_node()?;
+        Ok(plane)
+    }
+
+    /// Starts the control plane beside one real node that runs containers (containerd,
+    /// runc, CNI bridge, kubelet, kube-proxy; see [`RealNode`]), with binaries from `bin`
+    /// (`scripts/k8s-tools`, which also builds the kubelet and kube-proxy), state and logs
+    /// under `dir`. Returns when the node is Ready and kube-proxy has synced.
+    ///
+    /// The API server listens on [`RealNode::host_ip`] (pods reach it there and through
+    /// the `kubernetes` Service); the kubeconfig names that address. There is no kwok
+    /// node (kwok runs, [`Self::add_fake_node`] adds one). Drop the node before the
+    /// plane: `let (plane, node) = ...` does, since locals drop in reverse order.
+    ///
+    /// Needs root. Only one real node runs on a machine at a time (it owns a fixed bridge
+    /// and the host's KUBE-*/CNI-* iptables chains); a second caller waits for the first.
+    pub fn start_with_node(bin: &Path, dir: &Path) -> Result<(Self, RealNode), HarnessError> {
+        RealNode::start_with_plane(bin, dir)
+    }
+
+    /// Starts the control plane with its API server on `ip`; with `real_node`, it also
+    /// issues the client certificates of the kubelet, kube-proxy and the API server's
+    /// kubelet client, and lets the API server publish its address as the endpoint of the
+    /// `kubernetes` Service (a loopback address may not be one).
+    pub(crate) fn start_on(
+        bin: &Path,
+        dir: &Path,
+        ip: Ipv4Addr,
+        real_node: bool,
+    ) -> Result<Self, HarnessError> {
         std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
         let pki = dir.join("pki");
-        make_certificates(&pki)?;
+        make_certificates(&pki, ip)?;
+        if real_node {
+            for (name, subject) in [
+                (
+                    "apiserver-kubelet-client",
+                    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+                ),
+                (
+                    "kubelet",
+                    &format!("/O=system:nodes/CN=system:node:{}", crate::node::NODE_NAME),
+                ),
+                ("kube-proxy", "/CN=system:kube-proxy"),
+            ] {
+                client_certificate(&pki, name, subject)?;
+            }
+        }
         let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
 
         // Every component picks its ports right before it starts, and again if one was
@@ -64,42 +122,52 @@ impl KubeControlPlane {
 
         let (apiserver, api_port) = on_fresh_ports(|| {
             let api_port = free_port()?;
-            let apiserver = Server::spawn(
+            let mut args = vec![
+                format!("--etcd-servers={etcd_url}"),
+                format!("--bind-address={ip}"),
+                format!("--advertise-address={ip}"),
+                format!("--secure-port={api_port}"),
+                format!("--tls-cert-file={}", path("apiserver.crt")),
+                format!("--tls-private-key-file={}", path("apiserver.key")),
+                format!("--client-ca-file={}", path("ca.crt")),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                format!("--service-account-key-file={}", path("sa.pub")),
+                format!("--service-account-signing-key-file={}", path("sa.key")),
+                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--authorization-mode=Node,RBAC".into(),
+            ];
+            if real_node {
+                // `kubectl logs`/`exec` go through the kubelet, which trusts this
+                // certificate (its x509 client CA is ours) and allows it everything.
+                args.extend([
+                    format!(
+                        "--kubelet-client-certificate={}",
+                        path("apiserver-kubelet-client.crt")
+                    ),
+                    format!(
+                        "--kubelet-client-key={}",
+                        path("apiserver-kubelet-client.key")
+                    ),
+                    "--kubelet-preferred-address-types=InternalIP".into(),
+                ]);
+            } else {
+                // Endpoints of the `kubernetes` Service may not be a loopback address.
+                args.push("--endpoint-reconciler-type=none".into());
+            }
+            let apiserver = Server::spawn_at(
                 "kube-apiserver",
                 &bin.join("kube-apiserver"),
-                vec![
-                    format!("--etcd-servers={etcd_url}"),
-                    "--bind-address=127.0.0.1".into(),
-                    "--advertise-address=127.0.0.1".into(),
-                    format!("--secure-port={api_port}"),
-                    format!("--tls-cert-file={}", path("apiserver.crt")),
-                    format!("--tls-private-key-file={}", path("apiserver.key")),
-                    format!("--client-ca-file={}", path("ca.crt")),
-                    "--service-account-issuer=https://kubernetes.default.svc".into(),
-                    format!("--service-account-key-file={}", path("sa.pub")),
-                    format!("--service-account-signing-key-file={}", path("sa.key")),
-                    "--service-cluster-ip-range=10.96.0.0/16".into(),
-                    "--authorization-mode=Node,RBAC".into(),
-                    // Endpoints of the `kubernetes` Service may not be a loopback address.
-                    "--endpoint-reconciler-type=none".into(),
-                ],
+                args,
+                IpAddr::V4(ip),
                 api_port,
                 dir.join("kube-apiserver.log"),
             )?;
             Ok((apiserver, api_port))
         })?;
 
+        let server = format!("https://{ip}:{api_port}");
         let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: e2e\n  context:\n    cluster: e2e\n    user: admin\n    namespace: default\ncurrent-context: e2e\n",
-                ca = path("ca.crt"),
-                cert = path("admin.crt"),
-                key = path("admin.key"),
-            ),
-        )
-        .map_err(HarnessError::Io)?;
+        write_kubeconfig(&kubeconfig, &server, &pki, "admin")?;
         let kc = format!("--kubeconfig={}", kubeconfig.display());
 
         Self::probe_ready(&bin.join("kubectl"), &kubeconfig, Duration::from_secs(90))?;
@@ -165,14 +233,13 @@ impl KubeControlPlane {
             )
         })?;
 
-        let plane = Self {
+        Ok(Self {
             bin: bin.to_owned(),
             dir: dir.to_owned(),
             kubeconfig,
+            server,
             _processes: vec![kwok, scheduler, controller_manager, apiserver, etcd],
-        };
-        plane.add_fake_node()?;
-        Ok(plane)
+        })
     }
 
     /// The admin kubeconfig.
@@ -183,6 +250,16 @@ impl KubeControlPlane {
     /// Where state and logs live.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The API server's URL, `https://IP:PORT`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The directory of the binaries (kubectl, helm, ...).
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// Runs `kubectl args` against this cluster; its stdout, or an error with its stderr.
@@ -233,8 +310,10 @@ impl KubeControlPlane {
         }
     }
 
-    /// One node kwok manages: pods scheduled there turn Running and Ready.
-    fn add_fake_node(&self) -> Result<(), HarnessError> {
+    /// Adds `kwok-node-0`, a node kwok manages: pods scheduled there turn Running and
+    /// Ready without containers. [`Self::start`] adds it; beside a real node, pods meant
+    /// for one or the other need a node selector.
+    pub fn add_fake_node(&self) -> Result<(), HarnessError> {
         self.kubectl_stdin(
             &["apply", "-f", "-"],
             r#"apiVersion: v1
@@ -282,7 +361,8 @@ fn run_tool(
     command
         .args(args)
         .env("KUBECONFIG", kubeconfig)
-        // Helm keeps its caches and config here, never in the user's home.
+        // Helm and kubectl keep their caches and config here, never in the user's home.
+        .env("KUBECACHEDIR", dir.join("kubectl-cache"))
         .env("HELM_CACHE_HOME", dir.join("helm/cache"))
         .env("HELM_CONFIG_HOME", dir.join("helm/config"))
         .env("HELM_DATA_HOME", dir.join("helm/data"))
@@ -315,70 +395,70 @@ fn run_tool(
     }
 }
 
-/// A CA, the API server's certificate for 127.0.0.1, an admin client certificate and the
-/// service-account key pair, made with the `openssl` command.
-fn make_certificates(pki: &Path) -> Result<(), HarnessError> {
-    std::fs::create_dir_all(pki).map_err(HarnessError::Io)?;
-    let openssl = |args: &[&str]| -> Result<(), HarnessError> {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(pki)
-            .output()
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::NotFound => HarnessError::MissingBinary {
-                    binary: "openssl".into(),
-                    package: "openssl",
-                },
-                _ => HarnessError::Spawn {
-                    name: "openssl".into(),
-                    source,
-                },
-            })?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(HarnessError::Command {
-                command: format!("openssl {}", args.join(" ")),
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            })
-        }
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=mush-e2e-ca",
-    ])?;
+/// Writes a kubeconfig for `server` authenticating with `pki/{user}.crt` and `.key`.
+pub(crate) fn write_kubeconfig(
+    path: &Path,
+    server: &str,
+    pki: &Path,
+    user: &str,
+) -> Result<(), HarnessError> {
+    let file = |name: String| pki.join(name).to_string_lossy().into_owned();
     std::fs::write(
-        pki.join("apiserver.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: e2e\n  context:\n    cluster: e2e\n    user: {user}\n    namespace: default\ncurrent-context: e2e\n",
+            ca = file("ca.crt".into()),
+            cert = file(format!("{user}.crt")),
+            key = file(format!("{user}.key")),
+        ),
     )
-    .map_err(HarnessError::Io)?;
-    std::fs::write(pki.join("client.ext"), "extendedKeyUsage=clientAuth\n")
-        .map_err(HarnessError::Io)?;
-    for (name, subject, ext) in [
-        ("apiserver", "/CN=kube-apiserver", "apiserver.ext"),
-        ("admin", "/O=system:masters/CN=e2e-admin", "client.ext"),
-    ] {
-        let (key, csr, crt) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-        );
-        openssl(&[
+    .map_err(HarnessError::Io)
+}
+
+/// Runs `openssl args` in `pki`.
+fn openssl(pki: &Path, args: &[&str]) -> Result<(), HarnessError> {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(pki)
+        .output()
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => HarnessError::MissingBinary {
+                binary: "openssl".into(),
+                package: "openssl",
+            },
+            _ => HarnessError::Spawn {
+                name: "openssl".into(),
+                source,
+            },
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(HarnessError::Command {
+            command: format!("openssl {}", args.join(" ")),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Issues `pki/{name}.crt` and `.key` for `subject`, signed by the CA in `pki`, with the
+/// extensions in `pki/{ext}`.
+fn issue(pki: &Path, name: &str, subject: &str, ext: &str) -> Result<(), HarnessError> {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        pki,
+        &[
             "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
-        ])?;
-        openssl(&[
+        ],
+    )?;
+    openssl(
+        pki,
+        &[
             "x509",
             "-req",
             "-in",
@@ -394,9 +474,59 @@ fn make_certificates(pki: &Path) -> Result<(), HarnessError> {
             "2",
             "-extfile",
             ext,
-        ])?;
-    }
-    openssl(&["genrsa", "-out", "sa.key", "2048"])?;
-    openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
+        ],
+    )
+}
+
+/// Issues a client certificate `pki/{name}.crt` for `subject` (`/O=group/CN=user`).
+pub(crate) fn client_certificate(
+    pki: &Path,
+    name: &str,
+    subject: &str,
+) -> Result<(), HarnessError> {
+    issue(pki, name, subject, "client.ext")
+}
+
+/// A CA, the API server's certificate for 127.0.0.1 and `ip` (and the `kubernetes`
+/// Service's ClusterIP), an admin client certificate and the service-account key pair, made
+/// with the `openssl` command.
+fn make_certificates(pki: &Path, ip: Ipv4Addr) -> Result<(), HarnessError> {
+    std::fs::create_dir_all(pki).map_err(HarnessError::Io)?;
+    openssl(
+        pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mush-e2e-ca",
+        ],
+    )?;
+    let bridge = if ip.is_loopback() {
+        String::new()
+    } else {
+        format!("IP:{ip},")
+    };
+    std::fs::write(
+        pki.join("apiserver.ext"),
+        format!(
+            "subjectAltName=IP:127.0.0.1,{bridge}IP:{KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .map_err(HarnessError::Io)?;
+    std::fs::write(pki.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+        .map_err(HarnessError::Io)?;
+    issue(pki, "apiserver", "/CN=kube-apiserver", "apiserver.ext")?;
+    issue(pki, "admin", "/O=system:masters/CN=e2e-admin", "client.ext")?;
+    openssl(pki, &["genrsa", "-out", "sa.key", "2048"])?;
+    openssl(pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Real servers for tests, benchmarks and `mush dev`: a Redis Cluster built from
-//! `redis-server` processes and a `nats-server`, on random free ports of 127.0.0.1.
+//! `redis-server` processes and a `nats-server`, on random free ports of 127.0.0.1; a
+//! Kubernetes control plane with a kwok node, or with a real node that runs containers
+//! ([`KubeControlPlane::start_with_node`], [`RealNode`]).
 //!
 //! Nothing here is a mock. Each value owns its processes and kills them when dropped
 //! (also on panic); data and logs live in a temporary directory unless the caller names
@@ -7,11 +9,13 @@
 
 mod kube;
 mod nats;
+mod node;
 mod process;
 mod redis_cluster;
 
 pub use kube::KubeControlPlane;
 pub use nats::NatsServer;
+pub use node::{RealNode, build_oci_image, build_static_binary};
 pub use process::{Server, find_binary, free_port, on_fresh_ports, port_taken};
 pub use redis_cluster::{ClusterOptions, RedisCluster};
 

@@ -1,5 +1,7 @@
-//! A real `nats-server` on loopback that tests can stop and start again.
+//! A real `nats-server` on loopback (or another local address) that tests can stop and
+//! start again.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use crate::HarnessError;
@@ -9,6 +11,7 @@ use crate::process::{Server, find_binary, free_port};
 #[derive(Debug)]
 pub struct NatsServer {
     server: Server,
+    ip: IpAddr,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -24,6 +27,19 @@ impl NatsServer {
         Ok(nats)
     }
 
+    /// Starts a NATS server listening on `ip` (a local address, e.g. the bridge address of
+    /// the harness's real Kubernetes node, which pods can reach and 127.0.0.1 they cannot),
+    /// on a free port, logging into a fresh temporary directory.
+    pub fn start_on(ip: IpAddr) -> Result<Self, HarnessError> {
+        let tmp = tempfile::Builder::new()
+            .prefix("mush-nats-")
+            .tempdir()
+            .map_err(HarnessError::Io)?;
+        let mut nats = Self::start_with(tmp.path(), ip, &[])?;
+        nats._tmp = Some(tmp);
+        Ok(nats)
+    }
+
     /// Starts a NATS server that lets in only `user` with `password`.
     pub fn start_with_user(user: &str, password: &str) -> Result<Self, HarnessError> {
         let tmp = tempfile::Builder::new()
@@ -31,17 +47,17 @@ impl NatsServer {
             .tempdir()
             .map_err(HarnessError::Io)?;
         let extra = ["--user", user, "--pass", password].map(str::to_owned);
-        let mut nats = Self::start_with(tmp.path(), &extra)?;
+        let mut nats = Self::start_with(tmp.path(), Ipv4Addr::LOCALHOST.into(), &extra)?;
         nats._tmp = Some(tmp);
         Ok(nats)
     }
 
     /// Starts a NATS server whose log lives in `dir`.
     pub fn start_in(dir: &Path) -> Result<Self, HarnessError> {
-        Self::start_with(dir, &[])
+        Self::start_with(dir, Ipv4Addr::LOCALHOST.into(), &[])
     }
 
-    fn start_with(dir: &Path, extra: &[String]) -> Result<Self, HarnessError> {
+    fn start_with(dir: &Path, ip: IpAddr, extra: &[String]) -> Result<Self, HarnessError> {
         let binary = find_binary("nats-server", "nats-server")?;
         std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
         let mut last_error = None;
@@ -49,13 +65,19 @@ impl NatsServer {
             let port = free_port()?;
             let args = vec![
                 "--addr".to_owned(),
-                "127.0.0.1".to_owned(),
+                ip.to_string(),
                 "--port".to_owned(),
                 port.to_string(),
             ];
             let args = args.into_iter().chain(extra.iter().cloned()).collect();
-            match Server::spawn("nats-server", &binary, args, port, log_path(dir)) {
-                Ok(server) => return Ok(Self { server, _tmp: None }),
+            match Server::spawn_at("nats-server", &binary, args, ip, port, log_path(dir)) {
+                Ok(server) => {
+                    return Ok(Self {
+                        server,
+                        ip,
+                        _tmp: None,
+                    });
+                }
                 Err(error @ HarnessError::Exited { .. }) => last_error = Some(error),
                 Err(error) => return Err(error),
             }
@@ -63,9 +85,14 @@ impl NatsServer {
         Err(last_error.unwrap_or_else(|| HarnessError::Invalid("no free port".into())))
     }
 
-    /// `nats://127.0.0.1:PORT`.
+    /// `nats://IP:PORT` (IP is 127.0.0.1 unless started with [`Self::start_on`]).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.server.port())
+        format!("nats://{}", self.server.addr())
+    }
+
+    /// The address the server listens on.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     /// The port the server listens on (kept across stop and start).

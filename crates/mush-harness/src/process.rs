@@ -7,7 +7,7 @@
 //! start servers from the thread that owns them (a test body, `main`), never from a
 //! short-lived worker thread.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,10 +85,11 @@ pub fn on_fresh_ports<T>(
     }
 }
 
-/// One running server process on loopback.
+/// One running server process, on loopback unless started with [`Server::spawn_at`].
 #[derive(Debug)]
 pub struct Server {
     name: String,
+    ip: IpAddr,
     port: u16,
     command: PathBuf,
     args: Vec<String>,
@@ -97,7 +98,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `command args` and waits until it accepts TCP connections on `port`.
+    /// Starts `command args` and waits until it accepts TCP connections on `port` of
+    /// 127.0.0.1.
     pub fn spawn(
         name: impl Into<String>,
         command: &Path,
@@ -105,8 +107,23 @@ impl Server {
         port: u16,
         log: PathBuf,
     ) -> Result<Self, HarnessError> {
+        Self::spawn_at(name, command, args, Ipv4Addr::LOCALHOST.into(), port, log)
+    }
+
+    /// Starts `command args` and waits until it accepts TCP connections on `ip:port`: for
+    /// servers bound to another local address than loopback (the bridge of the harness's
+    /// real node, which pods can reach and 127.0.0.1 they cannot).
+    pub fn spawn_at(
+        name: impl Into<String>,
+        command: &Path,
+        args: Vec<String>,
+        ip: IpAddr,
+        port: u16,
+        log: PathBuf,
+    ) -> Result<Self, HarnessError> {
         let mut server = Self {
             name: name.into(),
+            ip,
             port,
             command: command.to_owned(),
             args,
@@ -120,6 +137,11 @@ impl Server {
     /// The TCP port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address the server listens on (where readiness is probed).
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
     }
 
     /// The process id while running (to read its memory from /proc).
@@ -205,7 +227,7 @@ impl Server {
     }
 
     fn wait_listening(&mut self, timeout: Duration) -> Result<(), HarnessError> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = self.addr();
         let deadline = Instant::now() + timeout;
         loop {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
@@ -225,8 +247,8 @@ impl Server {
             if Instant::now() > deadline {
                 self.kill();
                 return Err(HarnessError::Timeout(format!(
-                    "{} to listen on 127.0.0.1:{}",
-                    self.name, self.port
+                    "{} to listen on {addr}",
+                    self.name
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -255,8 +277,34 @@ fn die_with_parent(command: &mut Command) {
     }
 }
 
+/// Takes an exclusive `flock` on `file`, waiting for another holder to let go. The kernel
+/// drops the lock when the holder exits, however it exits, so a crashed test never leaves
+/// a stale lock behind.
 #[allow(unsafe_code)]
-fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
+pub(crate) fn lock_exclusive(file: &std::fs::File) -> Result<(), HarnessError> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: flock(2) on a descriptor this `File` owns for the duration of the call.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    eprintln!("waiting for another holder of the lock (e.g. a real Kubernetes node) to finish");
+    // SAFETY: as above.
+    if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(HarnessError::Io(std::io::Error::last_os_error()))
+    }
+}
+
+/// Sends `signal` to process `pid`; for processes that are not our children (a
+/// containerd shim, a container's processes).
+pub(crate) fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
+    kill_pid(pid, signal)
+}
+
+#[allow(unsafe_code)]
+fn kill_pid(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
     // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child's.
     let rc = unsafe { libc::kill(pid, signal) };
     if rc == 0 {

@@ -1,5 +1,6 @@
 //! A real Redis Cluster made of `redis-server --cluster-enabled yes` processes.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,6 +18,11 @@ pub struct ClusterOptions {
     /// `cluster-node-timeout`: how long a silent master is tolerated before its replica is
     /// promoted. Short by default so failover tests run in seconds, not the 15 s default.
     pub node_timeout: Duration,
+    /// The local address every node binds and announces to clients and peers: 127.0.0.1
+    /// by default; the bridge address of the harness's real Kubernetes node
+    /// (`RealNode::host_ip`) for a cluster that pods must reach, since pods cannot reach
+    /// the host's loopback.
+    pub bind: IpAddr,
 }
 
 impl Default for ClusterOptions {
@@ -25,14 +31,17 @@ impl Default for ClusterOptions {
             masters: 3,
             replicas: 1,
             node_timeout: Duration::from_millis(1000),
+            bind: Ipv4Addr::LOCALHOST.into(),
         }
     }
 }
 
-/// A running Redis Cluster on 127.0.0.1; every process dies with this value.
+/// A running Redis Cluster on 127.0.0.1 (or [`ClusterOptions::bind`]); every process dies
+/// with this value.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<Server>,
+    bind: IpAddr,
     redis_cli: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     dir: PathBuf,
@@ -73,6 +82,7 @@ impl RedisCluster {
         }
         let cluster = Self {
             nodes,
+            bind: options.bind,
             redis_cli,
             _tmp: None,
             dir: dir.to_owned(),
@@ -82,12 +92,18 @@ impl RedisCluster {
         Ok(cluster)
     }
 
-    /// `redis://127.0.0.1:PORT` for every node, the seed list a cluster client wants.
+    /// `redis://IP:PORT` for every node, the seed list a cluster client wants (IP is
+    /// [`ClusterOptions::bind`], 127.0.0.1 by default).
     pub fn urls(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .map(|node| format!("redis://127.0.0.1:{}", node.port()))
+            .map(|node| format!("redis://{}", node.addr()))
             .collect()
+    }
+
+    /// The address every node binds and announces.
+    pub fn bind(&self) -> IpAddr {
+        self.bind
     }
 
     /// Ports of every node, running or not.
@@ -192,7 +208,7 @@ impl RedisCluster {
 
     fn create(&self, replicas: usize) -> Result<(), HarnessError> {
         let mut args = vec!["--cluster".to_owned(), "create".to_owned()];
-        args.extend(self.ports().iter().map(|port| format!("127.0.0.1:{port}")));
+        args.extend(self.nodes.iter().map(|node| node.addr().to_string()));
         args.extend([
             "--cluster-replicas".to_owned(),
             replicas.to_string(),
@@ -215,7 +231,7 @@ impl RedisCluster {
     /// Runs `redis-cli -p PORT args...` and returns its output.
     pub fn cli(&self, port: u16, args: &[&str]) -> Result<String, HarnessError> {
         let output = Command::new(&self.redis_cli)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-h", &self.bind.to_string(), "-p", &port.to_string()])
             .args(args)
             .output()
             .map_err(HarnessError::Io)?;
@@ -265,10 +281,11 @@ fn start_node(
         let conf = node_dir.join("redis.conf");
         std::fs::write(&conf, node_config(&node_dir, port, bus_port, options))
             .map_err(HarnessError::Io)?;
-        match Server::spawn(
+        match Server::spawn_at(
             format!("redis-server node {index}"),
             redis_server,
             vec![conf.display().to_string()],
+            options.bind,
             port,
             node_dir.join("redis.log"),
         ) {
@@ -287,7 +304,9 @@ fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -
     format!(
         "port {port}\n\
          cluster-port {bus_port}\n\
-         bind 127.0.0.1\n\
+         bind {bind}\n\
+         cluster-announce-ip {bind}\n\
+         protected-mode {protected}\n\
          dir {dir}\n\
          cluster-enabled yes\n\
          cluster-config-file nodes.conf\n\
@@ -299,5 +318,13 @@ fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -
          loglevel notice\n",
         dir = dir.display(),
         timeout = options.node_timeout.as_millis(),
+        bind = options.bind,
+        // Protected mode refuses clients that are not on loopback, which a cluster bound to
+        // another address (the real node's bridge, for pods) is for.
+        protected = if options.bind.is_loopback() {
+            "yes"
+        } else {
+            "no"
+        },
     )
 }

@@ -2,6 +2,7 @@
 //! serves the gateway, the game pods and the operator.
 
 mod config;
+#[cfg(feature = "dev")]
 mod dev;
 mod game;
 mod gateway;
@@ -30,7 +31,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a whole shard on 127.0.0.1 for development: Redis Cluster, NATS, game pods and a
-    /// gateway as child processes.
+    /// gateway as child processes. Only in builds with the `dev` feature (`scripts/dev`).
+    #[cfg(feature = "dev")]
     Dev(dev::DevArgs),
     /// Run a game pod (stateless; serves sessions for gateways over gRPC).
     Game(Box<game::GameArgs>),
@@ -47,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(&cli.telemetry)?;
     match cli.command {
+        #[cfg(feature = "dev")]
         Command::Dev(args) => dev::run(args).await,
         Command::Game(args) => game::run(*args).await,
         Command::Gateway(args) => gateway::run(*args).await,

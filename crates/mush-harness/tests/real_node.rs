@@ -1,0 +1,398 @@
+//! The harness's real Kubernetes node end to end: the control plane plus containerd, runc,
+//! CNI, kubelet and kube-proxy (binaries from `scripts/k8s-tools`, cached; the first run
+//! builds them). A pod from an image built here from scratch (a static C server) becomes
+//! Ready through a real readiness probe; the test reaches it through its hostPort on
+//! 127.0.0.1, its Service's ClusterIP and NodePort; the pod reaches a Redis Cluster and a
+//! NATS server on the host's bridge address, and the API server through the `kubernetes`
+//! Service; `kubectl logs` and `exec` work. After the drop nothing is left: no process,
+//! no mount, no bridge, no iptables chain.
+//!
+//! Needs root; fails without it unless `MUSH_SKIP_REAL_NODE` is set.
+//!
+//! ```text
+//! cargo test -p mush-harness --test real_node -- --nocapture
+//! ```
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mush_harness::{
+    ClusterOptions, KubeControlPlane, NatsServer, RedisCluster, build_oci_image,
+    build_static_binary, free_port,
+};
+
+/// A static HTTP server for the test image: `echo PORT` serves `hello from HOSTNAME` on
+/// PORT; `echo get IP PORT [LINE]` connects, sends LINE, prints what comes back (or
+/// `connected`); `echo say TEXT` prints TEXT (for `kubectl exec`).
+const ECHO_C: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static int get(const char *ip, int port, const char *line) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &addr.sin_addr);
+    struct timeval timeout = {3, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        perror("connect");
+        return 1;
+    }
+    if (line) {
+        dprintf(s, "%s\r\n", line);
+    }
+    char buf[512];
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    if (n > 0) {
+        buf[n] = 0;
+        printf("%s", buf);
+    } else {
+        printf("connected\n");
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "say") == 0) {
+        printf("%s\n", argv[2]);
+        return 0;
+    }
+    if (argc > 3 && strcmp(argv[1], "get") == 0) {
+        return get(argv[2], atoi(argv[3]), argc > 4 ? argv[4] : 0);
+    }
+    int port = argc > 1 ? atoi(argv[1]) : 8080;
+    signal(SIGPIPE, SIG_IGN);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    if (bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s, 16) != 0) {
+        perror("listen");
+        return 1;
+    }
+    char host[64] = "?";
+    gethostname(host, sizeof host);
+    printf("listening on %d\n", port);
+    fflush(stdout);
+    for (;;) {
+        int c = accept(s, 0, 0);
+        if (c < 0) {
+            continue;
+        }
+        struct timeval timeout = {2, 0};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        char buf[1024];
+        read(c, buf, sizeof buf);
+        dprintf(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello from %s\n", host);
+        close(c);
+    }
+}
+"#;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Kubernetes binaries, built once and cached by `scripts/k8s-tools`.
+fn k8s_bin() -> PathBuf {
+    let started = Instant::now();
+    let output = Command::new(repo().join("scripts/k8s-tools"))
+        .output()
+        .expect("run scripts/k8s-tools");
+    assert!(
+        output.status.success(),
+        "scripts/k8s-tools failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bin = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("bin dir")
+        .to_owned();
+    println!(
+        "Kubernetes binaries ready in {:?}: {bin}",
+        started.elapsed()
+    );
+    PathBuf::from(bin)
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, or panics after `limit`.
+fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `GET /` over HTTP; the body, if an answer came.
+fn http_get(addr: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    Some(body.to_owned())
+}
+
+/// Processes whose command line mentions `needle`, as `pid: command line`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(format!("{pid}: {cmdline}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_pod_on_the_real_node_serves_and_everything_is_gone_after_the_drop() {
+    if std::env::var_os("MUSH_SKIP_REAL_NODE").is_some() {
+        eprintln!("MUSH_SKIP_REAL_NODE is set: the real-node test is skipped");
+        return;
+    }
+    assert!(
+        is_root(),
+        "the real node needs root (containerd, the kubelet); run the suite as root or set MUSH_SKIP_REAL_NODE=1"
+    );
+    let bin = k8s_bin();
+    let tmp = tempfile::Builder::new()
+        .prefix("mush-real-node-test-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path().to_owned();
+    let dir_text = dir.to_string_lossy().into_owned();
+
+    {
+        let started = Instant::now();
+        let (plane, node) =
+            KubeControlPlane::start_with_node(&bin, &dir).expect("control plane with a node");
+        println!(
+            "node Ready and kube-proxy synced after {:?}",
+            started.elapsed()
+        );
+        for (phase, at) in node.startup_timings() {
+            println!("  {phase}: {at:?}");
+        }
+        assert_eq!(node.name(), "mush-node-0");
+        let host_ip = node.host_ip();
+
+        // Host servers pods can reach: on the bridge address, not 127.0.0.1.
+        let redis = RedisCluster::start_with(ClusterOptions {
+            masters: 3,
+            replicas: 0,
+            bind: host_ip,
+            ..ClusterOptions::default()
+        })
+        .expect("redis cluster on the bridge address");
+        let nats = NatsServer::start_on(host_ip).expect("nats on the bridge address");
+
+        let image_started = Instant::now();
+        let work = dir.join("echo-image");
+        let echo = work.join("echo");
+        build_static_binary(ECHO_C, &echo).expect("compile the echo server");
+        let tar = build_oci_image(&work, "t1", &[(&echo, "/echo")], &["/echo"]).expect("image");
+        node.load_image(&tar, "localhost/mush-echo:t1")
+            .expect("import the image");
+        println!("image built and imported in {:?}", image_started.elapsed());
+
+        let host_port = free_port().expect("free port");
+        let pod_started = Instant::now();
+        plane
+            .kubectl_stdin(
+                &["apply", "-f", "-"],
+                &format!(
+                    r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: echo
+  labels:
+    app: echo
+spec:
+  nodeSelector:
+    kubernetes.io/hostname: {node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: echo
+    image: localhost/mush-echo:t1
+    imagePullPolicy: Never
+    args: ["8080"]
+    ports:
+    - containerPort: 8080
+      hostPort: {host_port}
+    readinessProbe:
+      httpGet:
+        path: /
+        port: 8080
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+spec:
+  type: NodePort
+  selector:
+    app: echo
+  ports:
+  - port: 80
+    targetPort: 8080
+"#,
+                    node = node.name(),
+                ),
+            )
+            .expect("apply the pod");
+        plane
+            .kubectl(&[
+                "wait",
+                "--for=condition=Ready",
+                "pod/echo",
+                "--timeout=120s",
+            ])
+            .unwrap_or_else(|e| {
+                let describe = plane
+                    .kubectl(&["describe", "pod", "echo"])
+                    .unwrap_or_default();
+                panic!("pod not Ready: {e}\n{describe}")
+            });
+        println!("pod Ready after {:?}", pod_started.elapsed());
+
+        let pod_ip = plane
+            .kubectl(&["get", "pod", "echo", "-o", "jsonpath={.status.podIP}"])
+            .expect("pod IP");
+        println!("pod IP {pod_ip}");
+        assert!(pod_ip.starts_with("10.85.0."), "pod IP {pod_ip}");
+
+        let hostport: SocketAddr = ([127, 0, 0, 1], host_port).into();
+        let body = eventually("the hostPort on 127.0.0.1", Duration::from_secs(30), || {
+            http_get(hostport)
+        });
+        assert_eq!(body.trim(), "hello from echo");
+
+        let cluster_ip = plane
+            .kubectl(&["get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}"])
+            .expect("cluster IP");
+        let cluster_addr = SocketAddr::new(cluster_ip.parse().expect("IP"), 80);
+        let body = eventually("the ClusterIP", Duration::from_secs(30), || {
+            http_get(cluster_addr)
+        });
+        assert_eq!(body.trim(), "hello from echo");
+
+        let node_port: u16 = plane
+            .kubectl(&[
+                "get",
+                "service",
+                "echo",
+                "-o",
+                "jsonpath={.spec.ports[0].nodePort}",
+            ])
+            .expect("node port")
+            .parse()
+            .expect("port number");
+        for ip in [IpAddr::from([127, 0, 0, 1]), host_ip] {
+            let addr = SocketAddr::new(ip, node_port);
+            let body = eventually(
+                &format!("the NodePort on {addr}"),
+                Duration::from_secs(30),
+                || http_get(addr),
+            );
+            assert_eq!(body.trim(), "hello from echo");
+        }
+        println!("reached the pod by hostPort, ClusterIP {cluster_ip} and NodePort {node_port}");
+
+        let exec = |args: &[&str]| {
+            let mut all = vec!["exec", "echo", "--", "/echo"];
+            all.extend_from_slice(args);
+            plane
+                .kubectl(&all)
+                .unwrap_or_else(|e| panic!("kubectl {all:?}: {e}"))
+        };
+        assert_eq!(exec(&["say", "hi"]).trim(), "hi");
+        let logs = plane.kubectl(&["logs", "echo"]).expect("kubectl logs");
+        assert!(logs.contains("listening on 8080"), "logs: {logs}");
+
+        // The pod reaches host processes on the bridge address...
+        let redis_port = redis.ports()[0].to_string();
+        let pong = exec(&["get", &host_ip.to_string(), &redis_port, "PING"]);
+        assert!(pong.contains("PONG"), "redis from the pod: {pong}");
+        let nats_port = nats.port().to_string();
+        let info = exec(&["get", &host_ip.to_string(), &nats_port]);
+        assert!(info.starts_with("INFO "), "nats from the pod: {info}");
+        // ... and the API server through the `kubernetes` Service (kube-proxy's DNAT).
+        let api = exec(&["get", "10.96.0.1", "443"]);
+        assert!(api.contains("connected"), "API server from the pod: {api}");
+        println!("the pod reached Redis, NATS and the API server");
+
+        let drop_started = Instant::now();
+        drop(nats);
+        drop(redis);
+        drop(node);
+        println!("node torn down in {:?}", drop_started.elapsed());
+        drop(plane);
+    }
+
+    let left = processes_mentioning(&dir_text);
+    assert!(left.is_empty(), "processes left: {left:#?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let left: Vec<&str> = mounts.lines().filter(|l| l.contains(&dir_text)).collect();
+    assert!(left.is_empty(), "mounts left: {left:#?}");
+    assert!(
+        !Path::new("/sys/class/net/mushbr0").exists(),
+        "the bridge is left"
+    );
+    let rules = Command::new("iptables-save")
+        .output()
+        .expect("iptables-save");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    let left: Vec<&str> = rules
+        .lines()
+        .filter(|l| l.contains("KUBE-") || l.contains("CNI-"))
+        .collect();
+    assert!(left.is_empty(), "iptables rules left: {left:#?}");
+    let shims = processes_mentioning("containerd-shim");
+    assert!(shims.is_empty(), "shims left: {shims:#?}");
+}
