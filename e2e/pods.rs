@@ -686,6 +686,86 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     assert_ne!(now, victim);
     let players = into_players(results);
 
+    // 8. The gateway's container killed: the kubelet restarts it in the same pod (same pod
+    // name). Its players lose their sockets, as with any gateway crash, and reconnect; the
+    // dead process's sessions are reaped, not adopted by the new one.
+    let gateway_pod = cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/instance=world,app.kubernetes.io/component=gateway",
+        "-o",
+        "jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].containerID}",
+    ]);
+    let (gateway_pod, container) = gateway_pod.split_once(' ').expect("gateway pod");
+    let container = container.trim_start_matches("containerd://").to_owned();
+    let gateway_pod = gateway_pod.to_owned();
+    blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
+        .expect("SIGKILL the gateway container");
+    let crashed = Instant::now();
+    let mut players = players;
+    for (name, player) in players.iter_mut() {
+        assert!(
+            !player.is_open().await || {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                !player.is_open().await
+            },
+            "{name} still connected to a killed gateway"
+        );
+    }
+    drop(players);
+    blocking(|| {
+        eventually(
+            "the gateway container restarted and Ready",
+            Duration::from_secs(60),
+            || {
+                let out = cluster.try_kubectl(&[
+                "-n",
+                NAMESPACE,
+                "get",
+                "pod",
+                &gateway_pod,
+                "-o",
+                r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
+            ])?;
+                (out.trim() == "1 True").then_some(())
+            },
+        )
+    });
+    blocking(|| {
+        eventually(
+            "the NodePort answers after the restart",
+            Duration::from_secs(30),
+            || std::net::TcpStream::connect(addr).ok().map(drop),
+        )
+    });
+    let mut alice = Player::connect(addr).await;
+    alice.send("connect Alice secret").await;
+    alice.expect("Limbo").await;
+    let back = crashed.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let active = store.list_active().await.expect("records");
+        if active.len() == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sessions of the killed gateway process were not reaped: {} records",
+            active.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "gateway container SIGKILLed: restarted in pod {gateway_pod}, Alice back in {back:?}, the dead process's sessions reaped after {:?}",
+        crashed.elapsed()
+    );
+    alice.send("think alice-after-gateway-restart").await;
+    alice.expect("alice-after-gateway-restart").await;
+    let players = vec![("alice".to_owned(), alice)];
+
     println!(
         "FIGURES: apply->Ready {apply_to_ready:?}; served again after a forced deletion {served_again:?}; rolling update 0 disconnects, slowest command {slowest_roll:?}; scale 3->2 slowest command {slowest_scale:?}"
     );

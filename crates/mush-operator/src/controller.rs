@@ -632,12 +632,17 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         )
         .await;
     } else if shard.spec.redis.keep_data_on_delete {
+        // The world stays for a later MushShard on the same prefix, so this shard's claim
+        // goes with it (a marker naming a deleted uid would lock the prefix forever).
+        if let Some(uid) = &shard.metadata.uid {
+            ctx.store(shard).await?.release_owner(uid).await?;
+        }
         ctx.publish(
             shard,
             EventType::Normal,
             "DataKept",
             format!(
-                "keys under {}: kept (keepDataOnDelete)",
+                "keys under {}: kept (keepDataOnDelete); the prefix is free for the next MushShard",
                 shard.spec.redis.key_prefix
             ),
         )

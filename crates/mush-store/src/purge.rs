@@ -1,5 +1,8 @@
 //! Deleting a whole shard's data (the operator's finalizer, when a MushShard is deleted).
 
+use std::sync::LazyLock;
+
+use redis::Script;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use crate::Store;
@@ -7,6 +10,16 @@ use crate::error::StoreError;
 
 /// Keys unlinked per round trip.
 const BATCH: usize = 500;
+
+/// Deletes the owner marker only while it still names the caller.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+        end
+        return 0",
+    )
+});
 
 impl Store {
     /// The key naming who owns this prefix (see [`Store::claim_owner`]).
@@ -29,6 +42,21 @@ impl Store {
             .await
             .map_err(StoreError::redis("claim owner", &key))?;
         Ok(set.filter(|held| held != owner))
+    }
+
+    /// Gives up `owner`'s claim on this prefix, keeping the data: a shard deleted with
+    /// `keepDataOnDelete` leaves its world for the next MushShard that names the prefix,
+    /// which could not claim it while the marker named a uid that no longer exists. True
+    /// when the marker was `owner`'s and is gone; a marker naming someone else stays.
+    pub async fn release_owner(&self, owner: &str) -> Result<bool, StoreError> {
+        let key = self.owner_key();
+        let deleted: i64 = RELEASE
+            .key(&key)
+            .arg(owner)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(StoreError::redis("release owner", &key))?;
+        Ok(deleted == 1)
     }
 
     /// Who owns this prefix, if anyone claimed it.

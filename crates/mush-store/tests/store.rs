@@ -922,6 +922,13 @@ async fn purge_deletes_every_key_of_the_prefix_and_nothing_else() {
         store.owner().await.expect("owner").as_deref(),
         Some("uid-a")
     );
+    // Released (data kept), only by its holder; then a new shard may claim it.
+    assert!(!store.release_owner("uid-b").await.expect("not b's"));
+    assert!(store.release_owner("uid-a").await.expect("release"));
+    assert_eq!(store.owner().await.expect("owner"), None);
+    assert_eq!(store.claim_owner("uid-c").await.expect("claim c"), None);
+    assert!(store.release_owner("uid-c").await.expect("release c"));
+    assert_eq!(store.claim_owner("uid-a").await.expect("claim a"), None);
     let deleted = store.purge().await.expect("purge");
     assert!(deleted >= 301, "deleted {deleted}");
     assert_eq!(store.owner().await.expect("owner"), None, "marker left");

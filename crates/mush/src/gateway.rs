@@ -19,7 +19,8 @@ use crate::health::{self, ReadyCheck, redis_ready};
 pub struct GatewayArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// This gateway's name; in Kubernetes the pod name.
+    /// This gateway's name; in Kubernetes the pod name. Its id adds the process start
+    /// time (see `incarnation`).
     #[arg(long, env = "POD_NAME")]
     pub gateway_id: Option<String>,
     /// Telnet listen address.
@@ -79,10 +80,7 @@ pub struct GatewayArgs {
 /// Runs a gateway until SIGTERM or Ctrl-C.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let http = health::bind(args.http).await?;
-    let id = match &args.gateway_id {
-        Some(id) => GatewayId::new(id.clone())?,
-        None => GatewayId::new(format!("gateway-{}", std::process::id()))?,
-    };
+    let id = incarnation(args.gateway_id.as_deref().unwrap_or("gateway"))?;
     let websocket = match args.websocket.as_str() {
         "off" | "" => None,
         addr => Some(
@@ -151,4 +149,17 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         },
     )
     .await
+}
+
+/// The id of this gateway process: its name (the pod's) and when it started. An id names a
+/// process, not a pod, because a container the kubelet restarts keeps its pod name: the
+/// sessions of the process that died must read as a dead gateway's (game pods let go of
+/// them, the reaper closes them once its heartbeat lapses), not be adopted by a newcomer
+/// that holds none of their sockets.
+fn incarnation(name: &str) -> anyhow::Result<GatewayId> {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    Ok(GatewayId::new(format!("{name}-{started:x}"))?)
 }
