@@ -196,13 +196,10 @@ spec:
     bufferPods: 0
     scaleDownDelaySeconds: 5
     terminationGracePeriodSeconds: 30
-{extra_game}  env:
-    - name: MUSH_GOD_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: world-god
-          key: password
-  logFormat: text
+    godPasswordSecretRef:
+      name: world-god
+      key: password
+{extra_game}  logFormat: text
 "#,
         endpoints = endpoints.join(", "),
         nats = nats.url(),
@@ -684,6 +681,44 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         "pod {victim} force-deleted: Alice's slowest command {served_again:?} (all players: {slowest_force:?}), now on {now}"
     );
     assert_ne!(now, victim);
+
+    // 7b. A game container crashes (SIGKILL, no drain): the kubelet restarts it in the
+    // same pod; its players, typing, are served by a pod again and nothing runs twice.
+    let crash_pod = pod_of(&store, "Alice").await.to_string();
+    let container = cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "pod",
+        &crash_pod,
+        "-o",
+        "jsonpath={.status.containerStatuses[0].containerID}",
+    ]);
+    let container = container.trim_start_matches("containerd://").to_owned();
+    let results = while_typing(into_players(results), "crash", || {
+        blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
+            .expect("SIGKILL a game container");
+        blocking(|| {
+            eventually("the game container restarted and Ready", Duration::from_secs(60), || {
+                let out = cluster.try_kubectl(&[
+                    "-n",
+                    NAMESPACE,
+                    "get",
+                    "pod",
+                    &crash_pod,
+                    "-o",
+                    r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
+                ])?;
+                (out.trim() == "1 True").then_some(())
+            })
+        });
+    })
+    .await;
+    let mut results = results;
+    let slowest_crash = check_typing(&mut results).await;
+    println!(
+        "game container in {crash_pod} SIGKILLed and restarted by the kubelet: 0 disconnects, 0 lost or doubled commands, slowest command {slowest_crash:?}"
+    );
     let players = into_players(results);
 
     // 8. The gateway's container killed: the kubelet restarts it in the same pod (same pod
@@ -767,7 +802,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     let players = vec![("alice".to_owned(), alice)];
 
     println!(
-        "FIGURES: apply->Ready {apply_to_ready:?}; served again after a forced deletion {served_again:?}; rolling update 0 disconnects, slowest command {slowest_roll:?}; scale 3->2 slowest command {slowest_scale:?}"
+        "FIGURES: apply->Ready {apply_to_ready:?}; served again after a forced deletion {served_again:?}; after a game container crash {slowest_crash:?}; rolling update 0 disconnects, slowest command {slowest_roll:?}; scale 3->2 slowest command {slowest_scale:?}"
     );
     drop(players);
     drop(store);

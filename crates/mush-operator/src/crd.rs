@@ -53,7 +53,8 @@ pub struct MushShardSpec {
     pub redis: RedisSpec,
     /// Where pods tell each other to drop stale cache entries.
     pub nats: NatsSpec,
-    /// Extra environment for every container (e.g. `MUSH_GOD_PASSWORD` from a Secret).
+    /// Extra environment for every container. `MUSH_GOD_PASSWORD` set here reaches the
+    /// game pods only (prefer `game.godPasswordSecretRef`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
     /// Node labels every pod must match.
@@ -222,6 +223,11 @@ pub struct GameSpec {
     #[serde(default = "master_room")]
     #[schemars(range(min = 0, max = 2147483647))]
     pub master_room: i64,
+    /// The Secret key holding the password of God (#1), which a game pod sets when it
+    /// creates a new world. Only game pods get it: the gateway, which faces the players,
+    /// never holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub god_password_secret_ref: Option<SecretKeySelector>,
 }
 
 fn master_room() -> i64 {
@@ -239,6 +245,7 @@ impl Default for GameSpec {
             termination_grace_period_seconds: grace(),
             resources: None,
             master_room: master_room(),
+            god_password_secret_ref: None,
         }
     }
 }

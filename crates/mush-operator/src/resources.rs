@@ -296,6 +296,9 @@ fn pod_template(
     }
 }
 
+/// The variable a game pod reads God's password from.
+const GOD_PASSWORD_ENV: &str = "MUSH_GOD_PASSWORD";
+
 fn container(
     shard: &MushShard,
     component: Component,
@@ -312,7 +315,19 @@ fn container(
     {
         env.push(secret_env("MUSH_NATS", selector));
     }
-    env.extend(spec.env.iter().cloned());
+    if component == Component::Game
+        && let Some(selector) = &spec.game.god_password_secret_ref
+    {
+        env.push(secret_env(GOD_PASSWORD_ENV, selector));
+    }
+    // God's password is the game pods' alone, however it is given: a gateway faces the
+    // players and has no use for it.
+    env.extend(
+        spec.env
+            .iter()
+            .filter(|e| component == Component::Game || e.name != GOD_PASSWORD_ENV)
+            .cloned(),
+    );
     let resources = match component {
         Component::Gateway => spec.gateway.resources.clone(),
         Component::Game => spec.game.resources.clone(),
@@ -699,16 +714,52 @@ mod tests {
         shard.spec.nats.url = Some("nats://other:4222".into());
         assert_ne!(before, config_hash(&config_map(&shard), &shard.spec.env));
         shard.spec.env.push(env_var("MUSH_GOD_PASSWORD", "x"));
+        shard.spec.env.push(env_var("MUSH_EXTRA", "y"));
         let with_env = config_hash(&config_map(&shard), &shard.spec.env);
         assert_ne!(before, with_env);
+        let names = |c: &Container| -> Vec<String> {
+            c.env.iter().flatten().map(|e| e.name.clone()).collect()
+        };
+        let gateway = names(container_of(&gateway_deployment(&shard, &with_env)));
+        let game = names(container_of(&game_deployment(&shard, &with_env, 2)));
         assert!(
-            container_of(&gateway_deployment(&shard, &with_env))
-                .env
+            gateway.contains(&"MUSH_EXTRA".to_owned()),
+            "extra env reaches the gateway"
+        );
+        assert!(
+            game.contains(&"MUSH_EXTRA".to_owned()),
+            "extra env reaches the game"
+        );
+        assert!(game.contains(&"MUSH_GOD_PASSWORD".to_owned()));
+        assert!(
+            !gateway.contains(&"MUSH_GOD_PASSWORD".to_owned()),
+            "God's password reached the gateway"
+        );
+    }
+
+    #[test]
+    fn gods_password_from_its_secret_reaches_only_game_pods() {
+        let mut shard = shard();
+        shard.spec.game.god_password_secret_ref =
+            Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                name: "world-god".into(),
+                key: "password".into(),
+                optional: None,
+            });
+        let from = |c: &Container| {
+            c.env
                 .iter()
                 .flatten()
-                .any(|e| e.name == "MUSH_GOD_PASSWORD"),
-            "extra env reaches the containers"
+                .find(|e| e.name == "MUSH_GOD_PASSWORD")
+                .and_then(|e| e.value_from.as_ref())
+                .and_then(|v| v.secret_key_ref.as_ref())
+                .map(|s| (s.name.clone(), s.key.clone()))
+        };
+        assert_eq!(
+            from(container_of(&game_deployment(&shard, "h", 2))),
+            Some(("world-god".to_owned(), "password".to_owned()))
         );
+        assert_eq!(from(container_of(&gateway_deployment(&shard, "h"))), None);
     }
 
     #[test]
