@@ -512,6 +512,40 @@ async fn operator_on_a_real_control_plane() {
         .apply(&shard_yaml(&urls, GAME_SPEC).replace("keyPrefix: world", "keyPrefix: other"))
         .expect_err("prefix changed");
     assert!(error.contains("redis.keyPrefix is immutable"), "{error}");
+    // Nor can it be dropped (the shard would move to the derived one).
+    let error = k
+        .apply(&shard_yaml(&urls, GAME_SPEC).replace("    keyPrefix: world\n", ""))
+        .expect_err("prefix removed");
+    assert!(
+        error.contains("redis.keyPrefix cannot be added or removed"),
+        "{error}"
+    );
+    // A shard that names no prefix gets one derived from its namespace and name.
+    k.apply(
+        &shard_yaml(&urls, GAME_SPEC)
+            .replace("  name: world\n", "  name: derived\n")
+            .replace("    keyPrefix: world\n", ""),
+    )
+    .expect("shard without a prefix");
+    let derived = eventually(
+        "the derived shard's ConfigMap",
+        Duration::from_secs(30),
+        || {
+            let prefix = k.jsonpath("configmap/derived-config", "{.data.MUSH_PREFIX}");
+            (!prefix.is_empty()).then_some(prefix)
+        },
+    );
+    assert!(
+        derived.starts_with(&format!("{NAMESPACE}-derived-")) && derived.len() <= 32,
+        "{derived}"
+    );
+    k.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "delete",
+        "mushshard/derived",
+        "--timeout=60s",
+    ]);
 
     // Leader election: a second replica waits; when the leader dies it takes over.
     let _follower = start_operator(&k.plane, &kubeconfig, "local-b");
@@ -591,15 +625,8 @@ async fn operator_on_a_real_control_plane() {
                 .then_some(())
         },
     );
-    k.kubectl(&["-n", NAMESPACE, "delete", "mushshard/kept", "--timeout=60s"]);
-    assert_eq!(
-        kept_store.live_pods().await.expect("pods").len(),
-        1,
-        "keepDataOnDelete: the keys were deleted"
-    );
-
-    // A MushShard pointed at a prefix another shard owns (the kept one's) gets no pods,
-    // and deleting it wipes nothing.
+    // A MushShard pointed at a prefix another live shard owns (the kept one's) gets no
+    // pods, and deleting it wipes nothing.
     let intruder = shard_yaml(&urls, "")
         .replace("name: world", "name: intruder")
         .replace("keyPrefix: world", "keyPrefix: kept");
@@ -651,6 +678,19 @@ async fn operator_on_a_real_control_plane() {
         Duration::from_secs(30),
         || events_of("intruder").contains("DataNotOwned").then_some(()),
     );
+    k.kubectl(&["-n", NAMESPACE, "delete", "mushshard/kept", "--timeout=60s"]);
+    assert_eq!(
+        kept_store.live_pods().await.expect("pods").len(),
+        1,
+        "keepDataOnDelete: the keys were deleted"
+    );
+    // The world stays, but the deleted shard's claim goes: a new MushShard may take it.
+    assert_eq!(
+        kept_store.owner().await.expect("owner"),
+        None,
+        "keepDataOnDelete left the owner marker"
+    );
+
     println!("operator e2e passed in {:?}", started.elapsed());
 }
 

@@ -363,7 +363,9 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     .expect("redis cluster on the node bridge");
     let nats = blocking(|| NatsServer::start_on(node.host_ip())).expect("nats on the node bridge");
 
-    // 1. The operator from the chart, as a pod.
+    // 1. The operator from the chart, as a pod, installed for one namespace: a Role there
+    // and no cluster-wide rights (e2e/operator.rs covers the cluster-wide install).
+    cluster.kubectl(&["create", "namespace", NAMESPACE]);
     let started = Instant::now();
     let chart = repo().join("charts/mush-operator");
     blocking(|| {
@@ -382,6 +384,8 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
             "image.pullPolicy=Never",
             "--set",
             "replicaCount=1",
+            "--set",
+            &format!("watchNamespace={NAMESPACE}"),
             "--set",
             "logFormat=text",
             "--wait",
@@ -402,9 +406,24 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         "jsonpath={.items[0].spec.serviceAccountName} {.items[0].spec.nodeName}",
     ]);
     assert_eq!(operator_sa, format!("mush-operator {}", node.name()));
+    let can = |args: &[&str]| {
+        let mut all = vec![
+            "auth",
+            "can-i",
+            "--as=system:serviceaccount:mush-system:mush-operator",
+        ];
+        all.extend_from_slice(args);
+        // `can-i` says "no" with a failing exit status.
+        cluster
+            .try_kubectl(&all)
+            .is_some_and(|out| out.trim() == "yes")
+    };
+    assert!(can(&["list", "mushshards", "-n", NAMESPACE]));
+    assert!(can(&["get", "secrets", "-n", NAMESPACE]));
+    assert!(!can(&["list", "mushshards", "--all-namespaces"]));
+    assert!(!can(&["get", "secrets", "-n", "default"]));
 
     // 2. A shard, applied as a user would.
-    cluster.kubectl(&["create", "namespace", NAMESPACE]);
     cluster.kubectl(&[
         "-n",
         NAMESPACE,

@@ -14,3 +14,37 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 app.kubernetes.io/name: mush-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* The operator's rules, for its ClusterRole or (namespace-scoped) its Role. */}}
+{{- define "mush-operator.rules" -}}
+- apiGroups: ["mush-on-kube.dev"]
+  resources: ["mushshards"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["mush-on-kube.dev"]
+  resources: ["mushshards/status"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion need update on the owner's finalizers.
+- apiGroups: ["mush-on-kube.dev"]
+  resources: ["mushshards/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["services", "configmaps", "serviceaccounts"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Scale-down marks the emptiest game pods with pod-deletion-cost.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "patch"]
+# Only when a MushShard names a Secret for its Redis endpoints.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}

@@ -4,7 +4,8 @@
 //! shard-unique handles, picks a game pod per session (sticky, recorded in Redis), keeps
 //! one gRPC stream per pod, and keeps every command until the pod acknowledges it, so a
 //! pod can die without the player losing the connection or a typed command. The
-//! WebSocket port also serves a web client (see `web` and `ws`).
+//! WebSocket port also serves a web client (see `web` and `ws`). Both can also be served
+//! over TLS, with a certificate reloaded from its files while connections stay (see `tls`).
 
 mod http;
 mod limits;
@@ -16,6 +17,7 @@ mod router;
 mod seen;
 mod session;
 pub mod telnet;
+mod tls;
 mod web;
 mod ws;
 
@@ -34,6 +36,10 @@ pub use limits::ConnLimits;
 pub use metrics::GatewayMetrics;
 pub use reaper::Liveness;
 pub use router::{Router, RouterLimits};
+pub use tls::{TlsError, TlsSettings};
+/// The TLS library the gateway serves with, so tests and tools build clients with the very
+/// same rustls (and its ring provider) without a dependency of their own to keep in step.
+pub use tokio_rustls;
 pub use web::client_size;
 
 /// Settings of one gateway.
@@ -45,6 +51,12 @@ pub struct GatewayConfig {
     pub telnet: SocketAddr,
     /// WebSocket listener (`None`: off); it also serves the web client.
     pub websocket: Option<SocketAddr>,
+    /// TLS telnet listener (`None`: off): telnet after a TLS handshake.
+    pub telnet_tls: Option<SocketAddr>,
+    /// TLS WebSocket listener (`None`: off): the WebSocket port's pages and `wss`.
+    pub websocket_tls: Option<SocketAddr>,
+    /// The certificate of the TLS listeners; required when one of them is on.
+    pub tls: Option<TlsSettings>,
     /// Which pages may open a WebSocket.
     pub origins: OriginPolicy,
     /// How long a web client's session waits for the page to come back after its socket
@@ -68,16 +80,30 @@ pub struct Gateway {
     router: Arc<Router>,
     telnet: TcpListener,
     websocket: Option<TcpListener>,
+    telnet_tls: Option<TcpListener>,
+    websocket_tls: Option<TcpListener>,
+    certificates: Option<Arc<tls::Certificates>>,
     started: u64,
 }
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct GatewayError {
-    what: String,
-    #[source]
-    source: std::io::Error,
+pub enum GatewayError {
+    /// A listener could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the bind said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A TLS listener was asked for without a certificate.
+    #[error("a TLS listener needs a certificate and key")]
+    TlsWithoutCertificate,
+    /// The certificate and key could not be loaded.
+    #[error("loading the TLS certificate: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl Gateway {
@@ -90,10 +116,23 @@ impl Gateway {
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
-                .map_err(|source| GatewayError {
-                    what: format!("binding {addr}"),
-                    source,
-                })
+                .map_err(|source| GatewayError::Bind { addr, source })
+        };
+        let wants_tls = config.telnet_tls.is_some() || config.websocket_tls.is_some();
+        let certificates = match (&config.tls, wants_tls) {
+            (Some(settings), true) => Some(Arc::new(tls::Certificates::load(settings.clone())?)),
+            (None, true) => return Err(GatewayError::TlsWithoutCertificate),
+            (_, false) => None,
+        };
+        // The TLS ports are bound before the plain telnet port, so whoever waits for the
+        // telnet port to answer (a readiness probe, a test) finds them all listening.
+        let telnet_tls = match config.telnet_tls {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let websocket_tls = match config.websocket_tls {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
         };
         let telnet = bind(config.telnet).await?;
         let websocket = match config.websocket {
@@ -107,6 +146,9 @@ impl Gateway {
             router,
             telnet,
             websocket,
+            telnet_tls,
+            websocket_tls,
+            certificates,
             started: mush_store::now_ms() / 1000,
         })
     }
@@ -119,6 +161,18 @@ impl Gateway {
     /// The bound WebSocket address.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.websocket.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound TLS telnet address.
+    pub fn telnet_tls_addr(&self) -> Option<SocketAddr> {
+        self.telnet_tls.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound TLS WebSocket address.
+    pub fn websocket_tls_addr(&self) -> Option<SocketAddr> {
+        self.websocket_tls
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The router (readiness checks and tests read it).
@@ -152,20 +206,32 @@ impl Gateway {
             resumes: resume::Resumes::new(self.config.resume_ttl),
             admission: Arc::new(limits::Admission::default()),
         });
-        let telnet = tokio::spawn(accept(
-            self.telnet,
-            conn.clone(),
-            shutdown.clone(),
-            Protocol::Telnet,
-        ));
-        let websocket = self.websocket.map(|listener| {
-            tokio::spawn(accept(
-                listener,
-                conn.clone(),
-                shutdown.clone(),
-                Protocol::WebSocket,
-            ))
-        });
+        let reload = self
+            .certificates
+            .clone()
+            .map(|certs| tokio::spawn(certs.reload(router.metrics().clone())));
+        let mut listeners = vec![(self.telnet, Protocol::Telnet, None)];
+        listeners.extend(self.websocket.map(|l| (l, Protocol::WebSocket, None)));
+        for (listener, protocol) in [
+            (self.telnet_tls, Protocol::Telnet),
+            (self.websocket_tls, Protocol::WebSocket),
+        ] {
+            if let (Some(listener), Some(certs)) = (listener, &self.certificates) {
+                listeners.push((listener, protocol, Some(certs.clone())));
+            }
+        }
+        let accepting: Vec<_> = listeners
+            .into_iter()
+            .map(|(listener, protocol, tls)| {
+                tokio::spawn(accept(
+                    listener,
+                    conn.clone(),
+                    shutdown.clone(),
+                    protocol,
+                    tls,
+                ))
+            })
+            .collect();
         while !*shutdown.borrow() {
             if shutdown.changed().await.is_err() {
                 break;
@@ -173,9 +239,11 @@ impl Gateway {
         }
         discovery.abort();
         reassign.abort();
-        let _ = telnet.await;
-        if let Some(websocket) = websocket {
-            let _ = websocket.await;
+        for listener in accepting {
+            let _ = listener.await;
+        }
+        if let Some(reload) = reload {
+            reload.abort();
         }
         // Connection tasks remove their own records as they close; the heartbeat simply
         // stops, and whatever a task could not remove is reaped once it expires.
@@ -214,11 +282,16 @@ enum Protocol {
     WebSocket,
 }
 
+/// Accepts connections on one listener. Admission (the limits in all and per address) is
+/// decided before anything else, a TLS handshake included, so a flood of handshakes costs
+/// no more than a flood of plain connections; the handshake runs in the connection's own
+/// task under a timeout, so a silent client holds its slot only that long.
 async fn accept(
     listener: TcpListener,
     conn: Arc<ConnContext>,
     mut shutdown: watch::Receiver<bool>,
     protocol: Protocol,
+    tls: Option<Arc<tls::Certificates>>,
 ) {
     loop {
         tokio::select! {
@@ -227,12 +300,19 @@ async fn accept(
                     let conn = conn.clone();
                     let shutdown = shutdown.clone();
                     let admitted = conn.admission.admit(peer.ip(), &conn.limits);
+                    // The config in place at accept time: a reload later does not touch it.
+                    let tls = tls.as_ref().map(|certs| (certs.acceptor(), certs.handshake_timeout()));
                     tokio::spawn(async move {
                         let _admitted = match admitted {
                             Ok(admitted) => admitted,
                             Err(refused) => {
                                 conn.router.metrics().connections_refused.inc();
                                 tracing::info!(%peer, ?refused, "connection refused");
+                                // Plain text on a TLS port would be garbage to the client,
+                                // and a handshake just to refuse would make a flood dearer.
+                                if tls.is_some() {
+                                    return;
+                                }
                                 // A browser on the WebSocket port reads HTTP.
                                 let text = match protocol {
                                     Protocol::Telnet => refused.text().to_owned(),
@@ -250,10 +330,23 @@ async fn accept(
                                 return;
                             }
                         };
-                        match protocol {
-                            Protocol::Telnet => telnet::serve(conn, stream, peer, shutdown).await,
-                            Protocol::WebSocket => ws::serve(conn, stream, peer, shutdown).await,
+                        if let Err(error) = stream.set_nodelay(true) {
+                            tracing::debug!(%error, "TCP_NODELAY not set");
                         }
+                        let Some((acceptor, handshake_timeout)) = tls else {
+                            serve_conn(protocol, conn, stream, peer, shutdown).await;
+                            return;
+                        };
+                        let failure = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                serve_conn(protocol, conn, stream, peer, shutdown).await;
+                                return;
+                            }
+                            Ok(Err(error)) => error.to_string(),
+                            Err(_) => format!("no handshake within {handshake_timeout:?}"),
+                        };
+                        conn.router.metrics().tls_handshake_failures.inc();
+                        tracing::debug!(%peer, error = failure, "TLS handshake failed");
                     });
                 }
                 Err(error) => {
@@ -263,6 +356,22 @@ async fn accept(
             },
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// Serves one admitted connection, plain or after its TLS handshake.
+async fn serve_conn<S>(
+    protocol: Protocol,
+    conn: Arc<ConnContext>,
+    stream: S,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match protocol {
+        Protocol::Telnet => telnet::serve(conn, stream, peer, shutdown).await,
+        Protocol::WebSocket => ws::serve(conn, stream, peer, shutdown).await,
     }
 }
 

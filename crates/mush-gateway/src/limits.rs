@@ -20,7 +20,7 @@ pub struct ConnLimits {
     /// Close a connection on the WebSocket port whose HTTP request head (at most 8 KiB)
     /// has not arrived after this long.
     pub head_timeout: Duration,
-    /// Connections held at once, both ports together.
+    /// Connections held at once, all ports (plain and TLS) together.
     pub max_connections: usize,
     /// Connections held at once from one address.
     pub max_per_address: usize,

@@ -23,6 +23,12 @@ pub struct GatewayMetrics {
     pub deliveries_repeated: Counter,
     /// Connections refused: the gateway or the address held its maximum.
     pub connections_refused: Counter,
+    /// TLS handshakes that failed or timed out (scanners, plain-text clients, bad clients).
+    pub tls_handshake_failures: Counter,
+    /// Certificates swapped in after their files changed.
+    pub tls_reloads: Counter,
+    /// Changed certificate files that could not be used (the old certificate stayed).
+    pub tls_reload_failures: Counter,
 }
 
 impl GatewayMetrics {
@@ -61,6 +67,21 @@ impl GatewayMetrics {
             "connections_refused",
             "Connections refused (the gateway or the address held its maximum)",
             metrics.connections_refused.clone(),
+        );
+        sub.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            metrics.tls_handshake_failures.clone(),
+        );
+        sub.register(
+            "tls_reloads",
+            "TLS certificates reloaded after their files changed",
+            metrics.tls_reloads.clone(),
+        );
+        sub.register(
+            "tls_reload_failures",
+            "Changed TLS certificate files that could not be used (the previous certificate stays)",
+            metrics.tls_reload_failures.clone(),
         );
         metrics
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use mush_proto::ConnType;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -33,15 +33,15 @@ pub(crate) const GMCP: char = '\u{1}';
 const NOT_RESUMED: &str = "Your previous session could not be resumed; please log in again.";
 
 /// Serves one connection on the WebSocket port: a file of the web client, or a WebSocket.
-pub(crate) async fn serve(
+/// `stream` is a TCP socket or a TLS session over one (the caller sets `TCP_NODELAY`).
+pub(crate) async fn serve<S>(
     ctx: Arc<ConnContext>,
-    mut stream: TcpStream,
+    mut stream: S,
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
-) {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, "TCP_NODELAY not set");
-    }
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let limits = ctx.limits.clone();
     let head = match http::read_head(&mut stream, limits.head_timeout).await {
         Ok(head) => head,
@@ -145,12 +145,9 @@ pub(crate) async fn serve(
     connection.play(sink, source, first_words, shutdown).await;
 }
 
-type Sink = futures_util::stream::SplitSink<
-    tokio_tungstenite::WebSocketStream<Prefixed<TcpStream>>,
-    Message,
->;
-type Source =
-    futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<Prefixed<TcpStream>>>;
+type Sink<S> =
+    futures_util::stream::SplitSink<tokio_tungstenite::WebSocketStream<Prefixed<S>>, Message>;
+type Source<S> = futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<Prefixed<S>>>;
 
 /// One socket's hold on a session.
 struct Connection {
@@ -172,13 +169,15 @@ struct Ending {
 }
 
 impl Connection {
-    async fn play(
+    async fn play<S>(
         mut self,
-        mut sink: Sink,
-        mut source: Source,
+        mut sink: Sink<S>,
+        mut source: Source<S>,
         mut pending: Vec<String>,
         mut shutdown: watch::Receiver<bool>,
-    ) {
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let limits = self.ctx.limits.clone();
         let router = self.ctx.router.clone();
         let handle = self.held.attachment.handle;
@@ -390,7 +389,10 @@ fn gmcp_frame(package: &str, data: &serde_json::Value) -> String {
 }
 
 /// Sends frames and flushes; false when the socket did not take them in time.
-async fn send_frames(sink: &mut Sink, frames: Vec<String>, limit: std::time::Duration) -> bool {
+async fn send_frames<S>(sink: &mut Sink<S>, frames: Vec<String>, limit: std::time::Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     if frames.is_empty() {
         return true;
     }

@@ -23,6 +23,9 @@ pub struct ClusterOptions {
     /// (`RealNode::host_ip`) for a cluster that pods must reach, since pods cannot reach
     /// the host's loopback.
     pub bind: IpAddr,
+    /// An ACL user and password every client must log in as; the `default` user is off.
+    /// Replicas replicate as that user too. `None`: no authentication, as Redis starts.
+    pub acl: Option<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -32,6 +35,7 @@ impl Default for ClusterOptions {
             replicas: 1,
             node_timeout: Duration::from_millis(1000),
             bind: Ipv4Addr::LOCALHOST.into(),
+            acl: None,
         }
     }
 }
@@ -42,6 +46,7 @@ impl Default for ClusterOptions {
 pub struct RedisCluster {
     nodes: Vec<Server>,
     bind: IpAddr,
+    acl: Option<(String, String)>,
     redis_cli: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     dir: PathBuf,
@@ -83,6 +88,7 @@ impl RedisCluster {
         let cluster = Self {
             nodes,
             bind: options.bind,
+            acl: options.acl.clone(),
             redis_cli,
             _tmp: None,
             dir: dir.to_owned(),
@@ -93,11 +99,16 @@ impl RedisCluster {
     }
 
     /// `redis://IP:PORT` for every node, the seed list a cluster client wants (IP is
-    /// [`ClusterOptions::bind`], 127.0.0.1 by default).
+    /// [`ClusterOptions::bind`], 127.0.0.1 by default), with `user:password@` when the
+    /// cluster has an ACL user.
     pub fn urls(&self) -> Vec<String> {
+        let login = match &self.acl {
+            Some((user, password)) => format!("{user}:{password}@"),
+            None => String::new(),
+        };
         self.nodes
             .iter()
-            .map(|node| format!("redis://{}", node.addr()))
+            .map(|node| format!("redis://{login}{}", node.addr()))
             .collect()
     }
 
@@ -215,6 +226,7 @@ impl RedisCluster {
             "--cluster-yes".to_owned(),
         ]);
         let output = Command::new(&self.redis_cli)
+            .args(self.login())
             .args(&args)
             .output()
             .map_err(HarnessError::Io)?;
@@ -232,6 +244,7 @@ impl RedisCluster {
     pub fn cli(&self, port: u16, args: &[&str]) -> Result<String, HarnessError> {
         let output = Command::new(&self.redis_cli)
             .args(["-h", &self.bind.to_string(), "-p", &port.to_string()])
+            .args(self.login())
             .args(args)
             .output()
             .map_err(HarnessError::Io)?;
@@ -243,6 +256,20 @@ impl RedisCluster {
             )));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// redis-cli's login flags for an ACL cluster.
+    fn login(&self) -> Vec<String> {
+        match &self.acl {
+            Some((user, password)) => vec![
+                "--user".into(),
+                user.clone(),
+                "--pass".into(),
+                password.clone(),
+                "--no-auth-warning".into(),
+            ],
+            None => Vec::new(),
+        }
     }
 
     fn any_live_port(&self) -> Result<u16, HarnessError> {
@@ -301,7 +328,7 @@ fn start_node(
 }
 
 fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -> String {
-    format!(
+    let mut config = format!(
         "port {port}\n\
          cluster-port {bus_port}\n\
          bind {bind}\n\
@@ -326,5 +353,16 @@ fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -
         } else {
             "no"
         },
-    )
+    );
+    if let Some((user, password)) = &options.acl {
+        // Only the named user gets in, with every right; replicas log in to their master
+        // as that user.
+        config.push_str(&format!(
+            "user default off\n\
+             user {user} on >{password} ~* &* +@all\n\
+             masteruser {user}\n\
+             masterauth {password}\n"
+        ));
+    }
+    config
 }

@@ -230,4 +230,151 @@ mod tests {
         assert_eq!(costs["b"], 3);
         assert_eq!(costs["c"], 0, "no heartbeat: cheapest");
     }
+
+    /// A small deterministic generator (xorshift64*), so the property tests below cover
+    /// thousands of cases, the same ones on every run, with no test-only dependency.
+    struct Cases(u64);
+
+    impl Cases {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+
+        fn spec(&mut self) -> GameSpec {
+            GameSpec {
+                min_replicas: 1 + self.below(20) as i32,
+                max_replicas: 1 + self.below(40) as i32,
+                target_sessions_per_pod: 1 + self.below(500) as i32,
+                buffer_pods: self.below(4) as i32,
+                scale_down_delay_seconds: self.below(600) as i32,
+                ..GameSpec::default()
+            }
+        }
+
+        fn observation(&mut self) -> Observation {
+            let now =
+                Timestamp::from_second(1_000_000 + self.below(1_000_000) as i64).expect("time");
+            let pending_since = (self.below(2) == 0)
+                .then(|| now - SignedDuration::from_secs(self.below(900) as i64));
+            Observation {
+                sessions: if self.below(10) == 0 {
+                    self.next() >> 1
+                } else {
+                    self.below(20_000)
+                },
+                current: (self.below(8) != 0).then(|| self.below(50) as i32),
+                pending_since,
+                now,
+            }
+        }
+    }
+
+    #[test]
+    fn property_decisions_stay_in_bounds_scale_up_at_once_and_down_only_after_the_delay() {
+        let mut cases = Cases(0x9e37_79b9_7f4a_7c15);
+        for case in 0..20_000 {
+            let spec = cases.spec();
+            let mut seen = cases.observation();
+            // The delay's edge (a second short, exactly, a second over) gets its share.
+            if cases.below(3) == 0 {
+                let edge = i64::from(spec.scale_down_delay_seconds) + cases.below(3) as i64 - 1;
+                seen.pending_since = Some(seen.now - SignedDuration::from_secs(edge.max(0)));
+            }
+            let max = spec.max_replicas.max(spec.min_replicas);
+            let decision = decide(&spec, &seen);
+            let context = format!("case {case}: {spec:?} {seen:?} -> {decision:?}");
+            assert!(
+                (spec.min_replicas..=max).contains(&decision.replicas),
+                "out of bounds: {context}"
+            );
+            assert_eq!(decision.wanted, wanted(&spec, seen.sessions), "{context}");
+            // Enough pods for the sessions, unless the maximum says otherwise.
+            let capacity = i64::from(decision.wanted) * i64::from(spec.target_sessions_per_pod);
+            assert!(
+                decision.wanted == max || capacity >= seen.sessions.min(i64::MAX as u64) as i64,
+                "too few pods: {context}"
+            );
+            match seen.current {
+                Some(current) if (spec.min_replicas..=max).contains(&current) => {
+                    if decision.wanted >= current {
+                        assert_eq!(decision.replicas, decision.wanted, "up at once: {context}");
+                        assert_eq!(decision.pending_since, None, "{context}");
+                    } else {
+                        let since = seen.pending_since.unwrap_or(seen.now);
+                        let waited = seen.now.duration_since(since).as_secs();
+                        let due = waited >= i64::from(spec.scale_down_delay_seconds);
+                        let expected = if due { decision.wanted } else { current };
+                        assert_eq!(
+                            decision.replicas, expected,
+                            "down after the delay: {context}"
+                        );
+                        assert_eq!(decision.pending_since.is_some(), !due, "{context}");
+                    }
+                }
+                _ => assert_eq!(decision.pending_since, None, "{context}"),
+            }
+            // More sessions never call for fewer pods.
+            let more = Observation {
+                sessions: seen.sessions.saturating_add(1 + cases.below(1_000)),
+                ..seen.clone()
+            };
+            assert!(
+                decide(&spec, &more).replicas >= decision.replicas,
+                "more sessions, fewer pods: {context}"
+            );
+            // A decision applied and seen again is kept.
+            let again = Observation {
+                current: Some(decision.replicas),
+                pending_since: decision.pending_since,
+                ..seen.clone()
+            };
+            if decision.replicas == decision.wanted {
+                assert_eq!(
+                    decide(&spec, &again).replicas,
+                    decision.replicas,
+                    "{context}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn property_deletion_costs_order_pods_by_sessions() {
+        let mut cases = Cases(0x2545_f491_4f6c_dd1d);
+        for _ in 0..2_000 {
+            let pods: Vec<String> = (0..1 + cases.below(12)).map(|i| format!("p{i}")).collect();
+            let mut sessions: BTreeMap<String, u64> = BTreeMap::new();
+            for pod in &pods {
+                if cases.below(5) != 0 {
+                    let count = if cases.below(20) == 0 {
+                        u64::MAX
+                    } else {
+                        cases.below(5_000)
+                    };
+                    sessions.insert(pod.clone(), count);
+                }
+            }
+            let costs = deletion_costs(&pods, &sessions);
+            assert_eq!(costs.len(), pods.len());
+            for a in &pods {
+                for b in &pods {
+                    let (sa, sb) = (
+                        sessions.get(a).copied().unwrap_or(0),
+                        sessions.get(b).copied().unwrap_or(0),
+                    );
+                    if sa < sb {
+                        assert!(costs[a] <= costs[b], "{a}:{sa} {b}:{sb} {costs:?}");
+                    }
+                    assert!(costs[a] >= 0);
+                }
+            }
+        }
+    }
 }

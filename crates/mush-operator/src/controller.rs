@@ -113,7 +113,7 @@ impl Context {
     async fn store(&self, shard: &MushShard) -> Result<Store, Error> {
         let key = shard_key(shard);
         let endpoints = self.redis_endpoints(shard).await?;
-        let prefix = shard.spec.redis.key_prefix.clone();
+        let prefix = shard.key_prefix();
         if let Some(cached) = self.stores.lock().await.get(&key)
             && cached.endpoints == endpoints
             && cached.prefix == prefix
@@ -199,13 +199,26 @@ fn shard_key(shard: &MushShard) -> String {
     )
 }
 
-/// Runs the controller until `shutdown` resolves.
+/// Runs the controller until `shutdown` resolves: over every namespace, or only
+/// `namespace` when the operator is installed for one (its RBAC is then a Role there, and
+/// a cluster-wide watch would be refused).
 pub async fn run(
     client: Client,
     ctx: Arc<Context>,
+    namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
-    let shards = Api::<MushShard>::all(client.clone());
+    fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match namespace {
+            Some(namespace) => Api::namespaced(client.clone(), namespace),
+            None => Api::all(client.clone()),
+        }
+    }
+    let shards = api::<MushShard>(&client, namespace);
     // Fail early and clearly when the CRD is missing, instead of a watch error loop.
     shards
         .list(&ListParams::default().limit(1))
@@ -218,11 +231,11 @@ pub async fn run(
     let owned =
         || watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     Controller::new(shards, watcher::Config::default().any_semantic())
-        .owns(Api::<Deployment>::all(client.clone()), owned())
-        .owns(Api::<Service>::all(client.clone()), owned())
-        .owns(Api::<ConfigMap>::all(client.clone()), owned())
-        .owns(Api::<PodDisruptionBudget>::all(client.clone()), owned())
-        .owns(Api::<ServiceAccount>::all(client.clone()), owned())
+        .owns(api::<Deployment>(&client, namespace), owned())
+        .owns(api::<Service>(&client, namespace), owned())
+        .owns(api::<ConfigMap>(&client, namespace), owned())
+        .owns(api::<PodDisruptionBudget>(&client, namespace), owned())
+        .owns(api::<ServiceAccount>(&client, namespace), owned())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -351,8 +364,8 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     // on each other's world. (With Redis unreachable, it is checked on a later pass.)
     if let Some(other) = claimed_by_another(shard, ctx).await {
         let message = format!(
-            "redis.keyPrefix {:?} belongs to another MushShard (uid {other}); choose another prefix",
-            shard.spec.redis.key_prefix
+            "key prefix {:?} belongs to another MushShard (uid {other}); choose another redis.keyPrefix",
+            shard.key_prefix()
         );
         tracing::warn!(shard = %shard_key(shard), %message, "prefix in use");
         ctx.publish(shard, EventType::Warning, "PrefixInUse", message)
@@ -627,7 +640,7 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             "DataNotOwned",
             format!(
                 "keys under {}: kept (this MushShard never owned the prefix)",
-                shard.spec.redis.key_prefix
+                shard.key_prefix()
             ),
         )
         .await;
@@ -643,7 +656,7 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             "DataKept",
             format!(
                 "keys under {}: kept (keepDataOnDelete); the prefix is free for the next MushShard",
-                shard.spec.redis.key_prefix
+                shard.key_prefix()
             ),
         )
         .await;
@@ -655,10 +668,7 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
             shard,
             EventType::Normal,
             "DataDeleted",
-            format!(
-                "{deleted} keys under {}: deleted",
-                shard.spec.redis.key_prefix
-            ),
+            format!("{deleted} keys under {}: deleted", shard.key_prefix()),
         )
         .await;
     }

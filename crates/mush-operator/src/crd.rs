@@ -255,7 +255,9 @@ impl Default for GameSpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = kube::core::Rule::new("has(self.endpoints) != has(self.endpointsSecretRef)")
-        .message("set exactly one of redis.endpoints and redis.endpointsSecretRef")
+        .message("set exactly one of redis.endpoints and redis.endpointsSecretRef"),
+    validation = kube::core::Rule::new("has(self.keyPrefix) == has(oldSelf.keyPrefix)")
+        .message("redis.keyPrefix cannot be added or removed once the shard exists")
 )]
 pub struct RedisSpec {
     /// Seed nodes, `redis://host:port` each.
@@ -266,11 +268,12 @@ pub struct RedisSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints_secret_ref: Option<SecretKeySelector>,
     /// Every key of the shard starts with this; it cannot change once set (the data would
-    /// be left behind under the old one).
-    #[serde(default = "key_prefix")]
+    /// be left behind under the old one). Unset, it is derived from the shard's namespace
+    /// and name (see [`MushShard::key_prefix`]), so two shards sharing a Redis never meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("redis.keyPrefix is immutable"))]
-    pub key_prefix: String,
+    pub key_prefix: Option<String>,
     /// Keep the shard's keys when the MushShard is deleted (default: delete them).
     #[serde(default)]
     pub keep_data_on_delete: bool,
@@ -353,9 +356,6 @@ fn telnet_port() -> i32 {
 fn websocket_port() -> i32 {
     4202
 }
-fn key_prefix() -> String {
-    "mush".into()
-}
 
 /// The CRD as YAML, exactly as `mush crdgen` prints it and `crds/` holds it.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
@@ -364,6 +364,47 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
 }
 
 /// A shard as a user would write it, for the operator's unit tests.
+impl MushShard {
+    /// The key prefix the shard's data lives under: `spec.redis.keyPrefix`, or one derived
+    /// from the namespace and name. The derived one reads as `<namespace>-<name>` (cut to
+    /// fit) and ends with a hash of the exact `namespace/name`, so shards whose names only
+    /// sanitise alike (`a-b/c` and `a/b-c`) or share a long start still differ.
+    pub fn key_prefix(&self) -> String {
+        if let Some(prefix) = &self.spec.redis.key_prefix {
+            return prefix.clone();
+        }
+        let namespace = self.metadata.namespace.as_deref().unwrap_or("default");
+        let name = self.metadata.name.as_deref().unwrap_or_default();
+        derived_prefix(namespace, name)
+    }
+}
+
+/// Longest prefix the schema allows.
+const PREFIX_MAX: usize = 32;
+
+fn derived_prefix(namespace: &str, name: &str) -> String {
+    let exact = format!("{namespace}/{name}");
+    let hash = exact.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let suffix = format!("{:08x}", hash >> 32);
+    let readable: String = format!("{namespace}-{name}")
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .take(PREFIX_MAX - suffix.len() - 1)
+        .collect();
+    let readable = readable.trim_matches('-');
+    if readable.is_empty() {
+        format!("s-{suffix}")
+    } else {
+        format!("{readable}-{suffix}")
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_shard() -> MushShard {
     let mut shard = MushShard::new(
@@ -376,7 +417,7 @@ pub(crate) fn test_shard() -> MushShard {
             redis: RedisSpec {
                 endpoints: Some(vec!["redis://r-0:6379".into(), "redis://r-1:6379".into()]),
                 endpoints_secret_ref: None,
-                key_prefix: "w1".into(),
+                key_prefix: Some("w1".into()),
                 keep_data_on_delete: false,
             },
             nats: NatsSpec {
@@ -420,6 +461,7 @@ mod tests {
             "self == oldSelf",
             "has(self.endpoints) != has(self.endpointsSecretRef)",
             "has(self.url) != has(self.urlSecretRef)",
+            "has(self.keyPrefix) == has(oldSelf.keyPrefix)",
         ] {
             assert!(json.contains(rule), "missing CEL rule {rule}");
         }
@@ -428,5 +470,49 @@ mod tests {
             json.contains(r#""required":["image","nats","redis"]"#),
             "{json:.400}"
         );
+    }
+
+    #[test]
+    fn a_prefix_is_derived_from_namespace_and_name_when_unset() {
+        let pattern = regex_lite_prefix;
+        let cases = [
+            ("games", "world"),
+            ("a-b", "c"),
+            ("a", "b-c"),
+            ("Games", "World.Of.Text"),
+            (
+                "a-very-long-namespace-name-indeed",
+                "and-an-even-longer-shard-name",
+            ),
+            ("x", "---"),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (namespace, name) in cases {
+            let prefix = derived_prefix(namespace, name);
+            assert!(pattern(&prefix), "{namespace}/{name} -> {prefix:?}");
+            assert!(seen.insert(prefix.clone()), "{prefix} twice");
+        }
+        assert_eq!(
+            derived_prefix("games", "world"),
+            derived_prefix("games", "world")
+        );
+        assert!(derived_prefix("games", "world").starts_with("games-world-"));
+        // `a-b/c` and `a/b-c` read alike but live apart.
+        assert_ne!(derived_prefix("a-b", "c"), derived_prefix("a", "b-c"));
+
+        let mut shard = test_shard();
+        assert_eq!(shard.key_prefix(), "w1", "an explicit prefix wins");
+        shard.spec.redis.key_prefix = None;
+        assert_eq!(shard.key_prefix(), derived_prefix("games", "world"));
+    }
+
+    /// `^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`, the schema's pattern.
+    fn regex_lite_prefix(prefix: &str) -> bool {
+        let bytes = prefix.as_bytes();
+        let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        (1..=32).contains(&bytes.len())
+            && edge(bytes[0])
+            && edge(bytes[bytes.len() - 1])
+            && bytes.iter().all(|&b| edge(b) || b == b'-')
     }
 }

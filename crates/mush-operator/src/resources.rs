@@ -143,7 +143,7 @@ fn owner(shard: &MushShard) -> Option<OwnerReference> {
 pub fn config_map(shard: &MushShard) -> ConfigMap {
     let spec = &shard.spec;
     let mut data = BTreeMap::from([
-        ("MUSH_PREFIX".to_owned(), spec.redis.key_prefix.clone()),
+        ("MUSH_PREFIX".to_owned(), shard.key_prefix()),
         (
             "MUSH_LOG_FORMAT".to_owned(),
             match spec.log_format {

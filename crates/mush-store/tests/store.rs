@@ -1663,3 +1663,68 @@ fn new_object(
         password_hash: String::new(),
     }
 }
+
+/// A Redis Cluster whose only user is an ACL user: the store logs in with the user and
+/// password from its URLs (as a Secret would give them), on every node it is sent to, and
+/// a wrong or missing password is refused with an error that names neither password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_from_the_urls_is_used_and_no_password_is_ever_printed() {
+    let password = "acl-s3cret-pw";
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        acl: Some(("mush".into(), password.into())),
+        ..ClusterOptions::default()
+    })
+    .expect("cluster with an ACL user");
+    assert!(cluster.urls()[0].starts_with("redis://mush:acl-s3cret-pw@"));
+    let store = connect(config(&cluster)).await;
+    for h in 0..50 {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register as the ACL user");
+    }
+    assert_eq!(store.list_active().await.expect("list").len(), 50);
+    assert!(probe_passes(&store).await);
+
+    let wrong = "not-the-password";
+    for (urls, what) in [
+        (
+            cluster
+                .urls()
+                .iter()
+                .map(|u| u.replace(password, wrong))
+                .collect::<Vec<_>>(),
+            "wrong password",
+        ),
+        (
+            cluster
+                .urls()
+                .iter()
+                .map(|u| u.replace(&format!("mush:{password}@"), ""))
+                .collect(),
+            "no login",
+        ),
+    ] {
+        let refused = Store::connect(
+            StoreConfig {
+                nodes: urls,
+                connect_timeout: Duration::from_secs(3),
+                ..config(&cluster)
+            },
+            StoreMetrics::unregistered(),
+        )
+        .await;
+        let error = match refused {
+            Err(error) => error.to_string(),
+            Ok(store) => match store.list_active().await {
+                Err(error) => error.to_string(),
+                Ok(_) => panic!("{what}: the cluster let the store in"),
+            },
+        };
+        assert!(
+            !error.contains(password) && !error.contains(wrong),
+            "{what}: a password in the error: {error}"
+        );
+        println!("{what}: {error}");
+    }
+}

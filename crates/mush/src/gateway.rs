@@ -1,12 +1,15 @@
 //! `mush gateway`: holds the players' connections.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mush_gateway::{ConnLimits, Gateway, GatewayConfig, Liveness, OriginPolicy, RouterLimits};
+use mush_gateway::{
+    ConnLimits, Gateway, GatewayConfig, Liveness, OriginPolicy, RouterLimits, TlsSettings,
+};
 use mush_proto::GatewayId;
 use mush_store::{Store, StoreMetrics};
 use prometheus_client::registry::Registry;
@@ -29,6 +32,32 @@ pub struct GatewayArgs {
     /// WebSocket listen address (`off` to disable); it also serves the web client at `/`.
     #[arg(long, env = "MUSH_WEBSOCKET_LISTEN", default_value = "0.0.0.0:4202")]
     pub websocket: String,
+    /// TLS telnet listen address (`off` to disable; in Kubernetes `0.0.0.0:4203`). Needs
+    /// `--tls-cert` and `--tls-key`.
+    #[arg(long, env = "MUSH_TELNET_TLS_LISTEN", default_value = "off")]
+    pub telnet_tls: String,
+    /// TLS WebSocket listen address (`off` to disable): `wss://` and the web client over
+    /// `https://`. Needs `--tls-cert` and `--tls-key`.
+    #[arg(long, env = "MUSH_WEBSOCKET_TLS_LISTEN", default_value = "off")]
+    pub websocket_tls: String,
+    /// PEM certificate chain of the TLS listeners (a Secret's `tls.crt`); re-read while
+    /// running, so a renewed Secret is picked up without dropping anyone.
+    #[arg(long, env = "MUSH_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the TLS listeners (a Secret's `tls.key`).
+    #[arg(long, env = "MUSH_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for a new certificate.
+    #[arg(long, env = "MUSH_TLS_RELOAD_SECS", default_value_t = 10)]
+    pub tls_reload_secs: u64,
+    /// Milliseconds a client has for its TLS handshake before it is dropped (tests shorten it).
+    #[arg(
+        long,
+        env = "MUSH_TLS_HANDSHAKE_TIMEOUT_MS",
+        default_value_t = 10_000,
+        hide = true
+    )]
+    pub tls_handshake_timeout_ms: u64,
     /// Origins whose pages may open a WebSocket, comma-separated (`https://play.example.org`),
     /// or `*`. Empty: only the gateway's own page. Clients that send no `Origin` (not
     /// browsers) are always let in.
@@ -56,7 +85,8 @@ pub struct GatewayArgs {
     /// Seconds a connection may stay at the connect screen.
     #[arg(long, env = "MUSH_LOGIN_TIMEOUT", default_value_t = 300)]
     pub login_timeout_secs: u64,
-    /// Connections held at once, both ports together; more are told the game is full.
+    /// Connections held at once, all ports (plain and TLS) together; more are told the game
+    /// is full (on a TLS port, simply closed).
     #[arg(long, env = "MUSH_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Connections held at once from one address (behind a NAT, raise it).
@@ -81,13 +111,10 @@ pub struct GatewayArgs {
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let http = health::bind(args.http).await?;
     let id = incarnation(args.gateway_id.as_deref().unwrap_or("gateway"))?;
-    let websocket = match args.websocket.as_str() {
-        "off" | "" => None,
-        addr => Some(
-            addr.parse()
-                .with_context(|| format!("--websocket {addr:?}"))?,
-        ),
-    };
+    let websocket = listen_flag("--websocket", &args.websocket)?;
+    let telnet_tls = listen_flag("--telnet-tls", &args.telnet_tls)?;
+    let websocket_tls = listen_flag("--websocket-tls", &args.websocket_tls)?;
+    let tls = tls_settings(&args, telnet_tls.is_some() || websocket_tls.is_some())?;
     let origins = OriginPolicy::parse(&args.websocket_origins)
         .map_err(|reason| anyhow::anyhow!("--websocket-origins: {reason}"))?;
     let mut registry = Registry::default();
@@ -98,6 +125,9 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         id,
         telnet: args.telnet,
         websocket,
+        telnet_tls,
+        websocket_tls,
+        tls,
         origins,
         resume_ttl: Duration::from_secs(args.websocket_resume_secs),
         mud_name: args.mud_name.clone(),
@@ -122,9 +152,18 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         },
     };
     let gateway = Gateway::bind(config, store.clone(), &mut registry).await?;
-    tracing::info!(telnet = ?gateway.telnet_addr(), websocket = ?gateway.websocket_addr(), "gateway listening");
+    tracing::info!(
+        telnet = ?gateway.telnet_addr(),
+        websocket = ?gateway.websocket_addr(),
+        telnet_tls = ?gateway.telnet_tls_addr(),
+        websocket_tls = ?gateway.websocket_tls_addr(),
+        "gateway listening"
+    );
     if let Some(addr) = gateway.websocket_addr() {
         tracing::info!(url = %format!("http://{addr}/"), "web client");
+    }
+    if let Some(addr) = gateway.websocket_tls_addr() {
+        tracing::info!(url = %format!("https://{addr}/"), "web client over TLS");
     }
     let slow = Duration::from_millis(args.store.redis_slow_ms);
     let router = gateway.router().clone();
@@ -149,6 +188,35 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         },
     )
     .await
+}
+
+/// A listen address flag: an address, or `off` (or empty) for none.
+fn listen_flag(flag: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
+    match value {
+        "off" | "" => Ok(None),
+        addr => Ok(Some(
+            addr.parse().with_context(|| format!("{flag} {addr:?}"))?,
+        )),
+    }
+}
+
+/// The TLS settings, if a TLS listener is on; one without a certificate and key is refused
+/// at startup rather than found out by the first player.
+fn tls_settings(args: &GatewayArgs, wanted: bool) -> anyhow::Result<Option<TlsSettings>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        anyhow::bail!(
+            "--telnet-tls/--websocket-tls need --tls-cert and --tls-key \
+             (MUSH_TLS_CERT, MUSH_TLS_KEY): the PEM files of the certificate and its key"
+        );
+    };
+    Ok(Some(TlsSettings {
+        reload_every: Duration::from_secs(args.tls_reload_secs.max(1)),
+        handshake_timeout: Duration::from_millis(args.tls_handshake_timeout_ms.max(100)),
+        ..TlsSettings::new(cert, key)
+    }))
 }
 
 /// The id of this gateway process: its name (the pod's) and when it started. An id names a

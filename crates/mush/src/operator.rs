@@ -36,6 +36,10 @@ pub struct OperatorArgs {
     /// Seconds a leader lease lasts without renewal.
     #[arg(long, env = "MUSH_LEASE_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// Watch MushShards in this namespace only (a namespace-scoped install, whose RBAC is a
+    /// Role there); unset, every namespace.
+    #[arg(long, env = "MUSH_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
 }
 
 /// Runs the operator until SIGTERM, or until it loses the leader lease (then it exits
@@ -114,7 +118,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                 })
             };
             let ctx = Context::new(client.clone(), metrics.clone(), &identity);
-            let ran = controller::run(client, ctx, async move {
+            let ran = controller::run(client, ctx, args.watch_namespace.as_deref(), async move {
                 let _ = done_rx.await;
             })
             .await;

@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mush_proto::ConnType;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -20,20 +18,22 @@ use crate::session;
 
 /// Serves one telnet client until it quits, times out, stops reading, or the gateway
 /// shuts down. The socket is never held open waiting for negotiation answers.
-pub(crate) async fn serve(
+///
+/// `stream` is a TCP socket or a TLS session over one (the caller sets `TCP_NODELAY`).
+/// Every write is flushed: a TLS stream may keep written bytes in its buffer otherwise.
+pub(crate) async fn serve<S>(
     ctx: Arc<ConnContext>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
-) {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, "TCP_NODELAY not set");
-    }
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut options = Options::default();
     let mut out = Vec::new();
     options.offer(&mut out);
-    if writer.write_all(&out).await.is_err() {
+    if !write(&mut writer, &out, ctx.limits.write_timeout).await {
         return;
     }
     let facts = Facts::from_peer(peer, ConnType::Telnet);
@@ -41,9 +41,8 @@ pub(crate) async fn serve(
         Ok(attachment) => attachment,
         Err(error) => {
             tracing::warn!(%peer, %error, "cannot register connection");
-            let _ = writer
-                .write_all(format!("{UNAVAILABLE}\r\n").as_bytes())
-                .await;
+            let text = format!("{UNAVAILABLE}\r\n");
+            write(&mut writer, text.as_bytes(), ctx.limits.write_timeout).await;
             return;
         }
     };
@@ -115,19 +114,19 @@ pub(crate) async fn serve(
                     }
                 }
                 if let Some(reason) = close {
-                    let _ = timeout(limits.write_timeout, writer.write_all(&out)).await;
+                    write(&mut writer, &out, limits.write_timeout).await;
                     break reason;
                 }
             }
             _ = attachment.kick.notified() => break "output overflow: the client stopped reading",
             _ = sleep_until(deadline), if throttle_until.is_none() => {
                 write_text(&mut out, session::timeout_notice(logged_in), false, &options);
-                let _ = timeout(limits.write_timeout, writer.write_all(&out)).await;
+                write(&mut writer, &out, limits.write_timeout).await;
                 break "timeout";
             }
             _ = shutdown.changed() => {
                 write_text(&mut out, session::SHUTTING_DOWN, false, &options);
-                let _ = timeout(limits.write_timeout, writer.write_all(&out)).await;
+                write(&mut writer, &out, limits.write_timeout).await;
                 break "gateway shutdown";
             }
         }
@@ -167,6 +166,9 @@ pub(crate) async fn serve(
     };
     tracing::debug!(%handle, %peer, reason, "telnet connection closed");
     router.close(handle, reason).await;
+    // A TLS session ends with its close_notify (a TCP socket with its FIN either way); a
+    // client that stopped reading gets a second only.
+    let _ = timeout(std::time::Duration::from_secs(1), writer.shutdown()).await;
 }
 
 fn router_refused(ctx: &ConnContext) {
@@ -191,7 +193,14 @@ fn mssp_text(ctx: &ConnContext, out: &mut Vec<u8>, options: &Options) {
     encode_text(&text, options.utf8(), out);
 }
 
-/// Writes one piece; false if the client did not take it within the limit.
-async fn write(writer: &mut OwnedWriteHalf, bytes: &[u8], limit: std::time::Duration) -> bool {
-    matches!(timeout(limit, writer.write_all(bytes)).await, Ok(Ok(())))
+/// Writes one piece and flushes it; false if the client did not take it within the limit.
+async fn write<W>(writer: &mut W, bytes: &[u8], limit: std::time::Duration) -> bool
+where
+    W: AsyncWrite + Unpin,
+{
+    let send = async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    };
+    matches!(timeout(limit, send).await, Ok(Ok(())))
 }
