@@ -9,7 +9,8 @@
 //!    real probes. Redis Cluster and NATS are host processes on the node bridge's address,
 //!    as a managed Redis outside the cluster would be.
 //! 3. Players connect through the gateway Service's NodePort on 127.0.0.1, create
-//!    characters and play.
+//!    characters and play; one over TLS, with the certificate from a `kubernetes.io/tls`
+//!    Secret the gateway mounts (`gateway.tls`).
 //! 4. Redis paused (SIGSTOP): the game pods' Ready condition turns False within the probe
 //!    period, and back after SIGCONT.
 //! 5. Game pods scaled 2 -> 3 -> 2 by session counts: the kubelet sends SIGTERM to the pod
@@ -39,6 +40,9 @@ use tokio::sync::watch;
 #[path = "../tests/support/mod.rs"]
 mod support;
 use support::{Player, pod_of};
+#[path = "../tests/support/tls.rs"]
+mod tls_support;
+use tls_support::{Pki, TlsPlayer};
 
 const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
@@ -189,6 +193,8 @@ spec:
     replicas: 1
     service:
       type: NodePort
+    tls:
+      secretName: world-tls
   game:
     minReplicas: 2
     maxReplicas: 3
@@ -433,6 +439,19 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         "world-god",
         &format!("--from-literal=password={GOD_PASSWORD}"),
     ]);
+    // The players' TLS certificate, as cert-manager or an administrator would store it.
+    let pki = Pki::new(&dir.path().join("players-pki"));
+    let (cert, key) = pki.issue("world-gateway");
+    cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "create",
+        "secret",
+        "tls",
+        "world-tls",
+        &format!("--cert={}", cert.display()),
+        &format!("--key={}", key.display()),
+    ]);
     let applied = Instant::now();
     blocking(|| {
         cluster
@@ -481,6 +500,29 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         "gateway NodePort {node_port} answered {:?} after the shard was Ready",
         reachable.elapsed()
     );
+    // The same gateway over TLS: the Secret mounted, the TLS telnet port behind its own
+    // NodePort.
+    let tls_port: u16 = cluster
+        .kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "service",
+            "world-gateway",
+            "-o",
+            r#"jsonpath={.spec.ports[?(@.name=="telnet-tls")].nodePort}"#,
+        ])
+        .trim()
+        .parse()
+        .expect("telnet-tls nodePort");
+    let mut secure = TlsPlayer::connect(&pki.client(), ([127, 0, 0, 1], tls_port).into()).await;
+    secure.send("create Vesna secret").await;
+    secure.expect("Limbo").await;
+    secure.send("think over TLS [add(1,1)]").await;
+    secure.expect("over TLS 2").await;
+    println!("a player over TLS through NodePort {tls_port}");
+    // Leaves, so the session counts below are the typing players'.
+    drop(secure);
     let mut first = Player::login(addr, "Alice").await;
     first.send("@create Lantern").await;
     first.expect("created as object").await;

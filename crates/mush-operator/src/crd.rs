@@ -119,6 +119,9 @@ pub struct GatewaySpec {
     /// CPU and memory of a gateway container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// TLS for players: a TLS telnet port and `wss` beside the plain ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<GatewayTls>,
 }
 
 impl Default for GatewaySpec {
@@ -127,8 +130,36 @@ impl Default for GatewaySpec {
             replicas: 1,
             service: ServiceSpec::default(),
             resources: None,
+            tls: None,
         }
     }
+}
+
+/// The gateways' TLS listeners and their certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayTls {
+    /// A `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`) in the shard's namespace, for
+    /// instance one cert-manager renews. It is mounted into the gateways, which re-read it
+    /// while connections stay; the operator itself never reads it.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// The Service's TLS telnet port.
+    #[serde(default = "telnet_tls_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub telnet_port: i32,
+    /// The Service's `wss` (and HTTPS web client) port.
+    #[serde(default = "websocket_tls_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub websocket_port: i32,
+}
+
+fn telnet_tls_port() -> i32 {
+    4203
+}
+
+fn websocket_tls_port() -> i32 {
+    4204
 }
 
 /// The gateway Service.

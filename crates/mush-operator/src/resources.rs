@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
     EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction,
+    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
+    SleepAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -33,6 +34,10 @@ const GAME_HTTP_PORT: i32 = 8080;
 const GATEWAY_HTTP_PORT: i32 = 8081;
 const TELNET_PORT: i32 = 4201;
 const WEBSOCKET_PORT: i32 = 4202;
+const TELNET_TLS_PORT: i32 = 4203;
+const WEBSOCKET_TLS_PORT: i32 = 4204;
+/// Where a gateway finds its TLS Secret's files.
+const TLS_DIR: &str = "/etc/mush/tls";
 /// The non-root user of the image (distroless `nonroot`).
 const RUN_AS: i64 = 65532;
 
@@ -407,21 +412,57 @@ fn deployment(
 
 /// The gateway Deployment.
 pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
-    let container = container(
-        shard,
-        Component::Gateway,
-        vec![
-            env_var("MUSH_TELNET_LISTEN", format!("0.0.0.0:{TELNET_PORT}")),
-            env_var("MUSH_WEBSOCKET_LISTEN", format!("0.0.0.0:{WEBSOCKET_PORT}")),
-            env_var("MUSH_HTTP_LISTEN", format!("0.0.0.0:{GATEWAY_HTTP_PORT}")),
-        ],
-        vec![
-            port("telnet", TELNET_PORT),
-            port("websocket", WEBSOCKET_PORT),
-            port("http", GATEWAY_HTTP_PORT),
-        ],
-    );
-    let template = pod_template(shard, Component::Gateway, config_hash, container, 30);
+    let mut env = vec![
+        env_var("MUSH_TELNET_LISTEN", format!("0.0.0.0:{TELNET_PORT}")),
+        env_var("MUSH_WEBSOCKET_LISTEN", format!("0.0.0.0:{WEBSOCKET_PORT}")),
+        env_var("MUSH_HTTP_LISTEN", format!("0.0.0.0:{GATEWAY_HTTP_PORT}")),
+    ];
+    let mut ports = vec![
+        port("telnet", TELNET_PORT),
+        port("websocket", WEBSOCKET_PORT),
+        port("http", GATEWAY_HTTP_PORT),
+    ];
+    let tls = shard.spec.gateway.tls.as_ref();
+    if tls.is_some() {
+        env.extend([
+            env_var(
+                "MUSH_TELNET_TLS_LISTEN",
+                format!("0.0.0.0:{TELNET_TLS_PORT}"),
+            ),
+            env_var(
+                "MUSH_WEBSOCKET_TLS_LISTEN",
+                format!("0.0.0.0:{WEBSOCKET_TLS_PORT}"),
+            ),
+            env_var("MUSH_TLS_CERT", format!("{TLS_DIR}/tls.crt")),
+            env_var("MUSH_TLS_KEY", format!("{TLS_DIR}/tls.key")),
+        ]);
+        ports.extend([
+            port("telnet-tls", TELNET_TLS_PORT),
+            port("websocket-tls", WEBSOCKET_TLS_PORT),
+        ]);
+    }
+    let mut container = container(shard, Component::Gateway, env, ports);
+    if tls.is_some() {
+        // The kubelet keeps the mounted files current when the Secret changes (not with
+        // subPath, hence the whole directory); the gateway re-reads them.
+        container.volume_mounts = Some(vec![VolumeMount {
+            name: "tls".to_owned(),
+            mount_path: TLS_DIR.to_owned(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        }]);
+    }
+    let mut template = pod_template(shard, Component::Gateway, config_hash, container, 30);
+    if let (Some(tls), Some(pod)) = (tls, template.spec.as_mut()) {
+        pod.volumes = Some(vec![Volume {
+            name: "tls".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(tls.secret_name.clone()),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        }]);
+    }
     deployment(
         shard,
         Component::Gateway,
@@ -472,10 +513,20 @@ pub fn gateway_service(shard: &MushShard) -> Service {
         spec: Some(ServiceSpec {
             type_: Some(service.type_.as_str().to_owned()),
             selector: Some(selector(shard, Component::Gateway)),
-            ports: Some(vec![
-                service_port("telnet", service.telnet_port),
-                service_port("websocket", service.websocket_port),
-            ]),
+            ports: Some(
+                [
+                    service_port("telnet", service.telnet_port),
+                    service_port("websocket", service.websocket_port),
+                ]
+                .into_iter()
+                .chain(shard.spec.gateway.tls.iter().flat_map(|tls| {
+                    [
+                        service_port("telnet-tls", tls.telnet_port),
+                        service_port("websocket-tls", tls.websocket_port),
+                    ]
+                }))
+                .collect(),
+            ),
             ..ServiceSpec::default()
         }),
         ..Service::default()
@@ -734,6 +785,85 @@ mod tests {
         assert!(
             !gateway.contains(&"MUSH_GOD_PASSWORD".to_owned()),
             "God's password reached the gateway"
+        );
+    }
+
+    #[test]
+    fn gateway_tls_mounts_its_secret_and_opens_two_more_ports() {
+        let mut shard = shard();
+        let plain = gateway_deployment(&shard, "h");
+        assert!(container_of(&plain).volume_mounts.is_none());
+        assert_eq!(
+            gateway_service(&shard)
+                .spec
+                .expect("spec")
+                .ports
+                .expect("ports")
+                .len(),
+            2
+        );
+        shard.spec.gateway.tls = Some(crate::crd::GatewayTls {
+            secret_name: "world-tls".into(),
+            telnet_port: 4203,
+            websocket_port: 443,
+        });
+        let deployment = gateway_deployment(&shard, "h");
+        let container = container_of(&deployment);
+        let env: BTreeMap<_, _> = container
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(env["MUSH_TELNET_TLS_LISTEN"], "0.0.0.0:4203");
+        assert_eq!(env["MUSH_WEBSOCKET_TLS_LISTEN"], "0.0.0.0:4204");
+        assert_eq!(env["MUSH_TLS_CERT"], "/etc/mush/tls/tls.crt");
+        assert_eq!(env["MUSH_TLS_KEY"], "/etc/mush/tls/tls.key");
+        let mount = &container.volume_mounts.as_ref().expect("mounts")[0];
+        assert_eq!(
+            (
+                mount.mount_path.as_str(),
+                mount.read_only,
+                mount.sub_path.as_ref()
+            ),
+            ("/etc/mush/tls", Some(true), None),
+            "a subPath mount would never see the renewed Secret"
+        );
+        let pod = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod spec");
+        let volume = &pod.volumes.as_ref().expect("volumes")[0];
+        assert_eq!(volume.name, mount.name);
+        assert_eq!(
+            volume
+                .secret
+                .as_ref()
+                .and_then(|s| s.secret_name.as_deref()),
+            Some("world-tls")
+        );
+        let ports: Vec<(String, i32)> = gateway_service(&shard)
+            .spec
+            .and_then(|s| s.ports)
+            .expect("ports")
+            .into_iter()
+            .map(|p| (p.name.unwrap_or_default(), p.port))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![
+                ("telnet".to_owned(), 4201),
+                ("websocket".to_owned(), 4202),
+                ("telnet-tls".to_owned(), 4203),
+                ("websocket-tls".to_owned(), 443),
+            ]
+        );
+        // Game pods never see the certificate.
+        assert!(
+            container_of(&game_deployment(&shard, "h", 2))
+                .volume_mounts
+                .is_none()
         );
     }
 
