@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mush_harness::{KubeControlPlane, RedisCluster, Server, free_port, on_fresh_ports};
@@ -26,27 +25,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The control-plane binaries, built once and cached by `scripts/k8s-tools`.
+/// The Kubernetes binaries, built once and cached by `scripts/k8s-tools`.
 fn k8s_bin() -> PathBuf {
     let started = Instant::now();
-    let output = Command::new(repo().join("scripts/k8s-tools"))
-        .output()
-        .expect("run scripts/k8s-tools");
-    assert!(
-        output.status.success(),
-        "scripts/k8s-tools failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let bin = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .expect("bin dir")
-        .to_owned();
+    let bin = mush_harness::run_script(&repo().join("scripts/k8s-tools"), &[])
+        .expect("scripts/k8s-tools");
     println!(
-        "control-plane binaries ready in {:?}: {bin}",
-        started.elapsed()
+        "Kubernetes binaries ready in {:?}: {}",
+        started.elapsed(),
+        bin.display()
     );
-    PathBuf::from(bin)
+    bin
 }
 
 /// Polls `check` every 250 ms until it returns `Some`, or panics after `limit`.

@@ -30,7 +30,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mush_harness::{ClusterOptions, KubeControlPlane, NatsServer, RealNode, RedisCluster};
@@ -53,25 +52,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs a script of the repository and returns the last line it printed.
-fn script(name: &str, args: &[&str]) -> String {
+/// Runs a script of the repository and returns the path it printed last.
+fn script(name: &str, args: &[&str]) -> PathBuf {
     let started = Instant::now();
-    let output = Command::new(repo().join("scripts").join(name))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run scripts/{name}: {e}"));
-    assert!(
-        output.status.success(),
-        "scripts/{name} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let path = mush_harness::run_script(&repo().join("scripts").join(name), args)
+        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
+    println!(
+        "scripts/{name} done in {:?}: {}",
+        started.elapsed(),
+        path.display()
     );
-    let last = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("scripts/{name} printed nothing"))
-        .to_owned();
-    println!("scripts/{name} done in {:?}: {last}", started.elapsed());
-    last
+    path
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`.
@@ -135,6 +126,59 @@ impl Cluster {
             .into_iter()
             .filter_map(|(name, ready)| ready.then_some(name))
             .collect()
+    }
+
+    /// The node port the gateway Service gives its port `name`.
+    fn node_port(&self, name: &str) -> u16 {
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "service",
+            "world-gateway",
+            "-o",
+            &format!(r#"jsonpath={{.spec.ports[?(@.name=="{name}")].nodePort}}"#),
+        ])
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("nodePort of {name}: {e}"))
+    }
+
+    /// The containerd id of `pod`'s one container.
+    fn container_id(&self, pod: &str) -> String {
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].containerID}",
+        ])
+        .trim_start_matches("containerd://")
+        .to_owned()
+    }
+
+    /// Waits until the kubelet has restarted `pod`'s container once and it is Ready again.
+    fn wait_restarted(&self, pod: &str) {
+        blocking(|| {
+            eventually(
+                "the container restarted and Ready",
+                Duration::from_secs(60),
+                || {
+                    let out = self.try_kubectl(&[
+                        "-n",
+                        NAMESPACE,
+                        "get",
+                        "pod",
+                        pod,
+                        "-o",
+                        r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
+                    ])?;
+                    (out.trim() == "1 True").then_some(())
+                },
+            )
+        });
     }
 
     /// Pod logs, printed when a step fails so the failure says why.
@@ -339,8 +383,8 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         "the real-pod e2e needs root (containerd and a kubelet); run the suite as root or set MUSH_SKIP_REAL_NODE=1"
     );
 
-    let bin = PathBuf::from(script("k8s-tools", &[]));
-    let image = PathBuf::from(script("image", &[IMAGE_TAG]));
+    let bin = script("k8s-tools", &[]);
+    let image = script("image", &[IMAGE_TAG]);
     let dir = tempfile::Builder::new()
         .prefix("mush-pods-")
         .tempdir()
@@ -472,19 +516,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     assert_eq!(cluster.ready_game_pods().len(), 2);
 
     // 3. Players through the gateway Service's NodePort on 127.0.0.1.
-    let node_port: u16 = cluster
-        .kubectl(&[
-            "-n",
-            NAMESPACE,
-            "get",
-            "service",
-            "world-gateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="telnet")].nodePort}"#,
-        ])
-        .trim()
-        .parse()
-        .expect("telnet nodePort");
+    let node_port = cluster.node_port("telnet");
     let addr: SocketAddr = ([127, 0, 0, 1], node_port).into();
     // kube-proxy writes the NodePort's rules once the gateway's endpoint is Ready, a moment
     // after the pod itself.
@@ -502,19 +534,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     );
     // The same gateway over TLS: the Secret mounted, the TLS telnet port behind its own
     // NodePort.
-    let tls_port: u16 = cluster
-        .kubectl(&[
-            "-n",
-            NAMESPACE,
-            "get",
-            "service",
-            "world-gateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="telnet-tls")].nodePort}"#,
-        ])
-        .trim()
-        .parse()
-        .expect("telnet-tls nodePort");
+    let tls_port = cluster.node_port("telnet-tls");
     let mut secure = TlsPlayer::connect(&pki.client(), ([127, 0, 0, 1], tls_port).into()).await;
     secure.send("create Vesna secret").await;
     secure.expect("Limbo").await;
@@ -746,33 +766,11 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // 7b. A game container crashes (SIGKILL, no drain): the kubelet restarts it in the
     // same pod; its players, typing, are served by a pod again and nothing runs twice.
     let crash_pod = pod_of(&store, "Alice").await.to_string();
-    let container = cluster.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "pod",
-        &crash_pod,
-        "-o",
-        "jsonpath={.status.containerStatuses[0].containerID}",
-    ]);
-    let container = container.trim_start_matches("containerd://").to_owned();
+    let container = cluster.container_id(&crash_pod);
     let results = while_typing(into_players(results), "crash", || {
         blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
             .expect("SIGKILL a game container");
-        blocking(|| {
-            eventually("the game container restarted and Ready", Duration::from_secs(60), || {
-                let out = cluster.try_kubectl(&[
-                    "-n",
-                    NAMESPACE,
-                    "get",
-                    "pod",
-                    &crash_pod,
-                    "-o",
-                    r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
-                ])?;
-                (out.trim() == "1 True").then_some(())
-            })
-        });
+        cluster.wait_restarted(&crash_pod);
     })
     .await;
     let mut results = results;
@@ -812,24 +810,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         );
     }
     drop(players);
-    blocking(|| {
-        eventually(
-            "the gateway container restarted and Ready",
-            Duration::from_secs(60),
-            || {
-                let out = cluster.try_kubectl(&[
-                "-n",
-                NAMESPACE,
-                "get",
-                "pod",
-                &gateway_pod,
-                "-o",
-                r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
-            ])?;
-                (out.trim() == "1 True").then_some(())
-            },
-        )
-    });
+    cluster.wait_restarted(&gateway_pod);
     blocking(|| {
         eventually(
             "the NodePort answers after the restart",

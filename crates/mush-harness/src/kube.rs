@@ -530,3 +530,30 @@ fn make_certificates(pki: &Path, ip: Ipv4Addr) -> Result<(), HarnessError> {
     openssl(pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
     Ok(())
 }
+
+/// Runs one of the repository's scripts (`scripts/k8s-tools`, `scripts/image`) and returns
+/// the last line it printed: the path it built. The tests that need a control plane, a
+/// node or the image share this, so each reports a failing script the same way.
+pub fn run_script(script: &Path, args: &[&str]) -> Result<PathBuf, HarnessError> {
+    let output =
+        Command::new(script)
+            .args(args)
+            .output()
+            .map_err(|source| HarnessError::Spawn {
+                name: script.display().to_string(),
+                source,
+            })?;
+    let command = || format!("{} {}", script.display(), args.join(" "));
+    if !output.status.success() {
+        return Err(HarnessError::Command {
+            command: command(),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .map(|line| PathBuf::from(line.trim()))
+        .ok_or_else(|| HarnessError::Invalid(format!("`{}` printed nothing", command())))
+}

@@ -13,7 +13,7 @@ mod node;
 mod process;
 mod redis_cluster;
 
-pub use kube::KubeControlPlane;
+pub use kube::{KubeControlPlane, run_script};
 pub use nats::NatsServer;
 pub use node::{RealNode, build_oci_image, build_static_binary};
 pub use process::{Server, find_binary, free_port, on_fresh_ports, port_taken};

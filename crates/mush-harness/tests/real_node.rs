@@ -111,24 +111,14 @@ fn repo() -> PathBuf {
 /// The Kubernetes binaries, built once and cached by `scripts/k8s-tools`.
 fn k8s_bin() -> PathBuf {
     let started = Instant::now();
-    let output = Command::new(repo().join("scripts/k8s-tools"))
-        .output()
-        .expect("run scripts/k8s-tools");
-    assert!(
-        output.status.success(),
-        "scripts/k8s-tools failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let bin = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .expect("bin dir")
-        .to_owned();
+    let bin = mush_harness::run_script(&repo().join("scripts/k8s-tools"), &[])
+        .expect("scripts/k8s-tools");
     println!(
-        "Kubernetes binaries ready in {:?}: {bin}",
-        started.elapsed()
+        "Kubernetes binaries ready in {:?}: {}",
+        started.elapsed(),
+        bin.display()
     );
-    PathBuf::from(bin)
+    bin
 }
 
 fn is_root() -> bool {
