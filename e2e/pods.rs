@@ -38,7 +38,7 @@ use tokio::sync::watch;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
-use support::{Player, pod_of};
+use support::{Player, http_get, pod_of};
 #[path = "../tests/support/tls.rs"]
 mod tls_support;
 use tls_support::{Pki, TlsPlayer};
@@ -160,7 +160,25 @@ impl Cluster {
     }
 
     /// Waits until the kubelet has restarted `pod`'s container once and it is Ready again.
-    fn wait_restarted(&self, pod: &str) {
+    fn restarts(&self, pod: &str) -> u32 {
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ])
+        .trim()
+        .parse()
+        .unwrap_or(0)
+    }
+
+    /// Waits until `pod`'s container has restarted more than `before` times and the pod is
+    /// Ready again.
+    fn wait_restarted(&self, pod: &str, before: u32) {
+        let want = format!("{} True", before + 1);
         blocking(|| {
             eventually(
                 "the container restarted and Ready",
@@ -175,7 +193,7 @@ impl Cluster {
                         "-o",
                         r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
                     ])?;
-                    (out.trim() == "1 True").then_some(())
+                    (out.trim() == want).then_some(())
                 },
             )
         });
@@ -635,9 +653,36 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         .into_iter()
         .find(|p| !before.contains(p))
         .expect("the new pod");
-    // Newcomers land on the pod with the fewest sessions, once the gateway has seen the
-    // new pod's heartbeat (it reads the pod list every 500 ms).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Newcomers land on the pod with the fewest sessions once the gateway has a stream to
+    // the new pod: its metrics (on the pod's own address, as Prometheus reads them) say so.
+    let gateway_ip = cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/instance=world,app.kubernetes.io/component=gateway",
+        "-o",
+        "jsonpath={.items[0].status.podIP}",
+    ]);
+    let metrics: SocketAddr = format!("{}:8081", gateway_ip.trim())
+        .parse()
+        .expect("gateway pod address");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = http_get(metrics, "/metrics").await;
+        if body
+            .lines()
+            .any(|l| l.trim() == "mush_gateway_pod_streams 3")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never linked the third pod"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for name in ["Late1", "Late2"] {
         players.push((name.to_lowercase(), Player::login(addr, name).await));
     }
@@ -767,10 +812,11 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // same pod; its players, typing, are served by a pod again and nothing runs twice.
     let crash_pod = pod_of(&store, "Alice").await.to_string();
     let container = cluster.container_id(&crash_pod);
+    let restarts = cluster.restarts(&crash_pod);
     let results = while_typing(into_players(results), "crash", || {
         blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
             .expect("SIGKILL a game container");
-        cluster.wait_restarted(&crash_pod);
+        cluster.wait_restarted(&crash_pod, restarts);
     })
     .await;
     let mut results = results;
@@ -796,6 +842,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     let (gateway_pod, container) = gateway_pod.split_once(' ').expect("gateway pod");
     let container = container.trim_start_matches("containerd://").to_owned();
     let gateway_pod = gateway_pod.to_owned();
+    let gateway_restarts = cluster.restarts(&gateway_pod);
     blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
         .expect("SIGKILL the gateway container");
     let crashed = Instant::now();
@@ -810,7 +857,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         );
     }
     drop(players);
-    cluster.wait_restarted(&gateway_pod);
+    cluster.wait_restarted(&gateway_pod, gateway_restarts);
     blocking(|| {
         eventually(
             "the NodePort answers after the restart",

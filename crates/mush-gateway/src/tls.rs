@@ -261,6 +261,17 @@ impl Certificates {
     pub(crate) fn reload_once(&self, metrics: &GatewayMetrics) {
         let (cert, key) = (&self.settings.cert, &self.settings.key);
         let read = PemPair::read(cert, key);
+        // The kubelet swaps a Secret's files behind one symlink, and the two files are read
+        // one after the other: a read that differs from the one just before caught the swap
+        // half-way (a new certificate with the old key); the next tick reads it whole.
+        let settled = match (&read, &PemPair::read(cert, key)) {
+            (Ok(first), Ok(second)) => first == second,
+            (Err(_), Err(_)) => true,
+            _ => false,
+        };
+        if !settled {
+            return;
+        }
         if !self
             .watch
             .lock()

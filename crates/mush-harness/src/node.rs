@@ -12,23 +12,28 @@
 //! (ClusterIP, and NodePort also on 127.0.0.1). There is no cluster DNS.
 //!
 //! Everything lives under `DIR/mush-real-node` (containerd's root, state and socket, the
-//! kubelet's root dir, pod logs, CNI config and IPAM state); component logs are
-//! `DIR/containerd.log`, `DIR/kubelet.log` and `DIR/kube-proxy.log`, beside the control
-//! plane's.
+//! kubelet's root dir, pod logs, CNI config and IPAM state), marked as a node's by the file
+//! `.mush-real-node` in it; component logs are `DIR/containerd.log`, `DIR/kubelet.log` and
+//! `DIR/kube-proxy.log`, beside the control plane's.
 //!
 //! Some state is necessarily host-wide: the bridge, iptables chains (KUBE-* from
-//! kube-proxy, CNI-* from portmap), cgroups under `kubepods`, a few sysctls the kubelet and
+//! kube-proxy, CNI-* from portmap for the CNI network `mush-real-node`), the kubelet's
+//! cgroup root `/mush-real-node` in every cgroup hierarchy, a few sysctls the kubelet and
 //! kube-proxy set (restored on drop), containerd's shim sockets in `/run/containerd/s`,
 //! kubelet symlinks in `/var/log/containers`, CNI result caches in `/var/lib/cni/results`,
-//! the kubelet's device-plugin socket in `/var/lib/kubelet/device-plugins`.
-//! Hence one real node per machine at a time: a lock file serializes them, and a node
-//! starting removes whatever a crashed predecessor (a test killed with SIGKILL) left.
-//! That assumes no other Kubernetes node runs on the machine.
+//! the kubelet's device-plugin socket in `/var/lib/kubelet/device-plugins` (a fixed path).
+//! Hence one real node per machine at a time: a lock file (`/run/mush-real-node.lock`)
+//! serializes them, and a node starting removes whatever a crashed predecessor (a test
+//! killed with SIGKILL) left in marked node directories. A node refuses to start while a
+//! kubelet, kube-proxy or k3s that is not a real node's runs on the machine: KUBE-* chains
+//! are then someone else's.
 //!
 //! Dropping the node stops the kubelet and kube-proxy, deletes every container through
 //! containerd, stops containerd, kills any shim or container process that is left (shims
-//! outlive containerd), unmounts everything under its directory, removes `kubepods`
-//! cgroups, the bridge and veths, the iptables chains, and restores the sysctls.
+//! outlive containerd), unmounts everything under its directory, removes its cgroup root,
+//! the bridge (if it is still the link it created) and veths, the KUBE-* chains (unless
+//! another Kubernetes node started meanwhile) and its network's CNI-* chains, the host
+//! paths it created, and restores the sysctls.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -49,11 +54,29 @@ const BRIDGE: &str = "mushbr0";
 const HOST_IP: Ipv4Addr = Ipv4Addr::new(10, 85, 0, 1);
 /// Pod addresses: clear of the service range (10.96.0.0/16) and kwok's (10.244.0.0/16).
 const POD_CIDR: &str = "10.85.0.0/24";
-/// The node's directory under the test directory. Any path containing `/mush-real-node/`
-/// belongs to some real node, which is how leftovers of a crashed run are recognized.
+/// The node's directory under the test directory. A path containing `/mush-real-node/`
+/// may belong to some real node: leftovers of a crashed run are recognized that way, and
+/// only in a directory holding the [`MARKER`] file.
 const NODE_DIR: &str = "mush-real-node";
-/// The CNI network's name; CNI caches results as `/var/lib/cni/results/NAME-*`.
-const CNI_NETWORK: &str = "mush-node";
+/// The file in each node directory, written when it is created, that makes it a node's.
+const MARKER: &str = ".mush-real-node";
+/// The file in each node directory recording host paths the node created (see
+/// [`HostPaths`]).
+const HOST_PATHS: &str = "host-paths";
+/// The kubelet's cgroup root (its `cgroupRoot`): `/sys/fs/cgroup/HIERARCHY/mush-real-node`.
+const CGROUP_ROOT: &str = "mush-real-node";
+/// The CNI network's name; CNI caches results as `/var/lib/cni/results/NAME-*`, and the
+/// portmap plugin names it in the comments of its rules.
+const CNI_NETWORK: &str = "mush-real-node";
+/// The lock serializing real nodes; fixed, like the host state it guards.
+const LOCK_PATH: &str = "/run/mush-real-node.lock";
+/// The sysctls as they were before any real node changed them (see [`original_sysctls`]).
+const SAVED_SYSCTLS_PATH: &str = "/run/mush-real-node.sysctls";
+/// The directory of the running node, so a successor finds it if the run crashes.
+const CURRENT_DIR_PATH: &str = "/run/mush-real-node.dir";
+/// Processes that make a machine a Kubernetes node; a real node refuses to start beside
+/// one that is not a real node's.
+const KUBE_PROCESSES: &[&str] = &["kubelet", "kube-proxy", "k3s"];
 /// The sandbox image, built from `pause.c` and imported before the kubelet starts.
 const PAUSE_REPOSITORY: &str = "localhost/mush-pause";
 const PAUSE_TAG: &str = "1";
@@ -75,8 +98,22 @@ const SYSCTLS: &[&str] = &[
 const CONTAINER_LOG_LINKS: &str = "/var/log/containers";
 /// Where libcni caches results, whatever containerd's configuration says.
 const CNI_RESULTS: &str = "/var/lib/cni/results";
-/// Where the kubelet listens for device plugins, whatever its root directory.
+/// Where the kubelet listens for device plugins, whatever its root directory (fixed in
+/// the kubelet).
 const DEVICE_PLUGINS: &str = "/var/lib/kubelet/device-plugins";
+/// The kubelet's device-plugin registration socket.
+const DEVICE_PLUGIN_SOCKET: &str = "/var/lib/kubelet/device-plugins/kubelet.sock";
+/// Host directories the node's components create if missing, deepest first; removed
+/// again (when empty) only if the node created them.
+const HOST_DIRS: &[&str] = &[
+    DEVICE_PLUGINS,
+    "/var/lib/kubelet",
+    CNI_RESULTS,
+    "/var/lib/cni",
+    CONTAINER_LOG_LINKS,
+    SHIM_SOCKETS,
+    "/run/containerd",
+];
 /// Where containerd 1.6 shims put their sockets, whatever containerd's configuration says.
 const SHIM_SOCKETS: &str = "/run/containerd/s";
 
@@ -212,12 +249,22 @@ impl RealNode {
             .create(true)
             .truncate(false)
             .write(true)
-            .open(std::env::temp_dir().join("mush-real-node.lock"))
+            .open(LOCK_PATH)
             .map_err(HarnessError::Io)?;
         lock_exclusive(&lock)?;
 
-        // Under the lock no other real node runs: whatever is there is a crashed run's.
-        let leftovers = sweep(&Scope::Leftovers);
+        // Under the lock no other real node runs: whatever is in a marked node directory
+        // is a crashed run's. A kubelet, kube-proxy or k3s of no real node is another
+        // Kubernetes node's, whose host state (KUBE-* chains, ...) must not be touched.
+        let leftover_scope = Scope::leftovers();
+        let foreign = foreign_kube_processes(&leftover_scope);
+        if !foreign.is_empty() {
+            return Err(HarnessError::Invalid(format!(
+                "another Kubernetes node runs on this machine, so a real node cannot start (it would share iptables chains and host paths with it): {}",
+                foreign.join("; ")
+            )));
+        }
+        let leftovers = sweep(&leftover_scope);
         if !leftovers.removed.is_empty() {
             eprintln!(
                 "real node: removed leftovers of an earlier run: {:?}",
@@ -234,10 +281,25 @@ impl RealNode {
         let sysctls = original_sysctls()?;
 
         std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
+        // Canonical, as mountinfo's and /proc's paths are, so prefixes compare.
+        let dir = dir.canonicalize().map_err(HarnessError::Io)?;
         let node_dir = dir.join(NODE_DIR);
-        // A failed earlier start in the same directory.
-        let _ = std::fs::remove_dir_all(&node_dir);
+        if node_dir.exists() {
+            // A failed earlier start in the same directory (the sweep above unmounted
+            // what was mounted in it); but only a directory a node made.
+            if !has_marker(&node_dir) {
+                return Err(HarnessError::Invalid(format!(
+                    "{} exists but is not a real node's directory (no {MARKER} in it)",
+                    node_dir.display()
+                )));
+            }
+            std::fs::remove_dir_all(&node_dir).map_err(HarnessError::Io)?;
+        }
         std::fs::create_dir_all(&node_dir).map_err(HarnessError::Io)?;
+        std::fs::write(node_dir.join(MARKER), marker_text()).map_err(HarnessError::Io)?;
+        std::fs::write(CURRENT_DIR_PATH, node_dir.to_string_lossy().as_bytes())
+            .map_err(HarnessError::Io)?;
+        HostPaths::record_missing_dirs(&node_dir)?;
         let socket = node_dir.join("containerd/containerd.sock");
         let mut node = Self {
             dir: node_dir,
@@ -250,9 +312,11 @@ impl RealNode {
             timings: Vec::new(),
             _lock: lock,
         };
+        // From here on, dropping `node` removes what was made.
+        create_cgroup_root()?;
         node.create_bridge()?;
         node.write_cni_config()?;
-        node.start_containerd(&containerd, &runc, dir)?;
+        node.start_containerd(&containerd, &runc, &dir)?;
         node.import_pause_image()?;
         Ok(node)
     }
@@ -266,7 +330,8 @@ impl RealNode {
             None,
         )?;
         run(&ip, &["link", "set", BRIDGE, "up"], None)?;
-        Ok(())
+        // Removed again only while it is this very link (see `HostPaths`).
+        HostPaths::record_bridge(&self.dir)
     }
 
     fn write_cni_config(&self) -> Result<(), HarnessError> {
@@ -466,6 +531,8 @@ disabled_plugins = [
             "--timeout=120s",
         ])?;
         self.timings.push(("node Ready", started.elapsed()));
+        // Its path is fixed in the kubelet; ours only if this kubelet made it.
+        HostPaths::record_device_plugin_socket(&self.dir)?;
 
         let proxy_config = self.dir.join("kube-proxy.yaml");
         let kube_proxy = on_fresh_ports(|| {
@@ -538,6 +605,7 @@ authentication:
 authorization:
   mode: AlwaysAllow
 podCIDR: {POD_CIDR}
+cgroupRoot: /{CGROUP_ROOT}
 podLogsDir: {pod_logs}
 volumePluginDir: {volume_plugins}
 makeIPTablesUtilChains: false
@@ -583,13 +651,14 @@ shutdownGracePeriod: 0s
             }
             containerd.terminate(Duration::from_secs(5));
         }
-        problems.extend(sweep(&Scope::Ours(self.dir.clone())).failed);
+        problems.extend(sweep(&Scope::ours(self.dir.clone())).failed);
         for (name, value) in &self.sysctls {
             if let Err(error) = std::fs::write(Path::new("/proc/sys").join(name), value) {
                 problems.push(format!("restoring sysctl {name}: {error}"));
             }
         }
-        let _ = std::fs::remove_file(saved_sysctls_path());
+        let _ = std::fs::remove_file(SAVED_SYSCTLS_PATH);
+        let _ = std::fs::remove_file(CURRENT_DIR_PATH);
         problems
     }
 }
@@ -603,18 +672,173 @@ impl Drop for RealNode {
     }
 }
 
-/// What a sweep removes: leftovers of any real node (at start, under the lock), or ours.
-enum Scope {
-    Leftovers,
-    Ours(PathBuf),
+/// What a sweep removes: the host state of the real nodes whose (canonical, marked)
+/// directories it holds: ours at teardown, or a crashed run's at start (under the lock).
+struct Scope {
+    dirs: Vec<PathBuf>,
+    /// Whether the node directories themselves go too (a crashed run's test never got to
+    /// remove its temporary directory).
+    remove_dirs: bool,
 }
 
 impl Scope {
+    fn ours(dir: PathBuf) -> Self {
+        Self {
+            dirs: vec![dir],
+            remove_dirs: false,
+        }
+    }
+
+    /// The marked node directories a crashed run left: named by `/run/mush-real-node.dir`,
+    /// or found in mount points, shims' and processes' command lines.
+    fn leftovers() -> Self {
+        let mut candidates: Vec<String> = mount_points();
+        candidates.extend(shims().into_iter().map(|shim| shim.address));
+        candidates.extend(processes().into_iter().flat_map(|(_, args)| args));
+        if let Ok(current) = std::fs::read_to_string(CURRENT_DIR_PATH) {
+            candidates.push(current.trim().to_owned());
+        }
+        let mut dirs: Vec<PathBuf> = candidates
+            .iter()
+            .flat_map(|path| node_dirs_in(path))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs.retain(|dir| has_marker(dir));
+        Self {
+            dirs,
+            remove_dirs: true,
+        }
+    }
+
     /// True when `path` is state of a node in scope.
     fn covers(&self, path: &str) -> bool {
-        match self {
-            Scope::Leftovers => path.contains(&format!("/{NODE_DIR}/")),
-            Scope::Ours(dir) => Path::new(path).starts_with(dir),
+        self.dirs.iter().any(|dir| Path::new(path).starts_with(dir))
+    }
+}
+
+/// The node directories `path` may lie in: each of its prefixes ending in a
+/// `mush-real-node` component (`path` may be an argument like `--config=/a/b`).
+fn node_dirs_in(path: &str) -> Vec<PathBuf> {
+    let needle = format!("/{NODE_DIR}");
+    let mut dirs = Vec::new();
+    for (at, _) in path.match_indices(&needle) {
+        let end = at + needle.len();
+        if path[end..].is_empty() || path[end..].starts_with('/') {
+            let start = path[..at].find('/').unwrap_or(at);
+            dirs.push(PathBuf::from(&path[start..end]));
+        }
+    }
+    dirs
+}
+
+/// True when `dir` holds the marker a node writes into its directory at creation.
+fn has_marker(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|text| text.starts_with("mush-real-node "))
+}
+
+/// The marker's text: which process made the directory, and a random id.
+fn marker_text() -> String {
+    let mut id = [0u8; 8];
+    if let Ok(mut random) = File::open("/dev/urandom") {
+        let _ = random.read_exact(&mut id);
+    }
+    let id: String = id.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("mush-real-node pid={} id={id}\n", std::process::id())
+}
+
+/// Host paths outside its directory a node created, recorded in `DIR/host-paths` so they
+/// are removed only if the node (or a crashed predecessor) made them: the directories of
+/// [`HOST_DIRS`] that were missing before it started, and the kubelet's device-plugin
+/// socket (by device and inode, as the kubelet created it).
+#[derive(Default)]
+struct HostPaths {
+    dirs: Vec<PathBuf>,
+    socket: Option<(PathBuf, u64, u64)>,
+    /// The bridge's interface index when the node created it.
+    bridge: Option<u32>,
+}
+
+impl HostPaths {
+    fn record_missing_dirs(node_dir: &Path) -> Result<(), HarnessError> {
+        let text: String = HOST_DIRS
+            .iter()
+            .filter(|dir| std::fs::symlink_metadata(dir).is_err())
+            .map(|dir| format!("dir {dir}\n"))
+            .collect();
+        std::fs::write(node_dir.join(HOST_PATHS), text).map_err(HarnessError::Io)
+    }
+
+    fn record_device_plugin_socket(node_dir: &Path) -> Result<(), HarnessError> {
+        use std::os::unix::fs::MetadataExt;
+        // The kubelet removes stale sockets there and listens anew at start: one there now
+        // is our kubelet's.
+        let Ok(meta) = std::fs::symlink_metadata(DEVICE_PLUGIN_SOCKET) else {
+            return Ok(());
+        };
+        let mut file = File::options()
+            .append(true)
+            .open(node_dir.join(HOST_PATHS))
+            .map_err(HarnessError::Io)?;
+        writeln!(
+            file,
+            "socket {DEVICE_PLUGIN_SOCKET} {} {}",
+            meta.dev(),
+            meta.ino()
+        )
+        .map_err(HarnessError::Io)
+    }
+
+    fn record_bridge(node_dir: &Path) -> Result<(), HarnessError> {
+        let index = bridge_index().ok_or_else(|| {
+            HarnessError::Invalid(format!("bridge {BRIDGE} vanished right after creation"))
+        })?;
+        let mut file = File::options()
+            .append(true)
+            .open(node_dir.join(HOST_PATHS))
+            .map_err(HarnessError::Io)?;
+        writeln!(file, "bridge {BRIDGE} {index}").map_err(HarnessError::Io)
+    }
+
+    fn read(node_dir: &Path) -> Self {
+        let mut paths = Self::default();
+        let text = std::fs::read_to_string(node_dir.join(HOST_PATHS)).unwrap_or_default();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            match fields.as_slice() {
+                ["dir", dir] => paths.dirs.push(PathBuf::from(dir)),
+                ["bridge", name, index] if *name == BRIDGE => paths.bridge = index.parse().ok(),
+                ["socket", path, dev, ino] => {
+                    if let (Ok(dev), Ok(ino)) = (dev.parse(), ino.parse()) {
+                        paths.socket = Some((PathBuf::from(path), dev, ino));
+                    }
+                }
+                _ => {}
+            }
+        }
+        paths
+    }
+
+    /// Removes the socket if it is still the one recorded.
+    fn remove_socket(&self, report: &mut SweepReport) {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((path, dev, ino)) = &self.socket
+            && std::fs::symlink_metadata(path)
+                .is_ok_and(|meta| meta.dev() == *dev && meta.ino() == *ino)
+        {
+            match std::fs::remove_file(path) {
+                Ok(()) => report.removed.push(format!("socket {}", path.display())),
+                Err(error) => report
+                    .failed
+                    .push(format!("removing {}: {error}", path.display())),
+            }
+        }
+    }
+
+    /// Removes the recorded directories, when empty, deepest first.
+    fn remove_dirs(&self) {
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }
@@ -626,15 +850,74 @@ struct SweepReport {
     failed: Vec<String>,
 }
 
-/// Removes the host state of the nodes in `scope`: container processes and shims, mounts,
-/// `kubepods` cgroups, veths and the bridge, KUBE-*/CNI-* iptables chains, CNI result
-/// caches, kubelet log links and shim sockets.
+/// Kubelets, kube-proxies and k3s processes that are no real node's in `scope` (whose
+/// command line names none of its directories), as `PID: COMMAND LINE`.
+fn foreign_kube_processes(scope: &Scope) -> Vec<String> {
+    let me = std::process::id();
+    processes()
+        .into_iter()
+        .filter(|(pid, _)| u32::try_from(*pid).is_ok_and(|pid| pid != me))
+        // An empty command line: a zombie (a killed real node's kubelet not yet reaped)
+        // or a kernel thread.
+        .filter(|(_, args)| !args.is_empty())
+        .filter(|(pid, args)| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            is_kube_process(comm.trim(), args)
+        })
+        .filter(|(_, args)| {
+            !args
+                .iter()
+                .any(|arg| node_dirs_in(arg).iter().any(|dir| scope.dirs.contains(dir)))
+        })
+        .map(|(pid, args)| format!("{pid}: {}", args.join(" ")))
+        .collect()
+}
+
+/// True when a process named `comm` running `args` is a kubelet, kube-proxy or k3s.
+fn is_kube_process(comm: &str, args: &[String]) -> bool {
+    let exe = args
+        .first()
+        .and_then(|arg0| arg0.split_whitespace().next())
+        .map(|arg0| arg0.rsplit('/').next().unwrap_or(arg0))
+        .unwrap_or("");
+    KUBE_PROCESSES.contains(&exe)
+        || KUBE_PROCESSES.contains(&comm)
+        || comm.starts_with("k3s")
+        || exe.starts_with("k3s-")
+}
+
+/// Removes the host state of the nodes in `scope`: their component, container and shim
+/// processes, mounts, the cgroup root, veths and the bridge, KUBE-* chains and the CNI
+/// network's chains, CNI result caches, kubelet log links, shim sockets, and the host paths
+/// they created.
 fn sweep(scope: &Scope) -> SweepReport {
     let mut report = SweepReport::default();
+    // Read before a crashed run's directory goes.
+    let host_paths: Vec<HostPaths> = scope.dirs.iter().map(|dir| HostPaths::read(dir)).collect();
+
+    // A crashed run's components, should any have outlived it (their command lines name
+    // their directory).
+    let me = std::process::id();
+    for (pid, args) in processes() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let component = is_kube_process(comm.trim(), &args) || comm.trim() == "containerd";
+        if component
+            && u32::try_from(pid).is_ok_and(|pid| pid != me)
+            && args
+                .iter()
+                .any(|arg| node_dirs_in(arg).iter().any(|dir| scope.dirs.contains(dir)))
+        {
+            report
+                .removed
+                .push(format!("killed {} ({pid})", comm.trim()));
+            let _ = send_signal(pid, libc::SIGKILL);
+        }
+    }
 
     // Container processes first, so their shims (still alive) reap them; then the shims,
-    // whose command line names their containerd's socket.
-    let killed = kill_cgroup_processes("kubepods");
+    // whose command line names their containerd's socket. The cgroup root is a real
+    // node's; under the lock, only one real node's.
+    let killed = kill_cgroup_processes();
     if killed > 0 {
         report
             .removed
@@ -653,10 +936,6 @@ fn sweep(scope: &Scope) -> SweepReport {
         {
             let _ = std::fs::remove_file(Path::new(SHIM_SOCKETS).join(hash));
         }
-    }
-    for dir in [SHIM_SOCKETS, "/run/containerd"] {
-        // Only when empty: a system containerd keeps its own there.
-        let _ = std::fs::remove_dir(dir);
     }
 
     let mounts: Vec<String> = mount_points()
@@ -678,34 +957,25 @@ fn sweep(scope: &Scope) -> SweepReport {
         }
     }
 
-    // A crashed run's node directory goes too, once nothing is mounted in it any more
-    // (its test never got to remove its temporary directory).
-    if matches!(scope, Scope::Leftovers) {
-        let marker = format!("/{NODE_DIR}/");
-        let mut dirs: Vec<&str> = mounts
-            .iter()
-            .filter_map(|point| {
-                let end = point.find(&marker)? + marker.len() - 1;
-                Some(&point[..end])
-            })
-            .collect();
-        dirs.sort_unstable();
-        dirs.dedup();
+    // A crashed run's node directory goes too, once nothing is mounted in it any more.
+    if scope.remove_dirs {
         let still_mounted = mount_points();
-        for dir in dirs {
+        for dir in &scope.dirs {
             if !still_mounted
                 .iter()
                 .any(|point| Path::new(point).starts_with(dir))
                 && std::fs::remove_dir_all(dir).is_ok()
             {
-                report.removed.push(format!("directory {dir}"));
+                report.removed.push(format!("directory {}", dir.display()));
             }
         }
     }
 
-    report.failed.extend(remove_cgroups("kubepods"));
+    report.failed.extend(remove_cgroups());
 
-    if Path::new("/sys/class/net").join(BRIDGE).exists() {
+    // The bridge's name is fixed: only the very link a node in scope created goes.
+    let bridge = bridge_index();
+    if bridge.is_some() && host_paths.iter().any(|paths| paths.bridge == bridge) {
         report.removed.push(format!("bridge {BRIDGE}"));
         if let Ok(links) = run(
             Path::new("ip"),
@@ -726,11 +996,21 @@ fn sweep(scope: &Scope) -> SweepReport {
         }
     }
 
+    // KUBE-* chains are some kube-proxy's: ours only while no other Kubernetes node runs
+    // (checked at start, and again here, as one may have started since).
+    let foreign = foreign_kube_processes(scope);
+    let kube_chains = foreign.is_empty();
+    if !kube_chains {
+        report.failed.push(format!(
+            "left KUBE-* iptables chains alone: another Kubernetes node runs: {}",
+            foreign.join("; ")
+        ));
+    }
     for (save, restore) in [
         ("iptables-save", "iptables-restore"),
         ("ip6tables-save", "ip6tables-restore"),
     ] {
-        match sweep_iptables(save, restore) {
+        match sweep_iptables(save, restore, kube_chains) {
             Ok(0) => {}
             Ok(chains) => report.removed.push(format!("{chains} chains from {save}")),
             Err(error) => report.failed.push(error),
@@ -754,19 +1034,6 @@ fn sweep(scope: &Scope) -> SweepReport {
         }
     }
 
-    // The kubelet's device-plugin socket has a fixed path; only a kubelet uses the
-    // directories around it.
-    let _ = std::fs::remove_file(Path::new(DEVICE_PLUGINS).join("kubelet.sock"));
-    for dir in [
-        DEVICE_PLUGINS,
-        "/var/lib/kubelet",
-        CNI_RESULTS,
-        "/var/lib/cni",
-    ] {
-        // Only when empty.
-        let _ = std::fs::remove_dir(dir);
-    }
-
     if let Ok(entries) = std::fs::read_dir(CONTAINER_LOG_LINKS) {
         for entry in entries.flatten() {
             if let Ok(target) = std::fs::read_link(entry.path())
@@ -775,8 +1042,15 @@ fn sweep(scope: &Scope) -> SweepReport {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        // Only the kubelet uses it; only when empty.
-        let _ = std::fs::remove_dir(CONTAINER_LOG_LINKS);
+    }
+
+    // The device-plugin socket (its path is fixed) and the host directories, only if a
+    // node in scope made them.
+    for paths in &host_paths {
+        paths.remove_socket(&mut report);
+    }
+    for paths in &host_paths {
+        paths.remove_dirs();
     }
     report
 }
@@ -866,9 +1140,53 @@ fn unescape_mount_path(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Every cgroup directory named `name` in each mounted hierarchy, with its descendants,
-/// deepest first.
-fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+/// The bridge's interface index, if it exists.
+fn bridge_index() -> Option<u32> {
+    let path = Path::new("/sys/class/net").join(BRIDGE).join("ifindex");
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The mounted cgroup hierarchies (v1 and v2), by canonical path, each once.
+fn cgroup_hierarchies() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut hierarchies: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|line| {
+            let (fields, fs) = line.split_once(" - ")?;
+            let fstype = fs.split(' ').next()?;
+            let point = fields.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| unescape_mount_path(point))
+        })
+        .map(|point| {
+            let point = PathBuf::from(point);
+            point.canonicalize().unwrap_or(point)
+        })
+        .collect();
+    hierarchies.sort();
+    hierarchies.dedup();
+    hierarchies
+}
+
+/// Creates the kubelet's cgroup root in every hierarchy: the kubelet requires it to exist.
+fn create_cgroup_root() -> Result<(), HarnessError> {
+    for hierarchy in cgroup_hierarchies() {
+        let root = hierarchy.join(CGROUP_ROOT);
+        match std::fs::create_dir(&root) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(HarnessError::Invalid(format!(
+                    "creating cgroup {}: {error}",
+                    root.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kubelet's cgroup root in each hierarchy, with its descendants, deepest first.
+fn cgroup_dirs() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
@@ -879,14 +1197,9 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
         }
         out.push(dir.to_owned());
     }
-    let root = Path::new("/sys/fs/cgroup");
-    let mut hierarchies = vec![root.to_owned()];
-    if let Ok(entries) = std::fs::read_dir(root) {
-        hierarchies.extend(entries.flatten().map(|entry| entry.path()));
-    }
     let mut out = Vec::new();
-    for hierarchy in hierarchies {
-        let top = hierarchy.join(name);
+    for hierarchy in cgroup_hierarchies() {
+        let top = hierarchy.join(CGROUP_ROOT);
         if top.is_dir() {
             walk(&top, &mut out);
         }
@@ -894,13 +1207,13 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     out
 }
 
-/// SIGKILLs every process in the `name` cgroups until none is left (or 10 s passed);
+/// SIGKILLs every process under the cgroup root until none is left (or 10 s passed);
 /// returns how many signals it sent.
-fn kill_cgroup_processes(name: &str) -> usize {
+fn kill_cgroup_processes() -> usize {
     let mut killed = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut pids: Vec<libc::pid_t> = cgroup_dirs(name)
+        let mut pids: Vec<libc::pid_t> = cgroup_dirs()
             .iter()
             .filter_map(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
             .flat_map(|procs| {
@@ -924,34 +1237,42 @@ fn kill_cgroup_processes(name: &str) -> usize {
     }
 }
 
-/// Removes the (empty) `name` cgroups, deepest first.
-fn remove_cgroups(name: &str) -> Vec<String> {
+/// Removes the (empty) cgroup root and its descendants, deepest first; one already gone
+/// is fine.
+fn remove_cgroups() -> Vec<String> {
     let mut problems = Vec::new();
-    for dir in cgroup_dirs(name) {
+    for dir in cgroup_dirs() {
         // A cgroup whose last process just died can stay busy for a moment.
         let mut tries = 0;
-        while let Err(error) = std::fs::remove_dir(&dir) {
-            tries += 1;
-            if tries > 20 {
-                problems.push(format!("removing cgroup {}: {error}", dir.display()));
-                break;
+        loop {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => break,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => break,
+                Err(error) => {
+                    tries += 1;
+                    if tries > 20 {
+                        problems.push(format!("removing cgroup {}: {error}", dir.display()));
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
     problems
 }
 
-/// Removes every KUBE-* and CNI-* chain (kube-proxy's, the kubelet's, the portmap
-/// plugin's) and the rules of built-in chains that jump to them, in one
+/// Removes every KUBE-* chain if `kube_chains` (kube-proxy's; when no other kube-proxy
+/// runs, see [`foreign_kube_processes`]) and the CNI-* chains of our CNI network (the portmap
+/// plugin's), and the rules of other chains that jump to them or name our network, in one
 /// `iptables-restore --noflush` transaction per table.
 /// Returns how many chains it removed.
-fn sweep_iptables(save: &str, restore: &str) -> Result<usize, String> {
+fn sweep_iptables(save: &str, restore: &str, kube_chains: bool) -> Result<usize, String> {
     let Ok(save_bin) = find_binary(save, "iptables") else {
         return Ok(0);
     };
     let dump = run(&save_bin, &[], None).map_err(|error| format!("{save}: {error}"))?;
-    let script = iptables_cleanup_script(&dump);
+    let script = iptables_cleanup_script(&dump, kube_chains);
     if script.is_empty() {
         return Ok(0);
     }
@@ -964,63 +1285,125 @@ fn sweep_iptables(save: &str, restore: &str) -> Result<usize, String> {
         .count())
 }
 
+/// The portmap plugin's chains shared by every network using it on the host.
+const PORTMAP_SHARED_CHAINS: &[&str] = &[
+    "CNI-HOSTPORT-DNAT",
+    "CNI-HOSTPORT-SETMARK",
+    "CNI-HOSTPORT-MASQ",
+];
+
 /// The `iptables-restore --noflush` input that removes our chains from an
 /// `iptables-save` dump: per table, flush our chains (dropping their references to each
-/// other), delete the rules of other chains that jump to ours, then delete ours.
-fn iptables_cleanup_script(dump: &str) -> String {
-    let ours = |chain: &str| chain.starts_with("KUBE-") || chain.starts_with("CNI-");
+/// other), delete the rules of other chains that jump to ours or name our CNI network,
+/// then delete ours.
+///
+/// Ours: every KUBE-* chain (if `kube_chains`); the CNI-* chains our network's rules jump to (the plugins
+/// comment theirs with `name: "NETWORK" id: "CONTAINER"`); and portmap's shared
+/// CNI-HOSTPORT-* chains if nothing but their own plumbing is left in them without our
+/// rules (portmap creates them again when another network needs them).
+fn iptables_cleanup_script(dump: &str, kube_chains: bool) -> String {
+    let names_our_network = |rule: &str| {
+        rule.contains(&format!("name: \\\"{CNI_NETWORK}\\\""))
+            || rule.contains(&format!("name: \"{CNI_NETWORK}\""))
+    };
+    let target = |rule: &str| -> Option<String> {
+        let tokens: Vec<&str> = rule.split(' ').collect();
+        tokens
+            .windows(2)
+            .find(|pair| pair[0] == "-j" || pair[0] == "-g")
+            .map(|pair| pair[1].to_owned())
+    };
     let mut script = String::new();
     let mut table = String::new();
-    let mut chains: Vec<String> = Vec::new();
-    let mut deletes: Vec<String> = Vec::new();
+    // Per table: declared chains (name, built-in) and rules (chain, rule after `-A `).
+    let mut chains: Vec<(String, bool)> = Vec::new();
+    let mut rules: Vec<(String, String)> = Vec::new();
     for line in dump.lines() {
         if let Some(name) = line.strip_prefix('*') {
             table = name.to_owned();
             chains.clear();
-            deletes.clear();
+            rules.clear();
         } else if let Some(decl) = line.strip_prefix(':') {
-            let chain = decl.split(' ').next().unwrap_or("");
-            if ours(chain) {
-                chains.push(chain.to_owned());
-            }
+            let mut fields = decl.split(' ');
+            let chain = fields.next().unwrap_or("");
+            let builtin = fields.next().is_some_and(|policy| policy != "-");
+            chains.push((chain.to_owned(), builtin));
         } else if let Some(rule) = line.strip_prefix("-A ") {
             let chain = rule.split(' ').next().unwrap_or("");
-            let tokens: Vec<&str> = rule.split(' ').collect();
-            let jumps_to_ours = tokens
-                .windows(2)
-                .any(|pair| (pair[0] == "-j" || pair[0] == "-g") && ours(pair[1]));
-            if !ours(chain) && jumps_to_ours {
-                deletes.push(format!("-D {rule}"));
+            rules.push((chain.to_owned(), rule.to_owned()));
+        } else if line == "COMMIT" {
+            let declared = |name: &str| chains.iter().any(|(chain, _)| chain == name);
+            let builtin = |name: &str| chains.iter().any(|(chain, b)| chain == name && *b);
+            let mut ours: Vec<String> = chains
+                .iter()
+                .filter(|(chain, _)| kube_chains && chain.starts_with("KUBE-"))
+                .map(|(chain, _)| chain.clone())
+                .collect();
+            for (_, rule) in &rules {
+                if names_our_network(rule)
+                    && let Some(to) = target(rule)
+                    && to.starts_with("CNI-")
+                    && !PORTMAP_SHARED_CHAINS.contains(&to.as_str())
+                    && declared(&to)
+                    && !ours.contains(&to)
+                {
+                    ours.push(to);
+                }
             }
-        } else if line == "COMMIT" && (!chains.is_empty() || !deletes.is_empty()) {
-            script.push_str(&format!("*{table}\n"));
-            for chain in &chains {
-                script.push_str(&format!(":{chain} - [0:0]\n"));
+            let goes = |ours: &[String], chain: &str, rule: &str| {
+                !ours.iter().any(|c| c == chain)
+                    && (names_our_network(rule)
+                        || target(rule).is_some_and(|to| ours.contains(&to)))
+            };
+            let shared: Vec<String> = PORTMAP_SHARED_CHAINS
+                .iter()
+                .filter(|chain| declared(chain))
+                .map(|chain| (*chain).to_owned())
+                .collect();
+            if !shared.is_empty() {
+                let remaining = rules
+                    .iter()
+                    .filter(|(chain, rule)| !ours.contains(chain) && !goes(&ours, chain, rule));
+                let in_use = remaining.clone().any(|(chain, rule)| {
+                    chain == "CNI-HOSTPORT-DNAT"
+                        || (!builtin(chain)
+                            && !shared.contains(chain)
+                            && target(rule).is_some_and(|to| shared.contains(&to)))
+                });
+                if !in_use {
+                    ours.extend(shared);
+                }
             }
-            for delete in &deletes {
-                script.push_str(delete);
-                script.push('\n');
+            let deletes: Vec<String> = rules
+                .iter()
+                .filter(|(chain, rule)| goes(&ours, chain, rule))
+                .map(|(_, rule)| format!("-D {rule}"))
+                .collect();
+            if !ours.is_empty() || !deletes.is_empty() {
+                script.push_str(&format!("*{table}\n"));
+                for chain in &ours {
+                    script.push_str(&format!(":{chain} - [0:0]\n"));
+                }
+                for delete in &deletes {
+                    script.push_str(delete);
+                    script.push('\n');
+                }
+                for chain in &ours {
+                    script.push_str(&format!("-X {chain}\n"));
+                }
+                script.push_str("COMMIT\n");
             }
-            for chain in &chains {
-                script.push_str(&format!("-X {chain}\n"));
-            }
-            script.push_str("COMMIT\n");
         }
     }
     script
 }
 
-/// The file remembering the sysctls as they were before any real node changed them, so
-/// a crashed run's changes are still undone by the next node.
-fn saved_sysctls_path() -> PathBuf {
-    std::env::temp_dir().join("mush-real-node.sysctls")
-}
-
 /// The original values of [`SYSCTLS`]: those a crashed run saved, or the current ones
 /// (then saved).
 fn original_sysctls() -> Result<Vec<(String, String)>, HarnessError> {
-    let path = saved_sysctls_path();
-    if let Ok(saved) = std::fs::read_to_string(&path) {
+    // Remembered in a file, so a crashed run's changes are still undone by the next node.
+    let path = Path::new(SAVED_SYSCTLS_PATH);
+    if let Ok(saved) = std::fs::read_to_string(path) {
         return Ok(saved
             .lines()
             .filter_map(|line| {
@@ -1040,7 +1423,7 @@ fn original_sysctls() -> Result<Vec<(String, String)>, HarnessError> {
         .iter()
         .map(|(name, value)| format!("{name}={value}\n"))
         .collect();
-    std::fs::write(&path, text).map_err(HarnessError::Io)?;
+    std::fs::write(path, text).map_err(HarnessError::Io)?;
     Ok(current)
 }
 
@@ -1231,15 +1614,71 @@ mod tests {
 
     #[test]
     fn the_cleanup_script_removes_our_chains_and_the_jumps_to_them() {
-        let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:OTHER - [0:0]\n-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-A OUTPUT -j OTHER\n-A KUBE-SERVICES -j CNI-HOSTPORT-DNAT\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
+        // Ours: KUBE-*, our network's CNI-DN chain; portmap's shared chains, only
+        // plumbing once our rule is gone; not OTHER or built-in chains.
+        let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:CNI-DN-ours - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:CNI-HOSTPORT-MASQ - [0:0]\n:CNI-HOSTPORT-SETMARK - [0:0]\n:OTHER - [0:0]\n-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-A OUTPUT -j OTHER\n-A POSTROUTING -m comment --comment \"CNI portfwd requiring masquerade\" -j CNI-HOSTPORT-MASQ\n-A CNI-DN-ours -p tcp -m tcp --dport 1 -j CNI-HOSTPORT-SETMARK\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"mush-real-node\\\" id: \\\"abc\\\"\" -m multiport --dports 1 -j CNI-DN-ours\n-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE\n-A CNI-HOSTPORT-SETMARK -m comment --comment \"CNI portfwd masquerade mark\" -j MARK --set-xmark 0x2000/0x2000\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
         assert_eq!(
-            iptables_cleanup_script(dump),
-            "*nat\n:KUBE-SERVICES - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n-D PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n-D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-X KUBE-SERVICES\n-X CNI-HOSTPORT-DNAT\nCOMMIT\n"
+            iptables_cleanup_script(dump, true),
+            "*nat\n:KUBE-SERVICES - [0:0]\n:CNI-DN-ours - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:CNI-HOSTPORT-SETMARK - [0:0]\n:CNI-HOSTPORT-MASQ - [0:0]\n-D PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n-D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-D POSTROUTING -m comment --comment \"CNI portfwd requiring masquerade\" -j CNI-HOSTPORT-MASQ\n-X KUBE-SERVICES\n-X CNI-DN-ours\n-X CNI-HOSTPORT-DNAT\n-X CNI-HOSTPORT-SETMARK\n-X CNI-HOSTPORT-MASQ\nCOMMIT\n"
         );
+        // Beside another Kubernetes node, its KUBE-* chains stay.
+        let without_kube = iptables_cleanup_script(dump, false);
+        assert!(!without_kube.contains("KUBE-"), "{without_kube}");
+        assert!(without_kube.contains("-X CNI-DN-ours\n"), "{without_kube}");
         assert_eq!(
-            iptables_cleanup_script("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"),
+            iptables_cleanup_script("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", true),
             ""
         );
+    }
+
+    #[test]
+    fn the_cleanup_script_leaves_other_networks_chains() {
+        // podman's portmap: its CNI-DN chain and the shared chains it still uses stay;
+        // only our rule and chain go.
+        let dump = "*nat\n:OUTPUT ACCEPT [0:0]\n:CNI-DN-ours - [0:0]\n:CNI-DN-theirs - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:CNI-HOSTPORT-SETMARK - [0:0]\n-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-A CNI-DN-ours -p tcp -j CNI-HOSTPORT-SETMARK\n-A CNI-DN-theirs -p tcp -j CNI-HOSTPORT-SETMARK\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"mush-real-node\\\" id: \\\"abc\\\"\" -j CNI-DN-ours\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"podman\\\" id: \\\"def\\\"\" -j CNI-DN-theirs\n-A CNI-HOSTPORT-SETMARK -j MARK --set-xmark 0x2000/0x2000\nCOMMIT\n";
+        assert_eq!(
+            iptables_cleanup_script(dump, true),
+            "*nat\n:CNI-DN-ours - [0:0]\n-D CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"mush-real-node\\\" id: \\\"abc\\\"\" -j CNI-DN-ours\n-X CNI-DN-ours\nCOMMIT\n"
+        );
+        // Someone else's CNI-* chains without any of our rules: nothing to do.
+        let theirs = "*nat\n:CNI-DN-theirs - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"podman\\\" id: \\\"def\\\"\" -j CNI-DN-theirs\nCOMMIT\n";
+        assert_eq!(iptables_cleanup_script(theirs, true), "");
+    }
+
+    #[test]
+    fn node_dirs_are_found_in_paths_and_arguments() {
+        assert_eq!(
+            node_dirs_in("/tmp/mush-real-node-test-x/mush-real-node/containerd/x.sock"),
+            vec![PathBuf::from("/tmp/mush-real-node-test-x/mush-real-node")]
+        );
+        assert_eq!(
+            node_dirs_in("--config=/t/mush-real-node/kube-proxy.yaml"),
+            vec![PathBuf::from("/t/mush-real-node")]
+        );
+        assert_eq!(
+            node_dirs_in("/t/mush-real-node"),
+            vec![PathBuf::from("/t/mush-real-node")]
+        );
+        assert!(node_dirs_in("/tmp/mush-real-node-test-x/other").is_empty());
+    }
+
+    #[test]
+    fn kube_processes_are_recognized() {
+        let args = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert!(is_kube_process(
+            "kubelet",
+            &args("/usr/bin/kubelet --config=x")
+        ));
+        assert!(is_kube_process(
+            "k3s-server",
+            &args("/usr/local/bin/k3s server")
+        ));
+        assert!(is_kube_process("x", &args("/opt/bin/kube-proxy")));
+        assert!(!is_kube_process("bash", &args("bash -c kubelet")));
+        assert!(!is_kube_process(
+            "kube-apiserver",
+            &args("/bin/kube-apiserver")
+        ));
     }
 
     #[test]

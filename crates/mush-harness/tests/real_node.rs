@@ -4,8 +4,10 @@
 //! Ready through a real readiness probe; the test reaches it through its hostPort on
 //! 127.0.0.1, its Service's ClusterIP and NodePort; the pod reaches a Redis Cluster and a
 //! NATS server on the host's bridge address, and the API server through the `kubernetes`
-//! Service; `kubectl logs` and `exec` work. After the drop nothing is left: no process,
-//! no mount, no bridge, no iptables chain.
+//! Service; `kubectl logs` and `exec` work. After the drop nothing of the node is left: no
+//! process or shim of its containerd, no mount under its directory, no cgroup under its
+//! cgroup root, no bridge, no iptables chain that was not there before it started. Before
+//! all that, a node refuses to start beside a kubelet that is not a real node's.
 //!
 //! Needs root; fails without it unless `MUSH_SKIP_REAL_NODE` is set.
 //!
@@ -13,6 +15,7 @@
 //! cargo test -p mush-harness --test real_node -- --nocapture
 //! ```
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -179,6 +182,74 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
     found
 }
 
+/// containerd shims serving a containerd whose socket (`-address`) lies under `dir`, as
+/// `pid: command line`.
+fn shims_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if !args
+            .first()
+            .is_some_and(|exe| exe.contains("containerd-shim"))
+        {
+            continue;
+        }
+        let address = args
+            .iter()
+            .position(|arg| arg == "-address")
+            .and_then(|i| args.get(i + 1));
+        if address.is_some_and(|address| Path::new(address).starts_with(dir)) {
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                args.join(" ")
+            ));
+        }
+    }
+    found
+}
+
+/// Every iptables and ip6tables chain on the host, as `SAVE TABLE CHAIN`.
+fn iptables_chains() -> BTreeSet<String> {
+    let mut chains = BTreeSet::new();
+    for save in ["iptables-save", "ip6tables-save"] {
+        let Ok(output) = Command::new(save).output() else {
+            continue;
+        };
+        let mut table = String::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Some(name) = line.strip_prefix('*') {
+                table = name.to_owned();
+            } else if let Some(decl) = line.strip_prefix(':') {
+                let chain = decl.split(' ').next().unwrap_or("");
+                chains.insert(format!("{save} {table} {chain}"));
+            }
+        }
+    }
+    chains
+}
+
+/// The node's cgroup root (`mush-real-node`) in each mounted cgroup hierarchy, where it
+/// exists.
+fn cgroup_roots() -> Vec<PathBuf> {
+    let mut roots = vec![Path::new("/sys/fs/cgroup/mush-real-node").to_owned()];
+    for entry in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        roots.push(entry.path().join("mush-real-node"));
+    }
+    roots.retain(|root| root.is_dir());
+    roots
+}
+
 #[test]
 fn a_pod_on_the_real_node_serves_and_everything_is_gone_after_the_drop() {
     if std::env::var_os("MUSH_SKIP_REAL_NODE").is_some() {
@@ -194,9 +265,31 @@ fn a_pod_on_the_real_node_serves_and_everything_is_gone_after_the_drop() {
         .prefix("mush-real-node-test-")
         .tempdir()
         .expect("temp dir");
-    let dir = tmp.path().to_owned();
+    // Canonical, as the paths in mountinfo and command lines are.
+    let dir = tmp.path().canonicalize().expect("canonical temp dir");
     let dir_text = dir.to_string_lossy().into_owned();
 
+    // A kubelet that is no real node's (a copy of `sleep` named kubelet): the node must
+    // refuse to start rather than share the host's Kubernetes state with it.
+    {
+        let fake = dir.join("other-node/kubelet");
+        std::fs::create_dir_all(fake.parent().expect("parent")).expect("fake dir");
+        std::fs::copy("/bin/sleep", &fake).expect("copy sleep");
+        let mut other = Command::new(&fake).arg("60").spawn().expect("fake kubelet");
+        let result = KubeControlPlane::start_with_node(&bin, &dir.join("refused"));
+        let _ = other.kill();
+        let _ = other.wait();
+        let error = result
+            .expect_err("the node must refuse to start")
+            .to_string();
+        assert!(
+            error.contains("another Kubernetes node") && error.contains(&*fake.to_string_lossy()),
+            "unexpected error: {error}"
+        );
+        println!("refused to start beside a foreign kubelet");
+    }
+
+    let chains_before = iptables_chains();
     {
         let started = Instant::now();
         let (plane, node) =
@@ -209,6 +302,13 @@ fn a_pod_on_the_real_node_serves_and_everything_is_gone_after_the_drop() {
             println!("  {phase}: {at:?}");
         }
         assert_eq!(node.name(), "mush-node-0");
+        assert!(
+            cgroup_roots()
+                .iter()
+                .any(|root| root.join("kubepods").is_dir()),
+            "the kubelet's pods are not under its cgroup root: {:?}",
+            cgroup_roots()
+        );
         let host_ip = node.host_ip();
 
         // Host servers pods can reach: on the bridge address, not 127.0.0.1.
@@ -374,15 +474,18 @@ spec:
         !Path::new("/sys/class/net/mushbr0").exists(),
         "the bridge is left"
     );
-    let rules = Command::new("iptables-save")
-        .output()
-        .expect("iptables-save");
-    let rules = String::from_utf8_lossy(&rules.stdout);
-    let left: Vec<&str> = rules
-        .lines()
-        .filter(|l| l.contains("KUBE-") || l.contains("CNI-"))
+    // Container processes (`/pause`, `/echo 8080`) do not mention the directory; their
+    // cgroups would keep the cgroup root alive.
+    let roots = cgroup_roots();
+    assert!(roots.is_empty(), "cgroup roots left: {roots:#?}");
+    let new_chains: Vec<String> = iptables_chains()
+        .difference(&chains_before)
+        .cloned()
         .collect();
-    assert!(left.is_empty(), "iptables rules left: {left:#?}");
-    let shims = processes_mentioning("containerd-shim");
+    assert!(
+        new_chains.is_empty(),
+        "iptables chains left: {new_chains:#?}"
+    );
+    let shims = shims_under(&dir);
     assert!(shims.is_empty(), "shims left: {shims:#?}");
 }

@@ -294,7 +294,20 @@ mod tests {
                 (spec.min_replicas..=max).contains(&decision.replicas),
                 "out of bounds: {context}"
             );
-            assert_eq!(decision.wanted, wanted(&spec, seen.sessions), "{context}");
+            // The formula, worked out here in wide integers: ceil(sessions / target) +
+            // buffer, clamped to min..=max.
+            let target = u128::try_from(spec.target_sessions_per_pod).expect("target");
+            let needed = u128::from(seen.sessions).div_ceil(target)
+                + u128::try_from(spec.buffer_pods).expect("buffer");
+            let expected = needed.clamp(
+                u128::try_from(spec.min_replicas).expect("min"),
+                u128::try_from(max).expect("max"),
+            );
+            assert_eq!(
+                u128::try_from(decision.wanted).expect("wanted"),
+                expected,
+                "{context}"
+            );
             // Enough pods for the sessions, unless the maximum says otherwise.
             let capacity = i64::from(decision.wanted) * i64::from(spec.target_sessions_per_pod);
             assert!(

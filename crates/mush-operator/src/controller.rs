@@ -646,20 +646,41 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         .await;
     } else if shard.spec.redis.keep_data_on_delete {
         // The world stays for a later MushShard on the same prefix, so this shard's claim
-        // goes with it (a marker naming a deleted uid would lock the prefix forever).
-        if let Some(uid) = &shard.metadata.uid {
-            ctx.store(shard).await?.release_owner(uid).await?;
-        }
-        ctx.publish(
-            shard,
-            EventType::Normal,
-            "DataKept",
-            format!(
-                "keys under {}: kept (keepDataOnDelete); the prefix is free for the next MushShard",
-                shard.key_prefix()
+        // goes with it (a marker naming a deleted uid would lock the prefix). Best effort:
+        // keepDataOnDelete is also the way out when Redis or its Secret is gone, so a
+        // failure here must not hold the deletion; the marker can be removed by hand.
+        let released: Result<(), String> = match &shard.metadata.uid {
+            Some(uid) => match ctx.store(shard).await {
+                Ok(store) => store
+                    .release_owner(uid)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            },
+            None => Ok(()),
+        };
+        let (type_, note) = match released {
+            Ok(()) => (
+                EventType::Normal,
+                format!(
+                    "keys under {}: kept (keepDataOnDelete); the prefix is free for the next MushShard",
+                    shard.key_prefix()
+                ),
             ),
-        )
-        .await;
+            Err(error) => {
+                tracing::warn!(shard = %key, %error, "prefix claim not released");
+                (
+                    EventType::Warning,
+                    format!(
+                        "keys under {}: kept (keepDataOnDelete), but the claim on the prefix could not be released ({error}): delete {}:owner by hand before another MushShard uses it",
+                        shard.key_prefix(),
+                        shard.key_prefix()
+                    ),
+                )
+            }
+        };
+        ctx.publish(shard, type_, "DataKept", note).await;
     } else {
         let store = ctx.store(shard).await?;
         let deleted = store.purge().await?;
