@@ -17,38 +17,13 @@ use mush_harness::{KubeControlPlane, RedisCluster, Server, free_port, on_fresh_p
 use mush_proto::{ConnType, GatewayId, Handle, PodId};
 use mush_store::{NewConnection, PodInfo, Store, StoreConfig, StoreMetrics};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{eventually, repo, script};
+
 const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
 const SERVICE_ACCOUNT: &str = "mush-operator";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The Kubernetes binaries, built once and cached by `scripts/k8s-tools`.
-fn k8s_bin() -> PathBuf {
-    let started = Instant::now();
-    let bin = mush_harness::run_script(&repo().join("scripts/k8s-tools"), &[])
-        .expect("scripts/k8s-tools");
-    println!(
-        "Kubernetes binaries ready in {:?}: {}",
-        started.elapsed(),
-        bin.display()
-    );
-    bin
-}
-
-/// Polls `check` every 250 ms until it returns `Some`, or panics after `limit`.
-fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 struct Cluster {
     plane: KubeControlPlane,
@@ -232,7 +207,7 @@ impl SessionSim {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_on_a_real_control_plane() {
     let started = Instant::now();
-    let bin = tokio::task::block_in_place(k8s_bin);
+    let bin = tokio::task::block_in_place(|| script("k8s-tools", &[]));
     let dir = tempfile::Builder::new()
         .prefix("mush-e2e-k8s-")
         .tempdir()

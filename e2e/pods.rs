@@ -29,7 +29,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mush_harness::{ClusterOptions, KubeControlPlane, NatsServer, RealNode, RedisCluster};
@@ -38,7 +37,7 @@ use tokio::sync::watch;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
-use support::{Player, http_get, pod_of};
+use support::{Player, eventually, http_get, pod_of, repo, script};
 #[path = "../tests/support/tls.rs"]
 mod tls_support;
 use tls_support::{Pki, TlsPlayer};
@@ -47,35 +46,6 @@ const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
 const IMAGE_TAG: &str = "e2e";
 const GOD_PASSWORD: &str = "e2e-god-password";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs a script of the repository and returns the path it printed last.
-fn script(name: &str, args: &[&str]) -> PathBuf {
-    let started = Instant::now();
-    let path = mush_harness::run_script(&repo().join("scripts").join(name), args)
-        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
-    println!(
-        "scripts/{name} done in {:?}: {}",
-        started.elapsed(),
-        path.display()
-    );
-    path
-}
-
-/// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`.
-fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// kubectl calls block; the typing players run on the runtime meanwhile.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {

@@ -240,3 +240,34 @@ pub async fn wait_status(addr: SocketAddr, path: &str, want: u16) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`. Blocking:
+/// for the Kubernetes suites, whose checks are `kubectl` calls.
+pub fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The repository's root.
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `scripts/<name>` (`k8s-tools`, `image`) and returns the path it printed last.
+pub fn script(name: &str, args: &[&str]) -> std::path::PathBuf {
+    let started = Instant::now();
+    let path = mush_harness::run_script(&repo().join("scripts").join(name), args)
+        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
+    println!(
+        "scripts/{name} done in {:?}: {}",
+        started.elapsed(),
+        path.display()
+    );
+    path
+}
