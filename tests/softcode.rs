@@ -673,6 +673,16 @@ async fn hooks_queued_movement_and_startup_on_a_shard() {
     // The wizard's own last connection going sets off its @adisconnect with the reason.
     let mut second = wizard(&shard).await;
     wiz.send("QUIT").await;
+    // The QUIT is done once the gateway closes its socket; only then is `second` the last
+    // connection (dropping it earlier races the QUIT, and whichever leaves last is the
+    // reason @adisconnect sees).
+    let quit_by = Instant::now() + Duration::from_secs(20);
+    while wiz.is_open().await {
+        assert!(
+            Instant::now() < quit_by,
+            "QUIT did not close the connection"
+        );
+    }
     run(&mut second, "think ok").await;
     assert_eq!(
         run(&mut second, "think get(me/left)").await,
