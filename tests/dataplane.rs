@@ -928,8 +928,37 @@ async fn connections_per_address_are_limited() {
         "{text:?}"
     );
     drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut again = Player::connect(addr).await;
-    again.send("WHO").await;
-    again.expect("logged in.").await;
+    // The slot is free once the gateway has seen the close: a new connection is let in
+    // within a few seconds (a fixed 200 ms pause raced a busy machine).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut probe = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), probe.read(&mut buf))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(0);
+        if !String::from_utf8_lossy(&buf[..n]).contains("Too many connections") {
+            // Let in: this connection is served like any other.
+            tokio::io::AsyncWriteExt::write_all(&mut probe, b"WHO\r\n")
+                .await
+                .expect("write");
+            let mut seen = Vec::new();
+            while !String::from_utf8_lossy(&seen).contains("logged in.") {
+                let n = tokio::time::timeout(Duration::from_secs(10), probe.read(&mut buf))
+                    .await
+                    .expect("WHO answered")
+                    .expect("read");
+                assert!(n > 0, "closed before WHO answered");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed slot was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
