@@ -13,13 +13,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mush_harness::{KubeControlPlane, RedisCluster, Server, free_port, on_fresh_ports};
+use mush_harness::{
+    KubeControlPlane, RedisCluster, Server, eventually, free_port, on_fresh_ports, repo_dir,
+    run_script,
+};
 use mush_proto::{ConnType, GatewayId, Handle, PodId};
 use mush_store::{NewConnection, PodInfo, Store, StoreConfig, StoreMetrics};
-
-#[path = "../tests/support/mod.rs"]
-mod support;
-use support::{eventually, repo, script};
 
 const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
@@ -207,7 +206,8 @@ impl SessionSim {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_on_a_real_control_plane() {
     let started = Instant::now();
-    let bin = tokio::task::block_in_place(|| script("k8s-tools", &[]));
+    let bin =
+        tokio::task::block_in_place(|| run_script("k8s-tools", &[])).expect("scripts/k8s-tools");
     let dir = tempfile::Builder::new()
         .prefix("mush-e2e-k8s-")
         .tempdir()
@@ -221,7 +221,7 @@ async fn operator_on_a_real_control_plane() {
 
     // The chart: lint clean, template identical to the checked-in plain manifests, and
     // installed with Helm; its Deployment rolls out on the kwok node.
-    let chart = repo().join("charts/mush-operator");
+    let chart = repo_dir().join("charts/mush-operator");
     let chart = chart.to_str().expect("path");
     k.plane
         .helm(&["lint", "--strict", chart])
@@ -237,8 +237,8 @@ async fn operator_on_a_real_control_plane() {
             "--include-crds",
         ])
         .expect("helm template");
-    let manifests =
-        std::fs::read_to_string(repo().join("manifests/mush-operator.yaml")).expect("manifests");
+    let manifests = std::fs::read_to_string(repo_dir().join("manifests/mush-operator.yaml"))
+        .expect("manifests");
     assert!(
         manifests.ends_with(&rendered),
         "manifests/mush-operator.yaml is stale: run scripts/gen-k8s"

@@ -31,16 +31,19 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mush_harness::{ClusterOptions, KubeControlPlane, NatsServer, RealNode, RedisCluster};
+use mush_harness::{
+    ClusterOptions, KubeControlPlane, NatsServer, RealNode, RedisCluster, eventually, repo_dir,
+    run_script,
+};
 use mush_store::{Store, StoreConfig, StoreMetrics};
 use tokio::sync::watch;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
-use support::{Player, eventually, http_get, pod_of, repo, script};
+use support::{Player, http_get, pod_of};
 #[path = "../tests/support/tls.rs"]
 mod tls_support;
-use tls_support::{Pki, TlsPlayer};
+use tls_support::{client, issue, pki, tls_player};
 
 const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
@@ -114,56 +117,59 @@ impl Cluster {
         .unwrap_or_else(|e| panic!("nodePort of {name}: {e}"))
     }
 
-    /// The containerd id of `pod`'s one container.
-    fn container_id(&self, pod: &str) -> String {
+    /// The gateway's pod (the shard has one).
+    fn gateway_pod(&self) -> String {
         self.kubectl(&[
             "-n",
             NAMESPACE,
             "get",
-            "pod",
-            pod,
+            "pods",
+            "-l",
+            "app.kubernetes.io/instance=world,app.kubernetes.io/component=gateway",
             "-o",
-            "jsonpath={.status.containerStatuses[0].containerID}",
+            "jsonpath={.items[0].metadata.name}",
         ])
-        .trim_start_matches("containerd://")
-        .to_owned()
     }
 
-    /// Waits until the kubelet has restarted `pod`'s container once and it is Ready again.
-    fn restarts(&self, pod: &str) -> u32 {
-        self.kubectl(&[
+    /// `kubectl get pod <pod> -o jsonpath=<path>` in the shard's namespace.
+    fn pod_field(&self, pod: &str, path: &str) -> Option<String> {
+        self.try_kubectl(&[
             "-n",
             NAMESPACE,
             "get",
             "pod",
             pod,
             "-o",
-            "jsonpath={.status.containerStatuses[0].restartCount}",
+            &format!("jsonpath={path}"),
         ])
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    }
+
+    /// The containerd id of `pod`'s one container.
+    fn container_id(&self, pod: &str) -> String {
+        self.pod_field(pod, "{.status.containerStatuses[0].containerID}")
+            .expect("container id")
+            .trim_start_matches("containerd://")
+            .to_owned()
+    }
+
+    /// How often the kubelet has restarted `pod`'s container.
+    fn restarts(&self, pod: &str) -> u32 {
+        self.pod_field(pod, "{.status.containerStatuses[0].restartCount}")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Waits until `pod`'s container has restarted more than `before` times and the pod is
     /// Ready again.
     fn wait_restarted(&self, pod: &str, before: u32) {
-        let want = format!("{} True", before + 1);
         blocking(|| {
             eventually(
                 "the container restarted and Ready",
                 Duration::from_secs(60),
                 || {
-                    let out = self.try_kubectl(&[
-                        "-n",
-                        NAMESPACE,
-                        "get",
-                        "pod",
-                        pod,
-                        "-o",
-                        r#"jsonpath={.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}"#,
-                    ])?;
-                    (out.trim() == want).then_some(())
+                    let ready =
+                        self.pod_field(pod, r#"{.status.conditions[?(@.type=="Ready")].status}"#)?;
+                    (self.restarts(pod) > before && ready == "True").then_some(())
                 },
             )
         });
@@ -358,21 +364,19 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         return;
     }
     // The real node runs containerd and a kubelet, which need root.
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
+    assert!(
+        mush_harness::is_root(),
         "the real-pod e2e needs root (containerd and a kubelet); run the suite as root or set MUSH_SKIP_REAL_NODE=1"
     );
 
-    let bin = script("k8s-tools", &[]);
-    let image = script("image", &[IMAGE_TAG]);
+    let started = Instant::now();
+    let bin = run_script("k8s-tools", &[]).expect("scripts/k8s-tools");
+    let image = run_script("image", &[IMAGE_TAG]).expect("scripts/image");
+    println!(
+        "Kubernetes binaries and the image ready in {:?}: {}",
+        started.elapsed(),
+        image.display()
+    );
     let dir = tempfile::Builder::new()
         .prefix("mush-pods-")
         .tempdir()
@@ -405,7 +409,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // and no cluster-wide rights (e2e/operator.rs covers the cluster-wide install).
     cluster.kubectl(&["create", "namespace", NAMESPACE]);
     let started = Instant::now();
-    let chart = repo().join("charts/mush-operator");
+    let chart = repo_dir().join("charts/mush-operator");
     blocking(|| {
         cluster.plane.helm(&[
             "install",
@@ -472,8 +476,8 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         &format!("--from-literal=password={GOD_PASSWORD}"),
     ]);
     // The players' TLS certificate, as cert-manager or an administrator would store it.
-    let pki = Pki::new(&dir.path().join("players-pki"));
-    let (cert, key) = pki.issue("world-gateway");
+    let pki = pki(&dir.path().join("players-pki"));
+    let (cert, key) = issue(&pki, "world-gateway");
     cluster.kubectl(&[
         "-n",
         NAMESPACE,
@@ -523,7 +527,7 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // The same gateway over TLS: the Secret mounted, the TLS telnet port behind its own
     // NodePort.
     let tls_port = cluster.node_port("telnet-tls");
-    let mut secure = TlsPlayer::connect(&pki.client(), ([127, 0, 0, 1], tls_port).into()).await;
+    let mut secure = tls_player(&client(&pki), ([127, 0, 0, 1], tls_port).into()).await;
     secure.send("create Vesna secret").await;
     secure.expect("Limbo").await;
     secure.send("think over TLS [add(1,1)]").await;
@@ -625,16 +629,9 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         .expect("the new pod");
     // Newcomers land on the pod with the fewest sessions once the gateway has a stream to
     // the new pod: its metrics (on the pod's own address, as Prometheus reads them) say so.
-    let gateway_ip = cluster.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "pods",
-        "-l",
-        "app.kubernetes.io/instance=world,app.kubernetes.io/component=gateway",
-        "-o",
-        "jsonpath={.items[0].status.podIP}",
-    ]);
+    let gateway_ip = cluster
+        .pod_field(&cluster.gateway_pod(), "{.status.podIP}")
+        .expect("gateway pod address");
     let metrics: SocketAddr = format!("{}:8081", gateway_ip.trim())
         .parse()
         .expect("gateway pod address");
@@ -799,19 +796,8 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // 8. The gateway's container killed: the kubelet restarts it in the same pod (same pod
     // name). Its players lose their sockets, as with any gateway crash, and reconnect; the
     // dead process's sessions are reaped, not adopted by the new one.
-    let gateway_pod = cluster.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "pods",
-        "-l",
-        "app.kubernetes.io/instance=world,app.kubernetes.io/component=gateway",
-        "-o",
-        "jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].containerID}",
-    ]);
-    let (gateway_pod, container) = gateway_pod.split_once(' ').expect("gateway pod");
-    let container = container.trim_start_matches("containerd://").to_owned();
-    let gateway_pod = gateway_pod.to_owned();
+    let gateway_pod = cluster.gateway_pod();
+    let container = cluster.container_id(&gateway_pod);
     let gateway_restarts = cluster.restarts(&gateway_pod);
     blocking(|| node.ctr(&["tasks", "kill", "--signal", "SIGKILL", &container]))
         .expect("SIGKILL the gateway container");

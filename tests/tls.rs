@@ -23,7 +23,7 @@ mod support;
 use support::*;
 #[path = "support/tls.rs"]
 mod tls_support;
-use tls_support::{Pki, TlsPlayer, tls_connect};
+use tls_support::{client, issue, pki, tls_connect, tls_player};
 
 /// The leaf certificate of a PEM file, to compare with what a server presented.
 fn leaf(cert: &Path) -> CertificateDer<'static> {
@@ -165,19 +165,19 @@ async fn tls_players_survive_a_certificate_renewal_and_a_game_pod_crash() {
         .prefix("mush-tls-pki-")
         .tempdir()
         .expect("temp dir");
-    let pki = Pki::new(&pki_dir.path().join("pki"));
-    let (first_cert, first_key) = pki.issue("first");
+    let pki = pki(&pki_dir.path().join("pki"));
+    let (first_cert, first_key) = issue(&pki, "first");
     let mut volume = SecretVolume::new(&pki_dir.path().join("secret"), &first_cert, &first_key);
     let (flags, telnet_tls, wss) = tls_flags(&volume);
     let (mut shard, _dir) = tokio::task::block_in_place(|| {
         start_shard_with("tls", |options| options.gateway_args.extend(flags))
     });
     let store = store_of(&shard).await;
-    let connector = pki.client();
+    let connector = client(&pki);
 
     // TLS telnet: the connect screen, a new character, a command.
-    let mut tess = TlsPlayer::connect(&connector, telnet_tls).await;
-    assert_eq!(served(&tess.stream), leaf(&first_cert));
+    let mut tess = tls_player(&connector, telnet_tls).await;
+    assert_eq!(served(tess.stream()), leaf(&first_cert));
     tess.send("create Tess secret").await;
     tess.expect("Limbo").await;
     tess.send("think over tls").await;
@@ -194,7 +194,7 @@ async fn tls_players_survive_a_certificate_renewal_and_a_game_pod_crash() {
     tess.expect("Wendy says, \"hello, secure telnet\"").await;
 
     // The Secret is renewed: new connections get the new certificate, old ones go on.
-    let (second_cert, second_key) = pki.issue("second");
+    let (second_cert, second_key) = issue(&pki, "second");
     assert_ne!(leaf(&first_cert), leaf(&second_cert));
     volume.update(&second_cert, &second_key);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -213,14 +213,14 @@ async fn tls_players_survive_a_certificate_renewal_and_a_game_pod_crash() {
     let fresh_wss = tls_connect(&connector, wss).await;
     assert_eq!(served(&fresh_wss), leaf(&second_cert), "wss uses it too");
     drop(fresh_wss);
-    assert_eq!(served(&tess.stream), leaf(&first_cert));
+    assert_eq!(served(tess.stream()), leaf(&first_cert));
     tess.send("think still the old session").await;
     tess.expect("still the old session").await;
     wendy.send("say after the renewal").await;
     tess.expect("Wendy says, \"after the renewal\"").await;
     assert!(metric(&shard, "mush_gateway_tls_reloads_total").await >= 1);
-    let mut newcomer = TlsPlayer::connect(&connector, telnet_tls).await;
-    assert_eq!(served(&newcomer.stream), leaf(&second_cert));
+    let mut newcomer = tls_player(&connector, telnet_tls).await;
+    assert_eq!(served(newcomer.stream()), leaf(&second_cert));
     newcomer.send("create Nina secret").await;
     newcomer.expect("Limbo").await;
 
@@ -261,15 +261,15 @@ async fn silent_and_plain_text_clients_on_tls_ports_are_dropped_without_harm() {
         .prefix("mush-tls-pki-")
         .tempdir()
         .expect("temp dir");
-    let pki = Pki::new(&pki_dir.path().join("pki"));
-    let (cert, key) = pki.issue("server");
+    let pki = pki(&pki_dir.path().join("pki"));
+    let (cert, key) = issue(&pki, "server");
     let volume = SecretVolume::new(&pki_dir.path().join("secret"), &cert, &key);
     let (flags, telnet_tls, wss) = tls_flags(&volume);
     let (shard, _dir) = tokio::task::block_in_place(|| {
         start_shard_with("tls-silent", |options| options.gateway_args.extend(flags))
     });
-    let connector = pki.client();
-    let mut tess = TlsPlayer::connect(&connector, telnet_tls).await;
+    let connector = client(&pki);
+    let mut tess = tls_player(&connector, telnet_tls).await;
     tess.send("create Tess secret").await;
     tess.expect("Limbo").await;
 

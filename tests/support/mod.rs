@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mush::shard::{Shard, ShardOptions};
 use mush_proto::PodId;
 use mush_store::{Store, StoreConfig, StoreMetrics};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const IAC: u8 = 255;
@@ -52,9 +52,9 @@ pub async fn store_of(shard: &Shard) -> Store {
     .expect("store")
 }
 
-/// A scripted telnet player.
-pub struct Player {
-    stream: TcpStream,
+/// A scripted telnet player, over plain TCP or (`tls::connect`) a TLS session.
+pub struct Player<S = TcpStream> {
+    stream: S,
     text: String,
     /// Everything received, for exactly-once checks.
     pub transcript: String,
@@ -65,6 +65,25 @@ impl Player {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
+        Self::greeted(stream).await
+    }
+
+    pub async fn login(addr: SocketAddr, name: &str) -> Self {
+        let mut player = Self::connect(addr).await;
+        player.send(&format!("create {name} secret")).await;
+        player.expect("Limbo").await;
+        player
+    }
+
+    /// The socket, for a driver that reads and writes on its own from here on.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Player<S> {
+    /// A player on an open connection, once the connect screen has arrived.
+    pub async fn greeted(stream: S) -> Self {
         let mut player = Self {
             stream,
             text: String::new(),
@@ -75,19 +94,19 @@ impl Player {
         player
     }
 
-    pub async fn login(addr: SocketAddr, name: &str) -> Self {
-        let mut player = Self::connect(addr).await;
-        player.send(&format!("create {name} secret")).await;
-        player.expect("Limbo").await;
-        player
+    /// The connection (a TLS test reads the certificate it was served).
+    pub fn stream(&self) -> &S {
+        &self.stream
     }
 
     pub async fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\r\n").as_bytes()).await;
     }
 
+    /// Writes and flushes (a TLS session may hold written bytes otherwise).
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
+        self.stream.flush().await.expect("flush");
     }
 
     /// Reads until `needle` appears; returns everything up to and including it.
@@ -156,11 +175,6 @@ impl Player {
             .map(|l| l.trim_end_matches('\r').to_string())
             .filter(|l| !l.is_empty())
             .collect()
-    }
-
-    /// The socket, for a driver that reads and writes on its own from here on.
-    pub fn into_stream(self) -> TcpStream {
-        self.stream
     }
 
     /// True if the gateway has not closed the socket (checked without blocking long).
@@ -239,35 +253,4 @@ pub async fn wait_status(addr: SocketAddr, path: &str, want: u16) -> String {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`. Blocking:
-/// for the Kubernetes suites, whose checks are `kubectl` calls.
-pub fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The repository's root.
-pub fn repo() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs `scripts/<name>` (`k8s-tools`, `image`) and returns the path it printed last.
-pub fn script(name: &str, args: &[&str]) -> std::path::PathBuf {
-    let started = Instant::now();
-    let path = mush_harness::run_script(&repo().join("scripts").join(name), args)
-        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
-    println!(
-        "scripts/{name} done in {:?}: {}",
-        started.elapsed(),
-        path.display()
-    );
-    path
 }

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::HarnessError;
 use crate::node::RealNode;
-use crate::process::{Server, free_port, on_fresh_ports};
+use crate::pki::Pki;
+use crate::process::{Server, free_port, on_fresh_ports, run_command};
 
 /// The ClusterIP of the `kubernetes` Service: the first address of the service range.
 /// In-cluster clients dial it, so the API server's certificate names it.
@@ -74,23 +75,8 @@ impl KubeControlPlane {
         real_node: bool,
     ) -> Result<Self, HarnessError> {
         std::fs::create_dir_all(dir).map_err(HarnessError::Io)?;
-        let pki = dir.join("pki");
-        make_certificates(&pki, ip)?;
-        if real_node {
-            for (name, subject) in [
-                (
-                    "apiserver-kubelet-client",
-                    "/O=system:masters/CN=kube-apiserver-kubelet-client",
-                ),
-                (
-                    "kubelet",
-                    &format!("/O=system:nodes/CN=system:node:{}", crate::node::NODE_NAME),
-                ),
-                ("kube-proxy", "/CN=system:kube-proxy"),
-            ] {
-                client_certificate(&pki, name, subject)?;
-            }
-        }
+        let pki = make_certificates(&dir.join("pki"), ip, real_node)?;
+        let pki = pki.dir();
         let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
 
         // Every component picks its ports right before it starts, and again if one was
@@ -167,7 +153,7 @@ impl KubeControlPlane {
 
         let server = format!("https://{ip}:{api_port}");
         let kubeconfig = dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, &server, &pki, "admin")?;
+        write_kubeconfig(&kubeconfig, &server, pki, "admin")?;
         let kc = format!("--kubeconfig={}", kubeconfig.display());
 
         Self::probe_ready(&bin.join("kubectl"), &kubeconfig, Duration::from_secs(90))?;
@@ -356,43 +342,17 @@ fn run_tool(
     args: &[&str],
     stdin: Option<&str>,
 ) -> Result<String, HarnessError> {
-    use std::io::Write;
-    let mut command = Command::new(exe);
-    command
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        // Helm and kubectl keep their caches and config here, never in the user's home.
-        .env("KUBECACHEDIR", dir.join("kubectl-cache"))
-        .env("HELM_CACHE_HOME", dir.join("helm/cache"))
-        .env("HELM_CONFIG_HOME", dir.join("helm/config"))
-        .env("HELM_DATA_HOME", dir.join("helm/data"))
-        .stdin(if stdin.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let name = exe
-        .file_name()
-        .map_or_else(|| "tool".into(), |n| n.to_string_lossy().into_owned());
-    let mut child = command.spawn().map_err(|source| HarnessError::Spawn {
-        name: name.clone(),
-        source,
-    })?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(HarnessError::Io)?;
-    }
-    let output = child.wait_with_output().map_err(HarnessError::Io)?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(HarnessError::Command {
-            command: format!("{name} {}", args.join(" ")),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    run_command(
+        Command::new(exe)
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            // Helm and kubectl keep their caches and config here, never in the user's home.
+            .env("KUBECACHEDIR", dir.join("kubectl-cache"))
+            .env("HELM_CACHE_HOME", dir.join("helm/cache"))
+            .env("HELM_CONFIG_HOME", dir.join("helm/config"))
+            .env("HELM_DATA_HOME", dir.join("helm/data")),
+        stdin.map(str::as_bytes),
+    )
 }
 
 /// Writes a kubeconfig for `server` authenticating with `pki/{user}.crt` and `.key`.
@@ -415,145 +375,65 @@ pub(crate) fn write_kubeconfig(
     .map_err(HarnessError::Io)
 }
 
-/// Runs `openssl args` in `pki`.
-fn openssl(pki: &Path, args: &[&str]) -> Result<(), HarnessError> {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(pki)
-        .output()
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => HarnessError::MissingBinary {
-                binary: "openssl".into(),
-                package: "openssl",
-            },
-            _ => HarnessError::Spawn {
-                name: "openssl".into(),
-                source,
-            },
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(HarnessError::Command {
-            command: format!("openssl {}", args.join(" ")),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
+/// The control plane's certificates: a CA, the API server's serving certificate for
+/// 127.0.0.1 and `ip` (and the `kubernetes` Service's ClusterIP), an admin client
+/// certificate and the service-account key pair; with `real_node`, also the client
+/// certificates of the kubelet, kube-proxy and the API server's kubelet client.
+fn make_certificates(dir: &Path, ip: Ipv4Addr, real_node: bool) -> Result<Pki, HarnessError> {
+    let pki = Pki::new(dir, "mush-e2e-ca")?;
+    let bridge = format!("IP:{ip}");
+    let mut names = vec!["IP:127.0.0.1"];
+    if !ip.is_loopback() {
+        names.push(&bridge);
     }
-}
-
-/// Issues `pki/{name}.crt` and `.key` for `subject`, signed by the CA in `pki`, with the
-/// extensions in `pki/{ext}`.
-fn issue(pki: &Path, name: &str, subject: &str, ext: &str) -> Result<(), HarnessError> {
-    let (key, csr, crt) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-    );
-    openssl(
-        pki,
-        &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
-        ],
-    )?;
-    openssl(
-        pki,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            ext,
-        ],
-    )
-}
-
-/// Issues a client certificate `pki/{name}.crt` for `subject` (`/O=group/CN=user`).
-pub(crate) fn client_certificate(
-    pki: &Path,
-    name: &str,
-    subject: &str,
-) -> Result<(), HarnessError> {
-    issue(pki, name, subject, "client.ext")
-}
-
-/// A CA, the API server's certificate for 127.0.0.1 and `ip` (and the `kubernetes`
-/// Service's ClusterIP), an admin client certificate and the service-account key pair, made
-/// with the `openssl` command.
-fn make_certificates(pki: &Path, ip: Ipv4Addr) -> Result<(), HarnessError> {
-    std::fs::create_dir_all(pki).map_err(HarnessError::Io)?;
-    openssl(
-        pki,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mush-e2e-ca",
-        ],
-    )?;
-    let bridge = if ip.is_loopback() {
-        String::new()
-    } else {
-        format!("IP:{ip},")
-    };
-    std::fs::write(
-        pki.join("apiserver.ext"),
-        format!(
-            "subjectAltName=IP:127.0.0.1,{bridge}IP:{KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n"
-        ),
-    )
-    .map_err(HarnessError::Io)?;
-    std::fs::write(pki.join("client.ext"), "extendedKeyUsage=clientAuth\n")
-        .map_err(HarnessError::Io)?;
-    issue(pki, "apiserver", "/CN=kube-apiserver", "apiserver.ext")?;
-    issue(pki, "admin", "/O=system:masters/CN=e2e-admin", "client.ext")?;
-    openssl(pki, &["genrsa", "-out", "sa.key", "2048"])?;
-    openssl(pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
-    Ok(())
-}
-
-/// Runs one of the repository's scripts (`scripts/k8s-tools`, `scripts/image`) and returns
-/// the last line it printed: the path it built. The tests that need a control plane, a
-/// node or the image share this, so each reports a failing script the same way.
-pub fn run_script(script: &Path, args: &[&str]) -> Result<PathBuf, HarnessError> {
-    let output =
-        Command::new(script)
-            .args(args)
-            .output()
-            .map_err(|source| HarnessError::Spawn {
-                name: script.display().to_string(),
-                source,
-            })?;
-    let command = || format!("{} {}", script.display(), args.join(" "));
-    if !output.status.success() {
-        return Err(HarnessError::Command {
-            command: command(),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
+    let service_ip = format!("IP:{KUBERNETES_SERVICE_IP}");
+    names.extend([
+        service_ip.as_str(),
+        "DNS:localhost",
+        "DNS:kubernetes",
+        "DNS:kubernetes.default",
+        "DNS:kubernetes.default.svc",
+    ]);
+    pki.server("apiserver", "/CN=kube-apiserver", &names)?;
+    pki.client("admin", "/O=system:masters/CN=e2e-admin")?;
+    if real_node {
+        let kubelet = format!("/O=system:nodes/CN=system:node:{}", crate::node::NODE_NAME);
+        for (name, subject) in [
+            (
+                "apiserver-kubelet-client",
+                "/O=system:masters/CN=kube-apiserver-kubelet-client",
+            ),
+            ("kubelet", kubelet.as_str()),
+            ("kube-proxy", "/CN=system:kube-proxy"),
+        ] {
+            pki.client(name, subject)?;
+        }
     }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
+    // The service-account signing key stays RSA, as the API server's defaults expect.
+    pki.openssl(&["genrsa", "-out", "sa.key", "2048"])?;
+    pki.openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
+    Ok(pki)
+}
+
+/// The repository this harness is built in (its scripts and charts live there).
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `scripts/<name>` of the repository (`k8s-tools`, `image`) and returns the last
+/// line it printed: the path it built. The tests that need a control plane, a node or the
+/// image share this, so each reports a failing script the same way.
+pub fn run_script(name: &str, args: &[&str]) -> Result<PathBuf, HarnessError> {
+    let script = repo_dir().join("scripts").join(name);
+    let out = run_command(Command::new(&script).args(args), None)?;
+    out.lines()
         .last()
         .map(|line| PathBuf::from(line.trim()))
-        .ok_or_else(|| HarnessError::Invalid(format!("`{}` printed nothing", command())))
+        .ok_or_else(|| {
+            HarnessError::Invalid(format!(
+                "`{} {}` printed nothing",
+                script.display(),
+                args.join(" ")
+            ))
+        })
 }

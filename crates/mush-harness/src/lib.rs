@@ -10,13 +10,17 @@
 mod kube;
 mod nats;
 mod node;
+mod pki;
 mod process;
 mod redis_cluster;
 
-pub use kube::{KubeControlPlane, run_script};
+pub use kube::{KubeControlPlane, repo_dir, run_script};
 pub use nats::NatsServer;
 pub use node::{RealNode, build_oci_image, build_static_binary};
-pub use process::{Server, find_binary, free_port, on_fresh_ports, port_taken};
+pub use pki::Pki;
+pub use process::{
+    Server, eventually, find_binary, free_port, is_root, on_fresh_ports, port_taken,
+};
 pub use redis_cluster::{ClusterOptions, RedisCluster};
 
 /// Why a server could not be started or driven.

@@ -11,7 +11,6 @@ use crate::process::{Server, find_binary, free_port};
 #[derive(Debug)]
 pub struct NatsServer {
     server: Server,
-    ip: IpAddr,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -71,13 +70,7 @@ impl NatsServer {
             ];
             let args = args.into_iter().chain(extra.iter().cloned()).collect();
             match Server::spawn_at("nats-server", &binary, args, ip, port, log_path(dir)) {
-                Ok(server) => {
-                    return Ok(Self {
-                        server,
-                        ip,
-                        _tmp: None,
-                    });
-                }
+                Ok(server) => return Ok(Self { server, _tmp: None }),
                 Err(error @ HarnessError::Exited { .. }) => last_error = Some(error),
                 Err(error) => return Err(error),
             }
@@ -92,7 +85,7 @@ impl NatsServer {
 
     /// The address the server listens on.
     pub fn ip(&self) -> IpAddr {
-        self.ip
+        self.server.addr().ip()
     }
 
     /// The port the server listens on (kept across stop and start).

@@ -39,12 +39,15 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::HarnessError;
 use crate::kube::{KubeControlPlane, write_kubeconfig};
-use crate::process::{Server, find_binary, free_port, lock_exclusive, on_fresh_ports, send_signal};
+use crate::process::{
+    Server, find_binary, free_port, is_root, lock_exclusive, on_fresh_ports, run_command,
+    send_signal,
+};
 
 /// The node's name, also its `kubernetes.io/hostname` label.
 pub(crate) const NODE_NAME: &str = "mush-node-0";
@@ -1565,47 +1568,9 @@ fn sha256_hex(text: &str) -> Option<String> {
     out.split_whitespace().next().map(str::to_owned)
 }
 
-/// True when the effective user is root.
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
 /// Runs `program args` (with `stdin` piped in); its stdout, or an error with its stderr.
 fn run(program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<String, HarnessError> {
-    let name = program.display().to_string();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| HarnessError::Spawn {
-            name: name.clone(),
-            source,
-        })?;
-    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(bytes).map_err(HarnessError::Io)?;
-    }
-    let output = child.wait_with_output().map_err(HarnessError::Io)?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(HarnessError::Command {
-            command: format!("{name} {}", args.join(" ")),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    run_command(Command::new(program).args(args), stdin)
 }
 
 #[cfg(test)]

@@ -277,35 +277,92 @@ fn die_with_parent(command: &mut Command) {
     }
 }
 
-/// Takes an exclusive `flock` on `file`, waiting for another holder to let go. The kernel
-/// drops the lock when the holder exits, however it exits, so a crashed test never leaves
-/// a stale lock behind.
-#[allow(unsafe_code)]
+/// Takes an exclusive lock on `file` (`flock`), waiting for another holder to let go. The
+/// kernel drops the lock when the holder exits, however it exits, so a crashed test never
+/// leaves a stale lock behind.
 pub(crate) fn lock_exclusive(file: &std::fs::File) -> Result<(), HarnessError> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: flock(2) on a descriptor this `File` owns for the duration of the call.
-    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(());
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another holder of the lock (e.g. a real Kubernetes node) to finish"
+            );
+            file.lock().map_err(HarnessError::Io)
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(HarnessError::Io(error)),
     }
-    eprintln!("waiting for another holder of the lock (e.g. a real Kubernetes node) to finish");
-    // SAFETY: as above.
-    if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
-        Ok(())
+}
+
+/// Runs `command` to its end (with `stdin` piped in): its stdout, or an error naming the
+/// command line with what it printed on stderr. Every tool the harness drives (kubectl,
+/// helm, openssl, ctr, ip, iptables, umoci, the repository's scripts) goes through here.
+pub(crate) fn run_command(
+    command: &mut Command,
+    stdin: Option<&[u8]>,
+) -> Result<String, HarnessError> {
+    use std::io::Write;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let line = std::iter::once(program.clone())
+        .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| HarnessError::Spawn {
+            name: program,
+            source,
+        })?;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(bytes).map_err(HarnessError::Io)?;
+    }
+    let output = child.wait_with_output().map_err(HarnessError::Io)?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(HarnessError::Io(std::io::Error::last_os_error()))
+        Err(HarnessError::Command {
+            command: line,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
     }
 }
 
-/// Sends `signal` to process `pid`; for processes that are not our children (a
-/// containerd shim, a container's processes).
-pub(crate) fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
-    kill_pid(pid, signal)
+/// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`: the
+/// waiting loop of the Kubernetes suites, whose checks are blocking `kubectl` calls.
+pub fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
+/// True when the effective user is root (a real node needs it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// Sends `signal` to process `pid` (our child, or a process that is not: a containerd
+/// shim, a container's processes).
 #[allow(unsafe_code)]
-fn kill_pid(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
-    // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child's.
+pub(crate) fn send_signal(pid: libc::pid_t, signal: i32) -> Result<(), HarnessError> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid, signal) };
     if rc == 0 {
         Ok(())

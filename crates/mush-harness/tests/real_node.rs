@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use mush_harness::{
     ClusterOptions, KubeControlPlane, NatsServer, RedisCluster, build_oci_image,
-    build_static_binary, free_port,
+    build_static_binary, eventually, free_port, is_root, run_script,
 };
 
 /// A static HTTP server for the test image: `echo PORT` serves `hello from HOSTNAME` on
@@ -107,43 +107,16 @@ int main(int argc, char **argv) {
 }
 "#;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The Kubernetes binaries, built once and cached by `scripts/k8s-tools`.
 fn k8s_bin() -> PathBuf {
     let started = Instant::now();
-    let bin = mush_harness::run_script(&repo().join("scripts/k8s-tools"), &[])
-        .expect("scripts/k8s-tools");
+    let bin = run_script("k8s-tools", &[]).expect("scripts/k8s-tools");
     println!(
         "Kubernetes binaries ready in {:?}: {}",
         started.elapsed(),
         bin.display()
     );
     bin
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
-/// Polls `check` every 250 ms until it returns `Some`, or panics after `limit`.
-fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// `GET /` over HTTP; the body, if an answer came.
