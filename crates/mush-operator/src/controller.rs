@@ -623,49 +623,36 @@ async fn claimed_by_another(shard: &MushShard, ctx: &Context) -> Option<String> 
     }
 }
 
+/// The shard's store if the shard owns its prefix (its uid is the owner marker).
+async fn owner_store(shard: &MushShard, ctx: &Context) -> Result<Option<Store>, Error> {
+    let Some(uid) = &shard.metadata.uid else {
+        return Ok(None);
+    };
+    let store = ctx.store(shard).await?;
+    let owned = store.owner().await?.as_deref() == Some(uid.as_str());
+    Ok(owned.then_some(store))
+}
+
 async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     let key = shard_key(shard);
-    let owned = match (&shard.metadata.uid, shard.spec.redis.keep_data_on_delete) {
-        (_, true) | (None, _) => false,
-        (Some(uid), false) => {
-            ctx.store(shard).await?.owner().await?.as_deref() == Some(uid.as_str())
-        }
-    };
-    if !shard.spec.redis.keep_data_on_delete && !owned {
-        // Never wipe what this shard cannot prove it made: a throwaway MushShard pointed at
-        // someone else's Redis and prefix must not delete their data.
-        ctx.publish(
-            shard,
-            EventType::Warning,
-            "DataNotOwned",
-            format!(
-                "keys under {}: kept (this MushShard never owned the prefix)",
-                shard.key_prefix()
-            ),
-        )
-        .await;
-    } else if shard.spec.redis.keep_data_on_delete {
+    let prefix = shard.key_prefix();
+    if shard.spec.redis.keep_data_on_delete {
         // The world stays for a later MushShard on the same prefix, so this shard's claim
         // goes with it (a marker naming a deleted uid would lock the prefix). Best effort:
         // keepDataOnDelete is also the way out when Redis or its Secret is gone, so a
         // failure here must not hold the deletion; the marker can be removed by hand.
-        let released: Result<(), String> = match &shard.metadata.uid {
-            Some(uid) => match ctx.store(shard).await {
-                Ok(store) => store
-                    .release_owner(uid)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                Err(error) => Err(error.to_string()),
-            },
-            None => Ok(()),
-        };
+        let released = async {
+            if let Some(uid) = &shard.metadata.uid {
+                ctx.store(shard).await?.release_owner(uid).await?;
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
         let (type_, note) = match released {
             Ok(()) => (
                 EventType::Normal,
                 format!(
-                    "keys under {}: kept (keepDataOnDelete); the prefix is free for the next MushShard",
-                    shard.key_prefix()
+                    "keys under {prefix}: kept (keepDataOnDelete); the prefix is free for the next MushShard"
                 ),
             ),
             Err(error) => {
@@ -673,23 +660,30 @@ async fn cleanup(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
                 (
                     EventType::Warning,
                     format!(
-                        "keys under {}: kept (keepDataOnDelete), but the claim on the prefix could not be released ({error}): delete {}:owner by hand before another MushShard uses it",
-                        shard.key_prefix(),
-                        shard.key_prefix()
+                        "keys under {prefix}: kept (keepDataOnDelete), but the claim on the prefix could not be released ({error}): delete {prefix}:owner by hand before another MushShard uses it"
                     ),
                 )
             }
         };
         ctx.publish(shard, type_, "DataKept", note).await;
-    } else {
-        let store = ctx.store(shard).await?;
+    } else if let Some(store) = owner_store(shard, ctx).await? {
         let deleted = store.purge().await?;
         tracing::info!(shard = %key, deleted, "shard data deleted from Redis");
         ctx.publish(
             shard,
             EventType::Normal,
             "DataDeleted",
-            format!("{deleted} keys under {}: deleted", shard.key_prefix()),
+            format!("{deleted} keys under {prefix}: deleted"),
+        )
+        .await;
+    } else {
+        // Never wipe what this shard cannot prove it made: a throwaway MushShard pointed at
+        // someone else's Redis and prefix must not delete their data.
+        ctx.publish(
+            shard,
+            EventType::Warning,
+            "DataNotOwned",
+            format!("keys under {prefix}: kept (this MushShard never owned the prefix)"),
         )
         .await;
     }

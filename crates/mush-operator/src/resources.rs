@@ -38,6 +38,8 @@ const TELNET_TLS_PORT: i32 = 4203;
 const WEBSOCKET_TLS_PORT: i32 = 4204;
 /// Where a gateway finds its TLS Secret's files.
 const TLS_DIR: &str = "/etc/mush/tls";
+/// The gateway pod's volume holding that Secret.
+const TLS_VOLUME: &str = "tls";
 /// The non-root user of the image (distroless `nonroot`).
 const RUN_AS: i64 = 65532;
 
@@ -190,10 +192,7 @@ pub fn service_account(shard: &MushShard) -> ServiceAccount {
 /// built with a newer compiler would then roll every shard's pods for nothing.
 pub fn config_hash(config: &ConfigMap, env: &[EnvVar]) -> String {
     let json = serde_json::to_string(&(&config.data, env)).unwrap_or_default();
-    let hash = json.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", crate::crd::fnv1a(json.as_bytes()))
 }
 
 fn env_var(name: &str, value: impl Into<String>) -> EnvVar {
@@ -442,26 +441,28 @@ pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
         ]);
     }
     let mut container = container(shard, Component::Gateway, env, ports);
-    if tls.is_some() {
-        // The kubelet keeps the mounted files current when the Secret changes (not with
-        // subPath, hence the whole directory); the gateway re-reads them.
-        container.volume_mounts = Some(vec![VolumeMount {
-            name: "tls".to_owned(),
+    // The whole directory, not a subPath: the kubelet keeps a mounted Secret's files
+    // current only then, and the gateway re-reads them.
+    container.volume_mounts = tls.map(|_| {
+        vec![VolumeMount {
+            name: TLS_VOLUME.to_owned(),
             mount_path: TLS_DIR.to_owned(),
             read_only: Some(true),
             ..VolumeMount::default()
-        }]);
-    }
+        }]
+    });
     let mut template = pod_template(shard, Component::Gateway, config_hash, container, 30);
-    if let (Some(tls), Some(pod)) = (tls, template.spec.as_mut()) {
-        pod.volumes = Some(vec![Volume {
-            name: "tls".to_owned(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(tls.secret_name.clone()),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]);
+    if let Some(pod) = template.spec.as_mut() {
+        pod.volumes = tls.map(|tls| {
+            vec![Volume {
+                name: TLS_VOLUME.to_owned(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(tls.secret_name.clone()),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            }]
+        });
     }
     deployment(
         shard,
