@@ -51,11 +51,7 @@ pub struct GatewayConfig {
     pub telnet: SocketAddr,
     /// WebSocket listener (`None`: off); it also serves the web client.
     pub websocket: Option<SocketAddr>,
-    /// TLS telnet listener (`None`: off): telnet after a TLS handshake.
-    pub telnet_tls: Option<SocketAddr>,
-    /// TLS WebSocket listener (`None`: off): the WebSocket port's pages and `wss`.
-    pub websocket_tls: Option<SocketAddr>,
-    /// The certificate of the TLS listeners; required when one of them is on.
+    /// The TLS listeners and their certificate (`None`: no TLS).
     pub tls: Option<TlsSettings>,
     /// Which pages may open a WebSocket.
     pub origins: OriginPolicy,
@@ -98,9 +94,6 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
-    /// A TLS listener was asked for without a certificate.
-    #[error("a TLS listener needs a certificate and key")]
-    TlsWithoutCertificate,
     /// The certificate and key could not be loaded.
     #[error("loading the TLS certificate: {0}")]
     Tls(#[from] TlsError),
@@ -118,19 +111,18 @@ impl Gateway {
                 .await
                 .map_err(|source| GatewayError::Bind { addr, source })
         };
-        let wants_tls = config.telnet_tls.is_some() || config.websocket_tls.is_some();
-        let certificates = match (&config.tls, wants_tls) {
-            (Some(settings), true) => Some(Arc::new(tls::Certificates::load(settings.clone())?)),
-            (None, true) => return Err(GatewayError::TlsWithoutCertificate),
-            (_, false) => None,
+        let certificates = match &config.tls {
+            Some(settings) => Some(Arc::new(tls::Certificates::load(settings.clone())?)),
+            None => None,
         };
         // The TLS ports are bound before the plain telnet port, so whoever waits for the
         // telnet port to answer (a readiness probe, a test) finds them all listening.
-        let telnet_tls = match config.telnet_tls {
+        let tls_addrs = config.tls.as_ref().map(|t| (t.telnet, t.websocket));
+        let telnet_tls = match tls_addrs.and_then(|(telnet, _)| telnet) {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
-        let websocket_tls = match config.websocket_tls {
+        let websocket_tls = match tls_addrs.and_then(|(_, websocket)| websocket) {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };

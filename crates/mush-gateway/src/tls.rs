@@ -10,6 +10,7 @@
 //! read. A pair that does not work (not PEM, no key, key of another certificate) is logged
 //! and counted, and the config in place stays: a bad renewal must not take the ports down.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,9 +22,13 @@ use tokio_rustls::rustls::{self, ServerConfig};
 
 use crate::GatewayMetrics;
 
-/// Where the certificate comes from and how the TLS ports treat it.
+/// The TLS ports, where their certificate comes from and how they treat it.
 #[derive(Clone, Debug)]
 pub struct TlsSettings {
+    /// TLS telnet listener (`None`: off): telnet after a TLS handshake.
+    pub telnet: Option<SocketAddr>,
+    /// TLS WebSocket listener (`None`: off): the WebSocket port's pages and `wss`.
+    pub websocket: Option<SocketAddr>,
     /// PEM certificate chain, leaf first (a Secret's `tls.crt`).
     pub cert: PathBuf,
     /// PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) (a Secret's `tls.key`).
@@ -36,9 +41,12 @@ pub struct TlsSettings {
 }
 
 impl TlsSettings {
-    /// Settings with the default reload interval (10 s) and handshake timeout (10 s).
+    /// Settings with no listener yet, the default reload interval (10 s) and handshake
+    /// timeout (10 s).
     pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         Self {
+            telnet: None,
+            websocket: None,
             cert: cert.into(),
             key: key.into(),
             reload_every: Duration::from_secs(10),
@@ -208,18 +216,24 @@ impl ChangeWatch {
         }
     }
 
-    /// Records a read of the files; true if it differs from the previous one (new content,
-    /// or a read error other than the last), i.e. worth acting on and logging.
+    /// True if a read of the files differs from the last one recorded (new content, or a
+    /// read error other than the last), i.e. worth acting on and logging.
+    pub(crate) fn is_new(&self, read: &Result<PemPair, TlsError>) -> bool {
+        self.seen.as_ref() != Some(&Self::key(read))
+    }
+
+    /// Records a read; true if it was new (see [`Self::is_new`]).
     pub(crate) fn changed(&mut self, read: &Result<PemPair, TlsError>) -> bool {
-        let now = match read {
+        let new = self.is_new(read);
+        self.seen = Some(Self::key(read));
+        new
+    }
+
+    fn key(read: &Result<PemPair, TlsError>) -> Result<PemPair, String> {
+        match read {
             Ok(pair) => Ok(pair.clone()),
             Err(error) => Err(error.to_string()),
-        };
-        if self.seen.as_ref() == Some(&now) {
-            return false;
         }
-        self.seen = Some(now);
-        true
     }
 }
 
@@ -261,9 +275,13 @@ impl Certificates {
     pub(crate) fn reload_once(&self, metrics: &GatewayMetrics) {
         let (cert, key) = (&self.settings.cert, &self.settings.key);
         let read = PemPair::read(cert, key);
+        let mut watch = crate::router::lock(&self.watch);
+        if !watch.is_new(&read) {
+            return;
+        }
         // The kubelet swaps a Secret's files behind one symlink, and the two files are read
-        // one after the other: a read that differs from the one just before caught the swap
-        // half-way (a new certificate with the old key); the next tick reads it whole.
+        // one after the other: a changed read that a second read does not repeat caught the
+        // swap half-way (a new certificate with the old key); the next tick reads it whole.
         let settled = match (&read, &PemPair::read(cert, key)) {
             (Ok(first), Ok(second)) => first == second,
             (Err(_), Err(_)) => true,
@@ -272,14 +290,8 @@ impl Certificates {
         if !settled {
             return;
         }
-        if !self
-            .watch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .changed(&read)
-        {
-            return;
-        }
+        watch.changed(&read);
+        drop(watch);
         match read.and_then(|pair| server_config(&pair, cert, key)) {
             Ok(config) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = config;

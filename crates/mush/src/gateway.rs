@@ -112,9 +112,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let http = health::bind(args.http).await?;
     let id = incarnation(args.gateway_id.as_deref().unwrap_or("gateway"))?;
     let websocket = listen_flag("--websocket", &args.websocket)?;
-    let telnet_tls = listen_flag("--telnet-tls", &args.telnet_tls)?;
-    let websocket_tls = listen_flag("--websocket-tls", &args.websocket_tls)?;
-    let tls = tls_settings(&args, telnet_tls.is_some() || websocket_tls.is_some())?;
+    let tls = tls_settings(&args)?;
     let origins = OriginPolicy::parse(&args.websocket_origins)
         .map_err(|reason| anyhow::anyhow!("--websocket-origins: {reason}"))?;
     let mut registry = Registry::default();
@@ -125,8 +123,6 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         id,
         telnet: args.telnet,
         websocket,
-        telnet_tls,
-        websocket_tls,
         tls,
         origins,
         resume_ttl: Duration::from_secs(args.websocket_resume_secs),
@@ -202,8 +198,10 @@ fn listen_flag(flag: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
 
 /// The TLS settings, if a TLS listener is on; one without a certificate and key is refused
 /// at startup rather than found out by the first player.
-fn tls_settings(args: &GatewayArgs, wanted: bool) -> anyhow::Result<Option<TlsSettings>> {
-    if !wanted {
+fn tls_settings(args: &GatewayArgs) -> anyhow::Result<Option<TlsSettings>> {
+    let telnet = listen_flag("--telnet-tls", &args.telnet_tls)?;
+    let websocket = listen_flag("--websocket-tls", &args.websocket_tls)?;
+    if telnet.is_none() && websocket.is_none() {
         return Ok(None);
     }
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
@@ -213,6 +211,8 @@ fn tls_settings(args: &GatewayArgs, wanted: bool) -> anyhow::Result<Option<TlsSe
         );
     };
     Ok(Some(TlsSettings {
+        telnet,
+        websocket,
         reload_every: Duration::from_secs(args.tls_reload_secs.max(1)),
         handshake_timeout: Duration::from_millis(args.tls_handshake_timeout_ms.max(100)),
         ..TlsSettings::new(cert, key)
