@@ -25,6 +25,6 @@ COPY --from=build /rootfs /
 USER 65532:65532
 WORKDIR /
 ENV PATH=/usr/local/bin:/usr/bin:/bin
-EXPOSE 4201 4202 8080 8081 8082 50051
+EXPOSE 4201 4202 4203 4204 8080 8081 8082 50051
 ENTRYPOINT ["/usr/local/bin/mush"]
 CMD ["--help"]

@@ -43,7 +43,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::HarnessError;
-use crate::kube::{KubeControlPlane, write_kubeconfig};
+use crate::kube::{KubeControlPlane, run_script, write_kubeconfig};
 use crate::process::{
     Server, find_binary, free_port, is_root, lock_exclusive, on_fresh_ports, run_command,
     send_signal,
@@ -1494,60 +1494,35 @@ pub fn build_static_binary(source: &str, output: &Path) -> Result<(), HarnessErr
 }
 
 /// Builds an image from scratch holding `files` (host path, path in the image), with
-/// `entrypoint`, tagged `tag`, with `umoci`; returns the path of a tar of its OCI layout,
-/// made in `work_dir`, for [`RealNode::load_image`] (which names it `REPOSITORY:tag`).
+/// `entrypoint`, tagged `tag`, packed by `scripts/oci-pack` (the `mush` image's packer
+/// too); returns the path of a tar of its OCI layout, made in `work_dir`, for
+/// [`RealNode::load_image`] (which names it `REPOSITORY:tag`).
 pub fn build_oci_image(
     work_dir: &Path,
     tag: &str,
     files: &[(&Path, &str)],
     entrypoint: &[&str],
 ) -> Result<PathBuf, HarnessError> {
-    let umoci = find_binary("umoci", "umoci")?;
-    let tar = find_binary("tar", "tar")?;
-    let layout = work_dir.join(format!("oci-{tag}"));
-    let bundle = work_dir.join(format!("bundle-{tag}"));
-    for stale in [&layout, &bundle] {
-        let _ = std::fs::remove_dir_all(stale);
-    }
-    std::fs::create_dir_all(work_dir).map_err(HarnessError::Io)?;
-    let image = format!("{}:{tag}", layout.display());
-    let bundle_arg = bundle.to_string_lossy().into_owned();
-    run(
-        &umoci,
-        &["init", "--layout", &layout.to_string_lossy()],
-        None,
-    )?;
-    run(&umoci, &["new", "--image", &image], None)?;
-    run(&umoci, &["unpack", "--image", &image, &bundle_arg], None)?;
+    let rootfs = work_dir.join(format!("rootfs-{tag}"));
+    let _ = std::fs::remove_dir_all(&rootfs);
     for (source, target) in files {
-        let destination = bundle.join("rootfs").join(target.trim_start_matches('/'));
+        let destination = rootfs.join(target.trim_start_matches('/'));
         if let Some(parent) = destination.parent() {
             std::fs::create_dir_all(parent).map_err(HarnessError::Io)?;
         }
         std::fs::copy(source, &destination).map_err(HarnessError::Io)?;
     }
-    run(&umoci, &["repack", "--image", &image, &bundle_arg], None)?;
-    let mut config = vec!["config", "--image", &image];
+    let (rootfs_arg, out) = (
+        rootfs.to_string_lossy().into_owned(),
+        work_dir.join(format!("image-{tag}.tar")),
+    );
+    let out_arg = out.to_string_lossy().into_owned();
+    let mut args = vec![rootfs_arg.as_str(), tag, out_arg.as_str()];
     for arg in entrypoint {
-        config.extend(["--config.entrypoint", arg]);
+        args.extend(["--config.entrypoint", arg]);
     }
-    run(&umoci, &config, None)?;
-    run(&umoci, &["gc", "--layout", &layout.to_string_lossy()], None)?;
-    let _ = std::fs::remove_dir_all(&bundle);
-    let out = work_dir.join(format!("image-{tag}.tar"));
-    run(
-        &tar,
-        &[
-            "-C",
-            &layout.to_string_lossy(),
-            "-cf",
-            &out.to_string_lossy(),
-            "oci-layout",
-            "index.json",
-            "blobs",
-        ],
-        None,
-    )?;
+    run_script("oci-pack", &args)?;
+    let _ = std::fs::remove_dir_all(&rootfs);
     Ok(out)
 }
 
