@@ -200,6 +200,15 @@ impl Cluster {
     }
 }
 
+/// Waits until `addr` takes connections (a NodePort after kube-proxy wrote its rules).
+fn answers(addr: SocketAddr, what: &str, limit: Duration) {
+    blocking(|| {
+        eventually(what, limit, || {
+            std::net::TcpStream::connect(addr).ok().map(drop)
+        })
+    });
+}
+
 /// Dumps the cluster's logs when the test panics before the end.
 struct DumpOnPanic<'a>(&'a Cluster);
 
@@ -513,13 +522,11 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // kube-proxy writes the NodePort's rules once the gateway's endpoint is Ready, a moment
     // after the pod itself.
     let reachable = Instant::now();
-    blocking(|| {
-        eventually(
-            "the gateway's NodePort answers",
-            Duration::from_secs(30),
-            || std::net::TcpStream::connect(addr).ok().map(drop),
-        )
-    });
+    answers(
+        addr,
+        "the gateway's NodePort answers",
+        Duration::from_secs(30),
+    );
     println!(
         "gateway NodePort {node_port} answered {:?} after the shard was Ready",
         reachable.elapsed()
@@ -585,13 +592,11 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     let ready_again_after = resumed.elapsed();
     // The gateway's readiness checks Redis too: while it was paused the Service took the
     // gateway out (new connections refused), but the connected players stayed.
-    blocking(|| {
-        eventually(
-            "the gateway's NodePort answers again",
-            Duration::from_secs(40),
-            || std::net::TcpStream::connect(addr).ok().map(drop),
-        )
-    });
+    answers(
+        addr,
+        "the gateway's NodePort answers again",
+        Duration::from_secs(40),
+    );
     let gateway_again_after = resumed.elapsed();
     for (name, player) in players.iter_mut() {
         player
@@ -814,13 +819,11 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     }
     drop(players);
     cluster.wait_restarted(&gateway_pod, gateway_restarts);
-    blocking(|| {
-        eventually(
-            "the NodePort answers after the restart",
-            Duration::from_secs(30),
-            || std::net::TcpStream::connect(addr).ok().map(drop),
-        )
-    });
+    answers(
+        addr,
+        "the NodePort answers after the restart",
+        Duration::from_secs(30),
+    );
     let mut alice = Player::connect(addr).await;
     alice.send("connect Alice secret").await;
     alice.expect("Limbo").await;

@@ -50,13 +50,9 @@ pub struct GatewayArgs {
     /// Seconds between checks of the certificate files for a new certificate.
     #[arg(long, env = "MUSH_TLS_RELOAD_SECS", default_value_t = 10)]
     pub tls_reload_secs: u64,
-    /// Milliseconds a client has for its TLS handshake before it is dropped (tests shorten it).
-    #[arg(
-        long,
-        env = "MUSH_TLS_HANDSHAKE_TIMEOUT_MS",
-        default_value_t = 10_000,
-        hide = true
-    )]
+    /// Milliseconds a client has for its TLS handshake before it is dropped; it holds a
+    /// connection slot meanwhile.
+    #[arg(long, env = "MUSH_TLS_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
     pub tls_handshake_timeout_ms: u64,
     /// Origins whose pages may open a WebSocket, comma-separated (`https://play.example.org`),
     /// or `*`. Empty: only the gateway's own page. Clients that send no `Origin` (not
