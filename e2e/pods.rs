@@ -10,7 +10,8 @@
 //!    as a managed Redis outside the cluster would be.
 //! 3. Players connect through the gateway Service's NodePort on 127.0.0.1, create
 //!    characters and play; one over TLS, with the certificate from a `kubernetes.io/tls`
-//!    Secret the gateway mounts (`gateway.tls`).
+//!    Secret the gateway mounts (`gateway.tls`). Gateways and game pods speak over mutual
+//!    TLS with a Secret each (`linkTls`).
 //! 4. Redis paused (SIGSTOP): the game pods' Ready condition turns False within the probe
 //!    period, and back after SIGCONT.
 //! 5. Game pods scaled 2 -> 3 -> 2 by session counts: the kubelet sends SIGTERM to the pod
@@ -253,6 +254,9 @@ spec:
       name: world-god
       key: password
 {extra_game}  logFormat: text
+  linkTls:
+    gatewaySecretName: world-link-gateway
+    gameSecretName: world-link-game
 "#,
         endpoints = endpoints.join(", "),
         nats = nats.url(),
@@ -475,11 +479,12 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     assert!(!can(&["get", "secrets", "-n", "default"]));
 
     // 2. A shard, applied as a user would.
-    cluster.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "create",
-        "secret",
+    let create_secret = |args: &[&str]| {
+        let mut all = vec!["-n", NAMESPACE, "create", "secret"];
+        all.extend_from_slice(args);
+        cluster.kubectl(&all);
+    };
+    create_secret(&[
         "generic",
         "world-god",
         &format!("--from-literal=password={GOD_PASSWORD}"),
@@ -487,16 +492,30 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     // The players' TLS certificate, as cert-manager or an administrator would store it.
     let pki = pki(&dir.path().join("players-pki"));
     let (cert, key) = issue(&pki, "world-gateway");
-    cluster.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "create",
-        "secret",
+    create_secret(&[
         "tls",
         "world-tls",
         &format!("--cert={}", cert.display()),
         &format!("--key={}", key.display()),
     ]);
+    // The link's certificates, one Secret per role, as a cert-manager CA issuer writes
+    // them: the game pods take only the gateways' certificate.
+    let link = mush_harness::Pki::new(&dir.path().join("link-pki"), "world-link-ca").expect("CA");
+    let game = link
+        .server("game", "/CN=mush-game", &["DNS:mush-game"])
+        .expect("game certificate");
+    let gateway = link
+        .client_for("gateway", "/CN=mush-gateway", &["DNS:mush-gateway"])
+        .expect("gateway certificate");
+    for (secret, (cert, key)) in [("world-link-game", game), ("world-link-gateway", gateway)] {
+        create_secret(&[
+            "generic",
+            secret,
+            &format!("--from-file=tls.crt={}", cert.display()),
+            &format!("--from-file=tls.key={}", key.display()),
+            &format!("--from-file=ca.crt={}", link.ca().display()),
+        ]);
+    }
     let applied = Instant::now();
     blocking(|| {
         cluster

@@ -251,7 +251,8 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
     let (shard, _dir) = tokio::task::block_in_place(|| start_shard("grpc", &[]));
     let store = store_of(&shard).await;
     let pods = live_pods(&store, 1).await;
-    let addr = format!("http://{}", pods[0].info.addr);
+    let addr = pods[0].info.addr.clone();
+    let files = &shard.gateway_link_files();
     let handle = register_probe(&store, &pods[0].info.id).await;
 
     let event = |kind| GatewayEvent { kind: Some(kind) };
@@ -276,11 +277,7 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
     let attach = |batches: Vec<FutureBatch>| {
         let addr = addr.clone();
         async move {
-            let channel = tonic::transport::Endpoint::from_shared(addr)
-                .expect("uri")
-                .connect()
-                .await
-                .expect("connect");
+            let channel = link_channel(files.as_ref(), &addr).await;
             let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(8 << 20);
             grpc.ready().await.expect("ready");
             let codec = tonic_prost::ProstCodec::<FutureBatch, PodBatch>::default();
@@ -485,6 +482,142 @@ async fn a_killed_gateways_sessions_are_reaped_not_leaked() {
     assert!(who.contains("1 Player logged in."), "{who}");
 }
 
+/// A game pod's counter (0 until it is there).
+async fn pod_metric(shard: &mush::shard::Shard, pod: &str, name: &str) -> u64 {
+    let http = shard.pod_http(pod).expect("pod http");
+    let (_, body) = http_get(http, "/metrics").await;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The game pods' gRPC port: a client without the shard's gateway certificate does not get
+/// past the TLS handshake, and a gateway that names another gateway's connections (a
+/// leaked gateway key, a confused gateway) cannot take them over, type in them, or end
+/// them, neither on the pod serving them nor on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
+    use mush_rpc::v1::game_client::GameClient;
+    use mush_rpc::v1::{
+        GatewayBatch, GatewayEvent, Hello, Input, SessionOpen, gateway_event, pod_event,
+    };
+
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("link", &[]));
+    let store = store_of(&shard).await;
+    let pods = live_pods(&store, 2).await;
+    let names: Vec<String> = pods.iter().map(|p| p.info.id.to_string()).collect();
+    let mut victim = Player::login(shard.telnet_addr(), "Victim").await;
+    let mut witness = Player::login(shard.telnet_addr(), "Witness").await;
+
+    // Plain gRPC, as anything in the cluster network could send: refused at the handshake.
+    for pod in &pods {
+        let plain = tonic::transport::Endpoint::from_shared(format!("http://{}", pod.info.addr))
+            .expect("uri")
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5));
+        let served = match plain.connect().await {
+            Err(_) => false,
+            Ok(channel) => GameClient::new(channel)
+                .attach(futures_util::stream::pending::<GatewayBatch>())
+                .await
+                .is_ok(),
+        };
+        assert!(
+            !served,
+            "{} served a client without a certificate",
+            pod.info.id
+        );
+    }
+    for name in &names {
+        let refused = pod_metric(&shard, name, "mush_game_link_refused_total").await;
+        assert!(refused >= 1, "{name} counted {refused} refused handshakes");
+    }
+
+    // A gateway's certificate, but another gateway's connections.
+    let handles: Vec<u64> = store
+        .list_active()
+        .await
+        .expect("connections")
+        .iter()
+        .map(|record| record.handle.0)
+        .collect();
+    assert_eq!(handles.len(), 2, "{handles:?}");
+    let files = shard.gateway_link_files();
+    let event = |kind| GatewayEvent { kind: Some(kind) };
+    let mut streams = Vec::new();
+    for pod in &pods {
+        let mut events = vec![event(gateway_event::Kind::Hello(Hello {
+            gateway_id: "impostor".into(),
+        }))];
+        for &handle in &handles {
+            events.push(event(gateway_event::Kind::Open(SessionOpen {
+                handle,
+                resume: true,
+                next_seq: 1,
+                ..Default::default()
+            })));
+            events.push(event(gateway_event::Kind::Input(Input {
+                handle,
+                seq: 1,
+                line: "say pwned".into(),
+                acked: 0,
+            })));
+        }
+        let mut client = GameClient::new(link_channel(files.as_ref(), &pod.info.addr).await);
+        let outbound = futures_util::stream::iter([GatewayBatch { events }])
+            .chain(futures_util::stream::pending());
+        let stream = client
+            .attach(outbound)
+            .await
+            .expect("a gateway's certificate is accepted");
+        streams.push(stream.into_inner());
+    }
+    let want = (handles.len() * pods.len()) as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut refused = 0;
+        for name in &names {
+            refused += pod_metric(&shard, name, "mush_game_opens_refused_total").await;
+        }
+        if refused == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{refused} of {want} opens refused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for stream in &mut streams {
+        while let Ok(Ok(Some(batch))) =
+            tokio::time::timeout(Duration::from_millis(500), stream.message()).await
+        {
+            for event in batch.events {
+                assert!(
+                    !matches!(
+                        event.kind,
+                        Some(pod_event::Kind::Output(_) | pod_event::Kind::Ack(_))
+                    ),
+                    "the impostor was served: {event:?}"
+                );
+            }
+        }
+    }
+
+    // Both players still play, on their own sessions, and nobody said "pwned".
+    victim.send("say still here").await;
+    witness.expect("Victim says, \"still here\"").await;
+    witness.send("say so am I").await;
+    victim.expect("Witness says, \"so am I\"").await;
+    for player in [&victim, &witness] {
+        assert!(
+            !player.transcript.contains("pwned"),
+            "{}",
+            player.transcript
+        );
+    }
+}
+
 /// A command the dead pod ran, whose acknowledgement never reached the gateway, is answered
 /// from the journal on the next pod with the same reply, and not run again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,6 +632,7 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
     let pods = live_pods(&store, 2).await;
     let (first, second) = (&pods[0].info, &pods[1].info);
     let handle = register_probe(&store, &first.id).await;
+    let files = &shard.gateway_link_files();
 
     let event = |kind| GatewayEvent { kind: Some(kind) };
     let input = |seq, line: &str| {
@@ -511,9 +645,7 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
     };
     // Attaches as gateway "probe", sends `events`, and collects acks until `last` is acked.
     let exchange = |addr: String, events: Vec<GatewayEvent>, last: u64| async move {
-        let mut client = GameClient::connect(format!("http://{addr}"))
-            .await
-            .expect("connect");
+        let mut client = GameClient::new(link_channel(files.as_ref(), &addr).await);
         let mut all = vec![event(gateway_event::Kind::Hello(Hello {
             gateway_id: "probe".into(),
         }))];

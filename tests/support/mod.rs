@@ -40,6 +40,24 @@ pub fn start_shard_with(
     (shard, dir)
 }
 
+/// A gRPC channel to a game pod at `addr` (`host:port`) as the shard's gateways make it:
+/// over the link's mutual TLS with a gateway's files (`Shard::gateway_link_files`), or
+/// plain without them.
+pub async fn link_channel(
+    files: Option<&mush_rpc::tls::LinkFiles>,
+    addr: &str,
+) -> tonic::transport::Channel {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("uri");
+    match files {
+        Some(files) => {
+            let tls = std::sync::Arc::new(files.client().expect("gateway certificate"));
+            mush_rpc::tls::connect_channel(&endpoint, tls).await
+        }
+        None => endpoint.connect().await,
+    }
+    .expect("connect to the game pod")
+}
+
 pub async fn store_of(shard: &Shard) -> Store {
     Store::connect(
         StoreConfig {

@@ -452,7 +452,18 @@ impl Engine {
         resume: bool,
         next_seq: u64,
     ) {
-        lock(&self.handle_gateways).insert(handle, gateway.clone());
+        {
+            let mut gateways = lock(&self.handle_gateways);
+            if let Some(owner) = gateways.get(&handle)
+                && *owner != gateway
+            {
+                // Replacing the worker would end the session of the gateway that holds it.
+                drop(gateways);
+                self.refuse_open(&gateway, handle, "another gateway's session runs here");
+                return;
+            }
+            gateways.insert(handle, gateway.clone());
+        }
         let session = Session {
             handle,
             last_seq: next_seq.saturating_sub(1),
@@ -476,27 +487,38 @@ impl Engine {
         tokio::spawn(async move { engine.run_session(session, rx, resume, generation).await });
     }
 
-    /// Rebuilds a session moved here from its record and journal.
-    async fn rebuild(&self, session: &mut Session) {
+    /// Checks that the gateway that opened the session is the one Redis gives the
+    /// connection to, then rebuilds a resumed session or greets a new one. False if the open
+    /// was refused: a peer that can reach the gRPC port must not take over, or end, a
+    /// session by naming its handle. A record that cannot be read (Redis failing over)
+    /// refuses nothing; the gateway's certificate is the first line of defence.
+    async fn admit(&self, session: &mut Session, resume: bool) -> bool {
         let handle = session.handle;
-        let (journalled, record) =
-            tokio::join!(self.journalled_upto(handle), self.store.get(handle));
-        session.last_seq = session.last_seq.max(journalled);
-        match record {
-            Ok(Some(record)) => {
-                if record.state == ConnState::LoggedIn {
-                    session.player = record.player.as_deref().and_then(Dbref::parse);
-                }
-                session.output_prefix =
-                    record.meta.get("outputprefix").cloned().unwrap_or_default();
-                session.output_suffix =
-                    record.meta.get("outputsuffix").cloned().unwrap_or_default();
-            }
-            Ok(None) => {
-                tracing::warn!(%handle, "resumed session has no record; starting at the connect screen")
-            }
-            Err(error) => tracing::error!(%handle, %error, "cannot rebuild resumed session"),
+        let (journalled, record) = if resume {
+            tokio::join!(self.journalled_upto(handle), self.store.get(handle))
+        } else {
+            (0, self.store.get(handle).await)
+        };
+        if let Ok(Some(record)) = &record
+            && record.gateway != session.gateway
+        {
+            let reason = format!("the connection is gateway {}'s", record.gateway);
+            self.refuse_open(&session.gateway, handle, &reason);
+            return false;
         }
+        if resume {
+            rebuild(session, journalled, record);
+            self.report_state(session);
+        } else {
+            let welcome = self.settings.welcome.clone();
+            self.tell(handle, &welcome).await;
+        }
+        true
+    }
+
+    fn refuse_open(&self, gateway: &GatewayId, handle: Handle, reason: &str) {
+        self.metrics.opens_refused.inc();
+        tracing::warn!(%gateway, %handle, reason, "session open refused");
     }
 
     pub(crate) fn input(&self, handle: Handle, seq: u64, line: String, acked: u64) {
@@ -522,14 +544,8 @@ impl Engine {
         resume: bool,
         generation: u64,
     ) {
-        if resume {
-            self.rebuild(&mut session).await;
-            self.report_state(&session);
-        } else {
-            let welcome = self.settings.welcome.clone();
-            self.tell(session.handle, &welcome).await;
-        }
-        while let Some(work) = rx.recv().await {
+        let admitted = self.admit(&mut session, resume).await;
+        while admitted && let Some(work) = rx.recv().await {
             match work {
                 Work::Input { seq, line, acked } => {
                     if seq <= session.last_seq {
@@ -1277,4 +1293,27 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Rebuilds a session moved here from its record and journal.
+fn rebuild(
+    session: &mut Session,
+    journalled: u64,
+    record: Result<Option<mush_store::ConnRecord>, mush_store::StoreError>,
+) {
+    let handle = session.handle;
+    session.last_seq = session.last_seq.max(journalled);
+    match record {
+        Ok(Some(record)) => {
+            if record.state == ConnState::LoggedIn {
+                session.player = record.player.as_deref().and_then(Dbref::parse);
+            }
+            session.output_prefix = record.meta.get("outputprefix").cloned().unwrap_or_default();
+            session.output_suffix = record.meta.get("outputsuffix").cloned().unwrap_or_default();
+        }
+        Ok(None) => {
+            tracing::warn!(%handle, "resumed session has no record; starting at the connect screen")
+        }
+        Err(error) => tracing::error!(%handle, %error, "cannot rebuild resumed session"),
+    }
 }

@@ -47,4 +47,7 @@ pub enum GameError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(String),
+    /// The link's certificate, key or CA cannot be used.
+    #[error("gRPC TLS: {0}")]
+    LinkTls(#[from] mush_rpc::tls::TlsError),
 }

@@ -41,6 +41,15 @@ pub struct GameMetrics {
     pub login_failures: Counter,
     /// `create`s refused: the address made its hour's players.
     pub creates_refused: Counter,
+    /// Session opens refused: the handle is another gateway's connection.
+    pub opens_refused: Counter,
+    /// gRPC connections refused at the TLS handshake (no certificate, another CA's, not a
+    /// gateway's, or a handshake that timed out).
+    pub link_refused: Counter,
+    /// Renewed link certificates put in use.
+    pub link_tls_reloads: Counter,
+    /// Changed link certificate files that did not work (the previous ones stay).
+    pub link_tls_reload_failures: Counter,
 }
 
 impl GameMetrics {
@@ -62,6 +71,10 @@ impl GameMetrics {
             departure_failures: Counter::default(),
             login_failures: Counter::default(),
             creates_refused: Counter::default(),
+            opens_refused: Counter::default(),
+            link_refused: Counter::default(),
+            link_tls_reloads: Counter::default(),
+            link_tls_reload_failures: Counter::default(),
         };
         let sub = registry.sub_registry_with_prefix("mush_game");
         sub.register(
@@ -134,6 +147,26 @@ impl GameMetrics {
             "creates_refused",
             "Player creations refused: the address made its hour's players",
             metrics.creates_refused.clone(),
+        );
+        sub.register(
+            "opens_refused",
+            "Session opens refused: the handle is another gateway's connection",
+            metrics.opens_refused.clone(),
+        );
+        sub.register(
+            "link_refused",
+            "gRPC connections refused at the TLS handshake",
+            metrics.link_refused.clone(),
+        );
+        sub.register(
+            "link_tls_reloads",
+            "Renewed link certificates put in use",
+            metrics.link_tls_reloads.clone(),
+        );
+        sub.register(
+            "link_tls_reload_failures",
+            "Changed link certificate files that did not work",
+            metrics.link_tls_reload_failures.clone(),
         );
         metrics
     }

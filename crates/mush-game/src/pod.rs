@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mush_proto::PodId;
 use mush_rpc::MAX_MESSAGE;
+use mush_rpc::tls::ReloadingServer;
 use mush_rpc::v1::game_server::GameServer;
 use mush_store::{Dbref, Kind, NewObject, PodInfo, Store};
 use prometheus_client::registry::Registry;
@@ -45,6 +46,10 @@ pub struct PodConfig {
     pub password_cost: PasswordCost,
     /// Cache lifetimes.
     pub cache_ttl: CacheTtl,
+    /// The link's certificate, key and CA (`None`: plain gRPC, for a network where only
+    /// gateways reach the pod). With them, only gateways with a certificate of that CA
+    /// named `mush-gateway` get past the handshake.
+    pub link_tls: Option<mush_rpc::tls::LinkFiles>,
     /// Longest a drain may take before the pod exits with sessions still on it (they are
     /// then rescued as after a crash). Keep it below Kubernetes' grace period.
     pub drain_grace: Duration,
@@ -54,6 +59,7 @@ pub struct PodConfig {
 pub struct Pod {
     engine: Arc<Engine>,
     addr: SocketAddr,
+    link_tls: Option<Arc<ReloadingServer>>,
 }
 
 impl Pod {
@@ -64,6 +70,11 @@ impl Pod {
         store: Store,
         registry: &mut Registry,
     ) -> Result<(Self, TcpListener), GameError> {
+        // First: a pod whose certificates cannot work should say so before anything else.
+        let link_tls = match &config.link_tls {
+            Some(files) => Some(Arc::new(files.server()?)),
+            None => None,
+        };
         let cache = Arc::new(Cache::new(config.cache_ttl));
         tokio::spawn(sweep(cache.clone()));
         let prefix = store.keys().prefix().to_owned();
@@ -101,7 +112,14 @@ impl Pod {
         let addr = listener
             .local_addr()
             .map_err(|e| GameError::Io("reading the bound address".into(), e))?;
-        Ok((Self { engine, addr }, listener))
+        Ok((
+            Self {
+                engine,
+                addr,
+                link_tls,
+            },
+            listener,
+        ))
     }
 
     /// The bound gRPC address.
@@ -165,20 +183,40 @@ impl Pod {
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .http2_adaptive_window(Some(true))
-                .add_service(service)
-                // Our own listener (bound early so port 0 works): tonic's tcp_nodelay applies
-                // only to listeners it binds, so set it on the incoming stream itself.
-                .serve_with_incoming_shutdown(
-                    TcpIncoming::from(listener).with_nodelay(Some(true)),
-                    async {
-                        let _ = server_stopped.await;
+        let server = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_adaptive_window(Some(true))
+            .add_service(service);
+        let stopped = async {
+            let _ = server_stopped.await;
+        };
+        let mut reload = None;
+        let mut server = match &self.link_tls {
+            Some(tls) => {
+                let metrics = &self.engine.metrics;
+                reload = Some(tokio::spawn(tls.clone().reload(
+                    "link TLS certificate",
+                    metrics.link_tls_reloads.clone(),
+                    metrics.link_tls_reload_failures.clone(),
+                )));
+                let metrics = self.engine.metrics.clone();
+                let incoming = mush_rpc::tls::incoming(
+                    listener,
+                    tls.clone(),
+                    move |peer, error| {
+                        metrics.link_refused.inc();
+                        tracing::warn!(%peer, %error, "gRPC connection refused at the TLS handshake");
                     },
-                ),
-        );
+                );
+                tokio::spawn(server.serve_with_incoming_shutdown(incoming, stopped))
+            }
+            // Our own listener (bound early so port 0 works): tonic's tcp_nodelay applies
+            // only to listeners it binds, so set it on the incoming stream itself.
+            None => tokio::spawn(server.serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                stopped,
+            )),
+        };
         tokio::pin!(shutdown);
         let early = tokio::select! {
             _ = &mut shutdown => None,
@@ -226,6 +264,9 @@ impl Pod {
             None => server.await,
         };
         beat.abort();
+        if let Some(reload) = reload {
+            reload.abort();
+        }
         if let Err(error) = store.deregister_pod(&info.id).await {
             tracing::warn!(%error, "could not deregister; the heartbeat will expire");
         }

@@ -34,9 +34,10 @@ use tokio::sync::watch;
 pub use http::OriginPolicy;
 pub use limits::ConnLimits;
 pub use metrics::GatewayMetrics;
+pub use mush_rpc::tls::TlsError;
 pub use reaper::Liveness;
 pub use router::{Router, RouterLimits};
-pub use tls::{TlsError, TlsSettings};
+pub use tls::TlsSettings;
 /// The TLS library the gateway serves with, so tests and tools build clients with the very
 /// same rustls (and its ring provider) without a dependency of their own to keep in step.
 pub use tokio_rustls;
@@ -53,6 +54,10 @@ pub struct GatewayConfig {
     pub websocket: Option<SocketAddr>,
     /// The TLS listeners and their certificate (`None`: no TLS).
     pub tls: Option<TlsSettings>,
+    /// The gateway's certificate, key and CA for the game pods' gRPC port (`None`: plain
+    /// gRPC). Pods are verified as `mush-game`; they accept this gateway only if its
+    /// certificate is of their CA and names `mush-gateway`.
+    pub link_tls: Option<mush_rpc::tls::LinkFiles>,
     /// Which pages may open a WebSocket.
     pub origins: OriginPolicy,
     /// How long a web client's session waits for the page to come back after its socket
@@ -79,6 +84,7 @@ pub struct Gateway {
     telnet_tls: Option<TcpListener>,
     websocket_tls: Option<TcpListener>,
     certificates: Option<Arc<tls::Certificates>>,
+    link_tls: Option<Arc<mush_rpc::tls::ReloadingClient>>,
     started: u64,
 }
 
@@ -94,7 +100,7 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
-    /// The certificate and key could not be loaded.
+    /// A certificate, key or CA could not be loaded.
     #[error("loading the TLS certificate: {0}")]
     Tls(#[from] TlsError),
 }
@@ -113,6 +119,10 @@ impl Gateway {
         };
         let certificates = match &config.tls {
             Some(settings) => Some(Arc::new(tls::Certificates::load(settings.clone())?)),
+            None => None,
+        };
+        let link_tls = match &config.link_tls {
+            Some(files) => Some(Arc::new(files.client()?)),
             None => None,
         };
         // The TLS ports are bound before the plain telnet port, so whoever waits for the
@@ -141,6 +151,7 @@ impl Gateway {
             telnet_tls,
             websocket_tls,
             certificates,
+            link_tls,
             started: mush_store::now_ms() / 1000,
         })
     }
@@ -187,7 +198,18 @@ impl Gateway {
             self.config.liveness.clone(),
         ));
         let reap = tokio::spawn(reaper::reap(router.clone(), self.config.liveness.clone()));
-        let discovery = tokio::spawn(discover_pods(router.clone(), self.config.pod_poll));
+        let discovery = tokio::spawn(discover_pods(
+            router.clone(),
+            self.config.pod_poll,
+            self.link_tls.clone(),
+        ));
+        let link_reload = self.link_tls.clone().map(|tls| {
+            tokio::spawn(tls.reload(
+                "link TLS certificate",
+                router.metrics().link_tls_reloads.clone(),
+                router.metrics().link_tls_reload_failures.clone(),
+            ))
+        });
         let reassign = tokio::spawn(router.clone().reassign_orphans());
         let conn = Arc::new(ConnContext {
             router: router.clone(),
@@ -234,7 +256,7 @@ impl Gateway {
         for listener in accepting {
             let _ = listener.await;
         }
-        if let Some(reload) = reload {
+        for reload in [reload, link_reload].into_iter().flatten() {
             reload.abort();
         }
         // Connection tasks remove their own records as they close; the heartbeat simply
@@ -368,7 +390,11 @@ async fn serve_conn<S>(
 }
 
 /// Reads the pod list and keeps one stream per live pod.
-async fn discover_pods(router: Arc<Router>, every: Duration) {
+async fn discover_pods(
+    router: Arc<Router>,
+    every: Duration,
+    tls: Option<Arc<mush_rpc::tls::ReloadingClient>>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let connecting = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
@@ -402,9 +428,9 @@ async fn discover_pods(router: Arc<Router>, every: Duration) {
             {
                 continue;
             }
-            let (router, connecting) = (router.clone(), connecting.clone());
+            let (router, connecting, tls) = (router.clone(), connecting.clone(), tls.clone());
             tokio::spawn(async move {
-                let reason = link::run(router, id.clone(), pod.info.addr).await;
+                let reason = link::run(router, id.clone(), pod.info.addr, tls).await;
                 tracing::warn!(pod = %id, reason, "pod stream ended");
                 connecting
                     .lock()

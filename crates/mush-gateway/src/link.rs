@@ -7,6 +7,7 @@ use mush_proto::PodId;
 use mush_rpc::MAX_MESSAGE;
 use mush_rpc::Message as _;
 use mush_rpc::split::BATCH_BYTES;
+use mush_rpc::tls::ReloadingClient;
 use mush_rpc::v1::game_client::GameClient;
 use mush_rpc::v1::{GatewayBatch, GatewayEvent, Hello, gateway_event, pod_event};
 use tokio::sync::mpsc;
@@ -19,8 +20,13 @@ const BATCH_MAX: usize = 512;
 
 /// Connects to a pod, attaches, and pumps its events into the router until the stream
 /// ends; then orphans the pod's sessions. Returns the reason the stream ended.
-pub(crate) async fn run(router: Arc<Router>, pod: PodId, addr: String) -> String {
-    let reason = match attach(&router, &pod, &addr).await {
+pub(crate) async fn run(
+    router: Arc<Router>,
+    pod: PodId,
+    addr: String,
+    tls: Option<Arc<ReloadingClient>>,
+) -> String {
+    let reason = match attach(&router, &pod, &addr, tls).await {
         Ok(()) => "stream closed by the pod".to_owned(),
         Err(error) => error,
     };
@@ -28,7 +34,12 @@ pub(crate) async fn run(router: Arc<Router>, pod: PodId, addr: String) -> String
     reason
 }
 
-async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), String> {
+async fn attach(
+    router: &Arc<Router>,
+    pod: &PodId,
+    addr: &str,
+    tls: Option<Arc<ReloadingClient>>,
+) -> Result<(), String> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| format!("bad pod address {addr}: {e}"))?
         .connect_timeout(Duration::from_secs(2))
@@ -37,10 +48,11 @@ async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), Str
         .http2_keep_alive_interval(Duration::from_secs(5))
         .keep_alive_timeout(Duration::from_secs(3))
         .keep_alive_while_idle(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let channel = match tls {
+        Some(tls) => mush_rpc::tls::connect_channel(&endpoint, tls).await,
+        None => endpoint.connect().await,
+    }
+    .map_err(|e| format!("connect to {addr}: {}", error_chain(&e)))?;
     let mut client = GameClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -93,4 +105,17 @@ async fn attach(router: &Arc<Router>, pod: &PodId, addr: &str) -> Result<(), Str
             Err(status) => return Err(format!("stream from {addr}: {status}")),
         }
     }
+}
+
+/// An error and its sources on one line: tonic's transport error alone says only
+/// "transport error", and a refused certificate is in its sources.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

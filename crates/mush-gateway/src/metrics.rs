@@ -29,6 +29,10 @@ pub struct GatewayMetrics {
     pub tls_reloads: Counter,
     /// Changed certificate files that could not be used (the old certificate stayed).
     pub tls_reload_failures: Counter,
+    /// The link's (gateway -> game pod) client certificates swapped in after a renewal.
+    pub link_tls_reloads: Counter,
+    /// Changed link certificate files that could not be used.
+    pub link_tls_reload_failures: Counter,
 }
 
 impl GatewayMetrics {
@@ -82,6 +86,16 @@ impl GatewayMetrics {
             "tls_reload_failures",
             "Changed TLS certificate files that could not be used (the previous certificate stays)",
             metrics.tls_reload_failures.clone(),
+        );
+        sub.register(
+            "link_tls_reloads",
+            "Link (gRPC) client certificates reloaded after their files changed",
+            metrics.link_tls_reloads.clone(),
+        );
+        sub.register(
+            "link_tls_reload_failures",
+            "Changed link certificate files that could not be used",
+            metrics.link_tls_reload_failures.clone(),
         );
         metrics
     }

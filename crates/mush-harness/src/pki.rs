@@ -79,12 +79,24 @@ impl Pki {
     /// Issues a client certificate `{name}.crt` (and `{name}.key`) for `subject`
     /// (`/O=group/CN=user`: Kubernetes reads the user and groups from it).
     pub fn client(&self, name: &str, subject: &str) -> Result<(PathBuf, PathBuf), HarnessError> {
-        self.issue(
-            name,
-            subject,
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=clientAuth\n",
-        )
+        self.client_for(name, subject, &[])
+    }
+
+    /// Issues a client certificate that is also valid for `alt_names` (`DNS:mush-gateway`:
+    /// a game pod checks a gateway's name, not only its CA).
+    pub fn client_for(
+        &self,
+        name: &str,
+        subject: &str,
+        alt_names: &[&str],
+    ) -> Result<(PathBuf, PathBuf), HarnessError> {
+        let mut ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                       extendedKeyUsage=clientAuth\n"
+            .to_owned();
+        if !alt_names.is_empty() {
+            ext.push_str(&format!("subjectAltName={}\n", alt_names.join(",")));
+        }
+        self.issue(name, subject, &ext)
     }
 
     /// Runs `openssl args` in the CA's directory.

@@ -69,6 +69,28 @@ pub struct MushShardSpec {
     /// Log line format of every process.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Mutual TLS between gateways and game pods. Without it, whatever reaches a game
+    /// pod's gRPC port can act as a gateway; with it, a game pod takes only gateways whose
+    /// certificate is of the shard's CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_tls: Option<LinkTls>,
+}
+
+/// The Secrets of the gateway <-> game pod link, each holding `tls.crt`, `tls.key` and the
+/// shard CA's `ca.crt` (what a cert-manager `Certificate` from a CA issuer writes). They
+/// are mounted whole and re-read while pods run, so a renewal needs no restart; the
+/// operator itself never reads them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkTls {
+    /// The gateways' Secret; its certificate must be valid for the DNS name `mush-gateway`
+    /// and allow client authentication.
+    #[schemars(length(min = 1, max = 253))]
+    pub gateway_secret_name: String,
+    /// The game pods' Secret; its certificate must be valid for the DNS name `mush-game`
+    /// and allow server authentication.
+    #[schemars(length(min = 1, max = 253))]
+    pub game_secret_name: String,
 }
 
 /// The kubelet's image pull policy.
@@ -465,6 +487,7 @@ pub(crate) fn test_shard() -> MushShard {
             tolerations: vec![],
             affinity: None,
             log_format: LogFormat::default(),
+            link_tls: None,
         },
     );
     shard.metadata.namespace = Some("games".into());

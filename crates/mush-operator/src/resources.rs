@@ -40,6 +40,10 @@ const WEBSOCKET_TLS_PORT: i32 = 4204;
 const TLS_DIR: &str = "/etc/mush/tls";
 /// The gateway pod's volume holding that Secret.
 const TLS_VOLUME: &str = "tls";
+/// Where a pod finds its link certificate, key and CA.
+const LINK_TLS_DIR: &str = "/etc/mush/link-tls";
+/// The link Secret's volume.
+const LINK_TLS_VOLUME: &str = "link-tls";
 /// The non-root user of the image (distroless `nonroot`).
 const RUN_AS: i64 = 65532;
 
@@ -440,29 +444,13 @@ pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
             port("websocket-tls", WEBSOCKET_TLS_PORT),
         ]);
     }
-    let mut container = container(shard, Component::Gateway, env, ports);
-    // The whole directory, not a subPath: the kubelet keeps a mounted Secret's files
-    // current only then, and the gateway re-reads them.
-    container.volume_mounts = tls.map(|_| {
-        vec![VolumeMount {
-            name: TLS_VOLUME.to_owned(),
-            mount_path: TLS_DIR.to_owned(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]
-    });
+    let container = container(shard, Component::Gateway, env, ports);
     let mut template = pod_template(shard, Component::Gateway, config_hash, container, 30);
-    if let Some(pod) = template.spec.as_mut() {
-        pod.volumes = tls.map(|tls| {
-            vec![Volume {
-                name: TLS_VOLUME.to_owned(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(tls.secret_name.clone()),
-                    ..SecretVolumeSource::default()
-                }),
-                ..Volume::default()
-            }]
-        });
+    if let Some(tls) = tls {
+        mount_secret(&mut template, TLS_VOLUME, &tls.secret_name, TLS_DIR);
+    }
+    if let Some(link) = &shard.spec.link_tls {
+        link_tls(&mut template, &link.gateway_secret_name);
     }
     deployment(
         shard,
@@ -488,8 +476,50 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
         ],
         vec![port("grpc", GRPC_PORT), port("http", GAME_HTTP_PORT)],
     );
-    let template = pod_template(shard, Component::Game, config_hash, container, grace);
+    let mut template = pod_template(shard, Component::Game, config_hash, container, grace);
+    if let Some(link) = &shard.spec.link_tls {
+        link_tls(&mut template, &link.game_secret_name);
+    }
     deployment(shard, Component::Game, replicas, template)
+}
+
+/// Mounts Secret `secret` read-only at `dir` in every container of the pod. The whole
+/// directory, not a subPath: the kubelet keeps a mounted Secret's files current only then,
+/// and our processes re-read them for renewals.
+fn mount_secret(template: &mut PodTemplateSpec, volume: &str, secret: &str, dir: &str) {
+    let Some(pod) = template.spec.as_mut() else {
+        return;
+    };
+    pod.volumes.get_or_insert_with(Vec::new).push(Volume {
+        name: volume.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    for container in &mut pod.containers {
+        container
+            .volume_mounts
+            .get_or_insert_with(Vec::new)
+            .push(VolumeMount {
+                name: volume.to_owned(),
+                mount_path: dir.to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+    }
+}
+
+/// Mounts the link Secret `secret` and points the process at it.
+fn link_tls(template: &mut PodTemplateSpec, secret: &str) {
+    mount_secret(template, LINK_TLS_VOLUME, secret, LINK_TLS_DIR);
+    for container in template.spec.iter_mut().flat_map(|pod| &mut pod.containers) {
+        container
+            .env
+            .get_or_insert_with(Vec::new)
+            .push(env_var("MUSH_LINK_TLS_DIR", LINK_TLS_DIR));
+    }
 }
 
 fn service_port(name: &str, port: i32) -> ServicePort {
@@ -866,6 +896,55 @@ mod tests {
                 .volume_mounts
                 .is_none()
         );
+    }
+
+    #[test]
+    fn link_tls_mounts_each_roles_secret_and_points_the_process_at_it() {
+        let mut shard = shard();
+        shard.spec.link_tls = Some(crate::crd::LinkTls {
+            gateway_secret_name: "world-link-gateway".into(),
+            game_secret_name: "world-link-game".into(),
+        });
+        for (deployment, secret) in [
+            (gateway_deployment(&shard, "h"), "world-link-gateway"),
+            (game_deployment(&shard, "h", 2), "world-link-game"),
+        ] {
+            let container = container_of(&deployment);
+            let dir = container
+                .env
+                .iter()
+                .flatten()
+                .find(|e| e.name == "MUSH_LINK_TLS_DIR")
+                .and_then(|e| e.value.clone());
+            assert_eq!(dir.as_deref(), Some("/etc/mush/link-tls"), "{secret}");
+            let mount = container
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.mount_path == "/etc/mush/link-tls")
+                .expect("link mount");
+            assert_eq!(
+                (mount.read_only, mount.sub_path.as_ref()),
+                (Some(true), None)
+            );
+            let volumes = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|p| p.volumes.clone())
+                .expect("volumes");
+            let volume = volumes
+                .iter()
+                .find(|v| v.name == mount.name)
+                .expect("volume");
+            assert_eq!(
+                volume
+                    .secret
+                    .as_ref()
+                    .and_then(|s| s.secret_name.as_deref()),
+                Some(secret)
+            );
+        }
     }
 
     #[test]

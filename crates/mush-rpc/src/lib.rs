@@ -11,6 +11,11 @@ pub mod v1 {
 }
 
 pub mod split;
+pub mod tls;
+
+/// The rustls this crate builds its configs with, so users need no dependency of their
+/// own to keep in step.
+pub use tokio_rustls;
 
 /// The message trait, for code that stores a message (the journal keeps a command's
 /// output to others as [`v1::Journalled`]).

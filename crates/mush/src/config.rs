@@ -1,8 +1,10 @@
 //! Flags shared by the process roles (each also read from the environment).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use mush_rpc::tls::LinkFiles;
 use mush_store::StoreConfig;
 
 /// How to reach the shard's Redis Cluster.
@@ -40,5 +42,25 @@ impl StoreArgs {
             response_timeout: Duration::from_millis(self.redis_timeout_ms),
             ..StoreConfig::default()
         }
+    }
+}
+
+/// The mutually authenticated TLS between gateways and game pods.
+#[derive(Args, Debug, Clone)]
+pub struct LinkTlsArgs {
+    /// Directory holding this process's `tls.crt`, `tls.key` and the shard CA's `ca.crt`
+    /// (a mounted Secret as cert-manager or the operator writes it) for the gRPC link
+    /// between gateways and game pods. Game pods then take only gateways whose certificate
+    /// is of that CA and names `mush-gateway`; gateways take only pods whose certificate
+    /// names `mush-game`. Unset: plain gRPC (only for a network where nothing else reaches
+    /// the pods' gRPC port). The files are re-read every 10 s for a renewal.
+    #[arg(long, env = "MUSH_LINK_TLS_DIR")]
+    pub link_tls_dir: Option<PathBuf>,
+}
+
+impl LinkTlsArgs {
+    /// The link's files, if configured.
+    pub fn files(&self) -> Option<LinkFiles> {
+        self.link_tls_dir.as_ref().map(LinkFiles::in_dir)
     }
 }

@@ -11,7 +11,7 @@ use mush_proto::PodId;
 use mush_store::{Dbref, Store, StoreMetrics};
 use prometheus_client::registry::Registry;
 
-use crate::config::StoreArgs;
+use crate::config::{LinkTlsArgs, StoreArgs};
 use crate::health::{self, ReadyCheck, redis_ready};
 
 /// Flags of `mush game`.
@@ -19,6 +19,8 @@ use crate::health::{self, ReadyCheck, redis_ready};
 pub struct GameArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub link_tls: LinkTlsArgs,
     /// This pod's name; in Kubernetes the pod name (downward API).
     #[arg(long, env = "POD_NAME")]
     pub pod_id: Option<String>,
@@ -165,6 +167,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
         },
         cache_ttl: CacheTtl::default(),
         drain_grace: Duration::from_secs(args.drain_grace_secs),
+        link_tls: args.link_tls.files(),
     };
     let (pod, listener) = Pod::start(&config, store.clone(), &mut registry).await?;
     let engine = pod.engine().clone();

@@ -14,7 +14,7 @@ use mush_proto::GatewayId;
 use mush_store::{Store, StoreMetrics};
 use prometheus_client::registry::Registry;
 
-use crate::config::StoreArgs;
+use crate::config::{LinkTlsArgs, StoreArgs};
 use crate::health::{self, ReadyCheck, redis_ready};
 
 /// Flags of `mush gateway`.
@@ -22,6 +22,8 @@ use crate::health::{self, ReadyCheck, redis_ready};
 pub struct GatewayArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub link_tls: LinkTlsArgs,
     /// This gateway's name; in Kubernetes the pod name. Its id adds the process start
     /// time (see `incarnation`).
     #[arg(long, env = "POD_NAME")]
@@ -120,6 +122,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         telnet: args.telnet,
         websocket,
         tls,
+        link_tls: args.link_tls.files(),
         origins,
         resume_ttl: Duration::from_secs(args.websocket_resume_secs),
         mud_name: args.mud_name.clone(),

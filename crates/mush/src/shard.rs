@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mush_harness::{
-    ClusterOptions, HarnessError, NatsServer, RedisCluster, Server, free_port, on_fresh_ports,
+    ClusterOptions, HarnessError, NatsServer, Pki, RedisCluster, Server, free_port, on_fresh_ports,
 };
 
 /// How to start a shard.
@@ -30,6 +30,9 @@ pub struct ShardOptions {
     pub game_args: Vec<String>,
     /// Log filter of the children.
     pub log: String,
+    /// Gateways and game pods speak gRPC over mutual TLS, with certificates from a CA
+    /// made for this shard (as the operator's shards do); off: plain gRPC.
+    pub link_tls: bool,
 }
 
 impl ShardOptions {
@@ -68,6 +71,7 @@ impl ShardOptions {
             .map(String::from)
             .to_vec(),
             log: "info".into(),
+            link_tls: true,
         }
     }
 }
@@ -88,8 +92,14 @@ pub struct Shard {
 
 impl Shard {
     /// Starts everything and returns once the gateway listens.
-    pub fn start(options: ShardOptions) -> Result<Self, HarnessError> {
+    pub fn start(mut options: ShardOptions) -> Result<Self, HarnessError> {
         std::fs::create_dir_all(&options.dir).map_err(HarnessError::Io)?;
+        if options.link_tls {
+            let dir = options.dir.join("link-tls");
+            let (game, gateway) = link_certificates(&dir)?;
+            options.game_args.extend(link_flag(&game));
+            options.gateway_args.extend(link_flag(&gateway));
+        }
         let redis = RedisCluster::start_in(&options.dir.join("redis"), ClusterOptions::default())?;
         let nats = NatsServer::start_in(&options.dir.join("nats"))?;
         let mut pods = Vec::new();
@@ -165,6 +175,14 @@ impl Shard {
     /// The NATS server (tests stop and start it).
     pub fn nats_mut(&mut self) -> &mut NatsServer {
         &mut self.nats
+    }
+
+    /// A gateway's link certificate, key and CA (`None` without link TLS), for tests that
+    /// attach to a game pod as a gateway does.
+    pub fn gateway_link_files(&self) -> Option<mush_rpc::tls::LinkFiles> {
+        self.options
+            .link_tls
+            .then(|| mush_rpc::tls::LinkFiles::in_dir(self.options.dir.join("link-tls/gateway")))
     }
 
     /// The NATS URL.
@@ -268,6 +286,27 @@ impl Shard {
             pod.terminate(Duration::from_secs(5));
         }
     }
+}
+
+/// Makes the shard's link CA in `dir` and a directory each for the game pods and the
+/// gateways holding `tls.crt`, `tls.key` and `ca.crt`, as a mounted Secret would.
+fn link_certificates(dir: &Path) -> Result<(PathBuf, PathBuf), HarnessError> {
+    let pki = Pki::new(dir, "mush shard link CA")?;
+    let game = pki.server("game", "/CN=mush-game", &["DNS:mush-game"])?;
+    let gateway = pki.client_for("gateway", "/CN=mush-gateway", &["DNS:mush-gateway"])?;
+    let role = |name: &str, (cert, key): (PathBuf, PathBuf)| {
+        let role = dir.join(name);
+        std::fs::create_dir_all(&role).map_err(HarnessError::Io)?;
+        for (from, to) in [(cert, "tls.crt"), (key, "tls.key"), (pki.ca(), "ca.crt")] {
+            std::fs::copy(from, role.join(to)).map_err(HarnessError::Io)?;
+        }
+        Ok::<_, HarnessError>(role)
+    };
+    Ok((role("game", game)?, role("gateway", gateway)?))
+}
+
+fn link_flag(dir: &Path) -> [String; 2] {
+    ["--link-tls-dir".into(), dir.display().to_string()]
 }
 
 /// The gateway's `mush_gateway_pod_streams` gauge, `None` while it does not answer.
