@@ -26,6 +26,8 @@ use crate::process::{Server, free_port, on_fresh_ports, run_command};
 /// The ClusterIP of the `kubernetes` Service: the first address of the service range.
 /// In-cluster clients dial it, so the API server's certificate names it.
 const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
+/// The Services' virtual addresses (ClusterIPs).
+pub(crate) const SERVICE_CIDR: &str = "10.96.0.0/16";
 
 /// A running control plane.
 #[derive(Debug)]
@@ -119,7 +121,7 @@ impl KubeControlPlane {
                 "--service-account-issuer=https://kubernetes.default.svc".into(),
                 format!("--service-account-key-file={}", path("sa.pub")),
                 format!("--service-account-signing-key-file={}", path("sa.key")),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                format!("--service-cluster-ip-range={SERVICE_CIDR}"),
                 "--authorization-mode=Node,RBAC".into(),
             ];
             if real_node {

@@ -333,6 +333,14 @@ impl RealNode {
             None,
         )?;
         run(&ip, &["link", "set", BRIDGE, "up"], None)?;
+        // ClusterIPs are virtual: kube-proxy rewrites them to pod addresses. Until its rules
+        // are in, a connection to one would follow the default route off this machine; on
+        // the bridge it stays here (and goes with the bridge).
+        run(
+            &ip,
+            &["route", "add", crate::kube::SERVICE_CIDR, "dev", BRIDGE],
+            None,
+        )?;
         // Removed again only while it is this very link (see `HostPaths`).
         HostPaths::record_bridge(&self.dir)
     }

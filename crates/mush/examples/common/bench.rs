@@ -177,13 +177,15 @@ pub fn mush_exe() -> Result<PathBuf, Box<dyn std::error::Error>> {
 
 /// A shard as `mush dev` runs it, input limits raised so the driver measures the system
 /// rather than the rate limiter; returns once the gateway answers. The temporary directory
-/// holds every process' data and must live as long as the shard.
+/// holds every process' data and must live as long as the shard. `MUSH_BENCH_PLAIN_LINK=1`
+/// runs the gateway <-> game pod link without its mutual TLS, to measure what TLS costs.
 pub async fn bench_shard(
     prefix: &str,
 ) -> Result<(mush::shard::Shard, tempfile::TempDir), Box<dyn std::error::Error>> {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
     let mut options = mush::shard::ShardOptions::for_tests(mush_exe()?, dir.path());
     options.log = "warn".into();
+    options.link_tls = std::env::var("MUSH_BENCH_PLAIN_LINK").as_deref() != Ok("1");
     options
         .gateway_args
         .extend(["--input-rate", "1000000", "--input-burst", "1000000"].map(String::from));
