@@ -482,15 +482,6 @@ async fn a_killed_gateways_sessions_are_reaped_not_leaked() {
     assert!(who.contains("1 Player logged in."), "{who}");
 }
 
-/// A game pod's counter (0 until it is there).
-async fn pod_metric(shard: &mush::shard::Shard, pod: &str, name: &str) -> u64 {
-    let http = shard.pod_http(pod).expect("pod http");
-    let (_, body) = http_get(http, "/metrics").await;
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The game pods' gRPC port: a client without the shard's gateway certificate does not get
 /// past the TLS handshake, and a gateway that names another gateway's connections (a
 /// leaked gateway key, a confused gateway) cannot take them over, type in them, or end
@@ -505,7 +496,10 @@ async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
     let (shard, _dir) = tokio::task::block_in_place(|| start_shard("link", &[]));
     let store = store_of(&shard).await;
     let pods = live_pods(&store, 2).await;
-    let names: Vec<String> = pods.iter().map(|p| p.info.id.to_string()).collect();
+    let pod_https: Vec<_> = pods
+        .iter()
+        .map(|p| shard.pod_http(p.info.id.as_str()).expect("pod http"))
+        .collect();
     let mut victim = Player::login(shard.telnet_addr(), "Victim").await;
     let mut witness = Player::login(shard.telnet_addr(), "Witness").await;
 
@@ -528,9 +522,12 @@ async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
             pod.info.id
         );
     }
-    for name in &names {
-        let refused = pod_metric(&shard, name, "mush_game_link_refused_total").await;
-        assert!(refused >= 1, "{name} counted {refused} refused handshakes");
+    for &http in &pod_https {
+        let refused = metric(http, "mush_game_link_refused_total").await;
+        assert!(
+            refused >= 1,
+            "the pod at {http} counted {refused} refused handshakes"
+        );
     }
 
     // A gateway's certificate, but another gateway's connections.
@@ -576,8 +573,8 @@ async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut refused = 0;
-        for name in &names {
-            refused += pod_metric(&shard, name, "mush_game_opens_refused_total").await;
+        for &http in &pod_https {
+            refused += metric(http, "mush_game_opens_refused_total").await;
         }
         if refused == want {
             break;

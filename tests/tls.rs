@@ -151,14 +151,6 @@ impl WssPlayer {
     }
 }
 
-/// A counter of the gateway's metrics (0 if it is not there yet).
-async fn metric(shard: &mush::shard::Shard, name: &str) -> u64 {
-    let (_, body) = http_get(shard.gateway_http(), "/metrics").await;
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_players_survive_a_certificate_renewal_and_a_game_pod_crash() {
     let pki_dir = tempfile::Builder::new()
@@ -218,17 +210,27 @@ async fn tls_players_survive_a_certificate_renewal_and_a_game_pod_crash() {
     tess.expect("still the old session").await;
     wendy.send("say after the renewal").await;
     tess.expect("Wendy says, \"after the renewal\"").await;
-    assert!(metric(&shard, "mush_gateway_tls_reloads_total").await >= 1);
+    assert!(metric(shard.gateway_http(), "mush_gateway_tls_reloads_total").await >= 1);
     let mut newcomer = tls_player(&connector, telnet_tls).await;
     assert_eq!(served(newcomer.stream()), leaf(&second_cert));
     newcomer.send("create Nina secret").await;
     newcomer.expect("Limbo").await;
 
     // A renewal with a key that is not the certificate's is refused; the good one stays.
-    let failures = metric(&shard, "mush_gateway_tls_reload_failures_total").await;
+    let failures = metric(
+        shard.gateway_http(),
+        "mush_gateway_tls_reload_failures_total",
+    )
+    .await;
     volume.update(&first_cert, &second_key);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while metric(&shard, "mush_gateway_tls_reload_failures_total").await == failures {
+    while metric(
+        shard.gateway_http(),
+        "mush_gateway_tls_reload_failures_total",
+    )
+    .await
+        == failures
+    {
         assert!(Instant::now() < deadline, "the bad pair was not noticed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -309,7 +311,14 @@ async fn silent_and_plain_text_clients_on_tls_ports_are_dropped_without_harm() {
             "plain text was served on a TLS port ({read:?}): {got:?}"
         );
     }
-    assert!(metric(&shard, "mush_gateway_tls_handshake_failures_total").await >= 4);
+    assert!(
+        metric(
+            shard.gateway_http(),
+            "mush_gateway_tls_handshake_failures_total"
+        )
+        .await
+            >= 4
+    );
 
     // The TLS player was not disturbed.
     tess.send("think unharmed").await;

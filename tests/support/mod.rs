@@ -240,6 +240,14 @@ pub async fn pod_of(store: &Store, name: &str) -> PodId {
         .expect("player's session has a pod")
 }
 
+/// A counter or gauge from the `/metrics` page at `addr` (0 while it is not there yet).
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (_, body) = http_get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect health");
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");

@@ -11,6 +11,15 @@ use std::process::Command;
 use crate::HarnessError;
 use crate::process::{find_binary, run_command};
 
+/// `openssl req` arguments for a new unencrypted ECDSA P-256 key.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 /// A CA (`ca.crt`, `ca.key`) in a directory, and the certificates it issued beside it.
 #[derive(Debug)]
 pub struct Pki {
@@ -26,27 +35,28 @@ impl Pki {
             dir: dir.to_owned(),
             openssl: find_binary("openssl", "openssl")?,
         };
-        pki.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ])?;
+        let subject = format!("/CN={name}");
+        pki.openssl(
+            &[
+                &["req", "-x509"][..],
+                &NEW_KEY,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    &subject,
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat(),
+        )?;
         Ok(pki)
     }
 
@@ -123,20 +133,14 @@ impl Pki {
             format!("{name}.ext"),
         );
         std::fs::write(self.dir.join(&extfile), ext).map_err(HarnessError::Io)?;
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            subject,
-        ])?;
+        self.openssl(
+            &[
+                &["req"][..],
+                &NEW_KEY,
+                &["-keyout", &key, "-out", &csr, "-subj", subject],
+            ]
+            .concat(),
+        )?;
         self.openssl(&[
             "x509",
             "-req",

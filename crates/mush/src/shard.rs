@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mush_harness::{
     ClusterOptions, HarnessError, NatsServer, Pki, RedisCluster, Server, free_port, on_fresh_ports,
 };
+use mush_rpc::tls::{GAME_SERVER_NAME, GATEWAY_CLIENT_NAME, LinkFiles};
 
 /// How to start a shard.
 #[derive(Clone, Debug)]
@@ -88,17 +89,20 @@ pub struct Shard {
     websocket_port: u16,
     pods_started: usize,
     gateways_started: usize,
+    /// The gateways' link files (`None` without link TLS).
+    gateway_link: Option<LinkFiles>,
 }
 
 impl Shard {
     /// Starts everything and returns once the gateway listens.
     pub fn start(mut options: ShardOptions) -> Result<Self, HarnessError> {
         std::fs::create_dir_all(&options.dir).map_err(HarnessError::Io)?;
+        let mut gateway_link = None;
         if options.link_tls {
-            let dir = options.dir.join("link-tls");
-            let (game, gateway) = link_certificates(&dir)?;
+            let (game, gateway) = link_certificates(&options.dir.join("link-tls"))?;
             options.game_args.extend(link_flag(&game));
             options.gateway_args.extend(link_flag(&gateway));
+            gateway_link = Some(LinkFiles::in_dir(gateway));
         }
         let redis = RedisCluster::start_in(&options.dir.join("redis"), ClusterOptions::default())?;
         let nats = NatsServer::start_in(&options.dir.join("nats"))?;
@@ -115,6 +119,7 @@ impl Shard {
             Ok((gateway, http, telnet, websocket))
         })?;
         let shard = Self {
+            gateway_link,
             pods_started: options.game_pods,
             gateways_started: 1,
             options,
@@ -179,10 +184,8 @@ impl Shard {
 
     /// A gateway's link certificate, key and CA (`None` without link TLS), for tests that
     /// attach to a game pod as a gateway does.
-    pub fn gateway_link_files(&self) -> Option<mush_rpc::tls::LinkFiles> {
-        self.options
-            .link_tls
-            .then(|| mush_rpc::tls::LinkFiles::in_dir(self.options.dir.join("link-tls/gateway")))
+    pub fn gateway_link_files(&self) -> Option<LinkFiles> {
+        self.gateway_link.clone()
     }
 
     /// The NATS URL.
@@ -292,8 +295,16 @@ impl Shard {
 /// gateways holding `tls.crt`, `tls.key` and `ca.crt`, as a mounted Secret would.
 fn link_certificates(dir: &Path) -> Result<(PathBuf, PathBuf), HarnessError> {
     let pki = Pki::new(dir, "mush shard link CA")?;
-    let game = pki.server("game", "/CN=mush-game", &["DNS:mush-game"])?;
-    let gateway = pki.client_for("gateway", "/CN=mush-gateway", &["DNS:mush-gateway"])?;
+    let game = pki.server(
+        "game",
+        &format!("/CN={GAME_SERVER_NAME}"),
+        &[&format!("DNS:{GAME_SERVER_NAME}")],
+    )?;
+    let gateway = pki.client_for(
+        "gateway",
+        &format!("/CN={GATEWAY_CLIENT_NAME}"),
+        &[&format!("DNS:{GATEWAY_CLIENT_NAME}")],
+    )?;
     let role = |name: &str, (cert, key): (PathBuf, PathBuf)| {
         let role = dir.join(name);
         std::fs::create_dir_all(&role).map_err(HarnessError::Io)?;

@@ -218,18 +218,25 @@ fn reload_swaps_in_good_files_and_keeps_the_old_config_on_bad_ones() {
     assert!(!same(&certs), "a good new pair is swapped in");
 }
 
-/// Handshakes a client with `client_files` (certificate, key, CA) against a game pod's
-/// [`incoming`] with the test CA; `Ok` if the pod accepted the connection.
-async fn handshake(client_files: [&[u8]; 3]) -> Result<(), String> {
-    let dir = Scratch::new(&format!("link-{}", client_files[0].len()));
-    let server = LinkFiles {
-        cert: dir.write("game.crt", GAME_CRT),
-        key: dir.write("game.key", GAME_KEY),
-        ca: dir.write("ca.crt", LINK_CA),
-        reload_every: Duration::from_secs(10),
-    }
-    .server()
-    .expect("server config");
+/// A gateway's client config from `files` (certificate, key, CA).
+fn gateway_client(files: [&[u8]; 3]) -> Arc<ClientConfig> {
+    link_client_config(
+        &PemFiles::from_bytes(&files),
+        &paths(&["tls.crt", "tls.key", "ca.crt"]),
+    )
+    .expect("client config")
+}
+
+/// Handshakes `client` against a game pod's [`incoming`] with the test CA; `Ok` if the pod
+/// accepted the connection, else what the refusing side said.
+async fn handshake(client: Arc<ClientConfig>) -> Result<(), String> {
+    static PODS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let pod = PODS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Scratch::new(&format!("link-{pod}"));
+    dir.write("tls.crt", GAME_CRT);
+    dir.write("tls.key", GAME_KEY);
+    dir.write("ca.crt", LINK_CA);
+    let server = LinkFiles::in_dir(&dir.0).server().expect("server config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -238,11 +245,6 @@ async fn handshake(client_files: [&[u8]; 3]) -> Result<(), String> {
     let mut accepted = Box::pin(incoming(listener, Arc::new(server), move |_, error| {
         let _ = refused_tx.send(error.to_string());
     }));
-    let client = link_client_config(
-        &PemFiles::from_bytes(&client_files),
-        &paths(&["tls.crt", "tls.key", "ca.crt"]),
-    )
-    .expect("client config");
     let connect = async {
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let name = ServerName::try_from(GAME_SERVER_NAME).expect("name");
@@ -274,21 +276,21 @@ async fn handshake(client_files: [&[u8]; 3]) -> Result<(), String> {
 
 #[tokio::test]
 async fn game_pods_accept_gateways_of_their_ca_and_no_one_else() {
-    handshake([GATEWAY_CRT, GATEWAY_KEY, LINK_CA])
+    handshake(gateway_client([GATEWAY_CRT, GATEWAY_KEY, LINK_CA]))
         .await
         .expect("a gateway of the shard's CA is accepted");
 
-    let game_as_gateway = handshake([GAME_CRT, GAME_KEY, LINK_CA]).await;
+    let game_as_gateway = handshake(gateway_client([GAME_CRT, GAME_KEY, LINK_CA])).await;
     let error = game_as_gateway.expect_err("a game pod's certificate is not a gateway's");
     assert!(error.contains("server:"), "{error}");
     assert!(error.contains("NotValidForName"), "{error}");
 
-    let stranger = handshake([STRANGER_CRT, STRANGER_KEY, LINK_CA]).await;
+    let stranger = handshake(gateway_client([STRANGER_CRT, STRANGER_KEY, LINK_CA])).await;
     let error = stranger.expect_err("another CA's gateway is refused");
     assert!(error.contains("UnknownIssuer"), "{error}");
 
     // A client that trusts another CA refuses the pod in turn (the pod hears its alert).
-    let wrong_trust = handshake([GATEWAY_CRT, GATEWAY_KEY, OTHER_CA]).await;
+    let wrong_trust = handshake(gateway_client([GATEWAY_CRT, GATEWAY_KEY, OTHER_CA])).await;
     let error = wrong_trust.expect_err("the pod's certificate is not of that CA");
     assert!(
         error.contains("UnknownCA") || error.contains("UnknownIssuer"),
@@ -298,41 +300,14 @@ async fn game_pods_accept_gateways_of_their_ca_and_no_one_else() {
 
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused() {
-    let dir = Scratch::new("anonymous");
-    let server = LinkFiles::in_dir(&dir.0);
-    dir.write("tls.crt", GAME_CRT);
-    dir.write("tls.key", GAME_KEY);
-    dir.write("ca.crt", LINK_CA);
-    let server = server.server().expect("server config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (refused_tx, mut refused_rx) = tokio::sync::mpsc::unbounded_channel();
-    let _accepted = incoming(listener, Arc::new(server), move |_, error| {
-        let _ = refused_tx.send(error.to_string());
-    });
-    let mut roots = RootCertStore::empty();
-    for cert in certificate_chain(LINK_CA, Path::new("ca.crt")).expect("ca") {
-        roots.add(cert).expect("root");
-    }
+    let roots = ca_roots(LINK_CA, Path::new("ca.crt")).expect("CA");
     let anonymous = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let name = ServerName::try_from(GAME_SERVER_NAME).expect("name");
-    let connected = tokio_rustls::TlsConnector::from(Arc::new(anonymous))
-        .connect(name, tcp)
-        .await;
-    if let Ok(mut stream) = connected {
-        let mut byte = [0u8; 1];
-        let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut byte).await;
-    }
-    let refused = tokio::time::timeout(Duration::from_secs(5), refused_rx.recv())
+    let error = handshake(Arc::new(anonymous))
         .await
-        .expect("refused in time")
-        .expect("a refusal");
-    assert!(refused.contains("peer sent no certificates"), "{refused}");
+        .expect_err("a client without a certificate is refused");
+    assert!(error.contains("peer sent no certificates"), "{error}");
 }
