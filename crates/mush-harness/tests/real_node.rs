@@ -249,6 +249,13 @@ fn a_pod_on_the_real_node_serves_and_everything_is_gone_after_the_drop() {
         std::fs::create_dir_all(fake.parent().expect("parent")).expect("fake dir");
         std::fs::copy("/bin/sleep", &fake).expect("copy sleep");
         let mut other = Command::new(&fake).arg("60").spawn().expect("fake kubelet");
+        // Only once /proc shows it running as a kubelet can the node see it.
+        let cmdline = format!("/proc/{}/cmdline", other.id());
+        eventually("the fake kubelet in /proc", Duration::from_secs(10), || {
+            let args = std::fs::read(&cmdline).ok()?;
+            args.starts_with(fake.to_string_lossy().as_bytes())
+                .then_some(())
+        });
         let result = KubeControlPlane::start_with_node(&bin, &dir.join("refused"));
         let _ = other.kill();
         let _ = other.wait();
