@@ -1,6 +1,7 @@
 //! The data plane as players see it: real Redis Cluster, NATS, game pods and a gateway
 //! (the `mush` binary as child processes), real sockets.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -1090,4 +1091,102 @@ async fn connections_per_address_are_limited() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A PROXY protocol version 2 header for a TCP connection from `client` (IPv4), as a
+/// load balancer sends it first.
+fn proxy_header(client: std::net::SocketAddrV4, gateway: SocketAddr) -> Vec<u8> {
+    let SocketAddr::V4(gateway) = gateway else {
+        panic!("an IPv4 gateway address");
+    };
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    header.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    header.extend_from_slice(&client.ip().octets());
+    header.extend_from_slice(&gateway.ip().octets());
+    header.extend_from_slice(&client.port().to_be_bytes());
+    header.extend_from_slice(&gateway.port().to_be_bytes());
+    header
+}
+
+/// Behind a load balancer that speaks PROXY protocol (`--proxy-protocol true`), every
+/// limit counts the address the header names, not the balancer's: connections per
+/// address at the gateway and player creations per address on the game pods. A
+/// connection without the header is closed unheard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_protocol_gives_the_limits_the_players_own_addresses() {
+    let (shard, _dir) = tokio::task::block_in_place(|| {
+        start_shard_with("proxy", |options| {
+            let set = |args: &mut Vec<String>, flag: &str, value: &str| {
+                let at = args.iter().position(|a| a == flag).expect(flag);
+                args[at + 1] = value.to_owned();
+            };
+            set(
+                &mut options.gateway_args,
+                "--max-connections-per-address",
+                "2",
+            );
+            set(&mut options.game_args, "--creates-per-address-hour", "1");
+            options
+                .gateway_args
+                .extend(["--proxy-protocol".to_owned(), "true".to_owned()]);
+        })
+    });
+    let addr = shard.telnet_addr();
+    let from = |ip: [u8; 4], port: u16| std::net::SocketAddrV4::new(ip.into(), port);
+    let connect = |client: std::net::SocketAddrV4| async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        tokio::io::AsyncWriteExt::write_all(&mut stream, &proxy_header(client, addr))
+            .await
+            .expect("write header");
+        stream
+    };
+    let alice = from([203, 0, 113, 7], 40001);
+    let mut first = Player::greeted(connect(alice).await).await;
+    first.send("create ProxiedOne secret").await;
+    first.expect("Limbo").await;
+    // The game pod counted the creation against 203.0.113.7: the next one from there is
+    // refused, one from another address is not (both reach the gateway from 127.0.0.1).
+    let mut second = Player::greeted(connect(from([203, 0, 113, 7], 40002)).await).await;
+    second.send("create ProxiedTwo secret").await;
+    second
+        .expect("The limit of new players for this hour has been reached.")
+        .await;
+    let mut other = Player::greeted(connect(from([198, 51, 100, 9], 40003)).await).await;
+    other.send("create ProxiedThree secret").await;
+    other.expect("Limbo").await;
+
+    // 203.0.113.7 holds its two connections; a third is refused with the reason.
+    let mut third = connect(from([203, 0, 113, 7], 40004)).await;
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_string(&mut text))
+        .await
+        .expect("closed in time")
+        .expect("read");
+    assert!(
+        text.contains("Too many connections from your address"),
+        "{text:?}"
+    );
+
+    // Without a header (a client reaching past the balancer) nothing is said: closed.
+    let mut bare = TcpStream::connect(addr).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut bare, b"connect Wizard pw\r\nWHO\r\n")
+        .await
+        .expect("write");
+    let mut heard = Vec::new();
+    // Closed with input unread, so the close may arrive as a reset.
+    match tokio::time::timeout(Duration::from_secs(5), bare.read_to_end(&mut heard))
+        .await
+        .expect("closed in time")
+    {
+        Ok(_) => {}
+        Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+    assert!(heard.is_empty(), "{:?}", String::from_utf8_lossy(&heard));
+    let failures = metric(
+        shard.gateway_http(),
+        "mush_gateway_proxy_header_failures_total",
+    )
+    .await;
+    assert_eq!(failures, 1);
 }

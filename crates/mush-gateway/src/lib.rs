@@ -11,6 +11,7 @@ mod http;
 mod limits;
 mod link;
 mod metrics;
+mod proxy;
 mod reaper;
 mod resume;
 mod router;
@@ -65,6 +66,10 @@ pub struct GatewayConfig {
     pub resume_ttl: Duration,
     /// Game name for MSSP.
     pub mud_name: String,
+    /// Every connection on the player ports starts with a PROXY protocol version 2 header
+    /// naming the client (a load balancer in front); one without it is closed. Off: the
+    /// socket's own address is the player's.
+    pub proxy_protocol: bool,
     /// Per-connection limits.
     pub conn: ConnLimits,
     /// Router limits.
@@ -219,6 +224,7 @@ impl Gateway {
             origins: self.config.origins.clone(),
             resumes: resume::Resumes::new(self.config.resume_ttl),
             admission: Arc::new(limits::Admission::default()),
+            proxy_protocol: self.config.proxy_protocol,
         });
         let reload = self
             .certificates
@@ -278,6 +284,8 @@ pub(crate) struct ConnContext {
     pub resumes: Arc<resume::Resumes>,
     /// Connections held, in all and per address.
     pub admission: Arc<limits::Admission>,
+    /// Connections begin with a PROXY protocol header (see [`GatewayConfig`]).
+    pub proxy_protocol: bool,
 }
 
 impl ConnContext {
@@ -297,9 +305,10 @@ enum Protocol {
 }
 
 /// Accepts connections on one listener. Admission (the limits in all and per address) is
-/// decided before anything else, a TLS handshake included, so a flood of handshakes costs
-/// no more than a flood of plain connections; the handshake runs in the connection's own
-/// task under a timeout, so a silent client holds its slot only that long.
+/// decided before anything else but the PROXY header that names the address, a TLS
+/// handshake included, so a flood of handshakes costs no more than a flood of plain
+/// connections; header and handshake run in the connection's own task, each under a
+/// timeout, so a silent client holds its task only that long.
 async fn accept(
     listener: TcpListener,
     conn: Arc<ConnContext>,
@@ -313,11 +322,18 @@ async fn accept(
                 Ok((mut stream, peer)) => {
                     let conn = conn.clone();
                     let shutdown = shutdown.clone();
-                    let admitted = conn.admission.admit(peer.ip(), &conn.limits);
                     // The config in place at accept time: a reload later does not touch it.
                     let tls = tls.as_ref().map(|certs| (certs.acceptor(), certs.handshake_timeout()));
                     tokio::spawn(async move {
-                        let _admitted = match admitted {
+                        let peer = if conn.proxy_protocol {
+                            match proxied(&conn, &mut stream, peer).await {
+                                Some(client) => client,
+                                None => return,
+                            }
+                        } else {
+                            peer
+                        };
+                        let _admitted = match conn.admission.admit(peer.ip(), &conn.limits) {
                             Ok(admitted) => admitted,
                             Err(refused) => {
                                 conn.router.metrics().connections_refused.inc();
@@ -371,6 +387,27 @@ async fn accept(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The client's address from the PROXY header `stream` begins with (the balancer's own,
+/// `peer`, for its health checks), or `None` when the header is missing, malformed or
+/// late: the connection is then closed without a word (the other end is a balancer, or
+/// someone reaching past it), counted and logged. A connection closed before its first
+/// byte is a balancer's TCP health check: closed, neither counted nor logged.
+async fn proxied(
+    conn: &ConnContext,
+    stream: &mut tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> Option<SocketAddr> {
+    let failure = match tokio::time::timeout(conn.limits.head_timeout, proxy::read(stream)).await {
+        Ok(Ok(client)) => return Some(client.unwrap_or(peer)),
+        Ok(Err(proxy::ProxyError::Silent)) => return None,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no PROXY header within {:?}", conn.limits.head_timeout),
+    };
+    conn.router.metrics().proxy_header_failures.inc();
+    tracing::info!(%peer, error = failure, "connection closed: no usable PROXY header");
+    None
 }
 
 /// Serves one admitted connection, plain or after its TLS handshake.

@@ -18,7 +18,8 @@ pub struct ConnLimits {
     /// Close a connection whose socket accepts no output for this long.
     pub write_timeout: Duration,
     /// Close a connection on the WebSocket port whose HTTP request head (at most 8 KiB)
-    /// has not arrived after this long.
+    /// has not arrived after this long, and one whose PROXY header (`--proxy-protocol`)
+    /// has not.
     pub head_timeout: Duration,
     /// Connections held at once, all ports (plain and TLS) together.
     pub max_connections: usize,

@@ -25,6 +25,8 @@ pub struct GatewayMetrics {
     pub connections_refused: Counter,
     /// TLS handshakes that failed or timed out (scanners, plain-text clients, bad clients).
     pub tls_handshake_failures: Counter,
+    /// Connections closed for a missing, malformed or late PROXY header (`--proxy-protocol`).
+    pub proxy_header_failures: Counter,
     /// Certificates swapped in after their files changed.
     pub tls_reloads: Counter,
     /// Changed certificate files that could not be used (the old certificate stayed).
@@ -76,6 +78,11 @@ impl GatewayMetrics {
             "tls_handshake_failures",
             "TLS handshakes that failed or timed out",
             metrics.tls_handshake_failures.clone(),
+        );
+        sub.register(
+            "proxy_header_failures",
+            "Connections closed for a missing, malformed or late PROXY protocol header",
+            metrics.proxy_header_failures.clone(),
         );
         sub.register(
             "tls_reloads",

@@ -90,6 +90,12 @@ pub struct GatewayArgs {
     /// Connections held at once from one address (behind a NAT, raise it).
     #[arg(long, env = "MUSH_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 50)]
     pub max_connections_per_address: usize,
+    /// Every connection on the player ports (plain, TLS, WebSocket) must begin with a PROXY
+    /// protocol version 2 header, which names the player's address for the limits and the
+    /// login throttle; one without it is closed. Only for ports that nothing but the load
+    /// balancer can reach: anyone who can send the header chooses their address.
+    #[arg(long, env = "MUSH_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub proxy_protocol: bool,
     /// Output messages queued per connection before it is closed as too slow.
     #[arg(long, env = "MUSH_OUTPUT_QUEUE", default_value_t = 1024)]
     pub output_queue: usize,
@@ -126,6 +132,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         origins,
         resume_ttl: Duration::from_secs(args.websocket_resume_secs),
         mud_name: args.mud_name.clone(),
+        proxy_protocol: args.proxy_protocol,
         conn: ConnLimits {
             input_rate: args.input_rate,
             input_burst: args.input_burst,
