@@ -789,6 +789,43 @@ async fn preload(
     load(engine, snapshot, spec.enactor).await?;
     if let Some(Some(object)) = snapshot.objects.get(&spec.executor).cloned() {
         load(engine, snapshot, object.location).await?;
+        // Every typed line is first tried as an exit here. Only the exits come now: the
+        // room's contents (a crowd, each converted) are read when a command needs them,
+        // so a `think` in a room of hundreds does not read them all.
+        if let Some(room) = from_i64(object.location) {
+            load_exits(engine, snapshot, room).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a room's exits into the snapshot, each exit with them.
+async fn load_exits(
+    engine: &Arc<Engine>,
+    snapshot: &mut Snapshot,
+    room: Dbref,
+) -> Result<(), StoreError> {
+    let exits = engine.exits(room).await?;
+    members_loaded(engine, snapshot, &exits).await?;
+    let ids: Vec<i64> = exits.iter().map(|o| to_i64(o.id)).collect();
+    snapshot.exits.insert(to_i64(room), ids);
+    Ok(())
+}
+
+/// Puts the members of a list read into the snapshot, those it does not hold yet.
+async fn members_loaded(
+    engine: &Arc<Engine>,
+    snapshot: &mut Snapshot,
+    members: &[Arc<Object>],
+) -> Result<(), StoreError> {
+    for object in members {
+        let key = to_i64(object.id);
+        if snapshot.objects.contains_key(&key) {
+            continue;
+        }
+        let seen = converted(engine, object).await?;
+        snapshot.objects.insert(key, Some(Arc::new(seen)));
+        snapshot.raw.insert(key, object.clone());
     }
     Ok(())
 }
@@ -883,23 +920,13 @@ async fn fetch(engine: &Arc<Engine>, snapshot: &mut Snapshot, miss: Miss) -> Res
             // The members come with the lists (name matching reads every one of them), so
             // they go into the snapshot now rather than through one miss each.
             let members = engine.contents(dbref).await?;
-            let exits = engine.exits(dbref).await?;
-            let fresh: Vec<&Arc<Object>> = members
-                .iter()
-                .chain(exits.iter())
-                .filter(|o| !snapshot.objects.contains_key(&to_i64(o.id)))
-                .collect();
-            for object in fresh {
-                let seen = converted(engine, object).await?;
-                let key = to_i64(object.id);
-                snapshot.objects.insert(key, Some(Arc::new(seen)));
-                snapshot.raw.insert(key, object.clone());
-            }
+            members_loaded(engine, snapshot, &members).await?;
             // TinyMUX lists the newest arrival first.
             let contents: Vec<i64> = members.iter().rev().map(|o| to_i64(o.id)).collect();
-            let exits: Vec<i64> = exits.iter().map(|o| to_i64(o.id)).collect();
             snapshot.contents.insert(id, contents);
-            snapshot.exits.insert(id, exits);
+            if !snapshot.exits.contains_key(&id) {
+                load_exits(engine, snapshot, dbref).await?;
+            }
         }
         Miss::PlayerName(name) => {
             let found = engine.store.player_by_name(&name).await?.map(to_i64);
