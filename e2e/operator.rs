@@ -331,7 +331,8 @@ async fn operator_on_a_real_control_plane() {
     let error = k.apply(&no_image).expect_err("missing image accepted");
     assert!(error.contains("spec.image: Required value"), "{error}");
 
-    // A shard: Deployments, Services, PDBs, ConfigMap, ServiceAccount, then Ready.
+    // A shard: Deployments, Services, PDBs, a NetworkPolicy, ConfigMap, ServiceAccount,
+    // then Ready.
     k.apply(&shard_yaml(&urls, GAME_SPEC)).expect("apply shard");
     eventually(
         "the Deployments to be created",
@@ -362,6 +363,7 @@ async fn operator_on_a_real_control_plane() {
         "service/world-game",
         "poddisruptionbudget/world-gateway",
         "poddisruptionbudget/world-game",
+        "networkpolicy/world-game",
         "configmap/world-config",
         "serviceaccount/world-mush",
     ] {
@@ -370,6 +372,14 @@ async fn operator_on_a_real_control_plane() {
     assert_eq!(
         k.jsonpath("service/world-game", "{.spec.clusterIP}"),
         "None"
+    );
+    // The game pods' gRPC port takes only this shard's gateways.
+    assert_eq!(
+        k.jsonpath(
+            "networkpolicy/world-game",
+            r"{.spec.ingress[0].ports[0].port}/{.spec.ingress[0].from[0].podSelector.matchLabels.app\.kubernetes\.io/component}/{.spec.podSelector.matchLabels.app\.kubernetes\.io/component}"
+        ),
+        "grpc/gateway/game"
     );
     k.kubectl(&[
         "-n",
@@ -548,7 +558,7 @@ async fn operator_on_a_real_control_plane() {
                 "-n",
                 NAMESPACE,
                 "get",
-                "deployments,services,configmaps,poddisruptionbudgets,serviceaccounts",
+                "deployments,services,configmaps,poddisruptionbudgets,serviceaccounts,networkpolicies",
                 "-l",
                 "app.kubernetes.io/instance=world",
                 "-o",

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -236,6 +237,7 @@ pub async fn run(
         .owns(api::<ConfigMap>(&client, namespace), owned())
         .owns(api::<PodDisruptionBudget>(&client, namespace), owned())
         .owns(api::<ServiceAccount>(&client, namespace), owned())
+        .owns(api::<NetworkPolicy>(&client, namespace), owned())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -398,6 +400,7 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     )
     .await?;
     apply_object(client, &namespace, &resources::pdb(shard, Component::Game)).await?;
+    apply_object(client, &namespace, &resources::game_network_policy(shard)).await?;
 
     let mut last_scale_time = status.last_scale_time.clone();
     if decision.scales(current) {

@@ -15,6 +15,10 @@ use k8s_openapi::api::core::v1::{
     SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
     SleepAction, Volume, VolumeMount,
 };
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -586,6 +590,50 @@ pub fn game_service(shard: &MushShard) -> Service {
     }
 }
 
+/// Who may reach the game pods, where the cluster enforces NetworkPolicies: the shard's
+/// own gateways on the gRPC port (a stranger there is refused by the link's TLS too, but
+/// need not reach it at all), and anyone on the HTTP port (the kubelet's probes, which
+/// some network plugins do not exempt, and metrics scrapers in other namespaces).
+/// Policies add up, so a user who needs more in (a mesh, a debugging tool) adds a policy
+/// of their own rather than turning this one off; egress (Redis, NATS) is not limited,
+/// since where those run is the user's to know.
+pub fn game_network_policy(shard: &MushShard) -> NetworkPolicy {
+    let pods = |component| LabelSelector {
+        match_labels: Some(selector(shard, component)),
+        ..LabelSelector::default()
+    };
+    let tcp = |name: &str| NetworkPolicyPort {
+        port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    };
+    NetworkPolicy {
+        metadata: meta(
+            shard,
+            Names::of(shard).component(Component::Game),
+            Some(Component::Game),
+        ),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(pods(Component::Game)),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(pods(Component::Gateway)),
+                        ..NetworkPolicyPeer::default()
+                    }]),
+                    ports: Some(vec![tcp("grpc")]),
+                },
+                NetworkPolicyIngressRule {
+                    from: None,
+                    ports: Some(vec![tcp("http")]),
+                },
+            ]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
 /// One voluntary disruption at a time: a node drain takes game pods one by one, each
 /// handing its sessions over before the next goes.
 pub fn pdb(shard: &MushShard, component: Component) -> PodDisruptionBudget {
@@ -665,6 +713,7 @@ mod tests {
             game_service(&shard).metadata,
             pdb(&shard, Component::Gateway).metadata,
             pdb(&shard, Component::Game).metadata,
+            game_network_policy(&shard).metadata,
         ];
         for meta in metas {
             let owners = meta.owner_references.expect("owner");
@@ -677,6 +726,60 @@ mod tests {
                 "world"
             );
         }
+    }
+
+    #[test]
+    fn only_the_shards_gateways_reach_the_game_pods_grpc_port() {
+        let shard = shard();
+        let spec = game_network_policy(&shard).spec.expect("spec");
+        let game = game_deployment(&shard, "h", 2);
+        let template = game.spec.expect("spec").template;
+        // The policy selects exactly the game pods (not the gateways).
+        let selected = spec
+            .pod_selector
+            .and_then(|s| s.match_labels)
+            .expect("labels");
+        let labels = template.metadata.expect("meta").labels.expect("labels");
+        assert!(selected.iter().all(|(k, v)| labels.get(k) == Some(v)));
+        assert_ne!(selected, selector(&shard, Component::Gateway));
+        assert_eq!(spec.policy_types, Some(vec!["Ingress".to_owned()]));
+        let rules = spec.ingress.expect("ingress");
+        let ports = |rule: &NetworkPolicyIngressRule| -> Vec<String> {
+            rule.ports
+                .iter()
+                .flatten()
+                .filter_map(|p| match &p.port {
+                    Some(IntOrString::String(name)) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let grpc: Vec<_> = rules.iter().filter(|r| ports(r) == ["grpc"]).collect();
+        assert_eq!(grpc.len(), 1);
+        let from = grpc[0].from.as_ref().expect("grpc only from some pods");
+        assert_eq!(from.len(), 1);
+        assert_eq!(
+            from[0]
+                .pod_selector
+                .as_ref()
+                .and_then(|s| s.match_labels.clone()),
+            Some(selector(&shard, Component::Gateway))
+        );
+        assert!(from[0].namespace_selector.is_none(), "this namespace only");
+        // Probes and scrapers reach the HTTP port from anywhere; nothing else is open.
+        let http: Vec<_> = rules.iter().filter(|r| ports(r) == ["http"]).collect();
+        assert_eq!(http.len(), 1);
+        assert!(http[0].from.is_none());
+        assert_eq!(rules.len(), 2);
+        // The named ports exist on the game container.
+        let container = &template.spec.expect("pod").containers[0];
+        let named: Vec<_> = container
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.name.clone())
+            .collect();
+        assert!(named.contains(&"grpc".to_owned()) && named.contains(&"http".to_owned()));
     }
 
     #[test]
