@@ -367,7 +367,11 @@ async fn accept(
                             serve_conn(protocol, conn, stream, peer, shutdown).await;
                             return;
                         };
-                        let failure = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        // Boxed, like each protocol's serving in `serve_conn`: a spawned
+                        // task's future is allocated at its largest state's size for the
+                        // connection's life, so inline handshake and serving states of
+                        // every protocol and transport cost every idle connection.
+                        let failure = match tokio::time::timeout(handshake_timeout, Box::pin(acceptor.accept(stream))).await {
                             Ok(Ok(stream)) => {
                                 serve_conn(protocol, conn, stream, peer, shutdown).await;
                                 return;
@@ -420,9 +424,10 @@ async fn serve_conn<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    // Boxed: only the protocol this connection speaks takes room (see `accept`).
     match protocol {
-        Protocol::Telnet => telnet::serve(conn, stream, peer, shutdown).await,
-        Protocol::WebSocket => ws::serve(conn, stream, peer, shutdown).await,
+        Protocol::Telnet => Box::pin(telnet::serve(conn, stream, peer, shutdown)).await,
+        Protocol::WebSocket => Box::pin(ws::serve(conn, stream, peer, shutdown)).await,
     }
 }
 
