@@ -145,14 +145,14 @@ async fn login_delay(
     address: &str,
     name: &str,
 ) -> Result<std::time::Duration, StoreError> {
-    let attempts = engine
-        .store
-        .door_count(Door::FailedFromAddress, address, FAILURE_WINDOW_MS)
-        .await?;
-    let by_player = engine
-        .store
-        .door_seen(Door::FailedForPlayer, &name.to_lowercase())
-        .await?;
+    // Two keys in different slots: read at once rather than one round trip after the other.
+    let player = name.to_lowercase();
+    let (attempts, by_player) = tokio::try_join!(
+        engine
+            .store
+            .door_count(Door::FailedFromAddress, address, FAILURE_WINDOW_MS),
+        engine.store.door_seen(Door::FailedForPlayer, &player),
+    )?;
     let free = engine.settings.login_free_failures;
     Ok(delay_after(attempts.saturating_sub(1), free)
         .max(delay_after(by_player, free.saturating_mul(3))))
@@ -199,11 +199,15 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
                 return Ok(true);
             };
             let address = address_of(engine, session.handle).await?;
-            let held_back = login_delay(engine, &address, &name).await?;
+            // The name is looked up while the doors are read; the answer waits either way.
+            let (held_back, named) = tokio::try_join!(
+                login_delay(engine, &address, &name),
+                engine.store.player_by_name(&name),
+            )?;
             if !held_back.is_zero() {
                 tokio::time::sleep(held_back).await;
             }
-            let found = match engine.store.player_by_name(&name).await? {
+            let found = match named {
                 Some(id) => engine.object(id).await?,
                 None => None,
             };
@@ -218,14 +222,11 @@ async fn connect_screen(engine: &Arc<Engine>, session: &mut Session, line: &str)
             };
             match found {
                 Some(player) if verified => {
-                    engine
-                        .store
-                        .door_uncount(Door::FailedFromAddress, &address)
-                        .await?;
-                    engine
-                        .store
-                        .door_clear(Door::FailedForPlayer, &name.to_lowercase())
-                        .await?;
+                    let lower = name.to_lowercase();
+                    tokio::try_join!(
+                        engine.store.door_uncount(Door::FailedFromAddress, &address),
+                        engine.store.door_clear(Door::FailedForPlayer, &lower),
+                    )?;
                     enter_world(engine, session, &player).await?;
                 }
                 _ => {
