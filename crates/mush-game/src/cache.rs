@@ -339,6 +339,16 @@ pub enum NatsAuth {
     Token(String),
 }
 
+/// TLS to NATS: the CA that signed the servers' certificates (TLS is then required) and,
+/// for a server that verifies its clients, this pod's certificate and key (PEM files).
+#[derive(Clone, Debug, Default)]
+pub struct NatsTls {
+    /// The CA file; `None`: no TLS unless the URL says `tls://`.
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate and key files.
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
 impl NatsAuth {
     /// Takes credentials out of a URL (`nats://user:password@host`, `nats://token@host`),
     /// which the NATS client does not read there itself; returns the URL without them.
@@ -371,7 +381,13 @@ impl std::fmt::Debug for NatsAuth {
 impl Invalidator {
     /// Connects to NATS (without waiting for it: a pod must serve while NATS is down) and
     /// starts the task that evicts on every message and tracks connection state.
-    pub async fn start(url: &str, auth: &NatsAuth, prefix: &str, cache: Arc<Cache>) -> Self {
+    pub async fn start(
+        url: &str,
+        auth: &NatsAuth,
+        tls: &NatsTls,
+        prefix: &str,
+        cache: Arc<Cache>,
+    ) -> Self {
         let events_cache = cache.clone();
         let (bare, in_url) = NatsAuth::from_url(url);
         let auth = match auth {
@@ -385,6 +401,14 @@ impl Invalidator {
                 async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
             }
             NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+        };
+        let options = match &tls.ca {
+            Some(ca) => options.add_root_certificates(ca.clone()).require_tls(true),
+            None => options,
+        };
+        let options = match &tls.client {
+            Some((cert, key)) => options.add_client_certificate(cert.clone(), key.clone()),
+            None => options,
         };
         let options = options
             .retry_on_initial_connect()

@@ -34,6 +34,8 @@ pub struct PodConfig {
     pub nats_url: String,
     /// Credentials for NATS.
     pub nats_auth: crate::cache::NatsAuth,
+    /// TLS to NATS.
+    pub nats_tls: crate::cache::NatsTls,
     /// How often the pod renews its heartbeat.
     pub heartbeat_interval: Duration,
     /// How long a heartbeat lives: a silent pod is presumed dead after this.
@@ -78,8 +80,14 @@ impl Pod {
         let cache = Arc::new(Cache::new(config.cache_ttl));
         tokio::spawn(sweep(cache.clone()));
         let prefix = store.keys().prefix().to_owned();
-        let invalidator =
-            Invalidator::start(&config.nats_url, &config.nats_auth, &prefix, cache.clone()).await;
+        let invalidator = Invalidator::start(
+            &config.nats_url,
+            &config.nats_auth,
+            &config.nats_tls,
+            &prefix,
+            cache.clone(),
+        )
+        .await;
         let passwords = PasswordHasher::new(config.password_cost)?;
         bootstrap_world(
             &store,

@@ -1,15 +1,20 @@
-//! A pod's NATS connection against a real `nats-server` that requires a user: the right
-//! credentials connect, wrong ones do not (and the pod still starts, on short cache TTLs).
+//! A pod's NATS connection against a real `nats-server` that requires a user, or TLS: the
+//! right credentials and certificates connect, wrong ones do not (and the pod still
+//! starts, on short cache TTLs).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mush_game::{Cache, CacheTtl, Invalidator, NatsAuth};
-use mush_harness::NatsServer;
+use mush_game::{Cache, CacheTtl, Invalidator, NatsAuth, NatsTls};
+use mush_harness::{NatsServer, Pki};
 
 async fn connects(url: &str, auth: &NatsAuth, within: Duration) -> bool {
+    connects_with(url, auth, &NatsTls::default(), within).await
+}
+
+async fn connects_with(url: &str, auth: &NatsAuth, tls: &NatsTls, within: Duration) -> bool {
     let cache = Arc::new(Cache::new(CacheTtl::default()));
-    let invalidator = Invalidator::start(url, auth, "authtest", cache).await;
+    let invalidator = Invalidator::start(url, auth, tls, "authtest", cache).await;
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if invalidator.is_connected() {
@@ -46,4 +51,48 @@ async fn nats_credentials_are_used_and_wrong_ones_refused() {
     );
     // And the secret never shows in a debug print.
     assert_eq!(format!("{right:?}"), "UserPassword(mush, ***)");
+}
+
+#[tokio::test]
+async fn nats_over_tls_takes_only_the_servers_ca_and_gives_a_client_certificate() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = Pki::new(&dir.path().join("ca"), "nats-ca").expect("ca");
+    let other = Pki::new(&dir.path().join("other"), "other-ca").expect("other ca");
+    let (cert, key) = pki.client("pod", "/CN=game-pod").expect("client cert");
+    let (stranger_cert, stranger_key) = other.client("pod", "/CN=stranger").expect("cert");
+    let nats = NatsServer::start_with_tls(&pki, true).expect("nats");
+    let url = nats.url();
+    let none = NatsAuth::None;
+    let within = Duration::from_secs(10);
+    let tls = |ca: &Pki, client: Option<(&std::path::Path, &std::path::Path)>| NatsTls {
+        ca: Some(ca.ca()),
+        client: client.map(|(c, k)| (c.to_owned(), k.to_owned())),
+    };
+    assert!(
+        connects_with(&url, &none, &tls(&pki, Some((&cert, &key))), within).await,
+        "the shard's CA and a client certificate of it"
+    );
+    let short = Duration::from_secs(2);
+    assert!(
+        !connects_with(&url, &none, &tls(&pki, None), short).await,
+        "a server that verifies clients let one in without a certificate"
+    );
+    assert!(
+        !connects_with(
+            &url,
+            &none,
+            &tls(&pki, Some((&stranger_cert, &stranger_key))),
+            short
+        )
+        .await,
+        "a client certificate of another CA was taken"
+    );
+    assert!(
+        !connects_with(&url, &none, &tls(&other, Some((&cert, &key))), short).await,
+        "a server certificate of a CA the pod was not given was trusted"
+    );
+    assert!(
+        !connects(&url, &none, short).await,
+        "a plain client reached a TLS-only server"
+    );
 }

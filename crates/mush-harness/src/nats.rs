@@ -51,6 +51,33 @@ impl NatsServer {
         Ok(nats)
     }
 
+    /// A server that speaks only TLS, with a certificate from `pki` for 127.0.0.1; with
+    /// `verify_clients`, it also wants a client certificate of that CA.
+    pub fn start_with_tls(pki: &crate::Pki, verify_clients: bool) -> Result<Self, HarnessError> {
+        let tmp = tempfile::Builder::new()
+            .prefix("mush-nats-")
+            .tempdir()
+            .map_err(HarnessError::Io)?;
+        let (cert, key) = pki.server("nats", "/CN=nats", &["IP:127.0.0.1", "DNS:localhost"])?;
+        let mut extra: Vec<String> = vec![
+            "--tls".into(),
+            "--tlscert".into(),
+            cert.display().to_string(),
+            "--tlskey".into(),
+            key.display().to_string(),
+        ];
+        if verify_clients {
+            extra.extend([
+                "--tlsverify".into(),
+                "--tlscacert".into(),
+                pki.ca().display().to_string(),
+            ]);
+        }
+        let mut nats = Self::start_with(tmp.path(), Ipv4Addr::LOCALHOST.into(), &extra)?;
+        nats._tmp = Some(tmp);
+        Ok(nats)
+    }
+
     /// Starts a NATS server whose log lives in `dir`.
     pub fn start_in(dir: &Path) -> Result<Self, HarnessError> {
         Self::start_with(dir, Ipv4Addr::LOCALHOST.into(), &[])

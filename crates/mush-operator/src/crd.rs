@@ -347,6 +347,25 @@ pub struct NatsSpec {
     /// A Secret key holding the URL (when it carries credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_secret_ref: Option<SecretKeySelector>,
+    /// TLS to NATS (the game pods are its only clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<NatsTls>,
+}
+
+/// TLS to NATS from a Secret as cert-manager writes one: `ca.crt`, the CA of the NATS
+/// servers' certificates (TLS is then required), and with `clientCertificate` also
+/// `tls.crt` and `tls.key`, for a server that verifies its clients. Mounted into the game
+/// pods only; the NATS client reads the files when it connects, so a renewed client
+/// certificate is used from the pod's next start (a rollout).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsTls {
+    /// The Secret, in the shard's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// Also present `tls.crt`/`tls.key` from it as the pods' client certificate.
+    #[serde(default)]
+    pub client_certificate: bool,
 }
 
 /// What the operator saw and did, for `kubectl get` and for alerts.
@@ -481,6 +500,7 @@ pub(crate) fn test_shard() -> MushShard {
             nats: NatsSpec {
                 url: Some("nats://nats:4222".into()),
                 url_secret_ref: None,
+                tls: None,
             },
             env: vec![],
             node_selector: BTreeMap::new(),

@@ -48,6 +48,10 @@ const TLS_VOLUME: &str = "tls";
 const LINK_TLS_DIR: &str = "/etc/mush/link-tls";
 /// The link Secret's volume.
 const LINK_TLS_VOLUME: &str = "link-tls";
+/// Where a game pod finds the CA (and client certificate) for NATS.
+const NATS_TLS_DIR: &str = "/etc/mush/nats-tls";
+/// The NATS TLS Secret's volume.
+const NATS_TLS_VOLUME: &str = "nats-tls";
 /// The non-root user of the image (distroless `nonroot`).
 const RUN_AS: i64 = 65532;
 
@@ -484,6 +488,9 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
     if let Some(link) = &shard.spec.link_tls {
         link_tls(&mut template, &link.game_secret_name);
     }
+    if let Some(tls) = &shard.spec.nats.tls {
+        nats_tls(&mut template, tls);
+    }
     deployment(shard, Component::Game, replicas, template)
 }
 
@@ -523,6 +530,31 @@ fn link_tls(template: &mut PodTemplateSpec, secret: &str) {
             .env
             .get_or_insert_with(Vec::new)
             .push(env_var("MUSH_LINK_TLS_DIR", LINK_TLS_DIR));
+    }
+}
+
+/// Mounts the NATS TLS Secret and points the game process at its files.
+fn nats_tls(template: &mut PodTemplateSpec, tls: &crate::crd::NatsTls) {
+    mount_secret(template, NATS_TLS_VOLUME, &tls.secret_name, NATS_TLS_DIR);
+    let mut env = vec![env_var(
+        "MUSH_NATS_CA_FILE",
+        format!("{NATS_TLS_DIR}/ca.crt"),
+    )];
+    if tls.client_certificate {
+        env.push(env_var(
+            "MUSH_NATS_CERT_FILE",
+            format!("{NATS_TLS_DIR}/tls.crt"),
+        ));
+        env.push(env_var(
+            "MUSH_NATS_KEY_FILE",
+            format!("{NATS_TLS_DIR}/tls.key"),
+        ));
+    }
+    for container in template.spec.iter_mut().flat_map(|pod| &mut pod.containers) {
+        container
+            .env
+            .get_or_insert_with(Vec::new)
+            .extend(env.iter().cloned());
     }
 }
 
@@ -1048,6 +1080,62 @@ mod tests {
                 Some(secret)
             );
         }
+    }
+
+    #[test]
+    fn nats_tls_reaches_the_game_pods_and_the_client_certificate_only_when_asked() {
+        let mut shard = shard();
+        let env_of = |deployment: &Deployment| -> BTreeMap<String, String> {
+            container_of(deployment)
+                .env
+                .iter()
+                .flatten()
+                .filter(|e| e.name.starts_with("MUSH_NATS_"))
+                .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        };
+        let mounted = |deployment: &Deployment| -> Option<String> {
+            let mount = container_of(deployment)
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.mount_path == "/etc/mush/nats-tls")?
+                .clone();
+            let volumes = deployment
+                .spec
+                .as_ref()?
+                .template
+                .spec
+                .as_ref()?
+                .volumes
+                .clone()?;
+            let volume = volumes.into_iter().find(|v| v.name == mount.name)?;
+            volume.secret?.secret_name
+        };
+        assert!(env_of(&game_deployment(&shard, "h", 2)).is_empty());
+        shard.spec.nats.tls = Some(crate::crd::NatsTls {
+            secret_name: "nats-client".into(),
+            client_certificate: false,
+        });
+        let game = game_deployment(&shard, "h", 2);
+        assert_eq!(
+            env_of(&game),
+            BTreeMap::from([(
+                "MUSH_NATS_CA_FILE".to_owned(),
+                "/etc/mush/nats-tls/ca.crt".to_owned()
+            )])
+        );
+        assert_eq!(mounted(&game).as_deref(), Some("nats-client"));
+        // The gateways never talk to NATS.
+        let gateway = gateway_deployment(&shard, "h");
+        assert!(env_of(&gateway).is_empty() && mounted(&gateway).is_none());
+        shard.spec.nats.tls = Some(crate::crd::NatsTls {
+            secret_name: "nats-client".into(),
+            client_certificate: true,
+        });
+        let env = env_of(&game_deployment(&shard, "h", 2));
+        assert_eq!(env["MUSH_NATS_CERT_FILE"], "/etc/mush/nats-tls/tls.crt");
+        assert_eq!(env["MUSH_NATS_KEY_FILE"], "/etc/mush/nats-tls/tls.key");
     }
 
     #[test]

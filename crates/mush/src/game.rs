@@ -1,12 +1,13 @@
 //! `mush game`: one stateless game pod.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mush_game::{CacheTtl, GameSettings, NatsAuth, PasswordCost, Pod, PodConfig};
+use mush_game::{CacheTtl, GameSettings, NatsAuth, NatsTls, PasswordCost, Pod, PodConfig};
 use mush_proto::PodId;
 use mush_store::{Dbref, Store, StoreMetrics};
 use prometheus_client::registry::Registry;
@@ -58,6 +59,15 @@ pub struct GameArgs {
         conflicts_with = "nats_user"
     )]
     pub nats_token: Option<String>,
+    /// CA file (PEM) of the NATS servers' certificates: TLS to NATS is then required.
+    #[arg(long, env = "MUSH_NATS_CA_FILE")]
+    pub nats_ca_file: Option<PathBuf>,
+    /// This pod's client certificate (PEM), for a NATS server that verifies clients.
+    #[arg(long, env = "MUSH_NATS_CERT_FILE", requires_all = ["nats_key_file", "nats_ca_file"])]
+    pub nats_cert_file: Option<PathBuf>,
+    /// The key of `--nats-cert-file` (PEM).
+    #[arg(long, env = "MUSH_NATS_KEY_FILE", requires = "nats_cert_file")]
+    pub nats_key_file: Option<PathBuf>,
     /// Health and metrics listen address.
     #[arg(long, env = "MUSH_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,
@@ -120,6 +130,24 @@ fn welcome(name: &str) -> String {
     )
 }
 
+/// TLS to NATS from the flags. The files must be readable now: the NATS client reads them
+/// only when it connects, and a pod that cannot reach NATS still serves (on short cache
+/// lifetimes), so a wrong path would otherwise show only as a warning.
+fn nats_tls(args: &GameArgs) -> anyhow::Result<NatsTls> {
+    let files = [
+        &args.nats_ca_file,
+        &args.nats_cert_file,
+        &args.nats_key_file,
+    ];
+    for path in files.into_iter().flatten() {
+        std::fs::metadata(path).with_context(|| format!("NATS TLS file {}", path.display()))?;
+    }
+    Ok(NatsTls {
+        ca: args.nats_ca_file.clone(),
+        client: args.nats_cert_file.clone().zip(args.nats_key_file.clone()),
+    })
+}
+
 /// Runs a game pod until SIGTERM or Ctrl-C.
 pub async fn run(args: GameArgs) -> anyhow::Result<()> {
     let http = health::bind(args.http).await?;
@@ -144,6 +172,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
             (_, _, Some(token)) => NatsAuth::Token(token.clone()),
             _ => NatsAuth::None,
         },
+        nats_tls: nats_tls(&args)?,
         heartbeat_interval: heartbeat_ttl / 3,
         heartbeat_ttl,
         god_password: args.god_password.clone(),
