@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mush_harness::{
-    KubeControlPlane, RedisCluster, Server, eventually, free_port, on_fresh_ports, repo_dir,
-    run_script,
+    ClusterOptions, ClusterTls, KubeControlPlane, Pki, RedisCluster, Server, eventually, free_port,
+    on_fresh_ports, repo_dir, run_script,
 };
 use mush_proto::{ConnType, GatewayId, Handle, PodId};
-use mush_store::{NewConnection, PodInfo, Store, StoreConfig, StoreMetrics};
+use mush_store::{NewConnection, PodInfo, RedisTls, Store, StoreConfig, StoreMetrics};
 
 const NAMESPACE: &str = "games";
 const OPERATOR_NS: &str = "mush-system";
@@ -97,6 +97,7 @@ spec:
   image: mush-on-kube/mush:e2e
   redis:
     endpoints: [{}]
+    tls: {{secretName: redis-tls, clientCertificate: true}}
     keyPrefix: world
   nats:
     url: nats://127.0.0.1:4222
@@ -216,8 +217,30 @@ async fn operator_on_a_real_control_plane() {
         .expect("control plane");
     println!("control plane up in {:?}", started.elapsed());
     let k = Cluster { plane };
-    let redis = RedisCluster::start().expect("redis");
-    let store = shard_store(&redis, "world").await;
+    // Redis speaks only TLS and wants client certificates: the operator reads the CA and
+    // its certificate from the Secret the shard names (created below).
+    let pki = Pki::new(&dir.path().join("redis-ca"), "redis-ca").expect("ca");
+    let (node_cert, node_key) = pki
+        .peer("redis", "/CN=redis", &["IP:127.0.0.1"])
+        .expect("node cert");
+    let (client_cert, client_key) = pki.client("mush", "/CN=mush").expect("client cert");
+    let redis = RedisCluster::start_with(ClusterOptions {
+        tls: Some(ClusterTls {
+            cert: node_cert,
+            key: node_key,
+            ca: pki.ca(),
+            verify_clients: true,
+            cli_client: Some((client_cert.clone(), client_key.clone())),
+        }),
+        ..ClusterOptions::default()
+    })
+    .expect("redis");
+    let read = |path: &std::path::Path| std::fs::read(path).expect("pem");
+    let redis_tls = RedisTls {
+        ca: read(&pki.ca()),
+        client: Some((read(&client_cert), read(&client_key))),
+    };
+    let store = shard_store(&redis, &redis_tls, "world").await;
 
     // The chart: lint clean, template identical to the checked-in plain manifests, and
     // installed with Helm; its Deployment rolls out on the kwok node.
@@ -301,6 +324,18 @@ async fn operator_on_a_real_control_plane() {
 
     // Invalid specs are refused by the API server with the schema's message.
     k.kubectl(&["create", "namespace", NAMESPACE]);
+    let file = |key: &str, path: &std::path::Path| format!("--from-file={key}={}", path.display());
+    k.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "create",
+        "secret",
+        "generic",
+        "redis-tls",
+        &file("ca.crt", &pki.ca()),
+        &file("tls.crt", &client_cert),
+        &file("tls.key", &client_key),
+    ]);
     let urls = redis.urls();
     for (extra, message) in [
         (
@@ -578,7 +613,7 @@ async fn operator_on_a_real_control_plane() {
             "keyPrefix: kept\n    keepDataOnDelete: true",
         );
     k.apply(&kept).expect("apply kept");
-    let kept_store = shard_store(&redis, "kept").await;
+    let kept_store = shard_store(&redis, &redis_tls, "kept").await;
     kept_store
         .heartbeat(
             &PodInfo {
@@ -669,11 +704,12 @@ async fn operator_on_a_real_control_plane() {
 }
 
 /// The store of the shard whose keys start with `prefix`.
-async fn shard_store(redis: &RedisCluster, prefix: &str) -> Store {
+async fn shard_store(redis: &RedisCluster, tls: &RedisTls, prefix: &str) -> Store {
     Store::connect(
         StoreConfig {
             nodes: redis.urls(),
             prefix: prefix.into(),
+            tls: Some(tls.clone()),
             ..StoreConfig::default()
         },
         StoreMetrics::unregistered(),

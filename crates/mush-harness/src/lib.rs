@@ -21,7 +21,7 @@ pub use pki::Pki;
 pub use process::{
     Server, eventually, find_binary, free_port, is_root, on_fresh_ports, port_taken,
 };
-pub use redis_cluster::{ClusterOptions, RedisCluster};
+pub use redis_cluster::{ClusterOptions, ClusterTls, RedisCluster};
 
 /// Why a server could not be started or driven.
 #[derive(Debug, thiserror::Error)]

@@ -86,6 +86,22 @@ impl Pki {
         self.issue(name, subject, &ext)
     }
 
+    /// Issues a certificate that serves and also dials as a client, for `alt_names`: a
+    /// Redis node's, which its peers verify on the cluster bus and on replication links.
+    pub fn peer(
+        &self,
+        name: &str,
+        subject: &str,
+        alt_names: &[&str],
+    ) -> Result<(PathBuf, PathBuf), HarnessError> {
+        let ext = format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={}\n",
+            alt_names.join(",")
+        );
+        self.issue(name, subject, &ext)
+    }
+
     /// Issues a client certificate `{name}.crt` (and `{name}.key`) for `subject`
     /// (`/O=group/CN=user`: Kubernetes reads the user and groups from it).
     pub fn client(&self, name: &str, subject: &str) -> Result<(PathBuf, PathBuf), HarnessError> {

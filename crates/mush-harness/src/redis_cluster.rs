@@ -26,6 +26,25 @@ pub struct ClusterOptions {
     /// An ACL user and password every client must log in as; the `default` user is off.
     /// Replicas replicate as that user too. `None`: no authentication, as Redis starts.
     pub acl: Option<(String, String)>,
+    /// TLS only (no plain port), replication and the cluster bus included, with this
+    /// certificate; clients are given `rediss://` seeds.
+    pub tls: Option<ClusterTls>,
+}
+
+/// A TLS cluster's files (PEM): every node's certificate and key, and the CA that signed
+/// them (and, with `verify_clients`, the clients' certificates).
+#[derive(Clone, Debug)]
+pub struct ClusterTls {
+    /// The nodes' certificate (valid for [`ClusterOptions::bind`]).
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The CA.
+    pub ca: PathBuf,
+    /// Clients must present a certificate of the CA (`tls-auth-clients yes`).
+    pub verify_clients: bool,
+    /// The certificate and key `redis-cli` presents when clients are verified.
+    pub cli_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ClusterOptions {
@@ -36,6 +55,7 @@ impl Default for ClusterOptions {
             node_timeout: Duration::from_millis(1000),
             bind: Ipv4Addr::LOCALHOST.into(),
             acl: None,
+            tls: None,
         }
     }
 }
@@ -47,6 +67,7 @@ pub struct RedisCluster {
     nodes: Vec<Server>,
     bind: IpAddr,
     acl: Option<(String, String)>,
+    tls: Option<ClusterTls>,
     redis_cli: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     dir: PathBuf,
@@ -89,6 +110,7 @@ impl RedisCluster {
             nodes,
             bind: options.bind,
             acl: options.acl.clone(),
+            tls: options.tls.clone(),
             redis_cli,
             _tmp: None,
             dir: dir.to_owned(),
@@ -98,17 +120,22 @@ impl RedisCluster {
         Ok(cluster)
     }
 
-    /// `redis://IP:PORT` for every node, the seed list a cluster client wants (IP is
-    /// [`ClusterOptions::bind`], 127.0.0.1 by default), with `user:password@` when the
-    /// cluster has an ACL user.
+    /// `redis://IP:PORT` (`rediss://` for a TLS cluster) for every node, the seed list a
+    /// cluster client wants (IP is [`ClusterOptions::bind`], 127.0.0.1 by default), with
+    /// `user:password@` when the cluster has an ACL user.
     pub fn urls(&self) -> Vec<String> {
         let login = match &self.acl {
             Some((user, password)) => format!("{user}:{password}@"),
             None => String::new(),
         };
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         self.nodes
             .iter()
-            .map(|node| format!("redis://{login}{}", node.addr()))
+            .map(|node| format!("{scheme}://{login}{}", node.addr()))
             .collect()
     }
 
@@ -258,9 +285,9 @@ impl RedisCluster {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    /// redis-cli's login flags for an ACL cluster.
+    /// redis-cli's login flags for an ACL cluster, and its TLS flags for a TLS one.
     fn login(&self) -> Vec<String> {
-        match &self.acl {
+        let mut flags = match &self.acl {
             Some((user, password)) => vec![
                 "--user".into(),
                 user.clone(),
@@ -269,7 +296,23 @@ impl RedisCluster {
                 "--no-auth-warning".into(),
             ],
             None => Vec::new(),
+        };
+        if let Some(tls) = &self.tls {
+            flags.extend([
+                "--tls".into(),
+                "--cacert".into(),
+                tls.ca.display().to_string(),
+            ]);
+            if let Some((cert, key)) = &tls.cli_client {
+                flags.extend([
+                    "--cert".into(),
+                    cert.display().to_string(),
+                    "--key".into(),
+                    key.display().to_string(),
+                ]);
+            }
         }
+        flags
     }
 
     fn any_live_port(&self) -> Result<u16, HarnessError> {
@@ -328,8 +371,13 @@ fn start_node(
 }
 
 fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -> String {
+    // A TLS node listens for clients on its TLS port only.
+    let ports = match &options.tls {
+        Some(_) => format!("port 0\ntls-port {port}\n"),
+        None => format!("port {port}\n"),
+    };
     let mut config = format!(
-        "port {port}\n\
+        "{ports}\
          cluster-port {bus_port}\n\
          bind {bind}\n\
          cluster-announce-ip {bind}\n\
@@ -354,6 +402,20 @@ fn node_config(dir: &Path, port: u16, bus_port: u16, options: &ClusterOptions) -
             "no"
         },
     );
+    if let Some(tls) = &options.tls {
+        config.push_str(&format!(
+            "tls-cert-file {cert}\n\
+             tls-key-file {key}\n\
+             tls-ca-cert-file {ca}\n\
+             tls-auth-clients {verify}\n\
+             tls-replication yes\n\
+             tls-cluster yes\n",
+            cert = tls.cert.display(),
+            key = tls.key.display(),
+            ca = tls.ca.display(),
+            verify = if tls.verify_clients { "yes" } else { "no" },
+        ));
+    }
     if let Some((user, password)) = &options.acl {
         // Only the named user gets in, with every right; replicas log in to their master
         // as that user.

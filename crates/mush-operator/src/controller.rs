@@ -23,7 +23,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
-use mush_store::{Store, StoreConfig, StoreError, StoreMetrics};
+use mush_store::{RedisTls, Store, StoreConfig, StoreError, StoreMetrics};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
@@ -71,6 +71,7 @@ impl Error {
 /// A shard's store with the endpoints and prefix it was made for.
 struct ShardStore {
     endpoints: Vec<String>,
+    tls: Option<RedisTls>,
     prefix: String,
     store: Store,
 }
@@ -114,9 +115,11 @@ impl Context {
     async fn store(&self, shard: &MushShard) -> Result<Store, Error> {
         let key = shard_key(shard);
         let endpoints = self.redis_endpoints(shard).await?;
+        let tls = self.redis_tls(shard).await?;
         let prefix = shard.key_prefix();
         if let Some(cached) = self.stores.lock().await.get(&key)
             && cached.endpoints == endpoints
+            && cached.tls == tls
             && cached.prefix == prefix
         {
             return Ok(cached.store.clone());
@@ -126,6 +129,7 @@ impl Context {
                 nodes: endpoints.clone(),
                 prefix: prefix.clone(),
                 connect_timeout: Duration::from_secs(3),
+                tls: tls.clone(),
                 ..StoreConfig::default()
             },
             StoreMetrics::unregistered(),
@@ -135,6 +139,7 @@ impl Context {
             key,
             ShardStore {
                 endpoints,
+                tls,
                 prefix,
                 store: store.clone(),
             },
@@ -150,21 +155,10 @@ impl Context {
         let Some(selector) = &redis.endpoints_secret_ref else {
             return Err(Error::Spec("redis: no endpoints and no Secret".into()));
         };
-        let namespace = shard.namespace().unwrap_or_default();
-        let secret: Secret = Api::namespaced(self.client.clone(), &namespace)
-            .get(&selector.name)
+        let value = self
+            .secret_value(shard, &selector.name, &selector.key)
             .await?;
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&selector.key))
-            .ok_or_else(|| {
-                Error::Spec(format!(
-                    "Secret {} has no key {}",
-                    selector.name, selector.key
-                ))
-            })?;
-        let text = String::from_utf8(value.0.clone()).map_err(|_| {
+        let text = String::from_utf8(value).map_err(|_| {
             Error::Spec(format!(
                 "Secret {} key {} is not UTF-8",
                 selector.name, selector.key
@@ -176,6 +170,45 @@ impl Context {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect())
+    }
+
+    /// The CA (and client certificate) for the shard's Redis, from `redis.tls`'s Secret:
+    /// the operator reads Redis too (prefix claim, session counts, cleanup).
+    async fn redis_tls(&self, shard: &MushShard) -> Result<Option<RedisTls>, Error> {
+        let Some(tls) = &shard.spec.redis.tls else {
+            return Ok(None);
+        };
+        let name = &tls.secret_name;
+        let client = if tls.client_certificate {
+            Some((
+                self.secret_value(shard, name, "tls.crt").await?,
+                self.secret_value(shard, name, "tls.key").await?,
+            ))
+        } else {
+            None
+        };
+        Ok(Some(RedisTls {
+            ca: self.secret_value(shard, name, "ca.crt").await?,
+            client,
+        }))
+    }
+
+    /// One key of a Secret in the shard's namespace.
+    async fn secret_value(
+        &self,
+        shard: &MushShard,
+        name: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, Error> {
+        let namespace = shard.namespace().unwrap_or_default();
+        let secret: Secret = Api::namespaced(self.client.clone(), &namespace)
+            .get(name)
+            .await?;
+        secret
+            .data
+            .and_then(|mut d| d.remove(key))
+            .map(|v| v.0)
+            .ok_or_else(|| Error::Spec(format!("Secret {name} has no key {key}")))
     }
 
     async fn publish(&self, shard: &MushShard, type_: EventType, reason: &str, note: String) {

@@ -320,6 +320,11 @@ pub struct RedisSpec {
     /// A Secret key holding the seed nodes, comma-separated (when they carry a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints_secret_ref: Option<SecretKeySelector>,
+    /// TLS to Redis with a private CA (the seeds must then be `rediss://`): mounted into
+    /// the gateways and game pods, and read by the operator for its own Redis access.
+    /// Pods read the files at start, so a renewal is used from their next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
     /// Every key of the shard starts with this; it cannot change once set (the data would
     /// be left behind under the old one). Unset, it is derived from the shard's namespace
     /// and name (see [`MushShard::key_prefix`]), so two shards sharing a Redis never meet.
@@ -347,19 +352,19 @@ pub struct NatsSpec {
     /// A Secret key holding the URL (when it carries credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_secret_ref: Option<SecretKeySelector>,
-    /// TLS to NATS (the game pods are its only clients).
+    /// TLS to NATS (the game pods are its only clients). The NATS client reads the files
+    /// when it connects, so a renewed client certificate is used from the pods' next start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<NatsTls>,
+    pub tls: Option<ClientTls>,
 }
 
-/// TLS to NATS from a Secret as cert-manager writes one: `ca.crt`, the CA of the NATS
-/// servers' certificates (TLS is then required), and with `clientCertificate` also
-/// `tls.crt` and `tls.key`, for a server that verifies its clients. Mounted into the game
-/// pods only; the NATS client reads the files when it connects, so a renewed client
-/// certificate is used from the pod's next start (a rollout).
+/// TLS to a server of the shard's (Redis, NATS) from a Secret as cert-manager writes one:
+/// `ca.crt`, the CA of the servers' certificates (TLS is then required), and with
+/// `clientCertificate` also `tls.crt` and `tls.key`, for servers that verify their
+/// clients. Mounted into the pods that talk to that server.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct NatsTls {
+pub struct ClientTls {
     /// The Secret, in the shard's namespace.
     #[schemars(length(min = 1, max = 253))]
     pub secret_name: String,
@@ -496,6 +501,7 @@ pub(crate) fn test_shard() -> MushShard {
                 endpoints_secret_ref: None,
                 key_prefix: Some("w1".into()),
                 keep_data_on_delete: false,
+                tls: None,
             },
             nats: NatsSpec {
                 url: Some("nats://nats:4222".into()),

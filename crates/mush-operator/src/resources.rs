@@ -52,6 +52,10 @@ const LINK_TLS_VOLUME: &str = "link-tls";
 const NATS_TLS_DIR: &str = "/etc/mush/nats-tls";
 /// The NATS TLS Secret's volume.
 const NATS_TLS_VOLUME: &str = "nats-tls";
+/// Where a pod finds the CA (and client certificate) for Redis.
+const REDIS_TLS_DIR: &str = "/etc/mush/redis-tls";
+/// The Redis TLS Secret's volume.
+const REDIS_TLS_VOLUME: &str = "redis-tls";
 /// The non-root user of the image (distroless `nonroot`).
 const RUN_AS: i64 = 65532;
 
@@ -460,6 +464,15 @@ pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
     if let Some(link) = &shard.spec.link_tls {
         link_tls(&mut template, &link.gateway_secret_name);
     }
+    if let Some(tls) = &shard.spec.redis.tls {
+        client_tls(
+            &mut template,
+            tls,
+            REDIS_TLS_VOLUME,
+            REDIS_TLS_DIR,
+            "MUSH_REDIS",
+        );
+    }
     deployment(
         shard,
         Component::Gateway,
@@ -489,7 +502,22 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
         link_tls(&mut template, &link.game_secret_name);
     }
     if let Some(tls) = &shard.spec.nats.tls {
-        nats_tls(&mut template, tls);
+        client_tls(
+            &mut template,
+            tls,
+            NATS_TLS_VOLUME,
+            NATS_TLS_DIR,
+            "MUSH_NATS",
+        );
+    }
+    if let Some(tls) = &shard.spec.redis.tls {
+        client_tls(
+            &mut template,
+            tls,
+            REDIS_TLS_VOLUME,
+            REDIS_TLS_DIR,
+            "MUSH_REDIS",
+        );
     }
     deployment(shard, Component::Game, replicas, template)
 }
@@ -533,21 +561,25 @@ fn link_tls(template: &mut PodTemplateSpec, secret: &str) {
     }
 }
 
-/// Mounts the NATS TLS Secret and points the game process at its files.
-fn nats_tls(template: &mut PodTemplateSpec, tls: &crate::crd::NatsTls) {
-    mount_secret(template, NATS_TLS_VOLUME, &tls.secret_name, NATS_TLS_DIR);
-    let mut env = vec![env_var(
-        "MUSH_NATS_CA_FILE",
-        format!("{NATS_TLS_DIR}/ca.crt"),
-    )];
+/// Mounts a client TLS Secret at `dir` and points the process at its files through
+/// `{var}_CA_FILE` (and `{var}_CERT_FILE`, `{var}_KEY_FILE`).
+fn client_tls(
+    template: &mut PodTemplateSpec,
+    tls: &crate::crd::ClientTls,
+    volume: &str,
+    dir: &str,
+    var: &str,
+) {
+    mount_secret(template, volume, &tls.secret_name, dir);
+    let mut env = vec![env_var(&format!("{var}_CA_FILE"), format!("{dir}/ca.crt"))];
     if tls.client_certificate {
         env.push(env_var(
-            "MUSH_NATS_CERT_FILE",
-            format!("{NATS_TLS_DIR}/tls.crt"),
+            &format!("{var}_CERT_FILE"),
+            format!("{dir}/tls.crt"),
         ));
         env.push(env_var(
-            "MUSH_NATS_KEY_FILE",
-            format!("{NATS_TLS_DIR}/tls.key"),
+            &format!("{var}_KEY_FILE"),
+            format!("{dir}/tls.key"),
         ));
     }
     for container in template.spec.iter_mut().flat_map(|pod| &mut pod.containers) {
@@ -1083,57 +1115,67 @@ mod tests {
     }
 
     #[test]
-    fn nats_tls_reaches_the_game_pods_and_the_client_certificate_only_when_asked() {
+    fn client_tls_secrets_reach_the_pods_that_talk_to_each_server() {
         let mut shard = shard();
-        let env_of = |deployment: &Deployment| -> BTreeMap<String, String> {
+        let env_of = |deployment: &Deployment, var: &str| -> BTreeMap<String, String> {
             container_of(deployment)
                 .env
                 .iter()
                 .flatten()
-                .filter(|e| e.name.starts_with("MUSH_NATS_"))
+                .filter(|e| e.name.starts_with(var))
                 .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
                 .collect()
         };
-        let mounted = |deployment: &Deployment| -> Option<String> {
+        let mounted = |deployment: &Deployment, dir: &str| -> Option<String> {
             let mount = container_of(deployment)
                 .volume_mounts
                 .iter()
                 .flatten()
-                .find(|m| m.mount_path == "/etc/mush/nats-tls")?
+                .find(|m| m.mount_path == dir)?
                 .clone();
-            let volumes = deployment
-                .spec
-                .as_ref()?
-                .template
-                .spec
-                .as_ref()?
+            let spec = deployment.spec.as_ref()?.template.spec.as_ref()?;
+            let volume = spec
                 .volumes
-                .clone()?;
-            let volume = volumes.into_iter().find(|v| v.name == mount.name)?;
-            volume.secret?.secret_name
+                .iter()
+                .flatten()
+                .find(|v| v.name == mount.name)?;
+            volume.secret.as_ref()?.secret_name.clone()
         };
-        assert!(env_of(&game_deployment(&shard, "h", 2)).is_empty());
-        shard.spec.nats.tls = Some(crate::crd::NatsTls {
-            secret_name: "nats-client".into(),
-            client_certificate: false,
-        });
+        let secret = |name: &str, client_certificate| crate::crd::ClientTls {
+            secret_name: name.into(),
+            client_certificate,
+        };
+        assert!(env_of(&game_deployment(&shard, "h", 2), "MUSH_NATS_").is_empty());
+        shard.spec.nats.tls = Some(secret("nats-client", false));
+        shard.spec.redis.tls = Some(secret("redis-client", true));
         let game = game_deployment(&shard, "h", 2);
+        let gateway = gateway_deployment(&shard, "h");
         assert_eq!(
-            env_of(&game),
+            env_of(&game, "MUSH_NATS_"),
             BTreeMap::from([(
                 "MUSH_NATS_CA_FILE".to_owned(),
                 "/etc/mush/nats-tls/ca.crt".to_owned()
             )])
         );
-        assert_eq!(mounted(&game).as_deref(), Some("nats-client"));
-        // The gateways never talk to NATS.
-        let gateway = gateway_deployment(&shard, "h");
-        assert!(env_of(&gateway).is_empty() && mounted(&gateway).is_none());
-        shard.spec.nats.tls = Some(crate::crd::NatsTls {
-            secret_name: "nats-client".into(),
-            client_certificate: true,
-        });
-        let env = env_of(&game_deployment(&shard, "h", 2));
+        assert_eq!(
+            mounted(&game, "/etc/mush/nats-tls").as_deref(),
+            Some("nats-client")
+        );
+        // The gateways never talk to NATS; both roles talk to Redis.
+        assert!(env_of(&gateway, "MUSH_NATS_").is_empty());
+        assert!(mounted(&gateway, "/etc/mush/nats-tls").is_none());
+        for deployment in [&game, &gateway] {
+            let env = env_of(deployment, "MUSH_REDIS_");
+            assert_eq!(env["MUSH_REDIS_CA_FILE"], "/etc/mush/redis-tls/ca.crt");
+            assert_eq!(env["MUSH_REDIS_CERT_FILE"], "/etc/mush/redis-tls/tls.crt");
+            assert_eq!(env["MUSH_REDIS_KEY_FILE"], "/etc/mush/redis-tls/tls.key");
+            assert_eq!(
+                mounted(deployment, "/etc/mush/redis-tls").as_deref(),
+                Some("redis-client")
+            );
+        }
+        shard.spec.nats.tls = Some(secret("nats-client", true));
+        let env = env_of(&game_deployment(&shard, "h", 2), "MUSH_NATS_");
         assert_eq!(env["MUSH_NATS_CERT_FILE"], "/etc/mush/nats-tls/tls.crt");
         assert_eq!(env["MUSH_NATS_KEY_FILE"], "/etc/mush/nats-tls/tls.key");
     }

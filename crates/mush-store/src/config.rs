@@ -24,6 +24,30 @@ pub struct StoreConfig {
     pub retries: u32,
     /// The write-behind queue.
     pub write_behind: WriteBehindConfig,
+    /// TLS to Redis with a CA of our own (and a client certificate); `None`: `rediss://`
+    /// seeds are checked against the system's roots, `redis://` ones are plain.
+    pub tls: Option<RedisTls>,
+}
+
+/// TLS to a Redis Cluster whose certificates a private CA signed (PEM bytes, read by the
+/// caller: the operator takes them from a Secret, a pod from its mounted files). The seeds
+/// must then be `rediss://`; the client connects to every node it discovers the same way.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RedisTls {
+    /// The CA of the nodes' certificates.
+    pub ca: Vec<u8>,
+    /// Certificate and key, for nodes that verify clients (`tls-auth-clients yes`).
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisTls {
+    // Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTls")
+            .field("ca_bytes", &self.ca.len())
+            .field("client_certificate", &self.client.is_some())
+            .finish()
+    }
 }
 
 impl Default for StoreConfig {
@@ -37,6 +61,7 @@ impl Default for StoreConfig {
             response_timeout: Duration::from_millis(1500),
             retries: 3,
             write_behind: WriteBehindConfig::default(),
+            tls: None,
         }
     }
 }

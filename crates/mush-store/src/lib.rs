@@ -71,7 +71,7 @@ use redis::cluster_async::ClusterConnection;
 
 pub use assign::{MoveOutcome, PodInfo, PodStatus};
 pub use commit::{Commit, Committed, Index, IndexChange, NameChange, torn};
-pub use config::{StoreConfig, WriteBehindConfig};
+pub use config::{RedisTls, StoreConfig, WriteBehindConfig};
 pub use conn::{ConnRecord, NewConnection};
 pub use error::{EnqueueError, StoreError};
 pub use keys::Keys;
@@ -112,7 +112,26 @@ impl Store {
             nodes: nodes.clone(),
             reason,
         };
-        let client = ClusterClient::builder(config.nodes.clone())
+        let mut builder = ClusterClient::builder(config.nodes.clone());
+        if let Some(tls) = &config.tls {
+            // A CA given for plain seeds would be silently unused: say so instead.
+            if let Some(plain) = config.nodes.iter().find(|n| !n.starts_with("rediss://")) {
+                return Err(connect_error(format!(
+                    "a Redis CA was given, but seed {} is not rediss://",
+                    redact_url(plain)
+                )));
+            }
+            builder = builder.certs(redis::TlsCertificates {
+                client_tls: tls.client.clone().map(|(client_cert, client_key)| {
+                    redis::ClientTlsConfig {
+                        client_cert,
+                        client_key,
+                    }
+                }),
+                root_cert: Some(tls.ca.clone()),
+            });
+        }
+        let client = builder
             .retries(config.retries)
             .min_retry_wait(10)
             .max_retry_wait(250)

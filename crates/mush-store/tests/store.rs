@@ -1728,3 +1728,95 @@ async fn an_acl_user_from_the_urls_is_used_and_no_password_is_ever_printed() {
         println!("{what}: {error}");
     }
 }
+
+/// TLS to Redis with a private CA: a cluster that speaks only TLS (client port,
+/// replication and bus) and verifies clients takes the store with the CA and a client
+/// certificate, and refuses it without the certificate, with another CA's, or trusting
+/// another CA; a CA given for plain seeds is an error, not silently unused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls_takes_the_shards_ca_and_client_certificate_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = mush_harness::Pki::new(&dir.path().join("ca"), "redis-ca").expect("ca");
+    let other = mush_harness::Pki::new(&dir.path().join("other"), "other-ca").expect("ca");
+    let (cert, key) = pki
+        .peer("redis", "/CN=redis", &["IP:127.0.0.1", "DNS:localhost"])
+        .expect("node cert");
+    let (client, client_key) = pki.client("mush", "/CN=mush").expect("client cert");
+    let (stranger, stranger_key) = other.client("mush", "/CN=mush").expect("cert");
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        tls: Some(mush_harness::ClusterTls {
+            cert,
+            key,
+            ca: pki.ca(),
+            verify_clients: true,
+            cli_client: Some((client.clone(), client_key.clone())),
+        }),
+        ..ClusterOptions::default()
+    })
+    .expect("TLS cluster");
+    assert!(cluster.urls()[0].starts_with("rediss://"));
+    let read = |path: &std::path::Path| std::fs::read(path).expect("read pem");
+    let tls = |ca: &std::path::Path, client: Option<(&std::path::Path, &std::path::Path)>| {
+        mush_store::RedisTls {
+            ca: read(ca),
+            client: client.map(|(c, k)| (read(c), read(k))),
+        }
+    };
+    let store = connect(StoreConfig {
+        tls: Some(tls(&pki.ca(), Some((&client, &client_key)))),
+        ..config(&cluster)
+    })
+    .await;
+    for h in 0..50 {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register over TLS");
+    }
+    assert_eq!(store.list_active().await.expect("list").len(), 50);
+    assert!(probe_passes(&store).await);
+
+    for (what, given) in [
+        ("no client certificate", tls(&pki.ca(), None)),
+        (
+            "another CA's client certificate",
+            tls(&pki.ca(), Some((&stranger, &stranger_key))),
+        ),
+        (
+            "trusting another CA",
+            tls(&other.ca(), Some((&client, &client_key))),
+        ),
+    ] {
+        let refused = Store::connect(
+            StoreConfig {
+                tls: Some(given),
+                connect_timeout: Duration::from_secs(3),
+                ..config(&cluster)
+            },
+            StoreMetrics::unregistered(),
+        )
+        .await;
+        match refused {
+            Err(error) => println!("{what}: {error}"),
+            Ok(store) => assert!(
+                store.list_active().await.is_err(),
+                "{what}: the cluster let the store in"
+            ),
+        }
+    }
+    let plain = Store::connect(
+        StoreConfig {
+            nodes: cluster
+                .urls()
+                .iter()
+                .map(|u| u.replace("rediss://", "redis://"))
+                .collect(),
+            tls: Some(tls(&pki.ca(), Some((&client, &client_key)))),
+            ..config(&cluster)
+        },
+        StoreMetrics::unregistered(),
+    )
+    .await;
+    let error = plain.err().expect("a CA for plain seeds was accepted");
+    assert!(error.to_string().contains("not rediss://"), "{error}");
+}

@@ -3,19 +3,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use mush_rpc::tls::LinkFiles;
-use mush_store::StoreConfig;
+use mush_store::{RedisTls, StoreConfig};
 
 /// How to reach the shard's Redis Cluster.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// Redis Cluster seed nodes, comma-separated `redis://host:port`.
+    /// Redis Cluster seed nodes, comma-separated `redis://host:port` (`rediss://` for
+    /// TLS); an ACL user and password may ride in them and are never printed.
     #[arg(
         long,
         env = "MUSH_REDIS",
         value_delimiter = ',',
-        default_value = "redis://127.0.0.1:7000"
+        default_value = "redis://127.0.0.1:7000",
+        hide_env_values = true
     )]
     pub redis: Vec<String>,
     /// Key prefix of the shard (also the NATS subject prefix).
@@ -30,18 +33,42 @@ pub struct StoreArgs {
     /// Readiness fails when a Redis round trip takes longer than this (milliseconds).
     #[arg(long, env = "MUSH_REDIS_SLOW_MS", default_value_t = 500)]
     pub redis_slow_ms: u64,
+    /// CA file (PEM) of the Redis nodes' certificates, for `rediss://` seeds signed by a
+    /// private CA (without it, the system's roots).
+    #[arg(long, env = "MUSH_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for nodes that verify clients (`tls-auth-clients yes`).
+    #[arg(long, env = "MUSH_REDIS_CERT_FILE", requires_all = ["redis_key_file", "redis_ca_file"])]
+    pub redis_cert_file: Option<PathBuf>,
+    /// The key of `--redis-cert-file` (PEM).
+    #[arg(long, env = "MUSH_REDIS_KEY_FILE", requires = "redis_cert_file")]
+    pub redis_key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
-    /// The store configuration these flags describe.
-    pub fn store_config(&self) -> StoreConfig {
-        StoreConfig {
+    /// The store configuration these flags describe (reading the TLS files they name).
+    pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).with_context(|| format!("Redis TLS file {}", path.display()))
+        };
+        let tls = match &self.redis_ca_file {
+            Some(ca) => Some(RedisTls {
+                ca: read(ca)?,
+                client: match (&self.redis_cert_file, &self.redis_key_file) {
+                    (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+                    _ => None,
+                },
+            }),
+            None => None,
+        };
+        Ok(StoreConfig {
             nodes: self.redis.clone(),
             prefix: self.prefix.clone(),
             session_ttl: Duration::from_secs(self.session_ttl_secs),
             response_timeout: Duration::from_millis(self.redis_timeout_ms),
+            tls,
             ..StoreConfig::default()
-        }
+        })
     }
 }
 

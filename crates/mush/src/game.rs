@@ -156,7 +156,7 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
         None => PodId::new(format!("game-{}", std::process::id()))?,
     };
     let mut registry = Registry::default();
-    let store = Store::connect(args.store.store_config(), StoreMetrics::new(&mut registry))
+    let store = Store::connect(args.store.store_config()?, StoreMetrics::new(&mut registry))
         .await
         .context("connecting to Redis Cluster")?;
     let heartbeat_ttl = Duration::from_millis(args.heartbeat_ttl_ms.max(300));

@@ -120,7 +120,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let origins = OriginPolicy::parse(&args.websocket_origins)
         .map_err(|reason| anyhow::anyhow!("--websocket-origins: {reason}"))?;
     let mut registry = Registry::default();
-    let store = Store::connect(args.store.store_config(), StoreMetrics::new(&mut registry))
+    let store = Store::connect(args.store.store_config()?, StoreMetrics::new(&mut registry))
         .await
         .context("connecting to Redis Cluster")?;
     let config = GatewayConfig {
