@@ -1190,3 +1190,157 @@ async fn proxy_protocol_gives_the_limits_the_players_own_addresses() {
     .await;
     assert_eq!(failures, 1);
 }
+
+/// A bystander's `think` is answered within 2 s after attack `n`.
+async fn answered_at_once(bystander: &mut Player, n: usize) {
+    let started = Instant::now();
+    let text = format!("still here {n}");
+    bystander.send(&format!("think {text}")).await;
+    bystander.expect(&text).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the bystander waited {:?} after attack {n}",
+        started.elapsed()
+    );
+}
+
+/// The gateway's resident memory in KiB.
+fn gateway_rss_kib(shard: &mush::shard::Shard) -> u64 {
+    let pid = shard.gateway_pid().expect("gateway running");
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Reads whatever `stream` sends for `quiet` after the last byte (at most 20 s); the
+/// number of bytes and whether it closed.
+async fn drain_for(stream: &mut TcpStream, quiet: Duration) -> (usize, bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(quiet, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (total, true),
+            Ok(Ok(n)) => total += n,
+            Err(_) => return (total, false),
+        }
+    }
+    (total, false)
+}
+
+/// Hostile telnet clients, each against a running shard while a bystander plays: a storm
+/// of option negotiations is not amplified (each option is answered once, RFC 1143), an
+/// endless subnegotiation and a 1 MB line are bounded (no memory kept, a clear refusal),
+/// invalid UTF-8 and terminal escapes typed by one player reach another as clean text,
+/// and through all of it the bystander is answered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_telnet_clients_are_bounded_and_others_play_on() {
+    const IAC: u8 = 255;
+    const SB: u8 = 250;
+    const SE: u8 = 240;
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("hostile", &[]));
+    let addr = shard.telnet_addr();
+    let mut bystander = Player::login(addr, "Bystander").await;
+    let rss_before = gateway_rss_kib(&shard);
+
+    // 1. A negotiation storm: 1 MiB of DO/DONT/WILL/WONT over every option, sent while
+    // reading what comes back.
+    let mut storm = TcpStream::connect(addr).await.expect("connect");
+    let mut negotiations = Vec::with_capacity(1 << 20);
+    'fill: for round in 0u32.. {
+        for option in 0..=255u8 {
+            let verb = [251u8, 252, 253, 254][(round as usize + option as usize) % 4];
+            negotiations.extend_from_slice(&[IAC, verb, option]);
+            if negotiations.len() >= 1 << 20 {
+                break 'fill;
+            }
+        }
+    }
+    let (mut reader, mut writer) = storm.split();
+    let sent = negotiations.len();
+    let (written, (replied, closed)) = tokio::join!(
+        tokio::io::AsyncWriteExt::write_all(&mut writer, &negotiations),
+        async {
+            let mut buf = vec![0u8; 65536];
+            let mut total = 0;
+            loop {
+                match tokio::time::timeout(Duration::from_secs(2), reader.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => break (total, true),
+                    Ok(Ok(n)) => total += n,
+                    Err(_) => break (total, false),
+                }
+            }
+        }
+    );
+    println!(
+        "negotiation storm: {sent} bytes sent ({written:?}), {replied} bytes back, closed {closed}"
+    );
+    assert!(
+        replied < sent / 8,
+        "{replied} bytes answered {sent} bytes of negotiation: amplified"
+    );
+    drop(storm);
+    answered_at_once(&mut bystander, 1).await;
+
+    // 2. A subnegotiation that never ends: 1 MiB inside IAC SB TTYPE without IAC SE, then
+    // the end and a command: the connection still answers, and nothing was kept.
+    let mut endless = TcpStream::connect(addr).await.expect("connect");
+    let mut sub = vec![IAC, SB, 24];
+    sub.extend(std::iter::repeat_n(b'x', 1 << 20));
+    sub.extend_from_slice(&[IAC, SE]);
+    sub.extend_from_slice(b"WHO\r\n");
+    let (mut reader, mut writer) = endless.split();
+    let (_, seen) = tokio::join!(
+        tokio::io::AsyncWriteExt::write_all(&mut writer, &sub),
+        async {
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            while !String::from_utf8_lossy(&seen).contains("logged in.") {
+                match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            seen
+        }
+    );
+    assert!(
+        String::from_utf8_lossy(&seen).contains("logged in."),
+        "WHO after an endless subnegotiation went unanswered"
+    );
+    drop(endless);
+    answered_at_once(&mut bystander, 2).await;
+
+    // 3. A 1 MiB line in one write: refused with the limit, the connection usable after.
+    let mut long = Player::login(addr, "Longline").await;
+    let mut line = vec![b'y'; 1 << 20];
+    line.extend_from_slice(b"\r\nthink after the long line\r\n");
+    long.send_raw(&line).await;
+    long.expect("That line is too long").await;
+    long.expect("after the long line").await;
+    answered_at_once(&mut bystander, 3).await;
+
+    // 4. Invalid UTF-8 and terminal escapes in a `say` arrive as clean text.
+    long.send_raw(b"say bad \xc3\x28 bytes \x1b[2J\x07 end\r\n")
+        .await;
+    let heard = bystander.expect(" end\"").await;
+    assert!(heard.contains("Longline says, \"bad "), "{heard:?}");
+    assert!(
+        !heard.contains('\u{1b}') && !heard.contains('\u{7}'),
+        "control characters reached another player: {heard:?}"
+    );
+    answered_at_once(&mut bystander, 4).await;
+
+    // The gateway kept none of it: a few MiB of attack, well under 1 MiB more held.
+    let (_, _) = drain_for(
+        &mut TcpStream::connect(addr).await.expect("connect"),
+        Duration::from_millis(200),
+    )
+    .await;
+    let grown = gateway_rss_kib(&shard).saturating_sub(rss_before);
+    println!("gateway grew by {grown} KiB");
+    assert!(grown < 8 * 1024, "the gateway grew by {grown} KiB");
+}

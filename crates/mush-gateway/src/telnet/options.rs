@@ -101,7 +101,16 @@ pub struct Options {
     ttype_last: Option<String>,
     ttype_round: u8,
     utf8: bool,
+    /// Negotiations heard so far (see [`NEGOTIATIONS_ANSWERED`]).
+    heard: u32,
 }
+
+/// Negotiations a connection gets answers to. A client settles its options in a few dozen
+/// at connect; one that toggles options forever would otherwise have every request
+/// answered (RFC 1143 answers each refusal and each change, and `DO MSSP` answers with
+/// the whole MSSP table): a reflector, and work for nothing. Past this, requests change
+/// nothing and are not answered.
+pub const NEGOTIATIONS_ANSWERED: u32 = 256;
 
 /// Options offered at connect.
 const OFFER_WILL: [u8; 4] = [opt::EOR, opt::MSSP, opt::GMCP, opt::CHARSET];
@@ -132,6 +141,10 @@ impl Options {
 
     /// Handles IAC WILL/WONT/DO/DONT from the client.
     pub fn negotiate(&mut self, command: u8, option: u8, mssp: &MsspStatus, out: &mut Vec<u8>) {
+        self.heard = self.heard.saturating_add(1);
+        if self.heard > NEGOTIATIONS_ANSWERED {
+            return;
+        }
         let asked = self.asked.take(option);
         match command {
             WILL => {
@@ -392,6 +405,36 @@ mod tests {
         let learned = options.subnegotiation(opt::TTYPE, b"\x00MTTS 2829", &mut out);
         assert_eq!(learned[0].field, "mtts");
         assert!(options.utf8());
+    }
+
+    #[test]
+    fn a_client_toggling_options_forever_is_answered_only_so_often() {
+        let mut options = Options::default();
+        let mut out = Vec::new();
+        let mut answered_bytes = Vec::new();
+        for round in 0..10_000u32 {
+            // DO/DONT MSSP: each DO would send the whole table again.
+            let command = if round % 2 == 0 { DO } else { DONT };
+            out.clear();
+            options.negotiate(command, opt::MSSP, &mssp(), &mut out);
+            answered_bytes.push(out.len());
+        }
+        let total: usize = answered_bytes.iter().sum();
+        let per_answer = answered_bytes.iter().copied().max().unwrap_or(0);
+        assert!(
+            total <= NEGOTIATIONS_ANSWERED as usize * per_answer,
+            "{total} bytes answered"
+        );
+        assert!(
+            answered_bytes[..10].iter().any(|&n| n > 0),
+            "the first were answered"
+        );
+        assert!(
+            answered_bytes[NEGOTIATIONS_ANSWERED as usize..]
+                .iter()
+                .all(|&n| n == 0),
+            "answers past the budget"
+        );
     }
 
     #[test]
