@@ -78,12 +78,7 @@ impl Pki {
         subject: &str,
         alt_names: &[&str],
     ) -> Result<(PathBuf, PathBuf), HarnessError> {
-        let ext = format!(
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName={}\n",
-            alt_names.join(",")
-        );
-        self.issue(name, subject, &ext)
+        self.serving(name, subject, alt_names, "serverAuth")
     }
 
     /// Issues a certificate that serves and also dials as a client, for `alt_names`: a
@@ -94,9 +89,19 @@ impl Pki {
         subject: &str,
         alt_names: &[&str],
     ) -> Result<(PathBuf, PathBuf), HarnessError> {
+        self.serving(name, subject, alt_names, "serverAuth,clientAuth")
+    }
+
+    fn serving(
+        &self,
+        name: &str,
+        subject: &str,
+        alt_names: &[&str],
+        usage: &str,
+    ) -> Result<(PathBuf, PathBuf), HarnessError> {
         let ext = format!(
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={}\n",
+             extendedKeyUsage={usage}\nsubjectAltName={}\n",
             alt_names.join(",")
         );
         self.issue(name, subject, &ext)

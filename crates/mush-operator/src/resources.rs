@@ -464,15 +464,7 @@ pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
     if let Some(link) = &shard.spec.link_tls {
         link_tls(&mut template, &link.gateway_secret_name);
     }
-    if let Some(tls) = &shard.spec.redis.tls {
-        client_tls(
-            &mut template,
-            tls,
-            REDIS_TLS_VOLUME,
-            REDIS_TLS_DIR,
-            "MUSH_REDIS",
-        );
-    }
+    redis_tls(&mut template, shard);
     deployment(
         shard,
         Component::Gateway,
@@ -510,15 +502,7 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
             "MUSH_NATS",
         );
     }
-    if let Some(tls) = &shard.spec.redis.tls {
-        client_tls(
-            &mut template,
-            tls,
-            REDIS_TLS_VOLUME,
-            REDIS_TLS_DIR,
-            "MUSH_REDIS",
-        );
-    }
+    redis_tls(&mut template, shard);
     deployment(shard, Component::Game, replicas, template)
 }
 
@@ -558,6 +542,13 @@ fn link_tls(template: &mut PodTemplateSpec, secret: &str) {
             .env
             .get_or_insert_with(Vec::new)
             .push(env_var("MUSH_LINK_TLS_DIR", LINK_TLS_DIR));
+    }
+}
+
+/// Both roles talk to Redis: its TLS Secret, when the shard names one.
+fn redis_tls(template: &mut PodTemplateSpec, shard: &MushShard) {
+    if let Some(tls) = &shard.spec.redis.tls {
+        client_tls(template, tls, REDIS_TLS_VOLUME, REDIS_TLS_DIR, "MUSH_REDIS");
     }
 }
 

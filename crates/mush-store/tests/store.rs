@@ -36,6 +36,19 @@ async fn connect(config: StoreConfig) -> Store {
         .expect("connect")
 }
 
+/// `count` connections register and are listed, and the readiness probe passes: the
+/// store really works over whatever it connected through.
+async fn registered_and_ready(store: &Store, count: u64) {
+    for h in 0..count {
+        store
+            .register(&new_conn(h, Some("g")))
+            .await
+            .expect("register");
+    }
+    assert_eq!(store.list_active().await.expect("list").len() as u64, count);
+    assert!(probe_passes(store).await);
+}
+
 /// The readiness probe (every bucket's master answers) passes within 500 ms.
 async fn probe_passes(store: &Store) -> bool {
     matches!(
@@ -1677,14 +1690,7 @@ async fn an_acl_user_from_the_urls_is_used_and_no_password_is_ever_printed() {
     .expect("cluster with an ACL user");
     assert!(cluster.urls()[0].starts_with("redis://mush:acl-s3cret-pw@"));
     let store = connect(config(&cluster)).await;
-    for h in 0..50 {
-        store
-            .register(&new_conn(h, Some("g")))
-            .await
-            .expect("register as the ACL user");
-    }
-    assert_eq!(store.list_active().await.expect("list").len(), 50);
-    assert!(probe_passes(&store).await);
+    registered_and_ready(&store, 50).await;
 
     let wrong = "not-the-password";
     for (urls, what) in [
@@ -1767,14 +1773,7 @@ async fn redis_over_tls_takes_the_shards_ca_and_client_certificate_only() {
         ..config(&cluster)
     })
     .await;
-    for h in 0..50 {
-        store
-            .register(&new_conn(h, Some("g")))
-            .await
-            .expect("register over TLS");
-    }
-    assert_eq!(store.list_active().await.expect("list").len(), 50);
-    assert!(probe_passes(&store).await);
+    registered_and_ready(&store, 50).await;
 
     for (what, given) in [
         ("no client certificate", tls(&pki.ca(), None)),
