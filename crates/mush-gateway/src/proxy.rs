@@ -257,6 +257,48 @@ mod tests {
         }
     }
 
+    /// Random headers behind a real signature (deterministic, so a failure reproduces):
+    /// every one is taken or refused, none panics, and an address is taken only from a
+    /// PROXY command over a stream with the block its family needs.
+    #[test]
+    fn random_headers_are_taken_or_refused_never_a_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..20_000 {
+            let mut prefix = [0u8; PREFIX_LEN];
+            prefix[..12].copy_from_slice(&SIGNATURE);
+            for byte in &mut prefix[12..] {
+                *byte = next() as u8;
+            }
+            // Mostly the version and lengths a parser meets, sometimes anything.
+            if case % 4 != 0 {
+                prefix[12] = 0x20 | (prefix[12] & 0x01);
+                prefix[14] = 0;
+                prefix[15] %= 64;
+            }
+            let block: Vec<u8> = (0..usize::from(prefix[15])).map(|_| next() as u8).collect();
+            let Ok(len) = block_len(&prefix) else {
+                continue;
+            };
+            let got = source(&prefix, &block[..len.min(block.len())]);
+            if let Ok(Some(_)) = got {
+                let need = match prefix[13] >> 4 {
+                    1 => 12,
+                    2 => 36,
+                    other => panic!("case {case}: an address from family {other}"),
+                };
+                assert_eq!(prefix[12] & 0x0f, 1, "case {case}: from a LOCAL header");
+                assert_ne!(prefix[13] & 0x0f, 2, "case {case}: from a datagram");
+                assert!(block.len() >= need, "case {case}: from a short block");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn read_takes_exactly_the_header_and_leaves_what_follows() {
         let mut bytes = v4();

@@ -305,6 +305,68 @@ mod tests {
         );
     }
 
+    /// A small deterministic generator (xorshift64*): the same cases on every run, so a
+    /// failure names its seed and reproduces.
+    struct Cases(u64);
+
+    impl Cases {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A byte, mostly from the ones the decoder treats specially.
+        fn byte(&mut self) -> u8 {
+            const SPECIAL: [u8; 12] = [IAC, SB, SE, WILL, WONT, DO, DONT, b'\r', b'\n', 0, 7, 8];
+            let pick = self.next();
+            if pick.is_multiple_of(3) {
+                (pick >> 8) as u8
+            } else {
+                SPECIAL[(pick >> 8) as usize % SPECIAL.len()]
+            }
+        }
+    }
+
+    /// Properties over random input (a short, deterministic stand-in for a fuzzer that
+    /// runs in every test run): whatever the bytes and wherever the reads split them, the
+    /// decoder gives the same events, never a line over its limit, never a subnegotiation
+    /// over [`MAX_SUB`], and holds no more than those two limits.
+    #[test]
+    fn random_input_decodes_the_same_however_it_is_split_and_stays_bounded() {
+        const MAX_LINE: usize = 64;
+        let mut cases = Cases(0x9e37_79b9_7f4a_7c15);
+        for case in 0..3000 {
+            let len = (cases.next() % 600) as usize;
+            let input: Vec<u8> = (0..len).map(|_| cases.byte()).collect();
+            let mut whole = Decoder::new(MAX_LINE);
+            let mut expected = Vec::new();
+            whole.feed(&input, &mut expected);
+            let mut split = Decoder::new(MAX_LINE);
+            let mut events = Vec::new();
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let take = 1 + (cases.next() % 40) as usize;
+                let (chunk, more) = rest.split_at(take.min(rest.len()));
+                split.feed(chunk, &mut events);
+                assert!(
+                    split.pending() <= MAX_LINE + MAX_SUB,
+                    "case {case}: holds too much"
+                );
+                rest = more;
+            }
+            assert_eq!(events, expected, "case {case}: a split changed the events");
+            for event in &events {
+                match event {
+                    Event::Line(line) => assert!(line.len() <= MAX_LINE, "case {case}"),
+                    Event::Sub(_, data) => assert!(data.len() <= MAX_SUB, "case {case}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+
     #[test]
     fn garbage_bytes_never_panic_and_controls_are_dropped() {
         let garbage: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
