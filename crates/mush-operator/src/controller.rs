@@ -156,8 +156,9 @@ impl Context {
             return Err(Error::Spec("redis: no endpoints and no Secret".into()));
         };
         let value = self
-            .secret_value(shard, &selector.name, &selector.key)
-            .await?;
+            .secret_values(shard, &selector.name, &[&selector.key])
+            .await?
+            .remove(0);
         let text = String::from_utf8(value).map_err(|_| {
             Error::Spec(format!(
                 "Secret {} key {} is not UTF-8",
@@ -178,37 +179,37 @@ impl Context {
         let Some(tls) = &shard.spec.redis.tls else {
             return Ok(None);
         };
-        let name = &tls.secret_name;
-        let client = if tls.client_certificate {
-            Some((
-                self.secret_value(shard, name, "tls.crt").await?,
-                self.secret_value(shard, name, "tls.key").await?,
-            ))
+        // One read of the Secret for all three keys.
+        let keys: &[&str] = if tls.client_certificate {
+            &["ca.crt", "tls.crt", "tls.key"]
         } else {
-            None
+            &["ca.crt"]
         };
-        Ok(Some(RedisTls {
-            ca: self.secret_value(shard, name, "ca.crt").await?,
-            client,
-        }))
+        let mut values = self.secret_values(shard, &tls.secret_name, keys).await?;
+        let ca = values.remove(0);
+        let client = (values.len() == 2).then(|| (values.remove(0), values.remove(0)));
+        Ok(Some(RedisTls { ca, client }))
     }
 
-    /// One key of a Secret in the shard's namespace.
-    async fn secret_value(
+    /// Keys of one Secret in the shard's namespace, read once, in the order asked.
+    async fn secret_values(
         &self,
         shard: &MushShard,
         name: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, Error> {
+        keys: &[&str],
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let namespace = shard.namespace().unwrap_or_default();
         let secret: Secret = Api::namespaced(self.client.clone(), &namespace)
             .get(name)
             .await?;
-        secret
-            .data
-            .and_then(|mut d| d.remove(key))
-            .map(|v| v.0)
-            .ok_or_else(|| Error::Spec(format!("Secret {name} has no key {key}")))
+        let mut data = secret.data.unwrap_or_default();
+        keys.iter()
+            .map(|key| {
+                data.remove(*key)
+                    .map(|v| v.0)
+                    .ok_or_else(|| Error::Spec(format!("Secret {name} has no key {key}")))
+            })
+            .collect()
     }
 
     async fn publish(&self, shard: &MushShard, type_: EventType, reason: &str, note: String) {
