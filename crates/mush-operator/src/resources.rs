@@ -537,11 +537,16 @@ fn mount_secret(template: &mut PodTemplateSpec, volume: &str, secret: &str, dir:
 /// Mounts the link Secret `secret` and points the process at it.
 fn link_tls(template: &mut PodTemplateSpec, secret: &str) {
     mount_secret(template, LINK_TLS_VOLUME, secret, LINK_TLS_DIR);
+    add_env(template, &[env_var("MUSH_LINK_TLS_DIR", LINK_TLS_DIR)]);
+}
+
+/// Adds `env` to every container of the pod.
+fn add_env(template: &mut PodTemplateSpec, env: &[EnvVar]) {
     for container in template.spec.iter_mut().flat_map(|pod| &mut pod.containers) {
         container
             .env
             .get_or_insert_with(Vec::new)
-            .push(env_var("MUSH_LINK_TLS_DIR", LINK_TLS_DIR));
+            .extend_from_slice(env);
     }
 }
 
@@ -573,12 +578,7 @@ fn client_tls(
             format!("{dir}/tls.key"),
         ));
     }
-    for container in template.spec.iter_mut().flat_map(|pod| &mut pod.containers) {
-        container
-            .env
-            .get_or_insert_with(Vec::new)
-            .extend(env.iter().cloned());
-    }
+    add_env(template, &env);
 }
 
 fn service_port(name: &str, port: i32) -> ServicePort {
@@ -752,6 +752,23 @@ mod tests {
             .and_then(|s| s.template.spec.as_ref())
             .expect("pod spec")
             .containers[0]
+    }
+
+    /// The Secret mounted at `dir` in the deployment's container, and its mount.
+    fn secret_at(deployment: &Deployment, dir: &str) -> Option<(String, VolumeMount)> {
+        let mount = container_of(deployment)
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.mount_path == dir)?
+            .clone();
+        let pod = deployment.spec.as_ref()?.template.spec.as_ref()?;
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == mount.name)?;
+        Some((volume.secret.as_ref()?.secret_name.clone()?, mount))
     }
 
     #[test]
@@ -1075,33 +1092,13 @@ mod tests {
                 .find(|e| e.name == "MUSH_LINK_TLS_DIR")
                 .and_then(|e| e.value.clone());
             assert_eq!(dir.as_deref(), Some("/etc/mush/link-tls"), "{secret}");
-            let mount = container
-                .volume_mounts
-                .iter()
-                .flatten()
-                .find(|m| m.mount_path == "/etc/mush/link-tls")
-                .expect("link mount");
+            let (mounted, mount) =
+                secret_at(&deployment, "/etc/mush/link-tls").expect("link mount");
             assert_eq!(
                 (mount.read_only, mount.sub_path.as_ref()),
                 (Some(true), None)
             );
-            let volumes = deployment
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.spec.as_ref())
-                .and_then(|p| p.volumes.clone())
-                .expect("volumes");
-            let volume = volumes
-                .iter()
-                .find(|v| v.name == mount.name)
-                .expect("volume");
-            assert_eq!(
-                volume
-                    .secret
-                    .as_ref()
-                    .and_then(|s| s.secret_name.as_deref()),
-                Some(secret)
-            );
+            assert_eq!(mounted, secret);
         }
     }
 
@@ -1117,21 +1114,7 @@ mod tests {
                 .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
                 .collect()
         };
-        let mounted = |deployment: &Deployment, dir: &str| -> Option<String> {
-            let mount = container_of(deployment)
-                .volume_mounts
-                .iter()
-                .flatten()
-                .find(|m| m.mount_path == dir)?
-                .clone();
-            let spec = deployment.spec.as_ref()?.template.spec.as_ref()?;
-            let volume = spec
-                .volumes
-                .iter()
-                .flatten()
-                .find(|v| v.name == mount.name)?;
-            volume.secret.as_ref()?.secret_name.clone()
-        };
+        let mounted = |deployment: &Deployment, dir: &str| secret_at(deployment, dir).map(|s| s.0);
         let secret = |name: &str, client_certificate| crate::crd::ClientTls {
             secret_name: name.into(),
             client_certificate,
