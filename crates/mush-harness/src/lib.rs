@@ -7,6 +7,7 @@
 //! (also on panic); data and logs live in a temporary directory unless the caller names
 //! one. Parallel tests get their own ports and directories, so they never collide.
 
+mod cases;
 mod kube;
 mod nats;
 mod node;
@@ -14,6 +15,7 @@ mod pki;
 mod process;
 mod redis_cluster;
 
+pub use cases::Cases;
 pub use kube::{KubeControlPlane, repo_dir, run_script};
 pub use nats::NatsServer;
 pub use node::{RealNode, build_oci_image, build_static_binary};

@@ -43,8 +43,26 @@ pub struct ClusterTls {
     pub ca: PathBuf,
     /// Clients must present a certificate of the CA (`tls-auth-clients yes`).
     pub verify_clients: bool,
-    /// The certificate and key `redis-cli` presents when clients are verified.
+    /// A client certificate and key of the CA: `redis-cli` presents it when clients are
+    /// verified, and tests can give it to the clients they test.
     pub cli_client: Option<(PathBuf, PathBuf)>,
+}
+
+impl ClusterTls {
+    /// Files for a cluster on `bind` that verifies its clients, all issued by `pki`: the
+    /// nodes' certificate (which also dials, on the bus and replication links) and one
+    /// client certificate.
+    pub fn issued_by(pki: &crate::Pki, bind: IpAddr) -> Result<Self, HarnessError> {
+        let (cert, key) = pki.peer("redis", "/CN=redis", &[&format!("IP:{bind}")])?;
+        let client = pki.client("redis-client", "/CN=redis-client")?;
+        Ok(Self {
+            cert,
+            key,
+            ca: pki.ca(),
+            verify_clients: true,
+            cli_client: Some(client),
+        })
+    }
 }
 
 impl Default for ClusterOptions {

@@ -231,20 +231,13 @@ mod tests {
         assert_eq!(costs["c"], 0, "no heartbeat: cheapest");
     }
 
-    /// A small deterministic generator (xorshift64*), so the property tests below cover
-    /// thousands of cases, the same ones on every run, with no test-only dependency.
-    struct Cases(u64);
+    /// The property tests below draw thousands of cases, the same ones on every run, from
+    /// the project's one deterministic generator.
+    struct Cases(mush_harness::Cases);
 
     impl Cases {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
         fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
+            self.0.below(n)
         }
 
         fn spec(&mut self) -> GameSpec {
@@ -265,7 +258,7 @@ mod tests {
                 .then(|| now - SignedDuration::from_secs(self.below(900) as i64));
             Observation {
                 sessions: if self.below(10) == 0 {
-                    self.next() >> 1
+                    self.0.next_u64() >> 1
                 } else {
                     self.below(20_000)
                 },
@@ -278,7 +271,7 @@ mod tests {
 
     #[test]
     fn property_decisions_stay_in_bounds_scale_up_at_once_and_down_only_after_the_delay() {
-        let mut cases = Cases(0x9e37_79b9_7f4a_7c15);
+        let mut cases = Cases(mush_harness::Cases(0x9e37_79b9_7f4a_7c15));
         for case in 0..20_000 {
             let spec = cases.spec();
             let mut seen = cases.observation();
@@ -360,7 +353,7 @@ mod tests {
 
     #[test]
     fn property_deletion_costs_order_pods_by_sessions() {
-        let mut cases = Cases(0x2545_f491_4f6c_dd1d);
+        let mut cases = Cases(mush_harness::Cases(0x2545_f491_4f6c_dd1d));
         for _ in 0..2_000 {
             let pods: Vec<String> = (0..1 + cases.below(12)).map(|i| format!("p{i}")).collect();
             let mut sessions: BTreeMap<String, u64> = BTreeMap::new();

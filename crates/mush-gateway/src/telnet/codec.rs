@@ -305,27 +305,14 @@ mod tests {
         );
     }
 
-    /// A small deterministic generator (xorshift64*): the same cases on every run, so a
-    /// failure names its seed and reproduces.
-    struct Cases(u64);
-
-    impl Cases {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// A byte, mostly from the ones the decoder treats specially.
-        fn byte(&mut self) -> u8 {
-            const SPECIAL: [u8; 12] = [IAC, SB, SE, WILL, WONT, DO, DONT, b'\r', b'\n', 0, 7, 8];
-            let pick = self.next();
-            if pick.is_multiple_of(3) {
-                (pick >> 8) as u8
-            } else {
-                SPECIAL[(pick >> 8) as usize % SPECIAL.len()]
-            }
+    /// A byte, mostly from the ones the decoder treats specially.
+    fn byte(cases: &mut mush_harness::Cases) -> u8 {
+        const SPECIAL: [u8; 12] = [IAC, SB, SE, WILL, WONT, DO, DONT, b'\r', b'\n', 0, 7, 8];
+        let pick = cases.next_u64();
+        if pick.is_multiple_of(3) {
+            (pick >> 8) as u8
+        } else {
+            SPECIAL[(pick >> 8) as usize % SPECIAL.len()]
         }
     }
 
@@ -336,10 +323,10 @@ mod tests {
     #[test]
     fn random_input_decodes_the_same_however_it_is_split_and_stays_bounded() {
         const MAX_LINE: usize = 64;
-        let mut cases = Cases(0x9e37_79b9_7f4a_7c15);
+        let mut cases = mush_harness::Cases(0x9e37_79b9_7f4a_7c15);
         for case in 0..3000 {
-            let len = (cases.next() % 600) as usize;
-            let input: Vec<u8> = (0..len).map(|_| cases.byte()).collect();
+            let len = cases.below(600) as usize;
+            let input: Vec<u8> = (0..len).map(|_| byte(&mut cases)).collect();
             let mut whole = Decoder::new(MAX_LINE);
             let mut expected = Vec::new();
             whole.feed(&input, &mut expected);
@@ -347,7 +334,7 @@ mod tests {
             let mut events = Vec::new();
             let mut rest = &input[..];
             while !rest.is_empty() {
-                let take = 1 + (cases.next() % 40) as usize;
+                let take = 1 + cases.below(40) as usize;
                 let (chunk, more) = rest.split_at(take.min(rest.len()));
                 split.feed(chunk, &mut events);
                 assert!(
