@@ -220,18 +220,10 @@ async fn operator_on_a_real_control_plane() {
     // Redis speaks only TLS and wants client certificates: the operator reads the CA and
     // its certificate from the Secret the shard names (created below).
     let pki = Pki::new(&dir.path().join("redis-ca"), "redis-ca").expect("ca");
-    let (node_cert, node_key) = pki
-        .peer("redis", "/CN=redis", &["IP:127.0.0.1"])
-        .expect("node cert");
-    let (client_cert, client_key) = pki.client("mush", "/CN=mush").expect("client cert");
+    let files = ClusterTls::issued_by(&pki, ClusterOptions::default().bind).expect("certificates");
+    let (client_cert, client_key) = files.cli_client.clone().expect("a client certificate");
     let redis = RedisCluster::start_with(ClusterOptions {
-        tls: Some(ClusterTls {
-            cert: node_cert,
-            key: node_key,
-            ca: pki.ca(),
-            verify_clients: true,
-            cli_client: Some((client_cert.clone(), client_key.clone())),
-        }),
+        tls: Some(files),
         ..ClusterOptions::default()
     })
     .expect("redis");

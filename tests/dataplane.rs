@@ -942,12 +942,8 @@ async fn maximal_output_does_not_disturb_other_sessions() {
 async fn guessing_passwords_slows_down_and_creations_are_limited_per_address() {
     let (shard, _dir) = tokio::task::block_in_place(|| {
         start_shard_with("doors", |options| {
-            let set = |args: &mut Vec<String>, flag: &str, value: &str| {
-                let at = args.iter().position(|a| a == flag).expect(flag);
-                args[at + 1] = value.to_owned();
-            };
-            set(&mut options.game_args, "--login-free-failures", "2");
-            set(&mut options.game_args, "--creates-per-address-hour", "3");
+            set_flag(&mut options.game_args, "--login-free-failures", "2");
+            set_flag(&mut options.game_args, "--creates-per-address-hour", "3");
         })
     });
     let addr = shard.telnet_addr();
@@ -978,12 +974,8 @@ async fn guessing_passwords_slows_down_and_creations_are_limited_per_address() {
     owner.expect("Limbo").await;
     let mut failed = 0;
     for pod in shard.pod_names() {
-        let (_, metrics) = http_get(shard.pod_http(&pod).expect("http"), "/metrics").await;
-        failed += metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("mush_game_login_failures_total "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .expect("login failures metric");
+        let http = shard.pod_http(&pod).expect("http");
+        failed += metric(http, "mush_game_login_failures_total").await;
     }
     assert_eq!(failed, 5);
 
@@ -1028,8 +1020,6 @@ async fn typing_at_the_connect_screen_does_not_hold_off_its_timeout() {
     player.expect("still here").await;
 }
 
-/// One address cannot hold every socket: past its limit a connection is told why and
-/// closed, and closing one makes room again.
 /// The gateway tells `stream` its address holds too many connections, and closes it.
 async fn refused_for_its_address(mut stream: TcpStream) {
     let mut text = String::new();
@@ -1043,16 +1033,17 @@ async fn refused_for_its_address(mut stream: TcpStream) {
     );
 }
 
+/// One address cannot hold every socket: past its limit a connection is told why and
+/// closed, and closing one makes room again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_per_address_are_limited() {
     let (shard, _dir) = tokio::task::block_in_place(|| {
         start_shard_with("per-address", |options| {
-            let at = options
-                .gateway_args
-                .iter()
-                .position(|a| a == "--max-connections-per-address")
-                .expect("flag");
-            options.gateway_args[at + 1] = "3".into();
+            set_flag(
+                &mut options.gateway_args,
+                "--max-connections-per-address",
+                "3",
+            );
         })
     });
     let addr = shard.telnet_addr();
@@ -1120,16 +1111,12 @@ fn proxy_header(client: std::net::SocketAddrV4, gateway: SocketAddr) -> Vec<u8> 
 async fn proxy_protocol_gives_the_limits_the_players_own_addresses() {
     let (shard, _dir) = tokio::task::block_in_place(|| {
         start_shard_with("proxy", |options| {
-            let set = |args: &mut Vec<String>, flag: &str, value: &str| {
-                let at = args.iter().position(|a| a == flag).expect(flag);
-                args[at + 1] = value.to_owned();
-            };
-            set(
+            set_flag(
                 &mut options.gateway_args,
                 "--max-connections-per-address",
                 "2",
             );
-            set(&mut options.game_args, "--creates-per-address-hour", "1");
+            set_flag(&mut options.game_args, "--creates-per-address-hour", "1");
             options
                 .gateway_args
                 .extend(["--proxy-protocol".to_owned(), "true".to_owned()]);
@@ -1211,7 +1198,7 @@ fn gateway_rss_kib(shard: &mush::shard::Shard) -> u64 {
 }
 
 /// Hostile telnet clients, each against a running shard while a bystander plays: a storm
-/// of option negotiations is not amplified (each option is answered once, RFC 1143), an
+/// of option negotiations is not reflected (a connection's first 256 are answered), an
 /// endless subnegotiation and a 1 MB line are bounded (no memory kept, a clear refusal),
 /// invalid UTF-8 and terminal escapes typed by one player reach another as clean text,
 /// and through all of it the bystander is answered at once.

@@ -240,6 +240,12 @@ pub async fn pod_of(store: &Store, name: &str) -> PodId {
         .expect("player's session has a pod")
 }
 
+/// Sets the value of `flag` already in `args` (a [`ShardOptions`] default) to `value`.
+pub fn set_flag(args: &mut [String], flag: &str, value: &str) {
+    let at = args.iter().position(|a| a == flag).expect(flag);
+    args[at + 1] = value.to_owned();
+}
+
 /// A counter or gauge from the `/metrics` page at `addr` (0 while it is not there yet).
 pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
     let (_, body) = http_get(addr, "/metrics").await;

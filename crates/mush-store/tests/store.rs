@@ -1744,19 +1744,12 @@ async fn redis_over_tls_takes_the_shards_ca_and_client_certificate_only() {
     let dir = tempfile::tempdir().expect("dir");
     let pki = mush_harness::Pki::new(&dir.path().join("ca"), "redis-ca").expect("ca");
     let other = mush_harness::Pki::new(&dir.path().join("other"), "other-ca").expect("ca");
-    let (cert, key) = pki
-        .peer("redis", "/CN=redis", &["IP:127.0.0.1", "DNS:localhost"])
-        .expect("node cert");
-    let (client, client_key) = pki.client("mush", "/CN=mush").expect("client cert");
+    let files = mush_harness::ClusterTls::issued_by(&pki, ClusterOptions::default().bind)
+        .expect("certificates");
+    let (client, client_key) = files.cli_client.clone().expect("a client certificate");
     let (stranger, stranger_key) = other.client("mush", "/CN=mush").expect("cert");
     let cluster = RedisCluster::start_with(ClusterOptions {
-        tls: Some(mush_harness::ClusterTls {
-            cert,
-            key,
-            ca: pki.ca(),
-            verify_clients: true,
-            cli_client: Some((client.clone(), client_key.clone())),
-        }),
+        tls: Some(files),
         ..ClusterOptions::default()
     })
     .expect("TLS cluster");
