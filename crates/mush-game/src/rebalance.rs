@@ -198,6 +198,90 @@ mod tests {
         assert!(plan(&id("a"), &pods).moves.is_empty());
     }
 
+    /// Properties over 5,000 random shards (1-8 pods, 0-300 sessions each, some draining
+    /// or dead, listed in any order), every pod planning alone from its own copy of the
+    /// list: sessions are conserved; afterwards no live pod holds more than the target;
+    /// exactly the surplus moves (no fewer could leave every pod at or below the target);
+    /// only pods above the target send, only pods below it receive, none past its deficit;
+    /// draining and dead pods neither give nor take; the order of the list changes nothing.
+    #[test]
+    fn every_pods_plan_together_balances_exactly() {
+        let mut cases = mush_harness::Cases(0x2eba_1a7c);
+        for case in 0..5_000 {
+            let count = 1 + cases.below(8) as usize;
+            let pods: Vec<PodStatus> = (0..count)
+                .map(|n| {
+                    let mut p = pod(&format!("game-{n}"), cases.below(301));
+                    match cases.below(10) {
+                        0 => p.info.draining = true,
+                        1 => p.alive = false,
+                        _ => {}
+                    }
+                    p
+                })
+                .collect();
+            let taking = |p: &PodStatus| p.alive && !p.info.draining;
+            let live: Vec<&PodStatus> = pods.iter().filter(|p| taking(p)).collect();
+            let total: u64 = live.iter().map(|p| p.sessions).sum();
+            let target = total.div_ceil(live.len().max(1) as u64);
+            let surplus: u64 = live.iter().map(|p| p.sessions.saturating_sub(target)).sum();
+
+            // Each pod plans from a list in its own order.
+            let mut after: Vec<u64> = pods.iter().map(|p| p.sessions).collect();
+            let (mut moved, mut received) = (0, vec![0u64; pods.len()]);
+            for (index, me) in pods.iter().enumerate() {
+                let mut shuffled = pods.clone();
+                for i in (1..shuffled.len()).rev() {
+                    shuffled.swap(i, cases.below(i as u64 + 1) as usize);
+                }
+                let mine = plan(&me.info.id, &shuffled);
+                assert_eq!(
+                    mine,
+                    plan(&me.info.id, &pods),
+                    "case {case}: order mattered"
+                );
+                assert_eq!(mine.target, target, "case {case}");
+                if !mine.moves.is_empty() {
+                    assert!(
+                        taking(me) && me.sessions > target,
+                        "case {case}: {me:?} sent"
+                    );
+                }
+                for to in mine.moves {
+                    let to = pods
+                        .iter()
+                        .position(|p| p.info.id == to)
+                        .expect("known pod");
+                    assert!(taking(&pods[to]), "case {case}: sent to {:?}", pods[to]);
+                    after[index] -= 1;
+                    after[to] += 1;
+                    received[to] += 1;
+                    moved += 1;
+                }
+            }
+            assert_eq!(moved, surplus, "case {case}: {pods:?}");
+            assert_eq!(
+                after.iter().sum::<u64>(),
+                pods.iter().map(|p| p.sessions).sum::<u64>()
+            );
+            for ((p, now), got) in pods.iter().zip(&after).zip(&received) {
+                if taking(p) {
+                    assert!(*now <= target, "case {case}: {pods:?} -> {after:?}");
+                    assert!(
+                        *now >= p.sessions.min(target),
+                        "case {case}: {p:?} overdrawn"
+                    );
+                    assert!(
+                        *got == 0 || p.sessions < target,
+                        "case {case}: {p:?} received"
+                    );
+                } else {
+                    assert_eq!(*now, p.sessions, "case {case}: {p:?} took part");
+                }
+            }
+        }
+    }
+
     #[test]
     fn draining_and_dead_pods_neither_give_nor_take() {
         let mut draining = pod("d", 0);
