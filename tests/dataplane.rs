@@ -1119,7 +1119,7 @@ async fn proxy_protocol_gives_the_limits_the_players_own_addresses() {
             set_flag(&mut options.game_args, "--creates-per-address-hour", "1");
             options
                 .gateway_args
-                .extend(["--proxy-protocol".to_owned(), "true".to_owned()]);
+                .extend(["--proxy-protocol", "true", "--max-connections", "6"].map(str::to_owned));
         })
     });
     let addr = shard.telnet_addr();
@@ -1171,6 +1171,39 @@ async fn proxy_protocol_gives_the_limits_the_players_own_addresses() {
     )
     .await;
     assert_eq!(failures, 1);
+
+    // Sockets that never send their header hold places in the total while they wait: with
+    // three players and three silent sockets the gateway is full, and says so at once.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    let mut told = String::new();
+    let mut late = TcpStream::connect(addr).await.expect("connect");
+    tokio::time::timeout(Duration::from_secs(5), late.read_to_string(&mut told))
+        .await
+        .expect("refused at once, not after the header timeout")
+        .expect("read");
+    assert!(told.contains("The game is full right now"), "{told:?}");
+    drop(silent);
+    // Their places come back as soon as they go.
+    let mut again = None;
+    for _ in 0..50 {
+        let stream = connect(from([192, 0, 2, 1], 40005)).await;
+        // Peeked, so that a greeting is left for `greeted` to read.
+        let refusal = b"The game is full";
+        let mut first = [0u8; 16];
+        match tokio::time::timeout(Duration::from_secs(2), stream.peek(&mut first)).await {
+            Ok(Ok(n)) if n > 0 && !refusal.starts_with(&first[..n.min(refusal.len())]) => {
+                again = Some(stream);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let mut newcomer = Player::greeted(again.expect("let in once the silent ones closed")).await;
+    newcomer.send("WHO").await;
+    newcomer.expect("Players logged in").await;
 }
 
 /// A bystander's `think` is answered within 2 s after attack `n`.

@@ -304,9 +304,9 @@ enum Protocol {
     WebSocket,
 }
 
-/// Accepts connections on one listener. Admission (the limits in all and per address) is
-/// decided before anything else but the PROXY header that names the address, a TLS
-/// handshake included, so a flood of handshakes costs no more than a flood of plain
+/// Accepts connections on one listener. Admission is decided before anything else, a TLS
+/// handshake included: the limit in all at once, the limit per address as soon as the
+/// address is known (after the PROXY header, when balancers send one), so a flood of handshakes costs no more than a flood of plain
 /// connections; header and handshake run in the connection's own task, each under a
 /// timeout, so a silent client holds its task only that long.
 async fn accept(
@@ -325,38 +325,29 @@ async fn accept(
                     // The config in place at accept time: a reload later does not touch it.
                     let tls = tls.as_ref().map(|certs| (certs.acceptor(), certs.handshake_timeout()));
                     tokio::spawn(async move {
-                        let peer = if conn.proxy_protocol {
-                            match proxied(&conn, &mut stream, peer).await {
-                                Some(client) => client,
-                                None => return,
+                        // A connection owing its PROXY header holds a place in the total
+                        // while it is read; its address's place is taken once it is known.
+                        let admitted = if conn.proxy_protocol {
+                            match conn.admission.admit_unnamed(&conn.limits) {
+                                Ok(unnamed) => match proxied(&conn, &mut stream, peer).await {
+                                    Some(client) => unnamed
+                                        .named(client.ip(), &conn.limits)
+                                        .map(|a| (a, client))
+                                        .map_err(|refused| (refused, client)),
+                                    None => return,
+                                },
+                                Err(refused) => Err((refused, peer)),
                             }
                         } else {
-                            peer
+                            conn.admission
+                                .admit(peer.ip(), &conn.limits)
+                                .map(|a| (a, peer))
+                                .map_err(|refused| (refused, peer))
                         };
-                        let _admitted = match conn.admission.admit(peer.ip(), &conn.limits) {
+                        let (_admitted, peer) = match admitted {
                             Ok(admitted) => admitted,
-                            Err(refused) => {
-                                conn.router.metrics().connections_refused.inc();
-                                tracing::info!(%peer, ?refused, "connection refused");
-                                // Plain text on a TLS port would be garbage to the client,
-                                // and a handshake just to refuse would make a flood dearer.
-                                if tls.is_some() {
-                                    return;
-                                }
-                                // A browser on the WebSocket port reads HTTP.
-                                let text = match protocol {
-                                    Protocol::Telnet => refused.text().to_owned(),
-                                    Protocol::WebSocket => format!(
-                                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                                        refused.text().len(),
-                                        refused.text()
-                                    ),
-                                };
-                                let _ = tokio::time::timeout(
-                                    conn.limits.write_timeout,
-                                    tokio::io::AsyncWriteExt::write_all(&mut stream, text.as_bytes()),
-                                )
-                                .await;
+                            Err((refused, peer)) => {
+                                refuse(&conn, stream, peer, refused, protocol, tls.is_some()).await;
                                 return;
                             }
                         };
@@ -391,6 +382,37 @@ async fn accept(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Tells a connection that was not let in why, and closes it: in plain text on the telnet
+/// port, as an HTTP 503 on the WebSocket port, and not at all on a TLS port, where plain
+/// text would be garbage and a handshake just to refuse would make a flood dearer.
+async fn refuse(
+    conn: &ConnContext,
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    refused: limits::Refused,
+    protocol: Protocol,
+    tls: bool,
+) {
+    conn.router.metrics().connections_refused.inc();
+    tracing::info!(%peer, ?refused, "connection refused");
+    if tls {
+        return;
+    }
+    let text = match protocol {
+        Protocol::Telnet => refused.text().to_owned(),
+        Protocol::WebSocket => format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            refused.text().len(),
+            refused.text()
+        ),
+    };
+    let _ = tokio::time::timeout(
+        conn.limits.write_timeout,
+        tokio::io::AsyncWriteExt::write_all(&mut stream, text.as_bytes()),
+    )
+    .await;
 }
 
 /// The client's address from the PROXY header `stream` begins with (the balancer's own,

@@ -68,11 +68,12 @@ pub(crate) struct Admission {
     held: std::sync::Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
 }
 
-/// A connection let in; dropping it makes room again.
+/// A connection let in; dropping it makes room again. It holds a place in the total from
+/// the moment it is accepted, and a place under its address once the address is known.
 #[derive(Debug)]
 pub(crate) struct Admitted {
     admission: std::sync::Arc<Admission>,
-    ip: std::net::IpAddr,
+    ip: Option<std::net::IpAddr>,
 }
 
 impl Admission {
@@ -89,20 +90,48 @@ impl Admission {
         ip: std::net::IpAddr,
         limits: &ConnLimits,
     ) -> Result<Admitted, Refused> {
+        self.admit_unnamed(limits)?.named(ip, limits)
+    }
+
+    /// Lets a connection in within the total alone, before its address is known: one behind
+    /// a balancer names its client only in its PROXY header, and a connection still owing
+    /// that header must hold a place too, or silent sockets could be opened without limit.
+    pub(crate) fn admit_unnamed(
+        self: &std::sync::Arc<Self>,
+        limits: &ConnLimits,
+    ) -> Result<Admitted, Refused> {
         let mut held = self.held();
         if held.0 >= limits.max_connections {
             return Err(Refused::Full);
         }
-        let from = held.1.entry(ip).or_default();
-        if *from >= limits.max_per_address {
-            return Err(Refused::Address);
-        }
-        *from += 1;
         held.0 += 1;
         Ok(Admitted {
             admission: self.clone(),
-            ip,
+            ip: None,
         })
+    }
+}
+
+impl Admitted {
+    /// The same connection counted under its address `ip` too; refused (and its place in
+    /// the total given back) when the address holds its maximum.
+    pub(crate) fn named(
+        mut self,
+        ip: std::net::IpAddr,
+        limits: &ConnLimits,
+    ) -> Result<Admitted, Refused> {
+        let mut held = self.admission.held();
+        let from = held.1.entry(ip).or_default();
+        if *from >= limits.max_per_address {
+            if *from == 0 {
+                held.1.remove(&ip);
+            }
+            return Err(Refused::Address);
+        }
+        *from += 1;
+        drop(held);
+        self.ip = Some(ip);
+        Ok(self)
     }
 }
 
@@ -110,10 +139,11 @@ impl Drop for Admitted {
     fn drop(&mut self) {
         let mut held = self.admission.held();
         held.0 = held.0.saturating_sub(1);
-        if let Some(from) = held.1.get_mut(&self.ip) {
+        let Some(ip) = self.ip else { return };
+        if let Some(from) = held.1.get_mut(&ip) {
             *from -= 1;
             if *from == 0 {
-                held.1.remove(&self.ip);
+                held.1.remove(&ip);
             }
         }
     }
@@ -140,16 +170,27 @@ impl TokenBucket {
         }
     }
 
-    fn refill(&mut self) {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
+    fn refill(&mut self, now: Instant) {
+        // A clock read before the last one (callers on other threads) adds nothing.
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = self.at.max(now);
     }
 
     /// Takes a token if one is there.
     pub fn take(&mut self) -> bool {
-        self.refill();
+        self.take_at(Instant::now())
+    }
+
+    /// When the next token is due.
+    pub fn next_token(&mut self) -> Instant {
+        self.next_token_at(Instant::now())
+    }
+
+    /// [`take`](Self::take) at a given moment: the bucket's arithmetic apart from the
+    /// clock, so its properties can be checked over any timeline.
+    fn take_at(&mut self, now: Instant) -> bool {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -158,9 +199,9 @@ impl TokenBucket {
         }
     }
 
-    /// When the next token is due.
-    pub fn next_token(&mut self) -> Instant {
-        self.refill();
+    /// [`next_token`](Self::next_token) at a given moment.
+    fn next_token_at(&mut self, now: Instant) -> Instant {
+        self.refill(now);
         let missing = (1.0 - self.tokens).max(0.0);
         self.at + Duration::from_secs_f64(missing / self.rate)
     }
@@ -178,6 +219,70 @@ mod tests {
         assert!(bucket.next_token() > Instant::now());
         std::thread::sleep(Duration::from_millis(5));
         assert!(bucket.take());
+    }
+
+    /// Properties over 1,000 random timelines (rates 0.1-1,000 lines/s, bursts 1-200,
+    /// attempts 0-2 s apart or in bursts): in every stretch of time no more lines pass than
+    /// the burst plus the rate allows; a refused line's `next_token` lies ahead and a line
+    /// is taken then; a line that comes a whole token's time after the last is never
+    /// refused.
+    #[test]
+    fn the_bucket_never_passes_more_than_burst_plus_rate() {
+        let mut cases = mush_harness::Cases(0x7a11_b0c7);
+        for case in 0..1_000 {
+            let rate = [0.1, 1.0, 10.0, 100.0, 1_000.0][cases.below(5) as usize];
+            let burst = (1 + cases.below(200)) as f64;
+            let start = Instant::now();
+            let mut bucket = TokenBucket::new(rate, burst);
+            bucket.at = start;
+            let (mut now, mut last) = (start, None::<Instant>);
+            let mut taken = Vec::new();
+            for _ in 0..150 {
+                let gap = match cases.below(4) {
+                    0 => Duration::ZERO,
+                    1 => Duration::from_micros(cases.below(1_000)),
+                    2 => Duration::from_secs_f64(cases.below(3_000) as f64 / 1_000.0 / rate),
+                    _ => Duration::from_millis(cases.below(2_000)),
+                };
+                now += gap;
+                // A token's time and a microsecond, above the float rounding of the refill.
+                let token_time = Duration::from_secs_f64(1.0 / rate) + Duration::from_micros(1);
+                let spaced = last.is_none_or(|l| now - l >= token_time);
+                if bucket.take_at(now) {
+                    taken.push(now);
+                    last = Some(now);
+                    continue;
+                }
+                assert!(
+                    !spaced,
+                    "case {case}: a line a token's time after the last refused"
+                );
+                let due = bucket.next_token_at(now);
+                assert!(
+                    due > now,
+                    "case {case}: refused, yet the next token is due now"
+                );
+                // A hair past `due`, for the float rounding of the refill.
+                let due = due + Duration::from_nanos(1_000);
+                assert!(
+                    bucket.take_at(due),
+                    "case {case}: refused when its token was due"
+                );
+                taken.push(due);
+                (now, last) = (due, Some(due));
+            }
+            for (i, first) in taken.iter().enumerate() {
+                for (j, later) in taken.iter().enumerate().skip(i) {
+                    let allowed = burst + (*later - *first).as_secs_f64() * rate + 1e-6;
+                    assert!(
+                        (j - i + 1) as f64 <= allowed,
+                        "case {case}: {} lines passed in {:?} (rate {rate}, burst {burst})",
+                        j - i + 1,
+                        *later - *first
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -206,5 +311,43 @@ mod tests {
         drop(a1);
         let _a3 = admission.admit(a, &limits).expect("room again");
         assert_eq!(admission.held().1.get(&a), Some(&2));
+    }
+
+    /// Connections still owing their PROXY header take places in the total, so silent
+    /// sockets cannot be opened past it; once named, their address's limit applies too,
+    /// and a connection refused by address gives its place in the total back.
+    #[test]
+    fn connections_not_yet_named_count_in_the_total() {
+        let limits = ConnLimits {
+            max_connections: 3,
+            max_per_address: 1,
+            ..ConnLimits::default()
+        };
+        let admission = std::sync::Arc::new(Admission::default());
+        let a: std::net::IpAddr = [10, 0, 0, 1].into();
+        let silent: Vec<_> = (0..3)
+            .map(|_| admission.admit_unnamed(&limits).expect("room"))
+            .collect();
+        assert_eq!(
+            admission
+                .admit_unnamed(&limits)
+                .expect_err("full of silent sockets"),
+            Refused::Full
+        );
+        drop(silent);
+        let named = admission
+            .admit_unnamed(&limits)
+            .expect("room")
+            .named(a, &limits)
+            .expect("first from a");
+        let second = admission.admit_unnamed(&limits).expect("room in the total");
+        assert_eq!(
+            second.named(a, &limits).expect_err("a holds its one"),
+            Refused::Address
+        );
+        assert_eq!(admission.held().0, 1, "the refused one gave its place back");
+        drop(named);
+        assert_eq!(admission.held().0, 0);
+        assert!(admission.held().1.is_empty());
     }
 }

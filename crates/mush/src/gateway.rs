@@ -92,7 +92,8 @@ pub struct GatewayArgs {
     pub max_connections_per_address: usize,
     /// Every connection on the player ports (plain, TLS, WebSocket) must begin with a PROXY
     /// protocol version 2 header, which names the player's address for the limits and the
-    /// login throttle; one without it is closed. Only for ports that nothing but the load
+    /// login throttle; one without it is closed. While its header is awaited (10 s at most)
+    /// a connection holds a place under `--max-connections`. Only for ports that nothing but the load
     /// balancer can reach: anyone who can send the header chooses their address.
     #[arg(long, env = "MUSH_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub proxy_protocol: bool,
