@@ -7,6 +7,8 @@
 //! WebSocket port also serves a web client (see `web` and `ws`). Both can also be served
 //! over TLS, with a certificate reloaded from its files while connections stay (see `tls`).
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod limits;
 mod link;

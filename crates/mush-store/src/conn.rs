@@ -244,37 +244,46 @@ impl Store {
             tracing::info!(index, removed, "removed stale index entries");
             self.metrics.repaired(removed);
         }
-        let corrupt = |error: PackedError| StoreError::Corrupt {
-            handle: format!("bucket {bucket}"),
-            reason: error.to_string(),
-        };
-        let mut reader = Reader::new(&packed);
-        let items = reader.array().map_err(corrupt)?;
-        let mut records = Vec::with_capacity(items / 3);
-        for _ in 0..items / 3 {
-            let handle = reader.str().map_err(corrupt)?;
-            let fields = reader.pairs().map_err(corrupt)?;
-            let meta = reader.pairs().map_err(corrupt)?;
-            let parsed = handle
-                .parse::<Handle>()
-                .map_err(|e| StoreError::Corrupt {
-                    handle: handle.to_owned(),
-                    reason: e.to_string(),
-                })
-                .and_then(|handle| parse_record(handle, fields, meta));
-            match parsed {
-                Ok(record) => records.push(record),
-                Err(error) => tracing::error!(%error, "skipping unreadable connection record"),
-            }
-        }
-        if !reader.is_done() {
-            return Err(StoreError::Corrupt {
-                handle: format!("bucket {bucket}"),
-                reason: "trailing bytes after the packed records".into(),
-            });
-        }
-        Ok(records)
+        unpack_records(bucket, &packed)
     }
+}
+
+/// The connection records of a packed `READ_BUCKET` reply. A record that does not parse is
+/// logged and skipped; a reply that does not, is an error. Pure, so the reader of these
+/// bytes (which come from Redis, writable by more than this process) is fuzzed alone.
+pub(crate) fn unpack_records(bucket: u16, packed: &[u8]) -> Result<Vec<ConnRecord>, StoreError> {
+    let corrupt = |error: PackedError| StoreError::Corrupt {
+        handle: format!("bucket {bucket}"),
+        reason: error.to_string(),
+    };
+    let mut reader = Reader::new(packed);
+    let items = reader.array().map_err(corrupt)?;
+    // The header's count is not trusted for the allocation: a record takes bytes, so there
+    // are no more records than bytes.
+    let mut records = Vec::with_capacity((items / 3).min(packed.len()));
+    for _ in 0..items / 3 {
+        let handle = reader.str().map_err(corrupt)?;
+        let fields = reader.pairs().map_err(corrupt)?;
+        let meta = reader.pairs().map_err(corrupt)?;
+        let parsed = handle
+            .parse::<Handle>()
+            .map_err(|e| StoreError::Corrupt {
+                handle: handle.to_owned(),
+                reason: e.to_string(),
+            })
+            .and_then(|handle| parse_record(handle, fields, meta));
+        match parsed {
+            Ok(record) => records.push(record),
+            Err(error) => tracing::error!(%error, "skipping unreadable connection record"),
+        }
+    }
+    if !reader.is_done() {
+        return Err(StoreError::Corrupt {
+            handle: format!("bucket {bucket}"),
+            reason: "trailing bytes after the packed records".into(),
+        });
+    }
+    Ok(records)
 }
 
 /// A hash as `HGETALL` returns it, in field order.
@@ -348,4 +357,18 @@ fn parse_record<'a>(
         return Err(corrupt("no gateway field".into()));
     }
     Ok(record)
+}
+
+#[cfg(test)]
+mod unpack_tests {
+    use super::*;
+
+    /// A reply's array header is not trusted: one claiming four billion items over five
+    /// bytes is an error, not an allocation of hundreds of gigabytes.
+    #[test]
+    fn a_lying_count_is_refused_without_allocating_for_it() {
+        let error = unpack_records(7, &[0xdd, 0xff, 0xff, 0xff, 0xff]).expect_err("truncated");
+        assert!(error.to_string().contains("truncated"), "{error}");
+        assert!(unpack_records(7, &[0x90]).expect("empty").is_empty());
+    }
 }

@@ -48,6 +48,8 @@ mod config;
 mod conn;
 mod connection;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod journal;
 mod keys;
 mod metrics;
