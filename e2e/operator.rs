@@ -293,6 +293,11 @@ async fn operator_on_a_real_control_plane() {
         "the operator may delete deployments"
     );
     assert!(!can("list", "secrets"), "the operator may list secrets");
+    assert!(
+        can("create", "secrets"),
+        "the operator cannot issue link certificates"
+    );
+    assert!(!can("delete", "secrets"), "the operator may delete secrets");
     assert!(!can("create", "pods"), "the operator may create pods");
 
     let kubeconfig = impersonating_kubeconfig(&k.plane);
@@ -400,6 +405,8 @@ async fn operator_on_a_real_control_plane() {
         k.jsonpath("service/world-game", "{.spec.clusterIP}"),
         "None"
     );
+    link_certificates_are_issued_and_renewed(&k, &dir);
+    backend_policy_follows_the_spec(&k);
     // The game pods' gRPC port takes only this shard's gateways.
     assert_eq!(
         k.jsonpath(
@@ -585,7 +592,7 @@ async fn operator_on_a_real_control_plane() {
                 "-n",
                 NAMESPACE,
                 "get",
-                "deployments,services,configmaps,poddisruptionbudgets,serviceaccounts,networkpolicies",
+                "deployments,services,configmaps,poddisruptionbudgets,serviceaccounts,networkpolicies,secrets",
                 "-l",
                 "app.kubernetes.io/instance=world",
                 "-o",
@@ -696,6 +703,168 @@ async fn operator_on_a_real_control_plane() {
 }
 
 /// The store of the shard whose keys start with `prefix`.
+/// Redis said to run beside the shard (`redis.podSelector`): a policy admits the shard's
+/// pods, the Redis pods and the operator's namespace to it; the selector dropped, the
+/// policy selects no pod (the operator deletes nothing).
+fn backend_policy_follows_the_spec(k: &Cluster) {
+    assert!(
+        k.jsonpath("networkpolicy/world-redis", "{.metadata.name}")
+            .is_empty(),
+        "a policy for a Redis the spec does not place"
+    );
+    k.patch_shard(r#"{"spec":{"redis":{"podSelector":{"app":"redis"}}}}"#);
+    eventually("the Redis policy", Duration::from_secs(30), || {
+        let selected = k.jsonpath(
+            "networkpolicy/world-redis",
+            "{.spec.podSelector.matchLabels.app}",
+        );
+        (selected == "redis").then_some(())
+    });
+    let from = k.jsonpath(
+        "networkpolicy/world-redis",
+        r"{.spec.ingress[0].from[0].podSelector.matchLabels.app\.kubernetes\.io/instance} {.spec.ingress[0].from[1].podSelector.matchLabels.app} {.spec.ingress[0].from[2].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name}",
+    );
+    assert_eq!(from, format!("world redis {OPERATOR_NS}"));
+    assert!(
+        k.jsonpath("networkpolicy/world-nats", "{.metadata.name}")
+            .is_empty()
+    );
+    k.patch_shard(r#"{"spec":{"redis":{"podSelector":null}}}"#);
+    eventually(
+        "the Redis policy made inert",
+        Duration::from_secs(30),
+        || {
+            let selected = k.jsonpath(
+                "networkpolicy/world-redis",
+                r"{.spec.podSelector.matchLabels.mush-on-kube\.dev/no-pod}",
+            );
+            (selected == "true").then_some(())
+        },
+    );
+}
+
+/// The `world` shard names no link Secrets, so the operator issues them: a CA and a
+/// certificate per role that chains to it (checked by `openssl verify` for the role's
+/// purpose and name), mounted by each Deployment. A certificate past its renewal time is
+/// replaced and the other left alone; a lost CA is replaced and both certificates with it.
+fn link_certificates_are_issued_and_renewed(k: &Cluster, dir: &tempfile::TempDir) {
+    // A Secret's key, decoded ("" while the Secret is missing).
+    let field = |secret: &str, key: &str| {
+        k.plane
+            .kubectl(&[
+                "-n",
+                NAMESPACE,
+                "get",
+                &format!("secret/{secret}"),
+                "-o",
+                &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
+            ])
+            .unwrap_or_default()
+    };
+    eventually("the link Secrets", Duration::from_secs(30), || {
+        ["world-link-ca", "world-link-gateway", "world-link-game"]
+            .iter()
+            .all(|s| {
+                !k.jsonpath(&format!("secret/{s}"), "{.metadata.name}")
+                    .is_empty()
+            })
+            .then_some(())
+    });
+    let verify = |role: &str, purpose: &str, name: &str| {
+        let secret = format!("world-link-{role}");
+        let at = |file: &str, text: String| {
+            let path = dir.path().join(format!("{role}-{file}"));
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let ca = at("ca.crt", field("world-link-ca", "ca.crt"));
+        assert_eq!(field(&secret, "ca.crt"), field("world-link-ca", "ca.crt"));
+        let cert = at("tls.crt", field(&secret, "tls.crt"));
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(&ca)
+            .args(["-purpose", purpose, "-verify_hostname", name])
+            .arg(&cert)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{secret}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            k.jsonpath(
+                &format!("secret/{secret}"),
+                "{.type}/{.metadata.ownerReferences[0].kind}"
+            ),
+            "kubernetes.io/tls/MushShard"
+        );
+    };
+    verify("gateway", "sslclient", "mush-gateway");
+    verify("game", "sslserver", "mush-game");
+    for (deployment, secret) in [
+        ("world-gateway", "world-link-gateway"),
+        ("world-game", "world-link-game"),
+    ] {
+        let volumes = k.jsonpath(
+            &format!("deployment/{deployment}"),
+            "{.spec.template.spec.volumes[*].secret.secretName}",
+        );
+        assert!(
+            volumes.split(' ').any(|v| v == secret),
+            "{deployment}: {volumes}"
+        );
+    }
+
+    // Past its renewal time: replaced, and only it.
+    let (gateway, game) = (
+        field("world-link-gateway", "tls.crt"),
+        field("world-link-game", "tls.crt"),
+    );
+    k.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "annotate",
+        "--overwrite",
+        "secret/world-link-gateway",
+        "mush-on-kube.dev/renew-after=2020-01-01T00:00:00Z",
+    ]);
+    eventually(
+        "the due certificate renewed",
+        Duration::from_secs(30),
+        || (field("world-link-gateway", "tls.crt") != gateway).then_some(()),
+    );
+    let renew_after = k.jsonpath(
+        "secret/world-link-gateway",
+        r"{.metadata.annotations.mush-on-kube\.dev/renew-after}",
+    );
+    assert!(renew_after.as_str() > "2026", "{renew_after}");
+    assert_eq!(
+        field("world-link-game", "tls.crt"),
+        game,
+        "the other was renewed too"
+    );
+    verify("gateway", "sslclient", "mush-gateway");
+
+    // A lost CA: a new one, and both certificates reissued under it.
+    let ca = field("world-link-ca", "ca.crt");
+    k.kubectl(&["-n", NAMESPACE, "delete", "secret/world-link-ca"]);
+    eventually(
+        "a new CA and certificates under it",
+        Duration::from_secs(30),
+        || {
+            let new_ca = field("world-link-ca", "ca.crt");
+            (new_ca != ca
+                && field("world-link-gateway", "ca.crt") == new_ca
+                && field("world-link-game", "ca.crt") == new_ca)
+                .then_some(())
+        },
+    );
+    verify("gateway", "sslclient", "mush-gateway");
+    verify("game", "sslserver", "mush-game");
+}
+
 async fn shard_store(redis: &RedisCluster, tls: &RedisTls, prefix: &str) -> Store {
     Store::connect(
         StoreConfig {

@@ -11,7 +11,7 @@
 //! 3. Players connect through the gateway Service's NodePort on 127.0.0.1, create
 //!    characters and play; one over TLS, with the certificate from a `kubernetes.io/tls`
 //!    Secret the gateway mounts (`gateway.tls`). Gateways and game pods speak over mutual
-//!    TLS with a Secret each (`linkTls`).
+//!    TLS with the certificates the operator issued (the spec names no `linkTls`).
 //! 4. Redis paused (SIGSTOP): the game pods' Ready condition turns False within the probe
 //!    period, and back after SIGCONT.
 //! 5. Game pods scaled 2 -> 3 -> 2 by session counts: the kubelet sends SIGTERM to the pod
@@ -254,9 +254,6 @@ spec:
       name: world-god
       key: password
 {extra_game}  logFormat: text
-  linkTls:
-    gatewaySecretName: world-link-gateway
-    gameSecretName: world-link-game
 "#,
         endpoints = endpoints.join(", "),
         nats = nats.url(),
@@ -498,24 +495,6 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
         &format!("--cert={}", cert.display()),
         &format!("--key={}", key.display()),
     ]);
-    // The link's certificates, one Secret per role, as a cert-manager CA issuer writes
-    // them: the game pods take only the gateways' certificate.
-    let link = mush_harness::Pki::new(&dir.path().join("link-pki"), "world-link-ca").expect("CA");
-    let game = link
-        .server("game", "/CN=mush-game", &["DNS:mush-game"])
-        .expect("game certificate");
-    let gateway = link
-        .client_for("gateway", "/CN=mush-gateway", &["DNS:mush-gateway"])
-        .expect("gateway certificate");
-    for (secret, (cert, key)) in [("world-link-game", game), ("world-link-gateway", gateway)] {
-        create_secret(&[
-            "generic",
-            secret,
-            &format!("--from-file=tls.crt={}", cert.display()),
-            &format!("--from-file=tls.key={}", key.display()),
-            &format!("--from-file=ca.crt={}", link.ca().display()),
-        ]);
-    }
     let applied = Instant::now();
     blocking(|| {
         cluster
@@ -534,6 +513,24 @@ async fn a_shard_runs_on_real_pods_and_keeps_its_players() {
     let apply_to_ready = applied.elapsed();
     println!("kubectl apply -> shard Ready: {apply_to_ready:?}");
     assert_eq!(cluster.ready_game_pods().len(), 2);
+    // The link runs on the certificates the operator issued: both Deployments mount them.
+    for (deployment, secret) in [
+        ("world-gateway", "world-link-gateway"),
+        ("world-game", "world-link-game"),
+    ] {
+        let volumes = cluster.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            &format!("deployment/{deployment}"),
+            "-o",
+            "jsonpath={.spec.template.spec.volumes[*].secret.secretName}",
+        ]);
+        assert!(
+            volumes.split(' ').any(|v| v == secret),
+            "{deployment}: {volumes}"
+        );
+    }
 
     // 3. Players through the gateway Service's NodePort on 127.0.0.1.
     let node_port = cluster.node_port("telnet");

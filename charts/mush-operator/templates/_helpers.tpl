@@ -43,10 +43,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "patch"]
-# Only when a MushShard names a Secret for its Redis endpoints.
+# get: the Secrets a MushShard names (Redis endpoints and TLS) and the link certificates
+# the operator keeps; create and patch: those link certificates (a CA and a certificate
+# per role, owned by their shard). Never list or delete: nothing else is read, and owned
+# Secrets go with their shard.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
+  verbs: ["get", "create", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -337,6 +337,17 @@ pub enum NatsAuth {
     UserPassword(String, String),
     /// A NATS token.
     Token(String),
+    /// A credentials file's text: a user JWT and the seed of its key, for servers in
+    /// decentralized (operator) mode. Checked by [`NatsAuth::credentials`].
+    Credentials(String),
+}
+
+/// A credentials file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("NATS credentials file {path}: {reason}")]
+pub struct CredentialsError {
+    path: String,
+    reason: String,
 }
 
 /// TLS to NATS: the CA that signed the servers' certificates (TLS is then required) and,
@@ -350,6 +361,23 @@ pub struct NatsTls {
 }
 
 impl NatsAuth {
+    /// Reads a NATS credentials file (`.creds`, as `nsc` and Synadia's cloud write them)
+    /// and checks that it holds a user JWT and a seed, so that a broken file stops the pod
+    /// at start with its reason instead of failing every connect later. Read once: a
+    /// renewed file is used from the pod's next start.
+    pub fn credentials(path: &std::path::Path) -> Result<Self, CredentialsError> {
+        let failed = |reason: String| CredentialsError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+        // The same parse the client makes when it connects; its message names no secret.
+        async_nats::ConnectOptions::new()
+            .credentials(&text)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Self::Credentials(text))
+    }
+
     /// Takes credentials out of a URL (`nats://user:password@host`, `nats://token@host`),
     /// which the NATS client does not read there itself; returns the URL without them.
     pub fn from_url(url: &str) -> (String, Self) {
@@ -374,6 +402,7 @@ impl std::fmt::Debug for NatsAuth {
             Self::None => f.write_str("None"),
             Self::UserPassword(user, _) => write!(f, "UserPassword({user}, ***)"),
             Self::Token(_) => f.write_str("Token(***)"),
+            Self::Credentials(_) => f.write_str("Credentials(***)"),
         }
     }
 }
@@ -401,6 +430,13 @@ impl Invalidator {
                 async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
             }
             NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+            // Checked when it was read (`NatsAuth::credentials`), so this parse succeeds.
+            NatsAuth::Credentials(text) => async_nats::ConnectOptions::new()
+                .credentials(text)
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "NATS credentials not usable; connecting without");
+                    async_nats::ConnectOptions::new()
+                }),
         };
         let options = match &tls.ca {
             Some(ca) => options.add_root_certificates(ca.clone()).require_tls(true),

@@ -18,7 +18,7 @@ mod rebalance;
 mod service;
 mod softcode;
 
-pub use cache::{Cache, CacheTtl, Invalidator, NatsAuth, NatsTls};
+pub use cache::{Cache, CacheTtl, CredentialsError, Invalidator, NatsAuth, NatsTls};
 pub use commands::WORLD_DOWN;
 pub use engine::{CacheAudit, Engine, GameSettings};
 pub use metrics::GameMetrics;

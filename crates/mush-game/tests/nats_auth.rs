@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mush_game::{Cache, CacheTtl, Invalidator, NatsAuth, NatsTls};
-use mush_harness::{NatsServer, Pki};
+use mush_harness::{NatsOperator, NatsServer, Pki};
 
 async fn connects(url: &str, auth: &NatsAuth, within: Duration) -> bool {
     connects_with(url, auth, &NatsTls::default(), within).await
@@ -51,6 +51,49 @@ async fn nats_credentials_are_used_and_wrong_ones_refused() {
     );
     // And the secret never shows in a debug print.
     assert_eq!(format!("{right:?}"), "UserPassword(mush, ***)");
+}
+
+/// A server in operator (JWT) mode: a credentials file of its account's user connects;
+/// none, or one of another operator's account, does not; a file that is not credentials
+/// is refused when read, with its path and no content.
+#[tokio::test]
+async fn nats_credentials_files_are_used_and_strangers_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut operator = NatsOperator::new();
+    let nats = NatsServer::start_with_operator(&operator).expect("nats in operator mode");
+    let url = nats.url();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let ours = write("game.creds", &operator.user_creds("game-pod"));
+    let auth = NatsAuth::credentials(&ours).expect("credentials");
+    assert_eq!(format!("{auth:?}"), "Credentials(***)");
+    assert!(
+        connects(&url, &auth, Duration::from_secs(10)).await,
+        "the account's user"
+    );
+    assert!(
+        !connects(&url, &NatsAuth::None, Duration::from_secs(2)).await,
+        "no credentials let in"
+    );
+    let stranger = write(
+        "stranger.creds",
+        &NatsOperator::new().user_creds("stranger"),
+    );
+    let stranger = NatsAuth::credentials(&stranger).expect("well-formed");
+    assert!(
+        !connects(&url, &stranger, Duration::from_secs(2)).await,
+        "another operator's user let in"
+    );
+    let broken = write("broken.creds", "user: mush\npassword: hunter2\n");
+    let error = NatsAuth::credentials(&broken).expect_err("not a credentials file");
+    let error = error.to_string();
+    assert!(
+        error.contains("broken.creds") && !error.contains("hunter2"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 mod cases;
 mod kube;
 mod nats;
+mod nats_jwt;
 mod node;
 mod pki;
 mod process;
@@ -18,6 +19,7 @@ mod redis_cluster;
 pub use cases::Cases;
 pub use kube::{KubeControlPlane, repo_dir, run_script};
 pub use nats::NatsServer;
+pub use nats_jwt::NatsOperator;
 pub use node::{RealNode, build_oci_image, build_static_binary};
 pub use pki::Pki;
 pub use process::{

@@ -78,6 +78,21 @@ impl NatsServer {
         Ok(nats)
     }
 
+    /// A server in operator (JWT) mode that lets in only users of `operator`'s account,
+    /// each with a credentials file from [`crate::NatsOperator::user_creds`].
+    pub fn start_with_operator(operator: &crate::NatsOperator) -> Result<Self, HarnessError> {
+        let tmp = tempfile::Builder::new()
+            .prefix("mush-nats-")
+            .tempdir()
+            .map_err(HarnessError::Io)?;
+        let config = tmp.path().join("operator.conf");
+        std::fs::write(&config, operator.server_config()).map_err(HarnessError::Io)?;
+        let extra = ["--config".to_owned(), config.display().to_string()];
+        let mut nats = Self::start_with(tmp.path(), Ipv4Addr::LOCALHOST.into(), &extra)?;
+        nats._tmp = Some(tmp);
+        Ok(nats)
+    }
+
     /// Starts a NATS server whose log lives in `dir`.
     pub fn start_in(dir: &Path) -> Result<Self, HarnessError> {
         Self::start_with(dir, Ipv4Addr::LOCALHOST.into(), &[])

@@ -31,7 +31,8 @@ use tracing::Instrument;
 use crate::autoscale::{self, Observation};
 use crate::crd::{MushShard, MushShardStatus};
 use crate::metrics::OperatorMetrics;
-use crate::resources::{self, Component, DELETION_COST, MANAGER, Names};
+use crate::pki::{self, CaPem, LeafState, PkiError, Role};
+use crate::resources::{self, Backend, Component, DELETION_COST, MANAGER, Names, RENEW_AFTER};
 
 /// The finalizer that deletes a shard's Redis keys before the shard goes.
 pub const FINALIZER: &str = "mush-on-kube.dev/cleanup";
@@ -54,6 +55,9 @@ pub enum Error {
     /// The finalizer helper failed (adding or removing the finalizer, or cleanup).
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// A link certificate could not be made.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
 }
 
 impl Error {
@@ -64,6 +68,7 @@ impl Error {
             Self::Redis(_) => "redis",
             Self::Spec(_) => "spec",
             Self::Finalizer(_) => "finalizer",
+            Self::Pki(_) => "pki",
         }
     }
 }
@@ -85,11 +90,19 @@ pub struct Context {
     stores: tokio::sync::Mutex<HashMap<String, ShardStore>>,
     /// Consecutive failures per shard, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The operator's own namespace, which a Redis policy must admit.
+    namespace: String,
 }
 
 impl Context {
-    /// A context for the controller; `identity` names this operator replica in events.
-    pub fn new(client: Client, metrics: OperatorMetrics, identity: &str) -> Arc<Self> {
+    /// A context for the controller; `identity` names this operator replica in events,
+    /// `namespace` is where it runs.
+    pub fn new(
+        client: Client,
+        metrics: OperatorMetrics,
+        identity: &str,
+        namespace: &str,
+    ) -> Arc<Self> {
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -103,6 +116,7 @@ impl Context {
             metrics,
             stores: tokio::sync::Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            namespace: namespace.to_owned(),
         })
     }
 
@@ -409,6 +423,11 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::requeue(RESYNC));
     }
 
+    // Before the Deployments: a new shard's pods find their Secrets when they start.
+    if resources::link_secrets(shard).is_some_and(|link| link.issued) {
+        ensure_link_certificates(shard, ctx, now).await?;
+    }
+
     let config = resources::config_map(shard);
     let hash = resources::config_hash(&config, &shard.spec.env);
     apply_object(client, &namespace, &resources::service_account(shard)).await?;
@@ -435,6 +454,19 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     .await?;
     apply_object(client, &namespace, &resources::pdb(shard, Component::Game)).await?;
     apply_object(client, &namespace, &resources::game_network_policy(shard)).await?;
+    for backend in Backend::ALL {
+        let policy = resources::backend_network_policy(shard, backend, &ctx.namespace);
+        // A policy the spec no longer asks for is made inert, not deleted (the operator
+        // deletes nothing); without one before, nothing is made.
+        let wanted = backend.pods(shard).is_some()
+            || Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
+                .get_opt(&names.backend_policy(backend))
+                .await?
+                .is_some();
+        if wanted {
+            apply_object(client, &namespace, &policy).await?;
+        }
+    }
 
     let mut last_scale_time = status.last_scale_time.clone();
     if decision.scales(current) {
@@ -481,6 +513,78 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
 }
 
 /// Sessions per game pod, from the pods' heartbeats in the shard's Redis.
+/// Keeps the link certificates the operator issues for `shard` (see [`crate::pki`]): the
+/// CA's Secret made once, each role's certificate issued when missing, of another CA, or
+/// due for renewal. A renewal only replaces a Secret's files; the pods re-read them, and
+/// both ends already trust the CA, so no connection is dropped and no pod restarts.
+async fn ensure_link_certificates(
+    shard: &MushShard,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let namespace = shard.namespace().unwrap_or_default();
+    let names = Names::of(shard);
+    let id = shard_key(shard);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let text = |secret: &Secret, key: &str| -> Option<String> {
+        let value = secret.data.as_ref()?.get(key)?;
+        String::from_utf8(value.0.clone()).ok()
+    };
+    let ca = match secrets.get_opt(&names.link_ca()).await? {
+        Some(secret) => match (text(&secret, "ca.crt"), text(&secret, "ca.key")) {
+            (Some(cert), Some(key)) => CaPem { cert, key },
+            _ => {
+                return Err(Error::Spec(format!(
+                    "Secret {} lacks a PEM ca.crt or ca.key; delete it to have a new link CA issued",
+                    names.link_ca()
+                )));
+            }
+        },
+        None => {
+            let ca = pki::new_ca(&id, now)?;
+            apply_object(
+                &ctx.client,
+                &namespace,
+                &resources::link_ca_secret(shard, &ca),
+            )
+            .await?;
+            let note = format!("a new CA for the link in Secret {}", names.link_ca());
+            tracing::info!(shard = %id, %note, "link CA issued");
+            ctx.publish(shard, EventType::Normal, "LinkCaIssued", note)
+                .await;
+            ca
+        }
+    };
+    for role in Role::ALL {
+        let name = names.link(role);
+        let current = secrets.get_opt(&name).await?;
+        let state = pki::leaf_state(
+            &ca.cert,
+            current.as_ref().and_then(|s| text(s, "ca.crt")).as_deref(),
+            current
+                .as_ref()
+                .and_then(|s| s.annotations().get(RENEW_AFTER))
+                .map(String::as_str),
+            now,
+        );
+        let LeafState::Renew(reason) = state else {
+            continue;
+        };
+        let leaf = pki::issue(&id, &ca, role, now)?;
+        apply_object(
+            &ctx.client,
+            &namespace,
+            &resources::link_leaf_secret(shard, role, &leaf, &ca.cert),
+        )
+        .await?;
+        let note = format!("{name}: {reason}; renew after {}", leaf.renew_after);
+        tracing::info!(shard = %id, %note, "link certificate issued");
+        ctx.publish(shard, EventType::Normal, "LinkCertificateIssued", note)
+            .await;
+    }
+    Ok(())
+}
+
 async fn sessions_by_pod(shard: &MushShard, ctx: &Context) -> Result<BTreeMap<String, u64>, Error> {
     let pods = ctx.store(shard).await?.live_pods().await?;
     Ok(pods

@@ -69,28 +69,45 @@ pub struct MushShardSpec {
     /// Log line format of every process.
     #[serde(default)]
     pub log_format: LogFormat,
-    /// Mutual TLS between gateways and game pods. Without it, whatever reaches a game
-    /// pod's gRPC port can act as a gateway; with it, a game pod takes only gateways whose
-    /// certificate is of the shard's CA.
+    /// Mutual TLS between gateways and game pods: a game pod takes only gateways whose
+    /// certificate is of the shard's CA. Left out, the operator issues and renews the
+    /// certificates itself; name two Secrets to bring your own (cert-manager's), or set
+    /// `disabled` where something else (a service mesh) secures pod traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_tls: Option<LinkTls>,
 }
 
-/// The Secrets of the gateway <-> game pod link, each holding `tls.crt`, `tls.key` and the
-/// shard CA's `ca.crt` (what a cert-manager `Certificate` from a CA issuer writes). They
-/// are mounted whole and re-read while pods run, so a renewal needs no restart; the
-/// operator itself never reads them.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+/// Where the gateway <-> game pod link's certificates come from.
+///
+/// Named Secrets each hold `tls.crt`, `tls.key` and the shard CA's `ca.crt` (what a
+/// cert-manager `Certificate` from a CA issuer writes); the operator never reads them.
+/// Without names, the operator keeps a CA in `<shard>-link-ca` and a certificate per role
+/// in `<shard>-link-gateway` and `<shard>-link-game`, renewed 30 days before they expire.
+/// Either way they are mounted whole and re-read while pods run, so a renewal needs no
+/// restart.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = kube::core::Rule::new("has(self.gatewaySecretName) == has(self.gameSecretName)")
+        .message("linkTls: name both gatewaySecretName and gameSecretName, or neither"),
+    validation = kube::core::Rule::new("!(has(self.disabled) && self.disabled && has(self.gatewaySecretName))")
+        .message("linkTls: a disabled link takes no Secrets")
+)]
 pub struct LinkTls {
     /// The gateways' Secret; its certificate must be valid for the DNS name `mush-gateway`
     /// and allow client authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub gateway_secret_name: String,
+    pub gateway_secret_name: Option<String>,
     /// The game pods' Secret; its certificate must be valid for the DNS name `mush-game`
     /// and allow server authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub game_secret_name: String,
+    pub game_secret_name: Option<String>,
+    /// A plain link: whatever reaches a game pod's gRPC port can act as a gateway (the
+    /// NetworkPolicy still admits only the shard's gateways).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// The kubelet's image pull policy.
@@ -335,6 +352,12 @@ pub struct RedisSpec {
     /// Keep the shard's keys when the MushShard is deleted (default: delete them).
     #[serde(default)]
     pub keep_data_on_delete: bool,
+    /// Labels of the Redis pods, when they run in the shard's namespace: the operator then
+    /// keeps a NetworkPolicy (`<shard>-redis`) that lets only this shard's pods, the
+    /// operator's namespace and the Redis pods themselves (cluster bus, replication) reach
+    /// them. Policies add up, so shards sharing a Redis each admit their own pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<BTreeMap<String, String>>,
 }
 
 /// The shard's NATS server.
@@ -356,6 +379,16 @@ pub struct NatsSpec {
     /// when it connects, so a renewed client certificate is used from the pods' next start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ClientTls>,
+    /// A Secret key holding a NATS credentials file (a user JWT and its key, as `nsc`
+    /// writes it), for servers in operator mode. Mounted into the game pods and read when
+    /// they start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creds_secret_ref: Option<SecretKeySelector>,
+    /// Labels of the NATS pods, when they run in the shard's namespace: the operator then
+    /// keeps a NetworkPolicy (`<shard>-nats`) that lets only this shard's game pods and the
+    /// NATS pods themselves (cluster routes) reach them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<BTreeMap<String, String>>,
 }
 
 /// TLS to a server of the shard's (Redis, NATS) from a Secret as cert-manager writes one:
@@ -502,11 +535,14 @@ pub(crate) fn test_shard() -> MushShard {
                 key_prefix: Some("w1".into()),
                 keep_data_on_delete: false,
                 tls: None,
+                pod_selector: None,
             },
             nats: NatsSpec {
                 url: Some("nats://nats:4222".into()),
                 url_secret_ref: None,
                 tls: None,
+                creds_secret_ref: None,
+                pod_selector: None,
             },
             env: vec![],
             node_selector: BTreeMap::new(),

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
     EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
+    Secret, SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
     SleepAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
@@ -24,7 +24,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
-use crate::crd::MushShard;
+use crate::crd::{LinkTls, MushShard};
+use crate::pki::{CaPem, Leaf, Role};
 
 /// The field manager of every object the operator applies.
 pub const MANAGER: &str = "mush-operator";
@@ -52,6 +53,9 @@ const LINK_TLS_VOLUME: &str = "link-tls";
 const NATS_TLS_DIR: &str = "/etc/mush/nats-tls";
 /// The NATS TLS Secret's volume.
 const NATS_TLS_VOLUME: &str = "nats-tls";
+/// Where the game pods find the NATS credentials Secret.
+const NATS_CREDS_DIR: &str = "/etc/mush/nats-creds";
+const NATS_CREDS_VOLUME: &str = "nats-creds";
 /// Where a pod finds the CA (and client certificate) for Redis.
 const REDIS_TLS_DIR: &str = "/etc/mush/redis-tls";
 /// The Redis TLS Secret's volume.
@@ -105,6 +109,96 @@ impl Names {
     /// The ServiceAccount of the shard's pods.
     pub fn service_account(&self) -> String {
         format!("{}-mush", self.shard)
+    }
+
+    /// The Secret of the link CA the operator keeps (see [`crate::pki`]).
+    pub fn link_ca(&self) -> String {
+        format!("{}-link-ca", self.shard)
+    }
+
+    /// The Secret of a role's link certificate, when the operator issues it.
+    pub fn link(&self, role: Role) -> String {
+        format!("{}-link-{}", self.shard, role.as_str())
+    }
+}
+
+/// The Secrets each role mounts for the gateway <-> game pod link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkSecrets {
+    /// The gateways' Secret.
+    pub gateway: String,
+    /// The game pods' Secret.
+    pub game: String,
+    /// Whether the operator issues and renews them (no names in the spec).
+    pub issued: bool,
+}
+
+impl LinkSecrets {
+    /// The Secret a role mounts.
+    pub fn of(&self, role: Role) -> &str {
+        match role {
+            Role::Gateway => &self.gateway,
+            Role::Game => &self.game,
+        }
+    }
+}
+
+/// The link's Secrets for `shard`: those the spec names, the operator's own when it names
+/// none, or none for a link the spec disables.
+pub fn link_secrets(shard: &MushShard) -> Option<LinkSecrets> {
+    let names = Names::of(shard);
+    match &shard.spec.link_tls {
+        Some(link) if link.disabled => None,
+        Some(LinkTls {
+            gateway_secret_name: Some(gateway),
+            game_secret_name: Some(game),
+            ..
+        }) => Some(LinkSecrets {
+            gateway: gateway.clone(),
+            game: game.clone(),
+            issued: false,
+        }),
+        _ => Some(LinkSecrets {
+            gateway: names.link(Role::Gateway),
+            game: names.link(Role::Game),
+            issued: true,
+        }),
+    }
+}
+
+/// The annotation on an issued leaf's Secret: when the operator replaces it.
+pub const RENEW_AFTER: &str = "mush-on-kube.dev/renew-after";
+
+/// The Secret holding the link CA the operator keeps: its key never leaves it.
+pub fn link_ca_secret(shard: &MushShard, ca: &CaPem) -> Secret {
+    Secret {
+        metadata: meta(shard, Names::of(shard).link_ca(), None),
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([
+            ("ca.crt".to_owned(), ca.cert.clone()),
+            ("ca.key".to_owned(), ca.key.clone()),
+        ])),
+        ..Secret::default()
+    }
+}
+
+/// The Secret of a role's issued leaf, laid out as cert-manager lays out its own, so the
+/// pods read either the same way.
+pub fn link_leaf_secret(shard: &MushShard, role: Role, leaf: &Leaf, ca_cert: &str) -> Secret {
+    let mut metadata = meta(shard, Names::of(shard).link(role), None);
+    metadata.annotations = Some(BTreeMap::from([(
+        RENEW_AFTER.to_owned(),
+        leaf.renew_after.to_string(),
+    )]));
+    Secret {
+        metadata,
+        type_: Some("kubernetes.io/tls".into()),
+        string_data: Some(BTreeMap::from([
+            ("tls.crt".to_owned(), leaf.cert.clone()),
+            ("tls.key".to_owned(), leaf.key.clone()),
+            ("ca.crt".to_owned(), ca_cert.to_owned()),
+        ])),
+        ..Secret::default()
     }
 }
 
@@ -461,8 +555,8 @@ pub fn gateway_deployment(shard: &MushShard, config_hash: &str) -> Deployment {
     if let Some(tls) = tls {
         mount_secret(&mut template, TLS_VOLUME, &tls.secret_name, TLS_DIR);
     }
-    if let Some(link) = &shard.spec.link_tls {
-        link_tls(&mut template, &link.gateway_secret_name);
+    if let Some(link) = link_secrets(shard) {
+        link_tls(&mut template, link.of(Role::Gateway));
     }
     redis_tls(&mut template, shard);
     deployment(
@@ -490,8 +584,8 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
         vec![port("grpc", GRPC_PORT), port("http", GAME_HTTP_PORT)],
     );
     let mut template = pod_template(shard, Component::Game, config_hash, container, grace);
-    if let Some(link) = &shard.spec.link_tls {
-        link_tls(&mut template, &link.game_secret_name);
+    if let Some(link) = link_secrets(shard) {
+        link_tls(&mut template, link.of(Role::Game));
     }
     if let Some(tls) = &shard.spec.nats.tls {
         client_tls(
@@ -500,6 +594,21 @@ pub fn game_deployment(shard: &MushShard, config_hash: &str, replicas: i32) -> D
             NATS_TLS_VOLUME,
             NATS_TLS_DIR,
             "MUSH_NATS",
+        );
+    }
+    if let Some(creds) = &shard.spec.nats.creds_secret_ref {
+        mount_secret(
+            &mut template,
+            NATS_CREDS_VOLUME,
+            &creds.name,
+            NATS_CREDS_DIR,
+        );
+        add_env(
+            &mut template,
+            &[env_var(
+                "MUSH_NATS_CREDS_FILE",
+                format!("{NATS_CREDS_DIR}/{}", creds.key),
+            )],
         );
     }
     redis_tls(&mut template, shard);
@@ -689,6 +798,108 @@ pub fn game_network_policy(shard: &MushShard) -> NetworkPolicy {
     }
 }
 
+/// A server of the shard's that may run in its namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The Redis Cluster: gateways, game pods and the operator talk to it.
+    Redis,
+    /// NATS: only game pods talk to it.
+    Nats,
+}
+
+impl Backend {
+    /// Both.
+    pub const ALL: [Backend; 2] = [Backend::Redis, Backend::Nats];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Nats => "nats",
+        }
+    }
+
+    /// The labels of its pods the spec gives, if it runs in the shard's namespace.
+    pub fn pods(self, shard: &MushShard) -> Option<&BTreeMap<String, String>> {
+        match self {
+            Self::Redis => shard.spec.redis.pod_selector.as_ref(),
+            Self::Nats => shard.spec.nats.pod_selector.as_ref(),
+        }
+    }
+}
+
+impl Names {
+    /// The NetworkPolicy guarding a backend's pods.
+    pub fn backend_policy(&self, backend: Backend) -> String {
+        format!("{}-{}", self.shard, backend.as_str())
+    }
+}
+
+/// Labels no pod carries: a backend policy whose selector the spec dropped selects them,
+/// so it admits and denies nothing until the shard goes (the operator deletes nothing; owned
+/// objects go with their owner).
+const NO_POD: (&str, &str) = ("mush-on-kube.dev/no-pod", "true");
+
+/// The NetworkPolicy that lets only the shard's own clients reach a backend's pods: the
+/// shard's pods that use it, the backend's pods themselves (Redis' cluster bus and
+/// replication, NATS routes), and for Redis the operator's namespace (it reads session
+/// counts and claims prefixes). Without labels in the spec it selects no pod (see
+/// [`NO_POD`]), which the controller applies only to neutralise one it made before.
+pub fn backend_network_policy(
+    shard: &MushShard,
+    backend: Backend,
+    operator_namespace: &str,
+) -> NetworkPolicy {
+    let labels = |map: BTreeMap<String, String>| LabelSelector {
+        match_labels: Some(map),
+        ..LabelSelector::default()
+    };
+    let backend_pods = backend
+        .pods(shard)
+        .cloned()
+        .unwrap_or_else(|| BTreeMap::from([(NO_POD.0.to_owned(), NO_POD.1.to_owned())]));
+    let mut clients = BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "mush".to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), shard.name_any()),
+    ]);
+    if backend == Backend::Nats {
+        clients.insert(
+            "app.kubernetes.io/component".to_owned(),
+            Component::Game.as_str().to_owned(),
+        );
+    }
+    let mut from = vec![
+        NetworkPolicyPeer {
+            pod_selector: Some(labels(clients)),
+            ..NetworkPolicyPeer::default()
+        },
+        NetworkPolicyPeer {
+            pod_selector: Some(labels(backend_pods.clone())),
+            ..NetworkPolicyPeer::default()
+        },
+    ];
+    if backend == Backend::Redis {
+        from.push(NetworkPolicyPeer {
+            namespace_selector: Some(labels(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                operator_namespace.to_owned(),
+            )]))),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    NetworkPolicy {
+        metadata: meta(shard, Names::of(shard).backend_policy(backend), None),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(labels(backend_pods)),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(from),
+                ports: None,
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
 /// One voluntary disruption at a time: a node drain takes game pods one by one, each
 /// handing its sessions over before the next goes.
 pub fn pdb(shard: &MushShard, component: Component) -> PodDisruptionBudget {
@@ -755,6 +966,17 @@ mod tests {
     }
 
     /// The Secret mounted at `dir` in the deployment's container, and its mount.
+    /// The first container's environment values whose names start with `prefix`.
+    fn env_of(deployment: &Deployment, prefix: &str) -> BTreeMap<String, String> {
+        container_of(deployment)
+            .env
+            .iter()
+            .flatten()
+            .filter(|e| e.name.starts_with(prefix))
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
     fn secret_at(deployment: &Deployment, dir: &str) -> Option<(String, VolumeMount)> {
         let mount = container_of(deployment)
             .volume_mounts
@@ -998,7 +1220,7 @@ mod tests {
     fn gateway_tls_mounts_its_secret_and_opens_two_more_ports() {
         let mut shard = shard();
         let plain = gateway_deployment(&shard, "h");
-        assert!(container_of(&plain).volume_mounts.is_none());
+        assert!(secret_at(&plain, "/etc/mush/tls").is_none());
         assert_eq!(
             gateway_service(&shard)
                 .spec
@@ -1066,54 +1288,74 @@ mod tests {
             ]
         );
         // Game pods never see the certificate.
-        assert!(
-            container_of(&game_deployment(&shard, "h", 2))
-                .volume_mounts
-                .is_none()
-        );
+        assert!(secret_at(&game_deployment(&shard, "h", 2), "/etc/mush/tls").is_none());
     }
 
     #[test]
     fn link_tls_mounts_each_roles_secret_and_points_the_process_at_it() {
-        let mut shard = shard();
-        shard.spec.link_tls = Some(crate::crd::LinkTls {
-            gateway_secret_name: "world-link-gateway".into(),
-            game_secret_name: "world-link-game".into(),
-        });
-        for (deployment, secret) in [
-            (gateway_deployment(&shard, "h"), "world-link-gateway"),
-            (game_deployment(&shard, "h", 2), "world-link-game"),
-        ] {
-            let container = container_of(&deployment);
-            let dir = container
-                .env
-                .iter()
-                .flatten()
-                .find(|e| e.name == "MUSH_LINK_TLS_DIR")
-                .and_then(|e| e.value.clone());
-            assert_eq!(dir.as_deref(), Some("/etc/mush/link-tls"), "{secret}");
-            let (mounted, mount) =
-                secret_at(&deployment, "/etc/mush/link-tls").expect("link mount");
-            assert_eq!(
-                (mount.read_only, mount.sub_path.as_ref()),
-                (Some(true), None)
-            );
-            assert_eq!(mounted, secret);
+        let named = crate::crd::LinkTls {
+            gateway_secret_name: Some("mine-gateway".into()),
+            game_secret_name: Some("mine-game".into()),
+            disabled: false,
+        };
+        let disabled = crate::crd::LinkTls {
+            disabled: true,
+            ..Default::default()
+        };
+        let issued = shard().name_any();
+        let issued = [
+            format!("{issued}-link-gateway"),
+            format!("{issued}-link-game"),
+        ];
+        // (case, the spec's linkTls, the Secrets mounted: gateway's, game's)
+        let table = [
+            (
+                "left out: the operator's",
+                None,
+                Some([issued[0].as_str(), issued[1].as_str()]),
+            ),
+            (
+                "named: the user's",
+                Some(named),
+                Some(["mine-gateway", "mine-game"]),
+            ),
+            ("disabled: none", Some(disabled), None),
+        ];
+        for (case, link, expected) in table {
+            let mut shard = shard();
+            shard.spec.link_tls = link;
+            let deployments = [
+                gateway_deployment(&shard, "h"),
+                game_deployment(&shard, "h", 2),
+            ];
+            for (n, deployment) in deployments.iter().enumerate() {
+                let container = container_of(deployment);
+                let dir = container
+                    .env
+                    .iter()
+                    .flatten()
+                    .find(|e| e.name == "MUSH_LINK_TLS_DIR")
+                    .and_then(|e| e.value.clone());
+                let mounted = secret_at(deployment, "/etc/mush/link-tls");
+                let Some(expected) = expected else {
+                    assert!(dir.is_none() && mounted.is_none(), "{case}");
+                    continue;
+                };
+                assert_eq!(dir.as_deref(), Some("/etc/mush/link-tls"), "{case}");
+                let (mounted, mount) = mounted.expect("link mount");
+                assert_eq!(
+                    (mount.read_only, mount.sub_path.as_ref()),
+                    (Some(true), None),
+                    "{case}"
+                );
+                assert_eq!(mounted, expected[n], "{case}");
+            }
         }
     }
 
     #[test]
     fn client_tls_secrets_reach_the_pods_that_talk_to_each_server() {
         let mut shard = shard();
-        let env_of = |deployment: &Deployment, var: &str| -> BTreeMap<String, String> {
-            container_of(deployment)
-                .env
-                .iter()
-                .flatten()
-                .filter(|e| e.name.starts_with(var))
-                .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        };
         let mounted = |deployment: &Deployment, dir: &str| secret_at(deployment, dir).map(|s| s.0);
         let secret = |name: &str, client_certificate| crate::crd::ClientTls {
             secret_name: name.into(),
@@ -1152,6 +1394,113 @@ mod tests {
         let env = env_of(&game_deployment(&shard, "h", 2), "MUSH_NATS_");
         assert_eq!(env["MUSH_NATS_CERT_FILE"], "/etc/mush/nats-tls/tls.crt");
         assert_eq!(env["MUSH_NATS_KEY_FILE"], "/etc/mush/nats-tls/tls.key");
+    }
+
+    /// Redis and NATS running beside the shard: only the shard's own clients, the servers
+    /// themselves and (Redis) the operator's namespace reach them; without labels the
+    /// policy selects no pod at all.
+    #[test]
+    fn backend_policies_admit_the_shards_clients_and_the_servers_themselves() {
+        let mut shard = shard();
+        shard.spec.redis.pod_selector = Some(BTreeMap::from([("app".into(), "redis".into())]));
+        shard.spec.nats.pod_selector = Some(BTreeMap::from([("app".into(), "nats".into())]));
+        let peers = |policy: &NetworkPolicy| -> Vec<String> {
+            let spec = policy.spec.as_ref().expect("spec");
+            let rules = spec.ingress.as_ref().expect("ingress");
+            assert_eq!(rules.len(), 1);
+            assert!(rules[0].ports.is_none(), "every port of the servers");
+            rules[0]
+                .from
+                .iter()
+                .flatten()
+                .map(|peer| {
+                    let pods = peer
+                        .pod_selector
+                        .as_ref()
+                        .and_then(|s| s.match_labels.as_ref());
+                    let namespaces = peer
+                        .namespace_selector
+                        .as_ref()
+                        .and_then(|s| s.match_labels.as_ref());
+                    format!("pods {pods:?} namespaces {namespaces:?}")
+                })
+                .collect()
+        };
+        let selected = |policy: &NetworkPolicy| {
+            policy
+                .spec
+                .as_ref()
+                .and_then(|s| s.pod_selector.as_ref())
+                .and_then(|s| s.match_labels.clone())
+        };
+        let name = shard.name_any();
+        let redis = backend_network_policy(&shard, Backend::Redis, "mush-system");
+        assert_eq!(
+            redis.metadata.name.as_deref(),
+            Some(format!("{name}-redis").as_str())
+        );
+        assert_eq!(
+            selected(&redis),
+            Some(BTreeMap::from([("app".into(), "redis".into())]))
+        );
+        let shard_pods = format!(
+            "pods Some({{\"app.kubernetes.io/instance\": \"{name}\", \"app.kubernetes.io/name\": \"mush\"}}) namespaces None"
+        );
+        assert_eq!(
+            peers(&redis),
+            [
+                shard_pods.clone(),
+                r#"pods Some({"app": "redis"}) namespaces None"#.to_owned(),
+                r#"pods None namespaces Some({"kubernetes.io/metadata.name": "mush-system"})"#
+                    .to_owned(),
+            ]
+        );
+        let nats = backend_network_policy(&shard, Backend::Nats, "mush-system");
+        let game_pods = format!(
+            "pods Some({{\"app.kubernetes.io/component\": \"game\", \"app.kubernetes.io/instance\": \"{name}\", \"app.kubernetes.io/name\": \"mush\"}}) namespaces None"
+        );
+        assert_eq!(
+            peers(&nats),
+            [
+                game_pods,
+                r#"pods Some({"app": "nats"}) namespaces None"#.to_owned()
+            ]
+        );
+        shard.spec.redis.pod_selector = None;
+        let inert = backend_network_policy(&shard, Backend::Redis, "mush-system");
+        assert_eq!(
+            selected(&inert),
+            Some(BTreeMap::from([(
+                "mush-on-kube.dev/no-pod".into(),
+                "true".into()
+            )]))
+        );
+    }
+
+    #[test]
+    fn nats_credentials_reach_the_game_pods_as_a_file() {
+        let mut shard = shard();
+        shard.spec.nats.creds_secret_ref = Some(k8s_openapi::api::core::v1::SecretKeySelector {
+            name: "world-nats".into(),
+            key: "game.creds".into(),
+            optional: None,
+        });
+        let (game, gateway) = (
+            game_deployment(&shard, "h", 2),
+            gateway_deployment(&shard, "h"),
+        );
+        let env = env_of(&game, "MUSH_NATS_");
+        assert_eq!(
+            env["MUSH_NATS_CREDS_FILE"],
+            "/etc/mush/nats-creds/game.creds"
+        );
+        let (secret, mount) = secret_at(&game, "/etc/mush/nats-creds").expect("mounted");
+        assert_eq!(
+            (secret.as_str(), mount.read_only),
+            ("world-nats", Some(true))
+        );
+        assert!(env_of(&gateway, "MUSH_NATS_").is_empty());
+        assert!(secret_at(&gateway, "/etc/mush/nats-creds").is_none());
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub struct GameArgs {
         conflicts_with = "nats_user"
     )]
     pub nats_token: Option<String>,
+    /// NATS credentials file (a user JWT and its key, as `nsc` writes them), for servers
+    /// in operator mode. Read at start.
+    #[arg(
+        long,
+        env = "MUSH_NATS_CREDS_FILE",
+        conflicts_with_all = ["nats_user", "nats_token"]
+    )]
+    pub nats_creds_file: Option<PathBuf>,
     /// CA file (PEM) of the NATS servers' certificates: TLS to NATS is then required.
     #[arg(long, env = "MUSH_NATS_CA_FILE")]
     pub nats_ca_file: Option<PathBuf>,
@@ -165,11 +173,17 @@ pub async fn run(args: GameArgs) -> anyhow::Result<()> {
         listen: args.listen,
         advertise_host: args.advertise_host.clone(),
         nats_url: args.nats.clone(),
-        nats_auth: match (&args.nats_user, &args.nats_password, &args.nats_token) {
-            (Some(user), Some(password), _) => {
+        nats_auth: match (
+            &args.nats_user,
+            &args.nats_password,
+            &args.nats_token,
+            &args.nats_creds_file,
+        ) {
+            (Some(user), Some(password), _, _) => {
                 NatsAuth::UserPassword(user.clone(), password.clone())
             }
-            (_, _, Some(token)) => NatsAuth::Token(token.clone()),
+            (_, _, Some(token), _) => NatsAuth::Token(token.clone()),
+            (_, _, _, Some(path)) => NatsAuth::credentials(path)?,
             _ => NatsAuth::None,
         },
         nats_tls: nats_tls(&args)?,

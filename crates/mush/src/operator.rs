@@ -117,7 +117,12 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                     lost
                 })
             };
-            let ctx = Context::new(client.clone(), metrics.clone(), &identity);
+            let ctx = Context::new(
+                client.clone(),
+                metrics.clone(),
+                &identity,
+                &args.lease_namespace,
+            );
             let ran = controller::run(client, ctx, args.watch_namespace.as_deref(), async move {
                 let _ = done_rx.await;
             })
