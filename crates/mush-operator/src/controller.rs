@@ -512,7 +512,6 @@ async fn apply(shard: &MushShard, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(RESYNC))
 }
 
-/// Sessions per game pod, from the pods' heartbeats in the shard's Redis.
 /// Keeps the link certificates the operator issues for `shard` (see [`crate::pki`]): the
 /// CA's Secret made once, each role's certificate issued when missing, of another CA, or
 /// due for renewal. A renewal only replaces a Secret's files; the pods re-read them, and
@@ -585,6 +584,7 @@ async fn ensure_link_certificates(
     Ok(())
 }
 
+/// Sessions per game pod, from the pods' heartbeats in the shard's Redis.
 async fn sessions_by_pod(shard: &MushShard, ctx: &Context) -> Result<BTreeMap<String, u64>, Error> {
     let pods = ctx.store(shard).await?.live_pods().await?;
     Ok(pods
