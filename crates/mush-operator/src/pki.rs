@@ -23,8 +23,11 @@ pub const LEAF_RENEW_DAYS: i64 = LEAF_DAYS * 2 / 3;
 /// gateways and pods read the new CA at slightly different moments.
 pub const CA_DAYS: i64 = 3650;
 
-/// Certificates may be checked by clocks a little behind the operator's.
-const BACKDATE_SECONDS: i64 = 3600;
+/// Certificates may be checked by clocks a little behind the operator's: each is valid
+/// from an hour before it was made.
+fn valid_from(now: Timestamp) -> Result<time::OffsetDateTime, PkiError> {
+    at(now - jiff::SignedDuration::from_hours(1))
+}
 
 /// Which end of the link a leaf is for: the DNS name it carries is what the other end
 /// checks (see `mush_rpc::tls::link`).
@@ -48,11 +51,11 @@ impl Role {
         }
     }
 
-    /// The DNS name the other end verifies.
+    /// The DNS name the other end verifies: the link's own names, so the two cannot drift.
     fn dns_name(self) -> &'static str {
         match self {
-            Self::Gateway => "mush-gateway",
-            Self::Game => "mush-game",
+            Self::Gateway => mush_rpc::tls::GATEWAY_CLIENT_NAME,
+            Self::Game => mush_rpc::tls::GAME_SERVER_NAME,
         }
     }
 }
@@ -122,7 +125,7 @@ fn days(n: i64) -> jiff::SignedDuration {
 /// A new CA for `shard` (its `namespace/name`), valid from `now` for [`CA_DAYS`].
 pub fn new_ca(shard: &str, now: Timestamp) -> Result<CaPem, PkiError> {
     let mut params = ca_params(shard)?;
-    params.not_before = at(now - jiff::SignedDuration::from_secs(BACKDATE_SECONDS))?;
+    params.not_before = valid_from(now)?;
     params.not_after = at(now + days(CA_DAYS))?;
     let key = KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
@@ -145,7 +148,7 @@ pub fn issue(shard: &str, ca: &CaPem, role: Role, now: Timestamp) -> Result<Leaf
         Role::Gateway => ExtendedKeyUsagePurpose::ClientAuth,
         Role::Game => ExtendedKeyUsagePurpose::ServerAuth,
     }];
-    params.not_before = at(now - jiff::SignedDuration::from_secs(BACKDATE_SECONDS))?;
+    params.not_before = valid_from(now)?;
     params.not_after = at(now + days(LEAF_DAYS))?;
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
