@@ -408,6 +408,68 @@ async fn queued_softcode_runs_once_on_whichever_pod_claims_it() {
         assert_eq!(count.trim(), "1000", "a queued job read a stale count");
     }
 
+    // Work a command queues to run now runs in TinyMUX's order (each job's @trigger after
+    // every job queued before it), also through @wait entries claimed from the queue.
+    run(&mut wiz, "&echo Box=@pemit %#=t%0").await;
+    let lines = async |player: &mut Player, n: usize| {
+        let mut seen = Vec::new();
+        while seen.len() < n {
+            let line = player.expect("\n").await;
+            if !line.trim().is_empty() {
+                seen.push(line.trim().to_string());
+            }
+        }
+        seen
+    };
+    run(
+        &mut wiz,
+        "@dolist 1 2=@pemit me=##;@trigger/quiet Box/echo=##",
+    )
+    .await;
+    assert_eq!(lines(&mut wiz, 4).await, ["1", "2", "t1", "t2"]);
+    // (As TinyMUX prints them, recorded: a job's @trigger makes its object the enactor.)
+    run(&mut wiz, "&echo2 Box=@pemit *Wizard=t%0").await;
+    run(
+        &mut wiz,
+        "&two Box=@dolist 5 6={@pemit %#=##;@trigger/quiet Box/echo2=##}",
+    )
+    .await;
+    run(&mut wiz, "@wait 0=@trigger/quiet Box/two").await;
+    assert_eq!(lines(&mut wiz, 4).await, ["5", "6", "t5", "t6"]);
+    // A loop that never ends (as in TinyMUX) runs until it is halted, from another
+    // connection while it runs; then it is gone: the count stands still.
+    // (`ticks`, not `n`: `v(n)` is `%n`, the enactor's name.)
+    run(&mut wiz, "&ticks Box=0").await;
+    run(
+        &mut wiz,
+        "&loop Box=&ticks me=[add(v(ticks),1)];@trigger me/loop",
+    )
+    .await;
+    let mut other = wizard(&shard).await;
+    // Halted while the command that started it still runs the loop on its pod (for up to
+    // 200 ms): what that batch leaves queued when it ends is dropped.
+    wiz.send("@trigger Box/loop").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    run(&mut other, "@halt Box").await;
+    wiz.expect(">>>").await;
+    // The loop's last write (committed before the halt) reaches every pod's cache.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let counted = async |player: &mut Player| -> u64 {
+        run(player, "think [get(Box/ticks)]")
+            .await
+            .join("")
+            .parse()
+            .expect("count")
+    };
+    let halted = counted(&mut other).await;
+    assert!(halted > 0, "the loop ran");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        counted(&mut other).await,
+        halted,
+        "the loop went on after @halt"
+    );
+
     // @ps reads the shard's queue, from another pod too.
     run(&mut wiz, "@wait 100=think much later").await;
     run(&mut wiz, "@wait Box=think on a semaphore").await;

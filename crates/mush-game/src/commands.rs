@@ -591,9 +591,9 @@ struct Cx<'a> {
 impl Cx<'_> {
     /// Runs a command of the softcode layer (speech, `think`): evaluated over the cache,
     /// its writes and output applied when it finishes.
-    /// Returns what the line matched as `$`-commands, with the command's mark, for the
-    /// caller to run once the command is done (`crate::queue::run_matched`).
-    async fn softcode(&self, line: &str) -> Result<Option<(String, Vec<QueueOp>)>, StoreError> {
+    /// Returns what the line queued to run and matched as `$`-commands, for the caller to
+    /// run once the command is done (`crate::queue::run_now`).
+    async fn softcode(&self, line: &str) -> Result<Option<crate::queue::Deferred>, StoreError> {
         use mush_softcode::command::{self, Ran};
         let mark = format!("{}:{}", self.handle.0, self.seq);
         // What `$`-commands matched is kept apart: it runs once this command is done.
@@ -607,10 +607,22 @@ impl Cx<'_> {
                 if finished.value.0 == Ran::NotMine {
                     self.tell(HUH).await;
                 }
-                let ops = std::mem::take(&mut finished.queue);
-                crate::queue::submit(self.engine, &mark, ops, &finished.after).await?;
+                // Plain adds wait for the command to finish and mostly run at once on this
+                // pod (`crate::queue::run_now`); a halt or a notification goes to the
+                // queue now, with the command's adds, in their order.
+                let mut ops = std::mem::take(&mut finished.queue);
+                if !ops.iter().all(|op| matches!(op, QueueOp::Add { .. })) {
+                    let ops = std::mem::take(&mut ops);
+                    crate::queue::submit(self.engine, &mark, ops, &finished.after).await?;
+                }
                 crate::softcode::deliver(self.engine, &finished).await?;
-                Ok((!matched.is_empty()).then_some((mark, matched)))
+                ops.extend(matched);
+                // Named apart from what went to the queue above under the command's mark.
+                Ok((!ops.is_empty()).then(|| crate::queue::Deferred {
+                    producer: format!("{mark}/d"),
+                    ops,
+                    after: std::mem::take(&mut finished.after),
+                }))
             }
             Err(crate::softcode::Stopped::Store(error)) => Err(error),
             Err(crate::softcode::Stopped::Refused(why)) => {

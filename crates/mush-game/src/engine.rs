@@ -86,9 +86,11 @@ pub(crate) struct Session {
     pub output_prefix: String,
     pub output_suffix: String,
     pub last_command: Instant,
-    /// What the command being run matched as `$`-commands, with the command's mark: run
-    /// after its OUTPUTSUFFIX, as TinyMUX runs them from its queue after the command.
-    pub matched: Option<(String, Vec<mush_softcode::queue::QueueOp>)>,
+    /// What the command being run queued to run now and what it matched as
+    /// `$`-commands, with the command's mark and what it wrote: run once the command is
+    /// done (after its OUTPUTSUFFIX, as TinyMUX runs them from its queue after the
+    /// command), before it is acknowledged (`crate::queue::run_now`).
+    pub matched: Option<crate::queue::Deferred>,
 }
 
 /// Settings of the game that players see.
@@ -611,8 +613,8 @@ impl Engine {
         if wrap && keep && !session.output_suffix.is_empty() {
             self.tell(session.handle, &session.output_suffix).await;
         }
-        if let Some((mark, matched)) = session.matched.take()
-            && let Err(error) = crate::queue::run_matched(self, &mark, matched).await
+        if let Some(deferred) = session.matched.take()
+            && let Err(error) = crate::queue::run_now(self, deferred).await
         {
             tracing::warn!(handle = %session.handle, %error, "$-command failed");
             self.tell(session.handle, crate::commands::WORLD_DOWN).await;

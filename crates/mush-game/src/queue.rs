@@ -19,10 +19,17 @@ use crate::engine::Engine;
 /// delays its entries by at most this).
 const LEASE_MS: u64 = 5_000;
 
-/// Entries claimed at once, and run as one batch. 64 measured no faster than 16 (the
-/// Redis side of adding, claiming and finishing each entry dominates), and a batch of 16
-/// jobs at their CPU limit still finishes well inside its lease.
-const CLAIM_BATCH: usize = 16;
+/// Most entries claimed at once. A claim that takes every due entry lets its batches run
+/// what those entries queue to run now without a round trip to Redis per job (see
+/// [`Inline`]), which is most of the queue's cost: 1,000 `@wait 0` entries each queueing a
+/// `@trigger` drained in 94 ms with claims of 16, 46 ms with claims of this size. Entries
+/// a pod cannot run within [`RELEASE_AFTER`] go back to the queue for any pod.
+const CLAIM_BATCH: usize = 1024;
+
+/// How long a pod runs the entries of one claim before giving back those it has not
+/// started (half the lease: what it runs meanwhile finishes inside the lease, one job at
+/// its CPU limit and one batch past [`BATCH_TIME`] included).
+const RELEASE_AFTER: Duration = Duration::from_millis(LEASE_MS / 2);
 
 /// How often an idle pod looks for due entries (timed entries fire within this of their
 /// time, plus the claim's round trip).
@@ -56,8 +63,22 @@ fn to_u64(id: i64) -> u64 {
 /// Turns what softcode asked into store changes, entries named after `producer`.
 /// `after` is what the producer wrote (see [`NewEntry::after`]).
 fn changes(producer: &str, ops: Vec<QueueOp>, after: &[(u64, u64)]) -> Vec<QueueChange> {
+    changes_but(producer, ops, after, |_| false)
+}
+
+/// [`changes`] without the requests for which `ran` is true (by their place in `ops`):
+/// jobs a batch ran instead of queueing them.
+fn changes_but(
+    producer: &str,
+    ops: Vec<QueueOp>,
+    after: &[(u64, u64)],
+    ran: impl Fn(usize) -> bool,
+) -> Vec<QueueChange> {
     let mut out = Vec::with_capacity(ops.len());
     for (n, op) in ops.into_iter().enumerate() {
+        if ran(n) {
+            continue;
+        }
         out.push(match op {
             QueueOp::Add { job, wait } => {
                 let (delay_ms, semaphore) = match &wait {
@@ -328,7 +349,9 @@ pub(crate) async fn worker(engine: Arc<Engine>, mut stop: tokio::sync::watch::Re
             }
             continue;
         }
-        if let Err(error) = run_claimed(&engine, claimed).await {
+        // A claim that took every due entry: what they queue to run now is next in line.
+        let inline = claimed.len() < CLAIM_BATCH;
+        if let Err(error) = run_claimed(&engine, claimed, inline).await {
             tracing::warn!(%error, "queued entries failed; they run again when their leases end");
         }
     }
@@ -410,17 +433,169 @@ fn ordered(ops: &[QueueOp]) -> bool {
         .any(|op| matches!(op, QueueOp::Halt { .. } | QueueOp::Notify { .. }))
 }
 
+/// Most jobs one batch runs that were queued inside it (see [`Inline`]).
+const INLINE_JOBS: usize = 10_000;
+
+/// How long one batch goes on running: past this it ends after the job running, and
+/// what it has not run goes to the queue (or, for claimed entries, to the next batch).
+/// Far inside [`LEASE_MS`], and short enough that a command running its queued work at
+/// once answers its player soon.
+const BATCH_TIME: Duration = Duration::from_millis(200);
+
+/// A job of a batch: a claimed entry, or a job queued to run now by a job of the batch
+/// or by the command that started it, run in the batch rather than through Redis.
+struct Pending {
+    /// Its queue entry's id; for a job run at once, the id its entry would have had.
+    id: String,
+    job: Job,
+    /// The semaphore it waited on, when its timeout ran out.
+    timed_out: Option<(u64, String)>,
+    /// Which request queued it: the place in the batch of the job that queued it (`None`:
+    /// the command that started the batch) and which of its requests it was. `None` for a
+    /// claimed entry.
+    from: Option<(Option<usize>, usize)>,
+}
+
+impl crate::softcode::BatchJob for Pending {
+    fn spec(&self) -> crate::softcode::Spec<'_> {
+        spec(&self.job)
+    }
+
+    fn mark(&self) -> &str {
+        &self.id
+    }
+}
+
+/// How a batch takes in what its jobs queue to run now, one pass of it.
+///
+/// TinyMUX runs its queue in order: what a job queues runs after every job queued before
+/// it. A batch holding every entry that was due (`inline`), and work a command queued,
+/// can run such jobs itself, appended in that order, with no Redis round trip per job:
+/// they commit with the batch, or (the batch lost) never happened. It stops taking them
+/// in, and they are queued as usual, after [`INLINE_JOBS`], when an owner would have more
+/// than its quota waiting (the queue then halts it, as TinyMUX does), or when the batch
+/// has run for [`BATCH_TIME`]. A job that halts or notifies ends the batch: the queue
+/// must apply that before anything runs after it.
+#[derive(Default)]
+struct Inline {
+    started: Option<std::time::Instant>,
+    /// Jobs taken in.
+    taken: usize,
+    /// No more are taken in.
+    closed: bool,
+    /// Jobs of the batch not run yet, by owner.
+    waiting: std::collections::HashMap<i64, u64>,
+}
+
+impl Inline {
+    /// After `jobs[i]` ran: what the batch does next.
+    fn next(
+        &mut self,
+        jobs: &[Pending],
+        i: usize,
+        run: &crate::softcode::Run,
+        inline: bool,
+    ) -> crate::softcode::Next<Pending> {
+        use crate::softcode::Next;
+        let started = match self.started {
+            Some(started) => {
+                if let Some(n) = self.waiting.get_mut(&jobs[i].job.owner) {
+                    *n = n.saturating_sub(1);
+                }
+                started
+            }
+            None => {
+                // The first job ran: the others wait.
+                for job in &jobs[i + 1..] {
+                    *self.waiting.entry(job.job.owner).or_default() += 1;
+                }
+                *self.started.insert(std::time::Instant::now())
+            }
+        };
+        let Ok(finished) = run else {
+            return Next::Go(Vec::new());
+        };
+        if ordered(&finished.queue) || started.elapsed() >= BATCH_TIME {
+            return Next::End;
+        }
+        if !inline || self.closed {
+            return Next::Go(Vec::new());
+        }
+        let mut more = Vec::new();
+        for (n, op) in finished.queue.iter().enumerate() {
+            let QueueOp::Add { job, wait } = op else {
+                continue;
+            };
+            if *wait != Wait::Now {
+                continue;
+            }
+            let waiting = self.waiting.entry(job.owner).or_default();
+            if self.taken >= INLINE_JOBS || *waiting >= job.quota {
+                self.closed = true;
+                break;
+            }
+            *waiting += 1;
+            self.taken += 1;
+            more.push(Pending {
+                id: child_id(&jobs[i].id, n),
+                job: job.clone(),
+                timed_out: None,
+                from: Some((Some(i), n)),
+            });
+        }
+        Next::Go(more)
+    }
+}
+
+/// Which requests of which jobs a batch ran rather than queued: (place of the job that
+/// queued it, or `None` for the command, request number).
+fn ran_in(jobs: &[Pending], runs: usize) -> std::collections::HashSet<(Option<usize>, usize)> {
+    jobs[..runs.min(jobs.len())]
+        .iter()
+        .filter_map(|job| job.from)
+        .collect()
+}
+
+/// What the batch's runs asked of the queue, as changes, but for what it ran itself.
+fn run_changes(
+    jobs: &[Pending],
+    runs: &[crate::softcode::Run],
+    after: &[(u64, u64)],
+    ran: &std::collections::HashSet<(Option<usize>, usize)>,
+    i: usize,
+) -> Vec<QueueChange> {
+    let ops = runs[i]
+        .as_ref()
+        .map(|r| r.queue.clone())
+        .unwrap_or_default();
+    changes_but(&jobs[i].id, ops, after, |n| ran.contains(&(Some(i), n)))
+}
+
 /// Runs claimed entries in batches (see [`crate::softcode::run_batch`]): one after
 /// another over one snapshot, their writes committed together with their finish.
-async fn run_claimed(engine: &Arc<Engine>, claimed: Vec<Claimed>) -> Result<(), StoreError> {
+/// `inline`: the claim took every entry that was due, so what they queue to run now may
+/// run in the batch (see [`Inline`]).
+async fn run_claimed(
+    engine: &Arc<Engine>,
+    claimed: Vec<Claimed>,
+    inline: bool,
+) -> Result<(), StoreError> {
     // Entries with nothing to run (unreadable, or of a HALT object, as in TinyMUX: its
     // entries were removed when it was halted; these were already claimed then, or
     // queued by a pod that had not yet seen the flag) are finished with nothing.
     let mut idle = Finishing::default();
-    let mut jobs: Vec<(Claimed, Job)> = Vec::with_capacity(claimed.len());
+    let mut jobs: Vec<Pending> = Vec::with_capacity(claimed.len());
     for entry in claimed {
         match serde_json::from_str::<Job>(&entry.body) {
-            Ok(job) if !halted(engine, job.executor).await? => jobs.push((entry, job)),
+            Ok(job) if !halted(engine, job.executor).await? => {
+                engine.cache.catch_up(&entry.after);
+                jobs.push(Pending {
+                    id: entry.id,
+                    job,
+                    timed_out: entry.timed_out,
+                    from: None,
+                });
+            }
             Ok(_) => idle.entries.push((entry.id, Vec::new())),
             Err(error) => {
                 tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");
@@ -429,31 +604,56 @@ async fn run_claimed(engine: &Arc<Engine>, claimed: Vec<Claimed>) -> Result<(), 
         }
     }
     idle.flush(engine).await;
-    for (entry, _) in &jobs {
-        engine.cache.catch_up(&entry.after);
-    }
+    let claim_started = std::time::Instant::now();
     while !jobs.is_empty() {
-        let queued: Vec<crate::softcode::Queued<'_>> = jobs
-            .iter()
-            .map(|(entry, job)| crate::softcode::Queued {
-                spec: spec(job),
-                mark: &entry.id,
-            })
-            .collect();
-        let run = |i: usize, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
-            let (entry, job) = &jobs[i];
-            perform(ev, frame, job, entry.timed_out.as_ref())
+        if claim_started.elapsed() >= RELEASE_AFTER {
+            // An entry waiting on a semaphore that timed out is kept: the claim took it
+            // off its semaphore, and only this pod knows to count that down.
+            let (keep, back): (Vec<Pending>, Vec<Pending>) =
+                jobs.into_iter().partition(|job| job.timed_out.is_some());
+            let ids: Vec<&str> = back.iter().map(|job| job.id.as_str()).collect();
+            match engine.store.queue_release(&ids).await {
+                Ok(n) => tracing::debug!(released = n, "claimed entries given back"),
+                Err(error) => {
+                    tracing::warn!(%error, entries = ids.len(), "claimed entries not given back; they run when their leases end")
+                }
+            }
+            jobs = keep;
+            if jobs.is_empty() {
+                break;
+            }
+        }
+        let claimed = jobs.len();
+        let started = std::time::Instant::now();
+        let run =
+            |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
+                perform(ev, frame, &job.job, job.timed_out.as_ref())
+            };
+        let next = |state: &mut Inline, jobs: &[Pending], i: usize, run: &crate::softcode::Run| {
+            state.next(jobs, i, run, inline)
         };
-        let finish = |runs: &[crate::softcode::Run], after: &[(u64, u64)]| {
-            runs.iter()
-                .zip(&jobs)
-                .map(|(run, (entry, _))| {
-                    let ops = run.as_ref().map(|r| r.queue.clone()).unwrap_or_default();
-                    (entry.id.clone(), changes(&entry.id, ops, after))
-                })
-                .collect()
+        let finish = |jobs: &[Pending], runs: &[crate::softcode::Run], after: &[(u64, u64)]| {
+            let ran = ran_in(jobs, runs.len());
+            let mut groups: Vec<(Option<String>, Vec<QueueChange>)> = Vec::new();
+            for i in 0..runs.len() {
+                let changes = run_changes(jobs, runs, after, &ran, i);
+                if jobs[i].from.is_none() {
+                    groups.push((Some(jobs[i].id.clone()), changes));
+                } else if let Some((_, last)) = groups.last_mut() {
+                    // Work run in the batch was queued by no entry: what it queued in
+                    // turn goes with the last entry's finish (all of them finish or none),
+                    // dropped if its executor was halted meanwhile.
+                    if !changes.is_empty() {
+                        last.push(QueueChange::Since {
+                            elapsed_ms: elapsed_ms(started),
+                        });
+                        last.extend(changes);
+                    }
+                }
+            }
+            groups
         };
-        match crate::softcode::run_batch(engine, &queued, run, ordered, finish).await? {
+        match crate::softcode::run_batch(engine, &mut jobs, None, run, next, finish, true).await? {
             crate::softcode::Batched::Done {
                 runs,
                 applied,
@@ -473,23 +673,140 @@ async fn run_claimed(engine: &Arc<Engine>, claimed: Vec<Claimed>) -> Result<(), 
                     }
                 }
                 report(engine, &tells, &applied).await?;
-                let done = runs.len();
-                drop(queued);
-                jobs.drain(..done);
+                jobs.truncate(claimed);
+                jobs.drain(..runs.len().min(claimed));
             }
             crate::softcode::Batched::Gone(id) => {
-                drop(queued);
-                jobs.retain(|(entry, _)| entry.id != id);
+                jobs.truncate(claimed);
+                jobs.retain(|job| job.id != id);
             }
             crate::softcode::Batched::Alone => {
-                drop(queued);
-                for (entry, _) in std::mem::take(&mut jobs) {
-                    alone(engine, &entry).await?;
+                jobs.truncate(claimed);
+                for job in std::mem::take(&mut jobs) {
+                    alone(engine, &job).await?;
                 }
             }
         }
     }
     Ok(())
+}
+
+fn elapsed_ms(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What a command queued and matched, run once it is done (see [`run_now`]).
+pub(crate) struct Deferred {
+    /// The name its jobs' ids are derived from.
+    pub producer: String,
+    /// Adds only: what the command queued, then what it matched as `$`-commands.
+    pub ops: Vec<QueueOp>,
+    /// What the command wrote.
+    pub after: Vec<(u64, u64)>,
+}
+
+/// Runs what a player's command queued to run now, and what it matched as `$`-commands,
+/// on this pod at once, as one batch (see [`Inline`]), instead of through the shard's
+/// queue: TinyMUX queues it and runs it before the player's next command, so the player
+/// sees the same, and the shard saves an add, a claim and a finish in Redis per job. It
+/// stays exactly once: until this returns the command is not acknowledged, so a pod that
+/// dies meanwhile has the command sent again and run again; the batch's commit carries a
+/// mark derived from the command's (a second commit of it applies nothing), and whatever
+/// it leaves queued has ids derived from the same. Its output goes with the command's.
+/// What cannot run at once (timed work, semaphores, a job past the batch's limits) goes
+/// to the queue in the same commit; if the batch keeps losing races, all of it does.
+pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<(), StoreError> {
+    let Deferred {
+        producer,
+        ops,
+        after,
+    } = deferred;
+    let mut jobs: Vec<Pending> = Vec::new();
+    let mut per_owner: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+    for (n, op) in ops.iter().enumerate() {
+        if let QueueOp::Add {
+            job,
+            wait: Wait::Now,
+        } = op
+        {
+            let count = per_owner.entry(job.owner).or_default();
+            *count += 1;
+            if *count > job.quota {
+                // Over its quota: the queue halts the owner, as TinyMUX does.
+                return submit(engine, &producer, ops, &after).await;
+            }
+            jobs.push(Pending {
+                id: child_id(&producer, n),
+                job: job.clone(),
+                timed_out: None,
+                from: Some((None, n)),
+            });
+        }
+    }
+    if jobs.is_empty() {
+        return submit(engine, &producer, ops, &after).await;
+    }
+    let started = std::time::Instant::now();
+    let mark = format!("{producer}/now");
+    // Whether the batch left work due now in the queue: this pod's worker is woken for it.
+    let due_now = std::sync::atomic::AtomicBool::new(false);
+    let run =
+        |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
+            perform(ev, frame, &job.job, None)
+        };
+    let next = |state: &mut Inline, jobs: &[Pending], i: usize, run: &crate::softcode::Run| {
+        state.next(jobs, i, run, true)
+    };
+    let finish = |jobs: &[Pending], runs: &[crate::softcode::Run], wrote: &[(u64, u64)]| {
+        let ran = ran_in(jobs, runs.len());
+        let mut changes = vec![QueueChange::Since {
+            elapsed_ms: elapsed_ms(started),
+        }];
+        changes.extend(changes_but(&producer, ops.clone(), &after, |n| {
+            ran.contains(&(None, n))
+        }));
+        for i in 0..runs.len() {
+            changes.extend(run_changes(jobs, runs, wrote, &ran, i));
+        }
+        if changes.len() == 1 {
+            changes.clear();
+        }
+        due_now.store(
+            changes.iter().any(
+                |change| matches!(change, QueueChange::Add(entry) if entry.delay_ms == Some(0)),
+            ),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        vec![(None, changes)]
+    };
+    let batched =
+        crate::softcode::run_batch(engine, &mut jobs, Some(&mark), run, next, finish, false)
+            .await?;
+    match batched {
+        crate::softcode::Batched::Done { runs, applied, .. } => {
+            if due_now.load(std::sync::atomic::Ordering::Relaxed) {
+                engine.queue_wake.notify_one();
+            }
+            let mut tells = Vec::new();
+            for (run, job) in runs.iter().zip(&jobs) {
+                match run {
+                    Ok(finished) => {
+                        tells.extend(halt_tells(&finished.queue));
+                        crate::softcode::deliver(engine, finished).await?;
+                    }
+                    Err(why) => {
+                        if let Ok(id) = u64::try_from(job.job.executor) {
+                            engine.notify(mush_store::Dbref(id), why).await?;
+                        }
+                    }
+                }
+            }
+            report(engine, &tells, &applied).await
+        }
+        crate::softcode::Batched::Gone(_) | crate::softcode::Batched::Alone => {
+            submit(engine, &producer, ops, &after).await
+        }
+    }
 }
 
 /// True when `executor` is a HALT object (its jobs run nothing).
@@ -504,8 +821,8 @@ async fn halted(engine: &Arc<Engine>, executor: i64) -> Result<bool, StoreError>
 }
 
 /// Runs one claimed entry by itself, as a command under its entry's id, and finishes it.
-async fn alone(engine: &Arc<Engine>, entry: &Claimed) -> Result<(), StoreError> {
-    let (ops, after) = run_entry(engine, entry).await?;
+async fn alone(engine: &Arc<Engine>, entry: &Pending) -> Result<(), StoreError> {
+    let (ops, after) = execute(engine, &entry.job, &entry.id, entry.timed_out.clone()).await?;
     let mut finished = Finishing::default();
     finished.tells.extend(halt_tells(&ops));
     finished
@@ -546,48 +863,14 @@ impl Finishing {
     }
 }
 
-/// Runs what a player's `$`-command matched, at once and on this pod, instead of through
-/// the shard's queue: TinyMUX queues it and runs it before the player's next command, so
-/// the player sees the same; the shard saves an add, a claim and a finish in Redis per
-/// match. It stays exactly once: until this returns, the player's command is not
-/// acknowledged, so a pod that dies meanwhile has the command re-sent and run again, and
-/// each match runs under its own mark (`<command>/d<n>`), which its writes and what it
-/// queues carry, so nothing is written or queued twice. Anything but a job due now (none
-/// today) goes to the queue as usual.
-pub(crate) async fn run_matched(
-    engine: &Arc<Engine>,
-    producer: &str,
-    ops: Vec<QueueOp>,
-) -> Result<(), StoreError> {
-    for (n, op) in ops.into_iter().enumerate() {
-        let id = format!("{producer}/d{n}");
-        match op {
-            QueueOp::Add {
-                job,
-                wait: Wait::Now,
-            } => {
-                let (produced, after) = execute(engine, &job, &id, None, false).await?;
-                submit(engine, &id, produced, &after).await?;
-            }
-            // Nothing the player's command wrote is missing here: it ran on this pod.
-            other => submit(engine, &id, vec![other], &[]).await?,
-        }
-    }
-    Ok(())
-}
-
-/// Runs one job under `mark` (its queue entry's id) and delivers its output; returns what
-/// it asked of the queue.
-/// `queued` is true for a queue entry run alone: its output goes as a delivery under
-/// `q:<entry>`, so that a run again after its pod died is not seen twice. A `$`-command
-/// run inside the player's command (`false`) sends its output as the command does, held
-/// with it and journalled (the player's own output is part of the command's reply).
+/// Runs one queue entry by itself under `mark` (its id) and delivers its output, under
+/// `q:<entry>` so that a run again after its pod died is not seen twice; returns what it
+/// asked of the queue.
 async fn execute(
     engine: &Arc<Engine>,
     job: &Job,
     mark: &str,
     timed_out: Option<(u64, String)>,
-    queued: bool,
 ) -> Result<(Vec<QueueOp>, Vec<(u64, u64)>), StoreError> {
     if halted(engine, job.executor).await? {
         return Ok((Vec::new(), Vec::new()));
@@ -599,14 +882,10 @@ async fn execute(
     match run {
         Ok(mut finished) => {
             let ops = std::mem::take(&mut finished.queue);
-            if queued {
-                // Run again after its pod died, the job sends the same delivery id: a
-                // gateway that already passed it on drops the copy.
-                let id = format!("q:{mark}");
-                crate::softcode::deliver_parcel(engine, &id, finished.emits(), false).await?;
-            } else {
-                crate::softcode::deliver(engine, &finished).await?;
-            }
+            // Run again after its pod died, the job sends the same delivery id: a gateway
+            // that already passed it on drops the copy.
+            let id = format!("q:{mark}");
+            crate::softcode::deliver_parcel(engine, &id, finished.emits(), false).await?;
             Ok((ops, std::mem::take(&mut finished.after)))
         }
         Err(crate::softcode::Stopped::Store(error)) => Err(error),
@@ -638,6 +917,15 @@ fn perform(
     job: &Job,
     timed_out: Option<&(u64, String)>,
 ) -> mush_softcode::R {
+    // Set HALT after the job was queued (a job run in its batch never was): it runs
+    // nothing, as its queue entry would have been removed.
+    if ev
+        .world
+        .object(frame.executor)?
+        .is_some_and(|o| o.has_flag("HALT"))
+    {
+        return Ok(());
+    }
     if let Some((object, attr)) = timed_out {
         mush_softcode::queue::timed_out(ev, i64::try_from(*object).unwrap_or(-1), attr)?;
     }
@@ -646,24 +934,162 @@ fn perform(
     mush_softcode::command::forward_puppets(ev)
 }
 
-/// Runs a claimed entry; returns what it asked of the queue, for its finish.
-async fn run_entry(
-    engine: &Arc<Engine>,
-    entry: &Claimed,
-) -> Result<(Vec<QueueOp>, Vec<(u64, u64)>), StoreError> {
-    match serde_json::from_str::<Job>(&entry.body) {
-        Ok(job) => execute(engine, &job, &entry.id, entry.timed_out.clone(), true).await,
-        Err(error) => {
-            // Nothing can ever run it: it is finished with nothing, so it does not come back.
-            tracing::error!(%error, id = %entry.id, "unreadable queue entry dropped");
-            Ok((Vec::new(), Vec::new()))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::softcode::{Finished, Next};
+
+    fn job(owner: i64, quota: u64) -> Job {
+        Job {
+            executor: 10 + owner,
+            owner,
+            caller: 1,
+            enactor: 1,
+            actions: "think x".into(),
+            args: Vec::new(),
+            regs: Vec::new(),
+            priority: 1,
+            quota,
+        }
+    }
+
+    fn pending(id: &str, owner: i64) -> Pending {
+        Pending {
+            id: id.into(),
+            job: job(owner, 100),
+            timed_out: None,
+            from: None,
+        }
+    }
+
+    fn add(owner: i64, quota: u64, wait: Wait) -> QueueOp {
+        QueueOp::Add {
+            job: job(owner, quota),
+            wait,
+        }
+    }
+
+    /// Where a job the batch took in came from (see [`Pending::from`]).
+    type From = Option<(Option<usize>, usize)>;
+
+    /// Ids and origins of what the batch takes in, or `None` when it ends.
+    fn taken(next: Next<Pending>) -> Option<Vec<(String, From)>> {
+        match next {
+            Next::Go(more) => Some(more.into_iter().map(|p| (p.id, p.from)).collect()),
+            Next::End => None,
+        }
+    }
+
+    #[test]
+    fn a_batch_takes_in_what_its_jobs_queue_to_run_now_in_order_and_within_limits() {
+        let jobs = [pending("e1", 5), pending("e2", 5)];
+        let ran = |queue| Ok(Finished::queued(queue));
+        let semaphore = Wait::Semaphore {
+            object: 3,
+            attr: "SEMAPHORE".into(),
+            timeout: None,
+        };
+        // (inline allowed, what the job queued) -> what the batch takes in (entry id and
+        // request number), `None` when it ends.
+        type Case = (
+            &'static str,
+            bool,
+            Vec<QueueOp>,
+            Option<Vec<(&'static str, usize)>>,
+        );
+        let cases: Vec<Case> = vec![
+            ("nothing queued", true, vec![], Some(vec![])),
+            (
+                "jobs to run now are taken in, named as their entries would be",
+                true,
+                vec![add(5, 100, Wait::Now), add(5, 100, Wait::Now)],
+                Some(vec![("e1/0", 0), ("e1/1", 1)]),
+            ),
+            (
+                "timed and semaphore work stays for the queue",
+                true,
+                vec![
+                    add(5, 100, Wait::Delay(0)),
+                    add(5, 100, semaphore),
+                    add(5, 100, Wait::Now),
+                ],
+                Some(vec![("e1/2", 2)]),
+            ),
+            (
+                "not when the claim left due entries behind",
+                false,
+                vec![add(5, 100, Wait::Now)],
+                Some(vec![]),
+            ),
+            (
+                "an owner at its quota (e2 waits) closes the batch to more",
+                true,
+                vec![add(5, 1, Wait::Now), add(6, 100, Wait::Now)],
+                Some(vec![]),
+            ),
+            (
+                "a halt ends the batch",
+                true,
+                vec![
+                    add(5, 100, Wait::Now),
+                    QueueOp::Halt {
+                        object: None,
+                        owner: None,
+                        tell: 1,
+                    },
+                ],
+                None,
+            ),
+        ];
+        for (name, inline, queue, want) in cases {
+            let mut state = Inline::default();
+            let got = taken(state.next(&jobs, 0, &ran(queue), inline));
+            let want = want.map(|w| {
+                w.into_iter()
+                    .map(|(id, n)| (id.to_string(), Some((Some(0), n))))
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_batch_stops_taking_in_after_its_limit_and_ends_after_its_time() {
+        let jobs = [pending("e1", 5), pending("e2", 5)];
+        let one_more = || Ok(Finished::queued(vec![add(5, 100, Wait::Now)]));
+        let mut state = Inline {
+            taken: INLINE_JOBS - 1,
+            ..Inline::default()
+        };
+        assert_eq!(
+            taken(state.next(&jobs, 0, &one_more(), true)).map(|t| t.len()),
+            Some(1)
+        );
+        assert_eq!(
+            taken(state.next(&jobs, 1, &one_more(), true)).map(|t| t.len()),
+            Some(0)
+        );
+        assert!(state.closed);
+        // Once closed, a batch with room again still takes nothing: what comes later must
+        // not run before what went to the queue.
+        state.taken = 0;
+        assert_eq!(
+            taken(state.next(&jobs, 1, &one_more(), true)).map(|t| t.len()),
+            Some(0)
+        );
+
+        let mut late = Inline {
+            started: Some(std::time::Instant::now() - BATCH_TIME),
+            ..Inline::default()
+        };
+        assert!(taken(late.next(&jobs, 1, &one_more(), true)).is_none());
+        // A refused job queues nothing and the batch goes on.
+        let mut state = Inline::default();
+        assert_eq!(
+            taken(state.next(&jobs, 0, &Err("refused".into()), true)).map(|t| t.len()),
+            Some(0)
+        );
+    }
 
     #[test]
     fn child_ids_are_stable_and_bounded() {

@@ -535,6 +535,19 @@ impl<T> Finished<T> {
     }
 }
 
+#[cfg(test)]
+impl Finished<()> {
+    /// A run that sent nothing, wrote nothing and asked `queue` of the queue.
+    pub(crate) fn queued(queue: Vec<QueueOp>) -> Self {
+        Finished {
+            value: (),
+            emits: Vec::new(),
+            queue,
+            after: Vec::new(),
+        }
+    }
+}
+
 /// Who runs a piece of softcode, and with what: a player's command, a description shown to
 /// a looker, a queued job.
 pub(crate) struct Spec<'a> {
@@ -631,20 +644,31 @@ pub(crate) async fn run_spec<T>(
     }
 }
 
-/// One queued job of a batch: who runs it, under its entry's id.
-pub(crate) struct Queued<'a> {
-    pub spec: Spec<'a>,
-    pub mark: &'a str,
+/// One job of a batch (see [`run_batch`]).
+pub(crate) trait BatchJob {
+    /// Who runs it, and with what.
+    fn spec(&self) -> Spec<'_>;
+    /// The id its writes and the objects it creates are named by: its queue entry's.
+    fn mark(&self) -> &str;
 }
 
 /// One job's run in a batch: its output and what it asked of the queue, or why the world
 /// refused it (said to its executor).
 pub(crate) type Run = Result<Finished<()>, String>;
 
+/// What a batch does after a job ran.
+pub(crate) enum Next<J> {
+    /// Goes on, with these jobs (what the last one queued to run now) appended: they run
+    /// in the batch, after every job before them, as TinyMUX's queue would run them.
+    Go(Vec<J>),
+    /// Ends here: the jobs not run yet are the caller's to queue (see [`Batched::Done`]).
+    End,
+}
+
 /// How a batch ended.
 pub(crate) enum Batched {
     /// The first `runs.len()` jobs ran, their writes committed and their entries finished
-    /// together.
+    /// together. The jobs of the batch after them did not run.
     Done {
         runs: Vec<Run>,
         applied: Applied,
@@ -660,34 +684,48 @@ pub(crate) enum Batched {
     Alone,
 }
 
-/// Runs queued jobs one after another over one snapshot, each seeing what the jobs before
-/// it changed, and commits all their writes together with the finish of their entries
-/// (one script, [`mush_store::Store::queue_finish_batch`]; `finish` names each run's
-/// entry and what it asked of the queue, given what the batch wrote): a batch costs one round trip to Redis where its jobs alone
-/// cost one each, and it stays exactly once (an entry still queued has not committed).
-/// The batch ends early after a job for which `ends` is true (one that halts or
-/// notifies, whose effect on the queue the next job must see). A write on a copy another
-/// pod changed meanwhile runs the whole batch again, as it does a single command.
-pub(crate) async fn run_batch(
+/// Runs jobs one after another over one snapshot, each seeing what the jobs before it
+/// changed, and commits all their writes together with the finish of their entries and
+/// what they queued (one script, [`mush_store::Store::queue_finish_batch`]; `finish`
+/// groups what each run asked of the queue by entry, given the jobs, the runs and what
+/// the batch wrote): a batch costs one round trip to Redis where its jobs alone cost one
+/// each, and it stays exactly once (an entry still queued has not committed; `mark`, when
+/// given, names the commit for work that has no entry).
+///
+/// With `parcel` the batch's output is kept in the outbox with its commit and returned
+/// for the caller to send; without, the caller sends each run's output itself.
+///
+/// After each job `next` says whether the batch goes on and with which new jobs (`S` is
+/// its state for one pass, fresh when the batch runs again). `jobs` grows with them and is
+/// cut back to what it was given when the batch runs again: a write on a copy another pod
+/// changed meanwhile runs the whole batch again, as it does a single command.
+pub(crate) async fn run_batch<J: BatchJob, S: Default>(
     engine: &Arc<Engine>,
-    jobs: &[Queued<'_>],
-    mut f: impl FnMut(usize, &mut Eval<'_>, &Frame<'_>) -> Result<(), Miss>,
-    ends: impl Fn(&[QueueOp]) -> bool,
-    finish: impl Fn(&[Run], &[(u64, u64)]) -> Vec<(String, Vec<QueueChange>)>,
+    jobs: &mut Vec<J>,
+    mark: Option<&str>,
+    mut f: impl FnMut(&J, &mut Eval<'_>, &Frame<'_>) -> Result<(), Miss>,
+    mut next: impl FnMut(&mut S, &[J], usize, &Run) -> Next<J>,
+    finish: impl Fn(&[J], &[Run], &[(u64, u64)]) -> Vec<(Option<String>, Vec<QueueChange>)>,
+    parcel: bool,
 ) -> Result<Batched, StoreError> {
+    let given = jobs.len();
     let mut snapshot = Snapshot::new(None);
-    for job in jobs {
-        preload(engine, &mut snapshot, &job.spec).await?;
+    for job in jobs.iter() {
+        preload(engine, &mut snapshot, &job.spec()).await?;
     }
     let mut conflicts = 0;
     loop {
+        jobs.truncate(given);
+        let mut state = S::default();
         let mut runs: Vec<Run> = Vec::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            snapshot.mark = Some(job.mark.to_string());
+        let mut i = 0;
+        while i < jobs.len() {
+            let job = &jobs[i];
+            snapshot.mark = Some(job.mark().to_string());
             let mut limits = limits(engine);
-            let mut one = |ev: &mut Eval<'_>, frame: &Frame<'_>| f(i, ev, frame);
-            let run = match evaluate(engine, &mut snapshot, &job.spec, &mut limits, &mut one).await
-            {
+            let mut one = |ev: &mut Eval<'_>, frame: &Frame<'_>| f(job, ev, frame);
+            let spec = job.spec();
+            let run = match evaluate(engine, &mut snapshot, &spec, &mut limits, &mut one).await {
                 Ok(((), emits, queue)) => Ok(Finished {
                     value: (),
                     emits,
@@ -697,25 +735,49 @@ pub(crate) async fn run_batch(
                 Err(Stopped::Refused(why)) => Err(why),
                 Err(Stopped::Store(error)) => return Err(error),
             };
-            let last = run.as_ref().is_ok_and(|run| ends(&run.queue));
+            let step = next(&mut state, &jobs[..], i, &run);
             runs.push(run);
-            if last {
-                break;
+            i += 1;
+            match step {
+                Next::Go(more) => {
+                    for job in &more {
+                        preload(engine, &mut snapshot, &job.spec()).await?;
+                    }
+                    jobs.extend(more);
+                }
+                Next::End => break,
             }
         }
         let stale = match torn(&snapshot) {
             Some(stale) => stale,
             None => {
-                let prepared = match prepare(engine, &snapshot, None).await {
+                let prepared = match prepare(engine, &snapshot, mark).await {
                     Ok(prepared) => prepared,
                     Err(Stopped::Store(error)) => return Err(error),
                     Err(Stopped::Refused(_)) => return Ok(Batched::Alone),
                 };
-                let mut entries = finish(&runs, &prepared.after);
-                let parcel = parcel_of(jobs, &runs, &mut entries);
-                let entries: Vec<(&str, &[QueueChange])> = entries
+                let mut entries = finish(&jobs[..], &runs, &prepared.after);
+                if snapshot.kept.writes.is_empty()
+                    && entries
+                        .iter()
+                        .all(|(id, changes)| id.is_none() && changes.is_empty())
+                {
+                    // Nothing to write, finish or queue: no round trip (the caller sends
+                    // the output, as a command's).
+                    return Ok(Batched::Done {
+                        runs,
+                        applied: Applied::default(),
+                        parcel: None,
+                    });
+                }
+                let parcel = if parcel {
+                    parcel_of(&jobs[..], &runs, &mut entries)
+                } else {
+                    None
+                };
+                let entries: Vec<(Option<&str>, &[QueueChange])> = entries
                     .iter()
-                    .map(|(id, changes)| (id.as_str(), changes.as_slice()))
+                    .map(|(id, changes)| (id.as_deref(), changes.as_slice()))
                     .collect();
                 let finished = engine
                     .store
@@ -728,6 +790,15 @@ pub(crate) async fn run_batch(
                             runs,
                             applied,
                             parcel,
+                        });
+                    }
+                    // Work with no entry whose commit applied before (its command runs
+                    // again after a pod died): nothing more to do, nothing to send twice.
+                    BatchFinished::AlreadyApplied => {
+                        return Ok(Batched::Done {
+                            runs,
+                            applied: Applied::default(),
+                            parcel: None,
                         });
                     }
                     BatchFinished::Stale(stale) => stale,
@@ -749,26 +820,26 @@ pub(crate) async fn run_batch(
 }
 
 /// What a batch sends (each job's output, or why it could not run, told to its
-/// executor), added to the first entry's finish as its outbox parcel.
-fn parcel_of(
-    jobs: &[Queued<'_>],
+/// executor), added to the first group's changes as its outbox parcel.
+fn parcel_of<J: BatchJob>(
+    jobs: &[J],
     runs: &[Run],
-    entries: &mut [(String, Vec<QueueChange>)],
+    entries: &mut [(Option<String>, Vec<QueueChange>)],
 ) -> Option<(String, Vec<Emit>)> {
     let mut emits = Vec::new();
     for (run, job) in runs.iter().zip(jobs) {
         match run {
             Ok(finished) => emits.extend(finished.emits.iter().cloned()),
-            Err(why) => emits.push(Emit::To(job.spec.executor, why.clone())),
+            Err(why) => emits.push(Emit::To(job.spec().executor, why.clone())),
         }
     }
-    let (first, changes) = entries.first_mut()?;
+    let (_, changes) = entries.first_mut()?;
     if emits.is_empty() {
         return None;
     }
     // Not `q:<entry>`: that is the id of the entry's output when it runs alone, and a
     // pod that died after such a run leaves it seen by the gateways.
-    let id = format!("b:{first}");
+    let id = format!("b:{}", jobs.first()?.mark());
     // Emits are plain data; serialising them cannot fail.
     let body = serde_json::to_string(&emits).unwrap_or_default();
     changes.push(QueueChange::Parcel {

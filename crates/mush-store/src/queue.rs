@@ -97,6 +97,14 @@ pub enum QueueChange {
         /// What is to be delivered, as the game serialised it.
         body: String,
     },
+    /// The adds after this were produced by work that began `elapsed_ms` ago and ran on a
+    /// pod without passing through the queue (see the game's `queue::run_now`): an add
+    /// whose executor or owner was `@halt`ed since is dropped, as the halt would have
+    /// removed it had it been queued.
+    Since {
+        /// How long ago the work began.
+        elapsed_ms: u64,
+    },
 }
 
 /// An entry a pod claimed.
@@ -123,6 +131,9 @@ pub enum BatchFinished {
     NameTaken(String),
     /// Nothing changed: this entry is no longer queued (halted, or run by another pod).
     Gone(String),
+    /// Nothing changed: the commit's mark was found (work with no entry, run again after
+    /// its pod died, whose first run committed).
+    AlreadyApplied,
 }
 
 /// What applying changes did that the producer must tell someone about.
@@ -138,6 +149,10 @@ pub struct Applied {
     /// by another pod after this one's lease ran out): its changes were not applied.
     pub finished: bool,
 }
+
+/// How long a `@halt` is remembered for [`QueueChange::Since`] (far longer than any run
+/// that skipped the queue lasts).
+const HALT_STAMP_MS: u64 = 60_000;
 
 /// How long an object halted for running away has its new entries refused by the queue
 /// itself: the time its HALT flag (set by the pod that saw the runaway) takes to reach the
@@ -214,6 +229,14 @@ local function queue_apply(A, base, last)
   local halted = {{}}
   local finished = {{}}
   local skip = false
+  local since = nil
+  local function halted_since(exec, owner)
+    for _, k in ipairs({{'hs:x:' .. exec, 'hs:w:' .. owner, 'hs:all'}}) do
+      local t = redis.call('GET', p .. k)
+      if t and tonumber(t) >= since then return true end
+    end
+    return false
+  end
   local function halt_set(set)
     local ids = redis.call('SMEMBERS', set)
     for _, id in ipairs(ids) do forget(p, id) end
@@ -238,7 +261,7 @@ local function queue_apply(A, base, last)
       local id, exec, owner, delay, sem, quota, body, after = A[i+1], A[i+2], A[i+3], tonumber(A[i+4]), A[i+5], tonumber(A[i+6]), A[i+7], A[i+8]
       i = i + 9
       if not skip and redis.call('EXISTS', p .. 'j:' .. id) == 0 and not redis.call('ZSCORE', p .. 'done', id)
-         and redis.call('EXISTS', p .. 'hx:' .. exec) == 0 then
+         and redis.call('EXISTS', p .. 'hx:' .. exec) == 0 and not (since and halted_since(exec, owner)) then
         if redis.call('SCARD', p .. 'w:' .. owner) >= quota then
           halt_set(p .. 'w:' .. owner)
           table.insert(runaway, owner)
@@ -293,13 +316,21 @@ local function queue_apply(A, base, last)
         redis.call('HSET', p .. 'o:' .. id, 'body', body, 'at', now)
         redis.call('ZADD', p .. 'outq', now + {PARCEL_LEASE_MS}, id)
       end
+    elseif op == 'S' then
+      since = now - tonumber(A[i+1])
+      i = i + 2
     elseif op == 'H' then
       local exec, owner = A[i+1], A[i+2]
       i = i + 3
-      local set = p .. 'all'
-      if exec ~= '' then set = p .. 'x:' .. exec
-      elseif owner ~= '' then set = p .. 'w:' .. owner end
-      if skip then table.insert(halted, -1) else table.insert(halted, halt_set(set)) end
+      local name = 'all'
+      if exec ~= '' then name = 'x:' .. exec
+      elseif owner ~= '' then name = 'w:' .. owner end
+      if skip then
+        table.insert(halted, -1)
+      else
+        table.insert(halted, halt_set(p .. name))
+        redis.call('SET', p .. 'hs:' .. name, now, 'PX', {HALT_STAMP_MS})
+      end
     else
       return redis.error_reply('bad queue change ' .. tostring(op))
     end
@@ -313,6 +344,25 @@ end
 "
     )
 }
+
+/// KEYS: routing key. ARGV: prefix, ids. Gives claimed entries back: each still leased
+/// is due again now. Returns how many were.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{FORGET}
+local p = ARGV[1]
+local now = now_ms()
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('ZREM', p .. 'run', ARGV[i]) == 1 then
+    redis.call('ZADD', p .. 'due', now, ARGV[i])
+    n = n + 1
+  end
+end
+return n
+"
+    ))
+});
 
 /// KEYS: routing key. ARGV: prefix, max, lease ms.
 /// Returns {id, body, timed-out semaphore or '', ...}: entries due now, oldest first,
@@ -445,6 +495,9 @@ fn push_change(call: &mut redis::ScriptInvocation<'_>, change: &QueueChange) {
         QueueChange::Parcel { id, body } => {
             call.arg("P").arg(id).arg(body);
         }
+        QueueChange::Since { elapsed_ms } => {
+            call.arg("S").arg(elapsed_ms);
+        }
         QueueChange::Halt { executor, owner } => {
             call.arg("H")
                 .arg(executor.map(|e| e.to_string()).unwrap_or_default())
@@ -503,24 +556,29 @@ impl Store {
 
     /// Finishes claimed entries and commits the world writes of their runs in one script:
     /// both or neither, so a batch of entries run together writes once and finishes once
-    /// (no command marks needed: an entry still queued has not committed).
+    /// (no command marks needed: an entry still queued has not committed). A group
+    /// without an id finishes nothing: its changes apply with the writes (work a command
+    /// ran at once, whose commit carries the command's mark instead).
     pub async fn queue_finish_batch(
         &self,
         commit: &Commit,
-        entries: &[(&str, &[QueueChange])],
+        entries: &[(Option<&str>, &[QueueChange])],
     ) -> Result<BatchFinished, StoreError> {
         self.timed("queue_finish_batch", async {
             let p = self.queue_prefix();
             let world = self.world_args(commit);
             let mut call = FINISH_BATCH.key(format!("{p}due"));
-            call.arg(entries.len());
-            for (id, _) in entries {
+            let ids: Vec<&str> = entries.iter().filter_map(|(id, _)| *id).collect();
+            call.arg(ids.len());
+            for id in &ids {
                 call.arg(*id);
             }
             call.arg(world.len()).arg(world);
             call.arg(&p).arg(DONE_MEMORY_MS);
             for (id, changes) in entries {
-                call.arg("F").arg(*id);
+                if let Some(id) = id {
+                    call.arg("F").arg(*id);
+                }
                 for change in *changes {
                     push_change(&mut call, change);
                 }
@@ -552,6 +610,7 @@ impl Store {
                 _ => match crate::commit::committed(&reply, "queue batch")? {
                     Committed::Stale(id) => Ok(BatchFinished::Stale(id)),
                     Committed::NameTaken(name) => Ok(BatchFinished::NameTaken(name)),
+                    Committed::AlreadyApplied => Ok(BatchFinished::AlreadyApplied),
                     other => Err(StoreError::Corrupt {
                         handle: "queue batch".into(),
                         reason: format!("unexpected batch reply {other:?}"),
@@ -657,6 +716,26 @@ impl Store {
                 semaphores: number(2).unwrap_or(0) as usize,
                 entries: rows.into_iter().map(|(_, l)| l).collect(),
             })
+        })
+        .await
+    }
+
+    /// Gives back claimed entries this pod will not run before their lease ends (it
+    /// claimed more than it could run): they are due again at once, for any pod. An entry
+    /// whose lease already ran out, or that is finished, is left alone.
+    pub async fn queue_release(&self, ids: &[&str]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.timed("queue_release", async {
+            let p = self.queue_prefix();
+            RELEASE
+                .key(format!("{p}due"))
+                .arg(&p)
+                .arg(ids)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("queue_release", "queue"))
         })
         .await
     }

@@ -1553,6 +1553,76 @@ fn pick<'a>(
     held.iter().find(|o| o.id == id).map(|o| Some(*o))
 }
 
+/// Work that ran on a pod without passing through the queue (a command's queued jobs run
+/// at once) leaves what it could not run as adds marked with when it began: an add whose
+/// executor, owner or whole queue was halted since is dropped, as the halt would have
+/// removed it; work that began after the halt, and plain adds, are queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adds_of_work_begun_before_a_halt_are_dropped() {
+    use mush_store::{NewEntry, QueueChange};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let entry = |id: &str, executor: u64| {
+        QueueChange::Add(NewEntry {
+            id: id.into(),
+            executor,
+            owner: 5,
+            delay_ms: Some(0),
+            semaphore: None,
+            body: format!("body of {id}"),
+            quota: 100,
+            after: Vec::new(),
+        })
+    };
+    let since = |elapsed_ms| QueueChange::Since { elapsed_ms };
+    let halt = |executor, owner| QueueChange::Halt { executor, owner };
+    let queued = async || {
+        let listing = store.queue_list(100).await.expect("list");
+        let mut bodies: Vec<String> = listing.entries.into_iter().map(|e| e.body).collect();
+        bodies.sort();
+        bodies
+    };
+
+    store
+        .queue_apply(&[halt(Some(20), None)])
+        .await
+        .expect("halt");
+    store
+        .queue_apply(&[since(5_000), entry("before", 20), entry("other", 21)])
+        .await
+        .expect("adds");
+    store.queue_apply(&[entry("plain", 20)]).await.expect("add");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store
+        .queue_apply(&[since(10), entry("after", 20)])
+        .await
+        .expect("adds");
+    assert_eq!(
+        queued().await,
+        ["body of after", "body of other", "body of plain"]
+    );
+
+    // An owner's halt and a halt of everything are remembered the same way.
+    store
+        .queue_apply(&[halt(None, Some(5))])
+        .await
+        .expect("halt owner");
+    store
+        .queue_apply(&[since(5_000), entry("owner's", 22)])
+        .await
+        .expect("adds");
+    assert!(queued().await.is_empty());
+    store
+        .queue_apply(&[entry("next", 22), halt(None, None)])
+        .await
+        .expect("halt all");
+    store
+        .queue_apply(&[since(5_000), entry("anyone's", 23)])
+        .await
+        .expect("adds");
+    assert!(queued().await.is_empty());
+}
+
 /// A batch of queued entries finishes together with the world writes of their runs, in
 /// one script: all of it or none of it. An entry gone meanwhile, or an object changed
 /// since the batch read it, leaves both the world and the queue as they were; what the
@@ -1600,7 +1670,10 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
         new.after = vec![(counter.0, v0 + 1)];
     }
     let done = store
-        .queue_finish_batch(&write(v0, "1"), &[("a", &child[..]), ("b", &[])])
+        .queue_finish_batch(
+            &write(v0, "1"),
+            &[(Some("a"), &child[..]), (Some("b"), &[])],
+        )
         .await
         .expect("batch");
     let BatchFinished::Done(applied) = done else {
@@ -1622,7 +1695,7 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
     let v1 = read().await.version;
     assert_eq!(
         store
-            .queue_finish_batch(&write(v1, "2"), &[("a", &[]), ("b", &[])])
+            .queue_finish_batch(&write(v1, "2"), &[(Some("a"), &[]), (Some("b"), &[])])
             .await
             .expect("again"),
         BatchFinished::Gone("a".into())
@@ -1637,7 +1710,7 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
         .expect("other writer");
     assert_eq!(
         store
-            .queue_finish_batch(&write(v1, "3"), &[("a/0", &[])])
+            .queue_finish_batch(&write(v1, "3"), &[(Some("a/0"), &[])])
             .await
             .expect("stale"),
         BatchFinished::Stale(counter)
@@ -1646,7 +1719,7 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
     let v2 = read().await.version;
     let over: Vec<QueueChange> = (0..3).map(|n| entry(&format!("a/0/{n}"), 2)).collect();
     let done = store
-        .queue_finish_batch(&write(v2, "3"), &[("a/0", &over[..])])
+        .queue_finish_batch(&write(v2, "3"), &[(Some("a/0"), &over[..])])
         .await
         .expect("runaway");
     let BatchFinished::Done(applied) = done else {
