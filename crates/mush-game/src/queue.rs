@@ -478,7 +478,8 @@ impl crate::softcode::BatchJob for Pending {
 /// must apply that before anything runs after it.
 #[derive(Default)]
 struct Inline {
-    started: Option<std::time::Instant>,
+    /// The jobs waiting when the first ran are counted in `waiting`.
+    counted: bool,
     /// Jobs taken in.
     taken: usize,
     /// No more are taken in.
@@ -488,34 +489,33 @@ struct Inline {
 }
 
 impl Inline {
-    /// After `jobs[i]` ran: what the batch does next.
+    /// After `jobs[i]` ran: what the batch does next. `began`: when the batch first began
+    /// (a batch run again after losing a race keeps its first start, so its retries stay
+    /// inside the lease).
     fn next(
         &mut self,
         jobs: &[Pending],
         i: usize,
         run: &crate::softcode::Run,
         inline: bool,
+        began: std::time::Instant,
     ) -> crate::softcode::Next<Pending> {
         use crate::softcode::Next;
-        let started = match self.started {
-            Some(started) => {
-                if let Some(n) = self.waiting.get_mut(&jobs[i].job.owner) {
-                    *n = n.saturating_sub(1);
-                }
-                started
+        if self.counted {
+            if let Some(n) = self.waiting.get_mut(&jobs[i].job.owner) {
+                *n = n.saturating_sub(1);
             }
-            None => {
-                // The first job ran: the others wait.
-                for job in &jobs[i + 1..] {
-                    *self.waiting.entry(job.job.owner).or_default() += 1;
-                }
-                *self.started.insert(std::time::Instant::now())
+        } else {
+            // The first job ran: the others wait.
+            self.counted = true;
+            for job in &jobs[i + 1..] {
+                *self.waiting.entry(job.job.owner).or_default() += 1;
             }
-        };
+        }
         let Ok(finished) = run else {
             return Next::Go(Vec::new());
         };
-        if ordered(&finished.queue) || started.elapsed() >= BATCH_TIME {
+        if ordered(&finished.queue) || began.elapsed() >= BATCH_TIME {
             return Next::End;
         }
         if !inline || self.closed {
@@ -574,11 +574,11 @@ fn run_changes(
 /// Runs claimed entries in batches (see [`crate::softcode::run_batch`]): one after
 /// another over one snapshot, their writes committed together with their finish.
 /// `inline`: the claim took every entry that was due, so what they queue to run now may
-/// run in the batch (see [`Inline`]).
+/// run in the batch (see [`Inline`]), until a batch leaves such work in the queue.
 async fn run_claimed(
     engine: &Arc<Engine>,
     claimed: Vec<Claimed>,
-    inline: bool,
+    mut inline: bool,
 ) -> Result<(), StoreError> {
     // Entries with nothing to run (unreadable, or of a HALT object, as in TinyMUX: its
     // entries were removed when it was halted; these were already claimed then, or
@@ -607,50 +607,27 @@ async fn run_claimed(
     let claim_started = std::time::Instant::now();
     while !jobs.is_empty() {
         if claim_started.elapsed() >= RELEASE_AFTER {
-            // An entry waiting on a semaphore that timed out is kept: the claim took it
-            // off its semaphore, and only this pod knows to count that down.
-            let (keep, back): (Vec<Pending>, Vec<Pending>) =
-                jobs.into_iter().partition(|job| job.timed_out.is_some());
-            let ids: Vec<&str> = back.iter().map(|job| job.id.as_str()).collect();
-            match engine.store.queue_release(&ids).await {
-                Ok(n) => tracing::debug!(released = n, "claimed entries given back"),
-                Err(error) => {
-                    tracing::warn!(%error, entries = ids.len(), "claimed entries not given back; they run when their leases end")
-                }
-            }
-            jobs = keep;
+            jobs = release(engine, jobs).await;
             if jobs.is_empty() {
                 break;
             }
         }
         let claimed = jobs.len();
         let started = std::time::Instant::now();
+        // Whether the batch left work due now in the queue: what later batches of this
+        // claim queue must not run before it.
+        let left_due = std::sync::atomic::AtomicBool::new(false);
         let run =
             |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
                 perform(ev, frame, &job.job, job.timed_out.as_ref())
             };
         let next = |state: &mut Inline, jobs: &[Pending], i: usize, run: &crate::softcode::Run| {
-            state.next(jobs, i, run, inline)
+            state.next(jobs, i, run, inline, started)
         };
         let finish = |jobs: &[Pending], runs: &[crate::softcode::Run], after: &[(u64, u64)]| {
-            let ran = ran_in(jobs, runs.len());
-            let mut groups: Vec<(Option<String>, Vec<QueueChange>)> = Vec::new();
-            for i in 0..runs.len() {
-                let changes = run_changes(jobs, runs, after, &ran, i);
-                if jobs[i].from.is_none() {
-                    groups.push((Some(jobs[i].id.clone()), changes));
-                } else if let Some((_, last)) = groups.last_mut() {
-                    // Work run in the batch was queued by no entry: what it queued in
-                    // turn goes with the last entry's finish (all of them finish or none),
-                    // dropped if its executor was halted meanwhile.
-                    if !changes.is_empty() {
-                        last.push(QueueChange::Since {
-                            elapsed_ms: elapsed_ms(started),
-                        });
-                        last.extend(changes);
-                    }
-                }
-            }
+            let groups = claimed_groups(jobs, runs, after, started);
+            let due = groups.iter().any(|(_, changes)| due_now(changes));
+            left_due.store(due, std::sync::atomic::Ordering::Relaxed);
             groups
         };
         match crate::softcode::run_batch(engine, &mut jobs, None, run, next, finish, true).await? {
@@ -659,6 +636,9 @@ async fn run_claimed(
                 applied,
                 parcel,
             } => {
+                if left_due.load(std::sync::atomic::Ordering::Relaxed) {
+                    inline = false;
+                }
                 let tells: Vec<i64> = runs
                     .iter()
                     .flatten()
@@ -682,13 +662,70 @@ async fn run_claimed(
             }
             crate::softcode::Batched::Alone => {
                 jobs.truncate(claimed);
-                for job in std::mem::take(&mut jobs) {
+                let mut left = std::mem::take(&mut jobs).into_iter();
+                while let Some(job) = left.next() {
+                    if claim_started.elapsed() >= RELEASE_AFTER {
+                        let rest: Vec<Pending> = std::iter::once(job).chain(left).collect();
+                        jobs = release(engine, rest).await;
+                        break;
+                    }
                     alone(engine, &job).await?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The finish groups of a claimed batch: each claimed entry that ran with what it asked
+/// of the queue; what the jobs run in the batch asked goes with the last entry's finish
+/// (all of them finish or none), marked with when the batch began (`started`) so that
+/// adds of an executor halted meanwhile are dropped.
+fn claimed_groups(
+    jobs: &[Pending],
+    runs: &[crate::softcode::Run],
+    after: &[(u64, u64)],
+    started: std::time::Instant,
+) -> Vec<(Option<String>, Vec<QueueChange>)> {
+    let ran = ran_in(jobs, runs.len());
+    let mut groups: Vec<(Option<String>, Vec<QueueChange>)> = Vec::new();
+    for i in 0..runs.len() {
+        let changes = run_changes(jobs, runs, after, &ran, i);
+        if jobs[i].from.is_none() {
+            groups.push((Some(jobs[i].id.clone()), changes));
+        } else if let Some((_, last)) = groups.last_mut()
+            && !changes.is_empty()
+        {
+            last.push(QueueChange::Since {
+                elapsed_ms: elapsed_ms(started),
+            });
+            last.extend(changes);
+        }
+    }
+    groups
+}
+
+/// True when `changes` add an entry due at once.
+fn due_now(changes: &[QueueChange]) -> bool {
+    changes
+        .iter()
+        .any(|change| matches!(change, QueueChange::Add(entry) if entry.delay_ms == Some(0)))
+}
+
+/// Gives back claimed entries this pod has no time left to run (see [`RELEASE_AFTER`]);
+/// returns those it keeps: an entry waiting on a semaphore that timed out, which the
+/// claim took off its semaphore and only this pod knows to count down.
+async fn release(engine: &Arc<Engine>, jobs: Vec<Pending>) -> Vec<Pending> {
+    let (keep, back): (Vec<Pending>, Vec<Pending>) =
+        jobs.into_iter().partition(|job| job.timed_out.is_some());
+    let ids: Vec<&str> = back.iter().map(|job| job.id.as_str()).collect();
+    match engine.store.queue_release(&ids).await {
+        Ok(n) => tracing::debug!(released = n, "claimed entries given back"),
+        Err(error) => {
+            tracing::warn!(%error, entries = ids.len(), "claimed entries not given back; they run when their leases end")
+        }
+    }
+    keep
 }
 
 fn elapsed_ms(since: std::time::Instant) -> u64 {
@@ -749,13 +786,13 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
     let started = std::time::Instant::now();
     let mark = format!("{producer}/now");
     // Whether the batch left work due now in the queue: this pod's worker is woken for it.
-    let due_now = std::sync::atomic::AtomicBool::new(false);
+    let left_due = std::sync::atomic::AtomicBool::new(false);
     let run =
         |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
             perform(ev, frame, &job.job, None)
         };
     let next = |state: &mut Inline, jobs: &[Pending], i: usize, run: &crate::softcode::Run| {
-        state.next(jobs, i, run, true)
+        state.next(jobs, i, run, true, started)
     };
     let finish = |jobs: &[Pending], runs: &[crate::softcode::Run], wrote: &[(u64, u64)]| {
         let ran = ran_in(jobs, runs.len());
@@ -765,18 +802,17 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
         changes.extend(changes_but(&producer, ops.clone(), &after, |n| {
             ran.contains(&(None, n))
         }));
+        // What the batch's jobs queue must not run on older copies than the command's
+        // writes or the batch's.
+        let mut wrote_all = after.clone();
+        wrote_all.extend_from_slice(wrote);
         for i in 0..runs.len() {
-            changes.extend(run_changes(jobs, runs, wrote, &ran, i));
+            changes.extend(run_changes(jobs, runs, &wrote_all, &ran, i));
         }
         if changes.len() == 1 {
             changes.clear();
         }
-        due_now.store(
-            changes.iter().any(
-                |change| matches!(change, QueueChange::Add(entry) if entry.delay_ms == Some(0)),
-            ),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        left_due.store(due_now(&changes), std::sync::atomic::Ordering::Relaxed);
         vec![(None, changes)]
     };
     let batched =
@@ -784,7 +820,7 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
             .await?;
     match batched {
         crate::softcode::Batched::Done { runs, applied, .. } => {
-            if due_now.load(std::sync::atomic::Ordering::Relaxed) {
+            if left_due.load(std::sync::atomic::Ordering::Relaxed) {
                 engine.queue_wake.notify_one();
             }
             let mut tells = Vec::new();
@@ -804,6 +840,11 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
             report(engine, &tells, &applied).await
         }
         crate::softcode::Batched::Gone(_) | crate::softcode::Batched::Alone => {
+            // The batch lost its races this time; if an earlier run of the command (its
+            // pod died before the answer) committed it, nothing more is to be done.
+            if engine.store.batch_committed(&mark).await? {
+                return Ok(());
+            }
             submit(engine, &producer, ops, &after).await
         }
     }
@@ -983,6 +1024,7 @@ mod tests {
     #[test]
     fn a_batch_takes_in_what_its_jobs_queue_to_run_now_in_order_and_within_limits() {
         let jobs = [pending("e1", 5), pending("e2", 5)];
+        let now = std::time::Instant::now();
         let ran = |queue| Ok(Finished::queued(queue));
         let semaphore = Wait::Semaphore {
             object: 3,
@@ -1043,7 +1085,7 @@ mod tests {
         ];
         for (name, inline, queue, want) in cases {
             let mut state = Inline::default();
-            let got = taken(state.next(&jobs, 0, &ran(queue), inline));
+            let got = taken(state.next(&jobs, 0, &ran(queue), inline, now));
             let want = want.map(|w| {
                 w.into_iter()
                     .map(|(id, n)| (id.to_string(), Some((Some(0), n))))
@@ -1056,17 +1098,18 @@ mod tests {
     #[test]
     fn a_batch_stops_taking_in_after_its_limit_and_ends_after_its_time() {
         let jobs = [pending("e1", 5), pending("e2", 5)];
+        let now = std::time::Instant::now();
         let one_more = || Ok(Finished::queued(vec![add(5, 100, Wait::Now)]));
         let mut state = Inline {
             taken: INLINE_JOBS - 1,
             ..Inline::default()
         };
         assert_eq!(
-            taken(state.next(&jobs, 0, &one_more(), true)).map(|t| t.len()),
+            taken(state.next(&jobs, 0, &one_more(), true, now)).map(|t| t.len()),
             Some(1)
         );
         assert_eq!(
-            taken(state.next(&jobs, 1, &one_more(), true)).map(|t| t.len()),
+            taken(state.next(&jobs, 1, &one_more(), true, now)).map(|t| t.len()),
             Some(0)
         );
         assert!(state.closed);
@@ -1074,19 +1117,19 @@ mod tests {
         // not run before what went to the queue.
         state.taken = 0;
         assert_eq!(
-            taken(state.next(&jobs, 1, &one_more(), true)).map(|t| t.len()),
+            taken(state.next(&jobs, 1, &one_more(), true, now)).map(|t| t.len()),
             Some(0)
         );
 
-        let mut late = Inline {
-            started: Some(std::time::Instant::now() - BATCH_TIME),
-            ..Inline::default()
-        };
-        assert!(taken(late.next(&jobs, 1, &one_more(), true)).is_none());
+        // The time counts from the batch's first start (a batch run again after a lost
+        // race does not start its clock again).
+        let long_ago = now - BATCH_TIME;
+        let mut late = Inline::default();
+        assert!(taken(late.next(&jobs, 0, &one_more(), true, long_ago)).is_none());
         // A refused job queues nothing and the batch goes on.
         let mut state = Inline::default();
         assert_eq!(
-            taken(state.next(&jobs, 0, &Err("refused".into()), true)).map(|t| t.len()),
+            taken(state.next(&jobs, 0, &Err("refused".into()), true, now)).map(|t| t.len()),
             Some(0)
         );
     }

@@ -194,8 +194,10 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
 /// KEYS: routing key. ARGV: k, the ids of k claimed entries, w, `world_commit`'s w
 /// arguments (see [`crate::scripts::WORLD_COMMIT`]), then [`APPLY`]'s arguments finishing
 /// those entries. All or nothing: {6, id} if an entry is gone (halted, or finished by a
-/// pod that ran it after this one's lease ran out); `world_commit`'s answer if it did not
-/// apply; else {1, then [`APPLY`]'s answer}.
+/// pod that ran it after this one's lease ran out); {2} if the commit's mark committed
+/// before (`cm:<mark>`, kept as long as finished ids: a command's batch, which has no
+/// entry, run again after its pod died, whatever it writes this time); `world_commit`'s
+/// answer if it did not apply; else {1, then [`APPLY`]'s answer}.
 static FINISH_BATCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{FORGET}{WORLD_FN}{}
@@ -206,10 +208,13 @@ local qp = ARGV[w1 + 1]
 for n = 2, k + 1 do
   if redis.call('EXISTS', qp .. 'j:' .. ARGV[n]) == 0 then return {{6, ARGV[n]}} end
 end
+local mark = ARGV[w0 + 1]
+if mark ~= '' and redis.call('EXISTS', qp .. 'cm:' .. mark) == 1 then return {{2}} end
 local r = world_commit(ARGV, w0, w1)
 if r.err or r[1] ~= 1 then return r end
 local out = queue_apply(ARGV, w1 + 1, #ARGV)
 if out.err then return out end
+if mark ~= '' then redis.call('SET', qp .. 'cm:' .. mark, 1, 'PX', ARGV[w1 + 2]) end
 table.insert(out, 1, 1)
 return out
 ",
@@ -230,10 +235,14 @@ local function queue_apply(A, base, last)
   local finished = {{}}
   local skip = false
   local since = nil
+  -- Halts applied by this script: what comes after them here was queued after them.
+  local stamped = {{}}
   local function halted_since(exec, owner)
     for _, k in ipairs({{'hs:x:' .. exec, 'hs:w:' .. owner, 'hs:all'}}) do
-      local t = redis.call('GET', p .. k)
-      if t and tonumber(t) >= since then return true end
+      if not stamped[k] then
+        local t = redis.call('GET', p .. k)
+        if t and tonumber(t) >= since then return true end
+      end
     end
     return false
   end
@@ -330,6 +339,7 @@ local function queue_apply(A, base, last)
       else
         table.insert(halted, halt_set(p .. name))
         redis.call('SET', p .. 'hs:' .. name, now, 'PX', {HALT_STAMP_MS})
+        stamped['hs:' .. name] = true
       end
     else
       return redis.error_reply('bad queue change ' .. tostring(op))
@@ -346,16 +356,16 @@ end
 }
 
 /// KEYS: routing key. ARGV: prefix, ids. Gives claimed entries back: each still leased
-/// is due again now. Returns how many were.
+/// is due again, ahead of everything due (it was due before what came since). Returns
+/// how many were.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{FORGET}
 local p = ARGV[1]
-local now = now_ms()
 local n = 0
 for i = 2, #ARGV do
   if redis.call('ZREM', p .. 'run', ARGV[i]) == 1 then
-    redis.call('ZADD', p .. 'due', now, ARGV[i])
+    redis.call('ZADD', p .. 'due', 0, ARGV[i])
     n = n + 1
   end
 end
@@ -736,6 +746,18 @@ impl Store {
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(StoreError::redis("queue_release", "queue"))
+        })
+        .await
+    }
+
+    /// Whether a batch commit under `mark` applied (within [`DONE_MEMORY_MS`]).
+    pub async fn batch_committed(&self, mark: &str) -> Result<bool, StoreError> {
+        self.timed("batch_committed", async {
+            redis::cmd("EXISTS")
+                .arg(format!("{}cm:{mark}", self.queue_prefix()))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(StoreError::redis("batch_committed", "queue"))
         })
         .await
     }

@@ -1601,6 +1601,21 @@ async fn adds_of_work_begun_before_a_halt_are_dropped() {
         queued().await,
         ["body of after", "body of other", "body of plain"]
     );
+    // A halt applied in the same changes as the adds after it: those came after it, and
+    // stay (`@halt me;@trigger me/restart`).
+    store
+        .queue_apply(&[since(5_000), halt(Some(30), None), entry("restart", 30)])
+        .await
+        .expect("halt then add");
+    assert_eq!(
+        queued().await,
+        [
+            "body of after",
+            "body of other",
+            "body of plain",
+            "body of restart"
+        ]
+    );
 
     // An owner's halt and a halt of everything are remembered the same way.
     store
@@ -1730,6 +1745,29 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
         read().await.attributes.get("N").map(String::as_str),
         Some("3")
     );
+
+    // A command's batch has no entry: it commits under its mark, once. Run again (its
+    // pod died before the command was answered) it applies nothing, though it writes
+    // nothing the mark could be found on.
+    let marked = Commit {
+        mark: Some("7:1/d/now".into()),
+        ..Commit::default()
+    };
+    let left = [entry("7:1/d/0/0", 1_000)];
+    assert!(!store.batch_committed("7:1/d/now").await.expect("mark"));
+    let first = store
+        .queue_finish_batch(&marked, &[(None, &left[..])])
+        .await
+        .expect("first");
+    assert!(matches!(first, BatchFinished::Done(_)), "{first:?}");
+    assert!(store.batch_committed("7:1/d/now").await.expect("mark"));
+    let len = store.queue_len().await.expect("len");
+    let again = store
+        .queue_finish_batch(&marked, &[(None, &left[..])])
+        .await
+        .expect("again");
+    assert_eq!(again, BatchFinished::AlreadyApplied);
+    assert_eq!(store.queue_len().await.expect("len"), len);
 }
 
 /// A new object owned by #1, with nothing else set.
