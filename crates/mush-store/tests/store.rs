@@ -1553,6 +1553,51 @@ fn pick<'a>(
     held.iter().find(|o| o.id == id).map(|o| Some(*o))
 }
 
+/// A pod that claimed more than it can run gives the rest back: they are due again at
+/// once, ahead of what came since, for any pod; an entry finished or no longer leased is
+/// left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_entries_given_back_are_due_again_first() {
+    use mush_store::{NewEntry, QueueChange};
+    let cluster = RedisCluster::start().expect("cluster");
+    let store = connect(config(&cluster)).await;
+    let entry = |id: &str| {
+        QueueChange::Add(NewEntry {
+            id: id.into(),
+            executor: 20,
+            owner: 5,
+            delay_ms: Some(0),
+            semaphore: None,
+            body: format!("body of {id}"),
+            quota: 100,
+            after: Vec::new(),
+        })
+    };
+    let ids =
+        |claimed: &[mush_store::Claimed]| claimed.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    store
+        .queue_apply(&[entry("a"), entry("b"), entry("c")])
+        .await
+        .expect("add");
+    let claimed = store.queue_claim(10, 5_000).await.expect("claim");
+    assert_eq!(ids(&claimed), ["a", "b", "c"]);
+    store.queue_finish("a", &[]).await.expect("finish");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store.queue_apply(&[entry("d")]).await.expect("add later");
+    assert_eq!(
+        store
+            .queue_release(&["a", "b", "c"])
+            .await
+            .expect("release"),
+        2,
+        "a is finished"
+    );
+    assert_eq!(
+        ids(&store.queue_claim(10, 5_000).await.expect("claim")),
+        ["b", "c", "d"]
+    );
+}
+
 /// Work that ran on a pod without passing through the queue (a command's queued jobs run
 /// at once) leaves what it could not run as adds marked with when it began: an add whose
 /// executor, owner or whole queue was halted since is dropped, as the halt would have
