@@ -488,8 +488,8 @@ async fn in_world(
         }
         "help" => cx.tell(help::topic(rest)).await,
         _ => {
-            if let Some(matched) = cx.softcode(line).await? {
-                session.matched = Some(matched);
+            if let Some(deferred) = cx.softcode(line).await? {
+                session.deferred = Some(deferred);
             }
         }
     }

@@ -90,7 +90,7 @@ pub(crate) struct Session {
     /// `$`-commands, with the command's mark and what it wrote: run once the command is
     /// done (after its OUTPUTSUFFIX, as TinyMUX runs them from its queue after the
     /// command), before it is acknowledged (`crate::queue::run_now`).
-    pub matched: Option<crate::queue::Deferred>,
+    pub deferred: Option<crate::queue::Deferred>,
 }
 
 /// Settings of the game that players see.
@@ -475,7 +475,7 @@ impl Engine {
             output_prefix: String::new(),
             output_suffix: String::new(),
             last_command: Instant::now(),
-            matched: None,
+            deferred: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
@@ -613,10 +613,10 @@ impl Engine {
         if wrap && keep && !session.output_suffix.is_empty() {
             self.tell(session.handle, &session.output_suffix).await;
         }
-        if let Some(deferred) = session.matched.take()
+        if let Some(deferred) = session.deferred.take()
             && let Err(error) = crate::queue::run_now(self, deferred).await
         {
-            tracing::warn!(handle = %session.handle, %error, "$-command failed");
+            tracing::warn!(handle = %session.handle, %error, "queued work of a command failed");
             self.tell(session.handle, crate::commands::WORLD_DOWN).await;
         }
         keep

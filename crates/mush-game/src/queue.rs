@@ -62,7 +62,7 @@ fn to_u64(id: i64) -> u64 {
 
 /// Turns what softcode asked into store changes, entries named after `producer`.
 /// `after` is what the producer wrote (see [`NewEntry::after`]).
-fn changes(producer: &str, ops: Vec<QueueOp>, after: &[(u64, u64)]) -> Vec<QueueChange> {
+fn changes(producer: &str, ops: &[QueueOp], after: &[(u64, u64)]) -> Vec<QueueChange> {
     changes_but(producer, ops, after, |_| false)
 }
 
@@ -70,18 +70,18 @@ fn changes(producer: &str, ops: Vec<QueueOp>, after: &[(u64, u64)]) -> Vec<Queue
 /// jobs a batch ran instead of queueing them.
 fn changes_but(
     producer: &str,
-    ops: Vec<QueueOp>,
+    ops: &[QueueOp],
     after: &[(u64, u64)],
     ran: impl Fn(usize) -> bool,
 ) -> Vec<QueueChange> {
     let mut out = Vec::with_capacity(ops.len());
-    for (n, op) in ops.into_iter().enumerate() {
+    for (n, op) in ops.iter().enumerate() {
         if ran(n) {
             continue;
         }
         out.push(match op {
             QueueOp::Add { job, wait } => {
-                let (delay_ms, semaphore) = match &wait {
+                let (delay_ms, semaphore) = match wait {
                     Wait::Now => (Some(0), None),
                     Wait::Delay(ms) => (Some(*ms), None),
                     Wait::Semaphore {
@@ -90,7 +90,7 @@ fn changes_but(
                         timeout,
                     } => (*timeout, Some((to_u64(*object), attr.clone()))),
                 };
-                let body = match serde_json::to_string(&job) {
+                let body = match serde_json::to_string(job) {
                     Ok(body) => body,
                     Err(error) => {
                         tracing::error!(%error, producer, "queue entry not serialisable; dropped");
@@ -114,10 +114,10 @@ fn changes_but(
                 count,
                 drain,
             } => QueueChange::Notify {
-                object: to_u64(object),
-                attr,
-                count,
-                drain,
+                object: to_u64(*object),
+                attr: attr.clone(),
+                count: *count,
+                drain: *drain,
             },
             QueueOp::Halt { object, owner, .. } => QueueChange::Halt {
                 executor: object.map(to_u64),
@@ -140,7 +140,7 @@ pub(crate) async fn submit(
         return Ok(());
     }
     let tells = halt_tells(&ops);
-    let changes = changes(producer, ops, after);
+    let changes = changes(producer, &ops, after);
     let applied = engine.store.queue_apply(&changes).await?;
     if changes
         .iter()
@@ -564,10 +564,7 @@ fn run_changes(
     ran: &std::collections::HashSet<(Option<usize>, usize)>,
     i: usize,
 ) -> Vec<QueueChange> {
-    let ops = runs[i]
-        .as_ref()
-        .map(|r| r.queue.clone())
-        .unwrap_or_default();
+    let ops = runs[i].as_ref().map_or(&[][..], |r| &r.queue[..]);
     changes_but(&jobs[i].id, ops, after, |n| ran.contains(&(Some(i), n)))
 }
 
@@ -616,7 +613,7 @@ async fn run_claimed(
         let started = std::time::Instant::now();
         // Whether the batch left work due now in the queue: what later batches of this
         // claim queue must not run before it.
-        let left_due = std::sync::atomic::AtomicBool::new(false);
+        let mut left_due = false;
         let run =
             |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
                 perform(ev, frame, &job.job, job.timed_out.as_ref())
@@ -626,8 +623,7 @@ async fn run_claimed(
         };
         let finish = |jobs: &[Pending], runs: &[crate::softcode::Run], after: &[(u64, u64)]| {
             let groups = claimed_groups(jobs, runs, after, started);
-            let due = groups.iter().any(|(_, changes)| due_now(changes));
-            left_due.store(due, std::sync::atomic::Ordering::Relaxed);
+            left_due = groups.iter().any(|(_, changes)| due_now(changes));
             groups
         };
         match crate::softcode::run_batch(engine, &mut jobs, None, run, next, finish, true).await? {
@@ -636,7 +632,7 @@ async fn run_claimed(
                 applied,
                 parcel,
             } => {
-                if left_due.load(std::sync::atomic::Ordering::Relaxed) {
+                if left_due {
                     inline = false;
                 }
                 let tells: Vec<i64> = runs
@@ -786,7 +782,7 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
     let started = std::time::Instant::now();
     let mark = format!("{producer}/now");
     // Whether the batch left work due now in the queue: this pod's worker is woken for it.
-    let left_due = std::sync::atomic::AtomicBool::new(false);
+    let mut left_due = false;
     let run =
         |job: &Pending, ev: &mut mush_softcode::Eval<'_>, frame: &mush_softcode::Frame<'_>| {
             perform(ev, frame, &job.job, None)
@@ -799,7 +795,7 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
         let mut changes = vec![QueueChange::Since {
             elapsed_ms: elapsed_ms(started),
         }];
-        changes.extend(changes_but(&producer, ops.clone(), &after, |n| {
+        changes.extend(changes_but(&producer, &ops, &after, |n| {
             ran.contains(&(None, n))
         }));
         // What the batch's jobs queue must not run on older copies than the command's
@@ -812,7 +808,7 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
         if changes.len() == 1 {
             changes.clear();
         }
-        left_due.store(due_now(&changes), std::sync::atomic::Ordering::Relaxed);
+        left_due = due_now(&changes);
         vec![(None, changes)]
     };
     let batched =
@@ -820,7 +816,7 @@ pub(crate) async fn run_now(engine: &Arc<Engine>, deferred: Deferred) -> Result<
             .await?;
     match batched {
         crate::softcode::Batched::Done { runs, applied, .. } => {
-            if left_due.load(std::sync::atomic::Ordering::Relaxed) {
+            if left_due {
                 engine.queue_wake.notify_one();
             }
             let mut tells = Vec::new();
@@ -868,7 +864,7 @@ async fn alone(engine: &Arc<Engine>, entry: &Pending) -> Result<(), StoreError> 
     finished.tells.extend(halt_tells(&ops));
     finished
         .entries
-        .push((entry.id.clone(), changes(&entry.id, ops, &after)));
+        .push((entry.id.clone(), changes(&entry.id, &ops, &after)));
     finished.flush(engine).await;
     Ok(())
 }

@@ -705,7 +705,7 @@ pub(crate) async fn run_batch<J: BatchJob, S: Default>(
     mark: Option<&str>,
     mut f: impl FnMut(&J, &mut Eval<'_>, &Frame<'_>) -> Result<(), Miss>,
     mut next: impl FnMut(&mut S, &[J], usize, &Run) -> Next<J>,
-    finish: impl Fn(&[J], &[Run], &[(u64, u64)]) -> Vec<(Option<String>, Vec<QueueChange>)>,
+    mut finish: impl FnMut(&[J], &[Run], &[(u64, u64)]) -> Vec<(Option<String>, Vec<QueueChange>)>,
     parcel: bool,
 ) -> Result<Batched, StoreError> {
     let given = jobs.len();
@@ -862,8 +862,12 @@ async fn preload(
         load(engine, snapshot, object.location).await?;
         // Every typed line is first tried as an exit here. Only the exits come now: the
         // room's contents (a crowd, each converted) are read when a command needs them,
-        // so a `think` in a room of hundreds does not read them all.
-        if let Some(room) = from_i64(object.location) {
+        // so a `think` in a room of hundreds does not read them all. A batch's later jobs
+        // in the same room keep the list its first read (one view of the room per batch,
+        // and no read per job).
+        if let Some(room) = from_i64(object.location)
+            && !snapshot.exits.contains_key(&object.location)
+        {
             load_exits(engine, snapshot, room).await?;
         }
     }

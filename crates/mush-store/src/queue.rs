@@ -359,8 +359,8 @@ end
 /// is due again, ahead of everything due (it was due before what came since). Returns
 /// how many were.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"{FORGET}
+    Script::new(
+        r"
 local p = ARGV[1]
 local n = 0
 for i = 2, #ARGV do
@@ -370,8 +370,8 @@ for i = 2, #ARGV do
   end
 end
 return n
-"
-    ))
+",
+    )
 });
 
 /// KEYS: routing key. ARGV: prefix, max, lease ms.

@@ -1558,21 +1558,9 @@ fn pick<'a>(
 /// left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claimed_entries_given_back_are_due_again_first() {
-    use mush_store::{NewEntry, QueueChange};
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
-    let entry = |id: &str| {
-        QueueChange::Add(NewEntry {
-            id: id.into(),
-            executor: 20,
-            owner: 5,
-            delay_ms: Some(0),
-            semaphore: None,
-            body: format!("body of {id}"),
-            quota: 100,
-            after: Vec::new(),
-        })
-    };
+    let entry = |id: &str| due_entry(id, 20, 100);
     let ids =
         |claimed: &[mush_store::Claimed]| claimed.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
     store
@@ -1604,21 +1592,10 @@ async fn claimed_entries_given_back_are_due_again_first() {
 /// removed it; work that began after the halt, and plain adds, are queued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adds_of_work_begun_before_a_halt_are_dropped() {
-    use mush_store::{NewEntry, QueueChange};
+    use mush_store::QueueChange;
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
-    let entry = |id: &str, executor: u64| {
-        QueueChange::Add(NewEntry {
-            id: id.into(),
-            executor,
-            owner: 5,
-            delay_ms: Some(0),
-            semaphore: None,
-            body: format!("body of {id}"),
-            quota: 100,
-            after: Vec::new(),
-        })
-    };
+    let entry = |id: &str, executor: u64| due_entry(id, executor, 100);
     let since = |elapsed_ms| QueueChange::Since { elapsed_ms };
     let halt = |executor, owner| QueueChange::Halt { executor, owner };
     let queued = async || {
@@ -1689,7 +1666,7 @@ async fn adds_of_work_begun_before_a_halt_are_dropped() {
 /// queue reports (a run-away owner and object) comes back as numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
-    use mush_store::{BatchFinished, Commit, FieldChange, Kind, NewEntry, QueueChange};
+    use mush_store::{BatchFinished, Commit, FieldChange, Kind, QueueChange};
     let cluster = RedisCluster::start().expect("cluster");
     let store = connect(config(&cluster)).await;
     let counter = store
@@ -1697,18 +1674,7 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
         .await
         .expect("create")
         .expect("created");
-    let entry = |id: &str, quota: u64| {
-        QueueChange::Add(NewEntry {
-            id: id.into(),
-            executor: 20,
-            owner: 5,
-            delay_ms: Some(0),
-            semaphore: None,
-            body: format!("body of {id}"),
-            quota,
-            after: Vec::new(),
-        })
-    };
+    let entry = |id: &str, quota: u64| due_entry(id, 20, quota);
     let read = async || store.object(counter).await.expect("read").expect("exists");
     let write = |version: u64, value: &str| Commit {
         reads: vec![(counter, version)],
@@ -1813,6 +1779,20 @@ async fn a_batch_commits_its_writes_and_finishes_its_entries_together() {
         .expect("again");
     assert_eq!(again, BatchFinished::AlreadyApplied);
     assert_eq!(store.queue_len().await.expect("len"), len);
+}
+
+/// An entry of owner 5's due at once, its body naming it.
+fn due_entry(id: &str, executor: u64, quota: u64) -> mush_store::QueueChange {
+    mush_store::QueueChange::Add(mush_store::NewEntry {
+        id: id.into(),
+        executor,
+        owner: 5,
+        delay_ms: Some(0),
+        semaphore: None,
+        body: format!("body of {id}"),
+        quota,
+        after: Vec::new(),
+    })
 }
 
 /// A new object owned by #1, with nothing else set.
