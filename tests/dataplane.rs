@@ -261,6 +261,7 @@ async fn game_pods_ignore_unknown_fields_and_refuse_oversized_messages() {
         events: vec![
             event(gateway_event::Kind::Hello(Hello {
                 gateway_id: "probe".into(),
+                broadcast: false,
             })),
             event(gateway_event::Kind::Open(SessionOpen {
                 handle: handle.0,
@@ -546,6 +547,7 @@ async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
     for pod in &pods {
         let mut events = vec![event(gateway_event::Kind::Hello(Hello {
             gateway_id: "impostor".into(),
+            broadcast: false,
         }))];
         for &handle in &handles {
             events.push(event(gateway_event::Kind::Open(SessionOpen {
@@ -594,7 +596,11 @@ async fn game_pods_refuse_strangers_and_other_gateways_sessions() {
                 assert!(
                     !matches!(
                         event.kind,
-                        Some(pod_event::Kind::Output(_) | pod_event::Kind::Ack(_))
+                        Some(
+                            pod_event::Kind::Output(_)
+                                | pod_event::Kind::Ack(_)
+                                | pod_event::Kind::Broadcast(_)
+                        )
                     ),
                     "the impostor was served: {event:?}"
                 );
@@ -646,6 +652,7 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
         let mut client = GameClient::new(link_channel(files.as_ref(), &addr).await);
         let mut all = vec![event(gateway_event::Kind::Hello(Hello {
             gateway_id: "probe".into(),
+            broadcast: false,
         }))];
         all.extend(events);
         let outbound = futures_util::stream::iter([GatewayBatch { events: all }])
@@ -710,6 +717,119 @@ async fn a_command_resent_after_its_pod_died_is_answered_from_the_journal() {
     );
 }
 
+/// A line for a room crosses a gateway's stream once, as a Broadcast naming the listeners,
+/// when the gateway said it reads them; a gateway that did not (an older version during a
+/// rolling update) gets the same line as plain output to each listener. Either way the
+/// speaker's own copy is in its command's reply, and nobody gets a line twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_output_is_one_broadcast_for_gateways_that_read_them() {
+    use mush_rpc::v1::game_client::GameClient;
+    use mush_rpc::v1::{
+        GatewayBatch, GatewayEvent, Hello, Input, PodEvent, SessionOpen, gateway_event, pod_event,
+    };
+
+    let (shard, _dir) = tokio::task::block_in_place(|| start_shard("broadcast", &[]));
+    let store = store_of(&shard).await;
+    let pod = live_pods(&store, 1).await[0].info.clone();
+    let files = shard.gateway_link_files();
+    let event = |kind| GatewayEvent { kind: Some(kind) };
+    for (name, broadcast) in [("old", false), ("new", true)] {
+        let gateway = format!("probe-{name}");
+        let mut handles = Vec::new();
+        for _ in 0..3 {
+            handles.push(register_on(&store, &pod.id, &gateway).await.0);
+        }
+        let mut events = vec![event(gateway_event::Kind::Hello(Hello {
+            gateway_id: gateway.clone(),
+            broadcast,
+        }))];
+        for (i, &handle) in handles.iter().enumerate() {
+            events.push(event(gateway_event::Kind::Open(SessionOpen {
+                handle,
+                next_seq: 1,
+                ..Default::default()
+            })));
+            events.push(event(gateway_event::Kind::Input(Input {
+                handle,
+                seq: 1,
+                line: format!("create {name}{i} secret"),
+                acked: 0,
+            })));
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(GatewayBatch { events }).expect("queued");
+        let outbound =
+            futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|b| (b, rx)) });
+        let mut client = GameClient::new(link_channel(files.as_ref(), &pod.addr).await);
+        let mut replies = client.attach(outbound).await.expect("attach").into_inner();
+        // Every event, deliveries opened.
+        let mut seen: Vec<pod_event::Kind> = Vec::new();
+        async fn next(
+            replies: &mut tonic::Streaming<mush_rpc::v1::PodBatch>,
+            seen: &mut Vec<pod_event::Kind>,
+        ) {
+            let batch = tokio::time::timeout(Duration::from_secs(10), replies.message())
+                .await
+                .expect("events in time")
+                .expect("stream ok")
+                .expect("stream open");
+            let mut stack: Vec<PodEvent> = batch.events;
+            stack.reverse();
+            while let Some(event) = stack.pop() {
+                match event.kind {
+                    Some(pod_event::Kind::Delivery(d)) => stack.extend(d.events.into_iter().rev()),
+                    Some(kind) => seen.push(kind),
+                    None => {}
+                }
+            }
+        }
+        let acked = |seen: &[pod_event::Kind], handle: u64, seq: u64| {
+            seen.iter().find_map(|e| match e {
+                pod_event::Kind::Ack(a) if a.handle == handle && a.seq == seq => {
+                    Some(a.text.clone())
+                }
+                _ => None,
+            })
+        };
+        while handles.iter().any(|&h| acked(&seen, h, 1).is_none()) {
+            next(&mut replies, &mut seen).await;
+        }
+        let line = format!("hello-{name}");
+        tx.send(GatewayBatch {
+            events: vec![event(gateway_event::Kind::Input(Input {
+                handle: handles[0],
+                seq: 2,
+                line: format!("@emit {line}"),
+                acked: 1,
+            }))],
+        })
+        .expect("queued");
+        seen.clear();
+        let copies = |seen: &[pod_event::Kind]| -> Vec<u64> {
+            let mut to: Vec<u64> = seen
+                .iter()
+                .flat_map(|e| match e {
+                    pod_event::Kind::Output(o) if o.text == line => vec![o.handle],
+                    pod_event::Kind::Broadcast(b) if b.text == line => b.handles.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            to.sort_unstable();
+            to
+        };
+        while acked(&seen, handles[0], 2).is_none() || copies(&seen).len() < 2 {
+            next(&mut replies, &mut seen).await;
+        }
+        assert_eq!(acked(&seen, handles[0], 2).as_deref(), Some(line.as_str()));
+        assert_eq!(copies(&seen), handles[1..], "{name}: {seen:?}");
+        let broadcasts = seen
+            .iter()
+            .filter(|e| matches!(e, pod_event::Kind::Broadcast(_)))
+            .count();
+        assert_eq!(broadcasts, usize::from(broadcast), "{name}: {seen:?}");
+    }
+}
+
 /// Waits until at least `count` game pods heartbeat.
 /// A role whose health port is taken stops at once with the reason, for every role: it
 /// must not serve players without probes (Kubernetes would never see it ready) or metrics.
@@ -769,11 +889,16 @@ async fn live_pods(store: &Store, count: usize) -> Vec<mush_store::PodStatus> {
 /// Registers a connection of a fake gateway "probe" on `pod`, as a gateway would before
 /// opening the session there.
 async fn register_probe(store: &Store, pod: &mush_proto::PodId) -> Handle {
+    register_on(store, pod, "probe").await
+}
+
+/// Registers a connection of the fake gateway `gateway` on `pod`.
+async fn register_on(store: &Store, pod: &mush_proto::PodId, gateway: &str) -> Handle {
     let handle = Handle(store.allocate_handles(1).await.expect("handle").start);
     store
         .register(&mush_store::NewConnection {
             handle,
-            gateway: GatewayId::new("probe").expect("id"),
+            gateway: GatewayId::new(gateway).expect("id"),
             pod: Some(pod.clone()),
             address: "127.0.0.1:1".into(),
             host: "localhost".into(),

@@ -79,6 +79,27 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         }
     }
 
+    /// [`Map::get`] of many keys under one lock and one clock reading (a crowded room's
+    /// occupants), in the order of `keys`.
+    fn get_many<'k>(&self, keys: impl Iterator<Item = &'k K>, ttl: Duration) -> Vec<Option<V>>
+    where
+        K: 'k,
+    {
+        let now = Instant::now();
+        let mut map = self.lock();
+        keys.map(|key| match map.get(key) {
+            Some(entry) if now.saturating_duration_since(entry.at) < ttl => {
+                Some(entry.value.clone())
+            }
+            Some(_) => {
+                map.remove(key);
+                None
+            }
+            None => None,
+        })
+        .collect()
+    }
+
     /// Inserts if `allow` says so of the entry held now, checked under the map's lock.
     /// A full map first drops its oldest half (see [`MAX_ENTRIES`]).
     fn insert_if(&self, key: K, value: V, allow: impl FnOnce(Option<&V>) -> bool) {
@@ -258,6 +279,11 @@ impl Cache {
         self.objects.get(&id, self.ttl())
     }
 
+    /// Cached objects, in the order of `ids` (`None`: not cached).
+    pub fn objects(&self, ids: &[Dbref]) -> Vec<Option<Option<Arc<Object>>>> {
+        self.objects.get_many(ids.iter(), self.ttl())
+    }
+
     /// The eviction epoch; take it before reading Redis and pass it to the `put_*`.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
@@ -271,6 +297,12 @@ impl Cache {
     /// A cached list.
     pub fn list(&self, id: Dbref, list: List) -> Option<Arc<Vec<u64>>> {
         self.lists.get(&(id, list), self.ttl())
+    }
+
+    /// Cached lists of one kind, in the order of `ids` (`None`: not cached).
+    pub fn lists(&self, ids: &[Dbref], list: List) -> Vec<Option<Arc<Vec<u64>>>> {
+        let keys: Vec<(Dbref, List)> = ids.iter().map(|&id| (id, list)).collect();
+        self.lists.get_many(keys.iter(), self.ttl())
     }
 
     /// Remembers a list read from Redis, unless something changed during the read.

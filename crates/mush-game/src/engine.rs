@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 
 use mush_proto::{ConnState, GatewayId, Handle, PodId};
 use mush_rpc::v1::{
-    Ack, Addressed, Delivery, Disconnect, Journalled, Output, PodEvent, SessionMoved, SessionState,
-    pod_event,
+    Ack, Addressed, Broadcast, Delivery, Disconnect, Journalled, Output, PodEvent, SessionMoved,
+    SessionState, pod_event,
 };
 use mush_store::{Dbref, Kind, MoveOutcome, Object, Store, StoreError};
 use tokio::sync::mpsc;
@@ -25,6 +25,12 @@ use crate::password::PasswordHasher;
 
 /// Events waiting for one gateway; the stream task turns them into batches.
 pub type GatewayTx = mpsc::Sender<PodEvent>;
+
+/// A gateway's stream, and whether the gateway reads [`Broadcast`] events.
+struct Attached {
+    tx: GatewayTx,
+    broadcast: bool,
+}
 
 /// Capacity of a gateway's event queue. A gateway that stops reading for this many events
 /// loses output (logged and counted) rather than growing the pod's memory.
@@ -125,7 +131,7 @@ pub struct Engine {
     pub(crate) passwords: PasswordHasher,
     pub(crate) settings: GameSettings,
     pub(crate) metrics: GameMetrics,
-    gateways: RwLock<HashMap<GatewayId, GatewayTx>>,
+    gateways: RwLock<HashMap<GatewayId, Attached>>,
     /// Output for gateways with no stream here yet (this pod just started and the gateway
     /// has not dialled it) or for the moment (its stream broke and it is re-attaching):
     /// sent when the stream comes, so queued work a new pod runs at once reaches players.
@@ -283,7 +289,7 @@ impl Engine {
 
     /// Makes `tx` the stream to `gateway`, after sending it what was held for the gateway
     /// (under the write lock, so nothing sent meanwhile can overtake or be left behind).
-    pub(crate) fn attach_gateway(&self, gateway: GatewayId, tx: GatewayTx) {
+    pub(crate) fn attach_gateway(&self, gateway: GatewayId, tx: GatewayTx, broadcast: bool) {
         let mut gateways = self.gateways.write().unwrap_or_else(|p| p.into_inner());
         if let Some(held) = lock(&self.waiting).remove(&gateway)
             && held.since.elapsed() <= HOLD_FOR
@@ -296,14 +302,14 @@ impl Engine {
             }
             tracing::info!(%gateway, count, "sent output held for the gateway");
         }
-        gateways.insert(gateway, tx);
+        gateways.insert(gateway, Attached { tx, broadcast });
     }
 
     pub(crate) fn detach_gateway(&self, gateway: &GatewayId, tx: &GatewayTx) {
         let mut gateways = self.gateways.write().unwrap_or_else(|p| p.into_inner());
         if gateways
             .get(gateway)
-            .is_some_and(|current| current.same_channel(tx))
+            .is_some_and(|current| current.tx.same_channel(tx))
         {
             gateways.remove(gateway);
         }
@@ -335,10 +341,18 @@ impl Engine {
     ) {
         let mut by_gateway: Vec<(GatewayId, Vec<PodEvent>)> = Vec::new();
         for (gateway, kind) in events {
-            let event = mush_rpc::split::pieces(PodEvent { kind: Some(kind) });
+            let kinds = match kind {
+                pod_event::Kind::Broadcast(_) if !self.reads_broadcasts(&gateway) => {
+                    mush_rpc::split::without_broadcast(kind)
+                }
+                kind => vec![kind],
+            };
+            let event = kinds
+                .into_iter()
+                .flat_map(|kind| mush_rpc::split::pieces(PodEvent { kind: Some(kind) }));
             match by_gateway.iter_mut().find(|(g, _)| *g == gateway) {
                 Some((_, events)) => events.extend(event),
-                None => by_gateway.push((gateway, event)),
+                None => by_gateway.push((gateway, event.collect())),
             }
         }
         // A delivery larger than a batch (a long line to a crowded room) goes in parts,
@@ -408,6 +422,17 @@ impl Engine {
         let before = unconfirmed.len();
         unconfirmed.retain(|_, (sent, _)| sent.elapsed() < age);
         before - unconfirmed.len()
+    }
+
+    /// True if this gateway's stream is attached and said it reads [`Broadcast`] events.
+    /// Output for a gateway not attached now is held as plain output: whichever version
+    /// attaches can read it.
+    fn reads_broadcasts(&self, gateway: &GatewayId) -> bool {
+        self.gateways
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(gateway)
+            .is_some_and(|a| a.broadcast)
     }
 
     /// True while a stream from this gateway is attached.
@@ -657,6 +682,17 @@ impl Engine {
                         reply.push('\n');
                     }
                     reply.push_str(&output.text);
+                }
+                // A line to the room the player is in: the player's copy is the reply's.
+                pod_event::Kind::Broadcast(mut broadcast) if broadcast.handles.contains(&own) => {
+                    if !reply.is_empty() {
+                        reply.push('\n');
+                    }
+                    reply.push_str(&broadcast.text);
+                    broadcast.handles.retain(|&h| h != own);
+                    if !broadcast.handles.is_empty() {
+                        others.push((gateway, pod_event::Kind::Broadcast(broadcast)));
+                    }
                 }
                 event if event_handle(&event) == Some(own) => own_events.push(event),
                 event => others.push((gateway, event)),
@@ -997,6 +1033,31 @@ impl Engine {
         Some(record.gateway)
     }
 
+    /// The gateways of several connections, leaving out those that no longer exist: what
+    /// is known here is read under one lock, the rest from Redis together.
+    async fn gateways_of(&self, handles: &[Handle]) -> Vec<(Handle, GatewayId)> {
+        let mut found = Vec::with_capacity(handles.len());
+        let mut missing = Vec::new();
+        {
+            let known = lock(&self.handle_gateways);
+            for &handle in handles {
+                match known.get(&handle) {
+                    Some(gateway) => found.push((handle, gateway.clone())),
+                    None => missing.push(handle),
+                }
+            }
+        }
+        let read =
+            futures_util::future::join_all(missing.iter().map(|&h| self.gateway_of(h))).await;
+        for (handle, gateway) in missing.into_iter().zip(read) {
+            match gateway {
+                Some(gateway) => found.push((handle, gateway)),
+                None => tracing::debug!(%handle, "output for a connection that no longer exists"),
+            }
+        }
+        found
+    }
+
     fn to_gateway(&self, gateway: &GatewayId, event: pod_event::Kind) {
         // Inside a command: held until the command is journalled.
         let mut event = Some(event);
@@ -1006,10 +1067,20 @@ impl Engine {
             }
         });
         let Some(event) = event else { return };
-        // No event leaves larger than a piece (see `mush_rpc::split`).
-        let pieces = mush_rpc::split::pieces(PodEvent { kind: Some(event) });
         let gateways = self.gateways.read().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = gateways.get(gateway).cloned() else {
+        let attached = gateways.get(gateway);
+        let kinds = match event {
+            pod_event::Kind::Broadcast(_) if !attached.is_some_and(|a| a.broadcast) => {
+                mush_rpc::split::without_broadcast(event)
+            }
+            event => vec![event],
+        };
+        // No event leaves larger than a piece (see `mush_rpc::split`).
+        let pieces: Vec<PodEvent> = kinds
+            .into_iter()
+            .flat_map(|kind| mush_rpc::split::pieces(PodEvent { kind: Some(kind) }))
+            .collect();
+        let Some(tx) = attached.map(|a| a.tx.clone()) else {
             // Held under the read lock: an attach (write lock) either sent it or comes after.
             let mut waiting = lock(&self.waiting);
             let held = waiting.entry(gateway.clone()).or_insert_with(|| Waiting {
@@ -1142,21 +1213,45 @@ impl Engine {
 
     async fn members(&self, room: Dbref, list: List) -> Result<Vec<Arc<Object>>, StoreError> {
         let ids = self.list(room, list).await?;
-        // Cache misses go to Redis together (one pipelined burst), not one by one.
-        let found =
-            futures_util::future::try_join_all(ids.iter().map(|&id| self.object(Dbref(id))))
-                .await?;
+        let ids: Vec<Dbref> = ids.iter().map(|&id| Dbref(id)).collect();
+        let found = self.objects(&ids).await?;
         let mut objects = Vec::with_capacity(ids.len());
         for (&id, object) in ids.iter().zip(found) {
             match object {
                 Some(object) if object.location == Some(room) => objects.push(object),
                 _ => {
-                    self.store.unindex(room, Dbref(id)).await?;
+                    self.store.unindex(room, id).await?;
                     self.changed(&[room]).await;
                 }
             }
         }
         Ok(objects)
+    }
+
+    /// Objects, in the order of `ids`: what the cache holds is taken under one lock, and
+    /// the misses go to Redis together (one pipelined burst), not one by one.
+    async fn objects(&self, ids: &[Dbref]) -> Result<Vec<Option<Arc<Object>>>, StoreError> {
+        fill_misses(ids, self.cache.objects(ids), |id| self.object(id)).await
+    }
+
+    /// The connection lists of several players, in the order of `players`, read as
+    /// [`Engine::objects`] reads objects.
+    pub(crate) async fn conns_of(
+        &self,
+        players: &[Dbref],
+    ) -> Result<Vec<Arc<Vec<u64>>>, StoreError> {
+        let cached = self.cache.lists(players, List::Conns);
+        fill_misses(players, cached, |p| self.list(p, List::Conns)).await
+    }
+
+    /// The connections of several players, together.
+    async fn handles_of_all(&self, players: &[Dbref]) -> Result<Vec<Handle>, StoreError> {
+        Ok(self
+            .conns_of(players)
+            .await?
+            .iter()
+            .flat_map(|conns| conns.iter().map(|&h| Handle(h)))
+            .collect())
     }
 
     /// The connections of a player.
@@ -1222,13 +1317,52 @@ impl Engine {
             .filter(|o| o.kind == Kind::Player && !except.contains(&o.id))
             .map(|o| o.id)
             .collect();
-        let handles =
-            futures_util::future::try_join_all(players.iter().map(|&p| self.handles_of(p))).await?;
-        for handle in handles.into_iter().flatten() {
-            self.tell(handle, text).await;
+        let handles = self.handles_of_all(&players).await?;
+        // One event per gateway, not one per listener: a line said in a room of a thousand
+        // crosses each stream (and the command's journal) once.
+        let mut by_gateway: Vec<(GatewayId, Vec<u64>)> = Vec::new();
+        for (handle, gateway) in self.gateways_of(&handles).await {
+            match by_gateway.iter_mut().find(|(g, _)| *g == gateway) {
+                Some((_, handles)) => handles.push(handle.0),
+                None => by_gateway.push((gateway, vec![handle.0])),
+            }
+        }
+        for (gateway, handles) in by_gateway {
+            let event = match handles[..] {
+                [handle] => output_event(Handle(handle), text),
+                _ => pod_event::Kind::Broadcast(Broadcast {
+                    handles,
+                    text: text.to_owned(),
+                }),
+            };
+            self.to_gateway(&gateway, event);
         }
         Ok(())
     }
+}
+
+/// `cached` (one entry per id of `ids`, `None` where the cache had nothing) with its gaps
+/// filled by `read`, all the reads at once.
+async fn fill_misses<T: Default, F>(
+    ids: &[Dbref],
+    cached: Vec<Option<T>>,
+    read: impl Fn(Dbref) -> F,
+) -> Result<Vec<T>, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let missing = ids
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .map(|(&id, _)| read(id));
+    let mut read = futures_util::future::try_join_all(missing)
+        .await?
+        .into_iter();
+    Ok(cached
+        .into_iter()
+        .map(|c| c.or_else(|| read.next()).unwrap_or_default())
+        .collect())
 }
 
 fn output_event(handle: Handle, text: &str) -> pod_event::Kind {
@@ -1287,7 +1421,7 @@ fn event_handle(event: &pod_event::Kind) -> Option<u64> {
         pod_event::Kind::Disconnect(e) => Some(e.handle),
         pod_event::Kind::Moved(e) => Some(e.handle),
         pod_event::Kind::State(e) => Some(e.handle),
-        pod_event::Kind::Delivery(_) => None,
+        pod_event::Kind::Delivery(_) | pod_event::Kind::Broadcast(_) => None,
     }
 }
 

@@ -58,7 +58,7 @@ impl Game for GameService {
         let (event_tx, event_rx) = mpsc::channel::<PodEvent>(GATEWAY_QUEUE);
         let (batch_tx, batch_rx) = mpsc::channel::<Result<PodBatch, Status>>(16);
         self.engine
-            .attach_gateway(gateway.clone(), event_tx.clone());
+            .attach_gateway(gateway.clone(), event_tx.clone(), hello.broadcast);
         self.engine.metrics.gateway_streams.inc();
         tokio::spawn(batch_events(
             event_rx,

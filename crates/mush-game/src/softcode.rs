@@ -185,13 +185,16 @@ fn convert(object: &Object) -> SObject {
 /// invalidated when a player connects or leaves).
 async fn converted(engine: &Engine, object: &Object) -> Result<SObject, StoreError> {
     let mut seen = convert(object);
-    if object.kind == Kind::Player
-        && !seen.flags.iter().any(|f| f == "CONNECTED")
-        && !engine.handles_of(object.id).await?.is_empty()
-    {
-        seen.flags.push("CONNECTED".into());
+    if object.kind == Kind::Player && !engine.handles_of(object.id).await?.is_empty() {
+        mark_connected(&mut seen);
     }
     Ok(seen)
+}
+
+fn mark_connected(seen: &mut SObject) {
+    if !seen.flags.iter().any(|f| f == "CONNECTED") {
+        seen.flags.push("CONNECTED".into());
+    }
 }
 
 /// Attribute names that are fields of the stored object rather than attributes.
@@ -893,12 +896,23 @@ async fn members_loaded(
     snapshot: &mut Snapshot,
     members: &[Arc<Object>],
 ) -> Result<(), StoreError> {
-    for object in members {
-        let key = to_i64(object.id);
-        if snapshot.objects.contains_key(&key) {
-            continue;
+    // A crowded room's players are checked for connections together, not one by one.
+    let fresh: Vec<&Arc<Object>> = members
+        .iter()
+        .filter(|o| !snapshot.objects.contains_key(&to_i64(o.id)))
+        .collect();
+    let players: Vec<Dbref> = fresh
+        .iter()
+        .filter(|o| o.kind == Kind::Player)
+        .map(|o| o.id)
+        .collect();
+    let mut conns = engine.conns_of(&players).await?.into_iter();
+    for object in fresh {
+        let mut seen = convert(object);
+        if object.kind == Kind::Player && conns.next().is_some_and(|c| !c.is_empty()) {
+            mark_connected(&mut seen);
         }
-        let seen = converted(engine, object).await?;
+        let key = to_i64(object.id);
         snapshot.objects.insert(key, Some(Arc::new(seen)));
         snapshot.raw.insert(key, object.clone());
     }

@@ -61,6 +61,7 @@ async fn attach(
     let hello = GatewayEvent {
         kind: Some(gateway_event::Kind::Hello(Hello {
             gateway_id: router.id().to_string(),
+            broadcast: true,
         })),
     };
     tx.send(hello).map_err(|_| "stream closed".to_owned())?;

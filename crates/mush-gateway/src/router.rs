@@ -451,6 +451,21 @@ impl Router {
                 }
                 return;
             }
+            pod_event::Kind::Broadcast(broadcast) => {
+                for handle in broadcast.handles {
+                    if let Some(entry) = sessions.get(&Handle(handle)) {
+                        self.pass(
+                            handle,
+                            entry,
+                            ClientOut::Text {
+                                text: broadcast.text.clone(),
+                                prompt: false,
+                            },
+                        );
+                    }
+                }
+                return;
+            }
             pod_event::Kind::Output(output) => (
                 output.handle,
                 ClientOut::Text {
@@ -518,9 +533,14 @@ impl Router {
                 return;
             }
         };
-        let Some(entry) = sessions.get(&Handle(handle)) else {
-            return;
-        };
+        if let Some(entry) = sessions.get(&Handle(handle)) {
+            self.pass(handle, entry, out);
+        }
+    }
+
+    /// Hands output to a session's connection task; a client that does not read its
+    /// output for that long is closed, not buffered without end.
+    fn pass(&self, handle: u64, entry: &Entry, out: ClientOut) {
         if entry.out.try_send(out).is_err() {
             self.metrics.slow_clients.inc();
             tracing::warn!(
@@ -682,10 +702,13 @@ mod tests {
         }
     }
 
-    /// A pod poll that read Redis before this gateway's registers landed must not undo
-    /// the spreading: with two empty pods, consecutive logins alternate.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn stale_pod_poll_does_not_stack_logins_on_one_pod() {
+    /// A router on a fresh Redis Cluster, linked to pods "game-0" and "game-1" (their
+    /// streams are returned; the cluster must outlive the router).
+    async fn linked_router() -> (
+        Arc<Router>,
+        Vec<mpsc::UnboundedReceiver<GatewayEvent>>,
+        RedisCluster,
+    ) {
         let cluster = tokio::task::block_in_place(RedisCluster::start).expect("cluster");
         let store = Store::connect(
             StoreConfig {
@@ -712,14 +735,54 @@ mod tests {
             router.link_up(&PodId::new(pod).expect("pod id"), tx);
             streams.push(rx);
         }
-        let facts = Facts {
+        (router, streams, cluster)
+    }
+
+    fn facts() -> Facts {
+        Facts {
             address: "127.0.0.1:4000".into(),
             host: "127.0.0.1".into(),
             conn_type: ConnType::Telnet,
-        };
+        }
+    }
+
+    /// A broadcast reaches each session it names once, as plain text, and nobody else; a
+    /// handle that closed meanwhile is skipped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broadcast_reaches_each_named_session_once() {
+        let (router, _streams, _cluster) = linked_router().await;
+        let mut sessions = Vec::new();
+        for _ in 0..3 {
+            sessions.push(router.open(facts()).await.expect("open"));
+        }
+        let gone = Handle(u64::MAX);
+        router.on_pod_event(pod_event::Kind::Broadcast(mush_rpc::v1::Broadcast {
+            handles: vec![sessions[0].handle.0, gone.0, sessions[2].handle.0],
+            text: "Ann has arrived.".into(),
+        }));
+        let mut got = Vec::new();
+        for session in &mut sessions {
+            let mut texts = Vec::new();
+            while let Ok(out) = session.output.try_recv() {
+                match out {
+                    ClientOut::Text { text, prompt } => texts.push((text, prompt)),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            got.push(texts);
+        }
+        let line = vec![("Ann has arrived.".to_owned(), false)];
+        assert_eq!(got, [line.clone(), Vec::new(), line]);
+    }
+
+    /// A pod poll that read Redis before this gateway's registers landed must not undo
+    /// the spreading: with two empty pods, consecutive logins alternate.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_pod_poll_does_not_stack_logins_on_one_pod() {
+        let (router, _streams, _cluster) = linked_router().await;
         let mut placed = Vec::new();
         for _ in 0..4 {
-            let attachment = router.open(facts.clone()).await.expect("open");
+            let attachment = router.open(facts()).await.expect("open");
             placed.push(lock(&router.sessions)[&attachment.handle].pod.clone());
             // The poll that raced the register: Redis did not count anyone yet.
             router.update_pods(&[status("game-0", 0), status("game-1", 0)]);

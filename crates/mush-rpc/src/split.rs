@@ -10,10 +10,14 @@
 
 use prost::Message;
 
-use crate::v1::{Ack, Disconnect, Output, PodEvent, pod_event};
+use crate::v1::{Ack, Broadcast, Disconnect, Output, PodEvent, pod_event};
 
 /// Largest text one event carries; longer texts go as several events, in order.
 pub const TEXT_PIECE: usize = 64 * 1024;
+
+/// Most sessions one [`Broadcast`] names: with a piece of text, an event stays well under
+/// half a batch (a handle costs at most ten bytes).
+pub const BROADCAST_HANDLES: usize = 4096;
 
 /// A batch is closed once it holds this many bytes (encoded); with events at most a
 /// piece and some framing, every batch stays far below [`crate::MAX_MESSAGE`].
@@ -113,7 +117,48 @@ pub fn pieces(event: PodEvent) -> Vec<PodEvent> {
             })));
             events
         }
+        Some(pod_event::Kind::Broadcast(b))
+            if b.text.len() > TEXT_PIECE || b.handles.len() > BROADCAST_HANDLES =>
+        {
+            let parts = cut(&b.text, TEXT_PIECE);
+            let last = parts.len() - 1;
+            let mut events = Vec::new();
+            // Each session gets the pieces in order; a session is in one group only.
+            for group in b.handles.chunks(BROADCAST_HANDLES) {
+                for (i, text) in parts.iter().enumerate() {
+                    let text = if i == last {
+                        text
+                    } else {
+                        text.strip_suffix('\n').unwrap_or(text)
+                    };
+                    events.push(wrap(pod_event::Kind::Broadcast(Broadcast {
+                        handles: group.to_vec(),
+                        text: text.to_owned(),
+                    })));
+                }
+            }
+            events
+        }
         kind => vec![PodEvent { kind }],
+    }
+}
+
+/// The event as a gateway that does not read [`Broadcast`] needs it: a broadcast becomes
+/// one [`Output`] per session, in the order of its handles.
+pub fn without_broadcast(event: pod_event::Kind) -> Vec<pod_event::Kind> {
+    match event {
+        pod_event::Kind::Broadcast(b) => b
+            .handles
+            .into_iter()
+            .map(|handle| {
+                pod_event::Kind::Output(Output {
+                    handle,
+                    text: b.text.clone(),
+                    prompt: false,
+                })
+            })
+            .collect(),
+        kind => vec![kind],
     }
 }
 
@@ -261,5 +306,91 @@ mod tests {
                 batch.encoded_len()
             );
         }
+    }
+
+    /// What each session would show for `events`: its texts joined as the gateway joins
+    /// them (each text ends a line).
+    fn shown(events: &[PodEvent]) -> std::collections::BTreeMap<u64, String> {
+        let mut shown = std::collections::BTreeMap::<u64, String>::new();
+        let mut add = |handle, text: &str| {
+            let out = shown.entry(handle).or_default();
+            out.push_str(text);
+            out.push('\n');
+        };
+        for event in events {
+            match event.kind.as_ref() {
+                Some(pod_event::Kind::Output(o)) => add(o.handle, &o.text),
+                Some(pod_event::Kind::Broadcast(b)) => {
+                    for &handle in &b.handles {
+                        add(handle, &b.text);
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        shown
+    }
+
+    #[test]
+    fn a_large_broadcast_becomes_pieces_every_listener_reads_once_in_order() {
+        let text = format!(
+            "{}\n{}",
+            "a".repeat(TEXT_PIECE - 10),
+            "b".repeat(TEXT_PIECE)
+        );
+        let cases: &[(usize, &str, usize)] = &[
+            // (listeners, text, events expected)
+            (3, "hello", 1),
+            (BROADCAST_HANDLES, "hello", 1),
+            (BROADCAST_HANDLES + 1, "hello", 2),
+            (3, &text, 2),
+            (BROADCAST_HANDLES * 2 + 5, &text, 6),
+        ];
+        for &(listeners, text, want) in cases {
+            let handles: Vec<u64> = (0..listeners as u64).map(|h| h * 1_000_003).collect();
+            let events = pieces(PodEvent {
+                kind: Some(pod_event::Kind::Broadcast(Broadcast {
+                    handles: handles.clone(),
+                    text: text.to_owned(),
+                })),
+            });
+            assert_eq!(events.len(), want, "{listeners} listeners");
+            for event in &events {
+                assert!(
+                    event.encoded_len() <= BATCH_BYTES / 2,
+                    "{}",
+                    event.encoded_len()
+                );
+            }
+            let shown = shown(&events);
+            assert_eq!(shown.len(), listeners);
+            for handle in handles {
+                assert_eq!(shown[&handle], format!("{text}\n"), "handle {handle}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_older_gateway_gets_a_broadcast_as_output_to_each_listener() {
+        let broadcast = pod_event::Kind::Broadcast(Broadcast {
+            handles: vec![9, 4, 7],
+            text: "Bob has arrived.".into(),
+        });
+        let outputs: Vec<(u64, String, bool)> = without_broadcast(broadcast)
+            .into_iter()
+            .map(|kind| match kind {
+                pod_event::Kind::Output(o) => (o.handle, o.text, o.prompt),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        let want = |h| (h, "Bob has arrived.".to_owned(), false);
+        assert_eq!(outputs, [want(9), want(4), want(7)]);
+        // Anything else passes as it is.
+        let ack = pod_event::Kind::Ack(Ack {
+            handle: 1,
+            seq: 2,
+            text: "ok".into(),
+        });
+        assert_eq!(without_broadcast(ack.clone()), [ack]);
     }
 }
