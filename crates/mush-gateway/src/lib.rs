@@ -309,8 +309,9 @@ enum Protocol {
 /// Accepts connections on one listener. Admission is decided before anything else, a TLS
 /// handshake included: the limit in all at once, the limit per address as soon as the
 /// address is known (after the PROXY header, when balancers send one), so a flood of handshakes costs no more than a flood of plain
-/// connections; header and handshake run in the connection's own task, each under a
-/// timeout, so a silent client holds its task only that long.
+/// connections. The place in the total is taken here, in the order the connections came
+/// (their tasks may start in any order); header and handshake run in the connection's own
+/// task, each under a timeout, so a silent client holds its task only that long.
 async fn accept(
     listener: TcpListener,
     conn: Arc<ConnContext>,
@@ -324,27 +325,28 @@ async fn accept(
                 Ok((mut stream, peer)) => {
                     let conn = conn.clone();
                     let shutdown = shutdown.clone();
+                    // A connection owing its PROXY header holds a place in the total
+                    // while it is read; its address's place is taken once it is known.
+                    let admitted = if conn.proxy_protocol {
+                        conn.admission.admit_unnamed(&conn.limits)
+                    } else {
+                        conn.admission.admit(peer.ip(), &conn.limits)
+                    };
                     // The config in place at accept time: a reload later does not touch it.
                     let tls = tls.as_ref().map(|certs| (certs.acceptor(), certs.handshake_timeout()));
                     tokio::spawn(async move {
-                        // A connection owing its PROXY header holds a place in the total
-                        // while it is read; its address's place is taken once it is known.
-                        let admitted = if conn.proxy_protocol {
-                            match conn.admission.admit_unnamed(&conn.limits) {
-                                Ok(unnamed) => match proxied(&conn, &mut stream, peer).await {
+                        let admitted = match admitted {
+                            Ok(unnamed) if conn.proxy_protocol => {
+                                match proxied(&conn, &mut stream, peer).await {
                                     Some(client) => unnamed
                                         .named(client.ip(), &conn.limits)
                                         .map(|a| (a, client))
                                         .map_err(|refused| (refused, client)),
                                     None => return,
-                                },
-                                Err(refused) => Err((refused, peer)),
+                                }
                             }
-                        } else {
-                            conn.admission
-                                .admit(peer.ip(), &conn.limits)
-                                .map(|a| (a, peer))
-                                .map_err(|refused| (refused, peer))
+                            Ok(admitted) => Ok((admitted, peer)),
+                            Err(refused) => Err((refused, peer)),
                         };
                         let (_admitted, peer) = match admitted {
                             Ok(admitted) => admitted,

@@ -130,6 +130,11 @@ impl NatsServer {
         self.server.addr().ip()
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.pid()
+    }
+
     /// The port the server listens on (kept across stop and start).
     pub fn port(&self) -> u16 {
         self.server.port()

@@ -167,6 +167,11 @@ impl RedisCluster {
         self.nodes.iter().map(Server::port).collect()
     }
 
+    /// Process ids of the running nodes (a benchmark counts their CPU and memory).
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().filter_map(Server::pid).collect()
+    }
+
     /// The directory holding each node's config, `nodes.conf` and log.
     pub fn dir(&self) -> &Path {
         &self.dir

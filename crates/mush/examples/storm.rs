@@ -60,6 +60,9 @@ struct Target {
     name: &'static str,
     addr: SocketAddr,
     processes: Vec<(String, u32)>,
+    /// What else serves the game and counts for CPU only (ours: Redis and NATS), each
+    /// group summed.
+    helpers: Vec<(String, Vec<u32>)>,
     /// Where to read disconnect-cleanup failures (game pods' metrics).
     metrics: Vec<SocketAddr>,
 }
@@ -158,22 +161,26 @@ async fn storm(
     let running = Arc::new(AtomicBool::new(true));
     let peaks = watch_memory(&target.processes, running.clone());
     let prefix = format!("s{run}x");
-    let cpu_before: Vec<Duration> = target
+    // Every process that serves the game, the helpers' groups summed.
+    let counted: Vec<(String, Vec<u32>)> = target
         .processes
         .iter()
-        .map(|(_, pid)| bench::cpu_time(*pid).unwrap_or_default())
+        .map(|(name, pid)| (name.clone(), vec![*pid]))
+        .chain(target.helpers.iter().cloned())
         .collect();
+    let cpu = |pids: &[u32]| -> Duration {
+        pids.iter()
+            .map(|&pid| bench::cpu_time(pid).unwrap_or_default())
+            .sum()
+    };
+    let cpu_before: Vec<Duration> = counted.iter().map(|(_, pids)| cpu(pids)).collect();
     let started = Instant::now();
     let clients = login_wave(target.addr, &prefix, args.players, args.wave).await?;
     let login = started.elapsed();
-    let login_cpu: Vec<(String, Duration)> = target
-        .processes
+    let login_cpu: Vec<(String, Duration)> = counted
         .iter()
         .zip(cpu_before)
-        .map(|((name, pid), before)| {
-            let after = bench::cpu_time(*pid).unwrap_or_default();
-            (name.clone(), after.saturating_sub(before))
-        })
+        .map(|((name, pids), before)| (name.clone(), cpu(pids).saturating_sub(before)))
         .collect();
     let drains: Vec<_> = clients.into_iter().map(drain).collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -185,7 +192,7 @@ async fn storm(
     }
     let patience = Duration::from_secs(args.patience);
     let mut probe = Client::connect(target.addr).await?;
-    probe.wait_banner().await?;
+    probe.wait_greeting().await?;
     probe
         .send(&format!("create p{run}x benchpw\r\nthink probe-in\r\n"))
         .await?;
@@ -253,7 +260,7 @@ async fn reconnect(
                     loop {
                         let attempt = async {
                             let mut client = Client::connect(addr).await?;
-                            client.wait_banner().await?;
+                            client.wait_greeting().await?;
                             client
                                 .send(&format!("connect {name} benchpw\r\nthink back-{name}\r\n"))
                                 .await?;
@@ -304,7 +311,7 @@ async fn gateway_storm(
     let back = reconnect(shard.telnet_addr(), &prefix, args.players, args.wave).await?;
     let all_back = killed.elapsed();
     let mut probe = Client::connect(shard.telnet_addr()).await?;
-    probe.wait_banner().await?;
+    probe.wait_greeting().await?;
     probe
         .send(&format!("create q{run}x benchpw\r\nthink probe-in\r\n"))
         .await?;
@@ -392,10 +399,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         processes.push((pod.clone(), shard.pod_pid(&pod).ok_or("pod not running")?));
         metrics.push(shard.pod_http(&pod).ok_or("pod has no http port")?);
     }
+    let redis = shard.redis().pids();
+    let helpers = vec![
+        (format!("redis ({} nodes)", redis.len()), redis),
+        (
+            "nats".to_string(),
+            shard.nats_mut().pid().into_iter().collect(),
+        ),
+    ];
     let mut targets = vec![Target {
         name: "mush-on-kube",
         addr: shard.telnet_addr(),
         processes,
+        helpers,
         metrics,
     }];
     let _tinymux = if args.no_tinymux {
@@ -406,6 +422,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             name: "TinyMUX",
             addr,
             processes: vec![("netmux".to_string(), mux.child.id())],
+            helpers: Vec::new(),
             metrics: Vec::new(),
         });
         Some(mux)
