@@ -524,25 +524,14 @@ async fn redis_master_failover_stalls_then_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_outage_keeps_serving_and_bounds_stale_reads() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (mut shard, _dir) = shard("chaos-nats", 2);
+    let (mut shard, dir) = shard("chaos-nats", 2);
     let addr = shard.telnet_addr();
     let store = store_of(&shard).await;
     // A writer and a reader on different pods: the reader's pod caches the writer's object.
     let mut writer = Player::login(addr, "Scribe").await;
-    // The gateway places each new session on the linked pod with the fewest sessions;
-    // right after the shard starts the other pod's link may not be up yet, so a second
-    // login can land beside the first. Readers log in until one is elsewhere.
     let writer_pod = support::pod_of(&store, "Scribe").await;
-    let mut reader = None;
-    for n in 0..10 {
-        let name = format!("Reader{n}");
-        let candidate = Player::login(addr, &name).await;
-        if support::pod_of(&store, &name).await != writer_pod {
-            reader = Some(candidate);
-            break;
-        }
-    }
-    let mut reader = reader.expect("ten readers all share the writer's pod");
+    let (mut reader, _) =
+        support::login_elsewhere(addr, &store, &writer_pod, "Reader", dir.path()).await;
     writer.send("@desc me=first words").await;
     writer.expect("Set.").await;
     reader.send("look Scribe").await;

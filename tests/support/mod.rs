@@ -226,6 +226,31 @@ pub fn strip_telnet(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Logs in `<prefix>0`, `<prefix>1`... until one lands on a pod other than `pod`, and
+/// returns that player and its name; fails if ten in a row do not. The gateway alternates
+/// new sessions between its pods, so the first should do; CI twice saw the first two
+/// logins of a fresh shard on one pod with both pods linked (cause not found), so each
+/// miss prints the gateway's log (`shard_dir`/gateway.log) for the next one to read.
+pub async fn login_elsewhere(
+    addr: SocketAddr,
+    store: &Store,
+    pod: &PodId,
+    prefix: &str,
+    shard_dir: &std::path::Path,
+) -> (Player, String) {
+    for n in 0..10 {
+        let name = format!("{prefix}{n}");
+        let player = Player::login(addr, &name).await;
+        let landed = pod_of(store, &name).await;
+        if landed != *pod {
+            return (player, name);
+        }
+        let log = std::fs::read_to_string(shard_dir.join("gateway.log")).unwrap_or_default();
+        eprintln!("{name} landed on {landed} too; gateway log:\n{log}");
+    }
+    panic!("ten logins in a row landed on {pod}");
+}
+
 pub async fn pod_of(store: &Store, name: &str) -> PodId {
     let id = store
         .player_by_name(name)

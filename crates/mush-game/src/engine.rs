@@ -339,26 +339,23 @@ impl Engine {
         events: Vec<(GatewayId, pod_event::Kind)>,
         confirm: bool,
     ) {
-        let mut by_gateway: Vec<(GatewayId, Vec<PodEvent>)> = Vec::new();
+        let mut by_gateway: Vec<(GatewayId, bool, Vec<PodEvent>)> = Vec::new();
         for (gateway, kind) in events {
-            let kinds = match kind {
-                pod_event::Kind::Broadcast(_) if !self.reads_broadcasts(&gateway) => {
-                    mush_rpc::split::without_broadcast(kind)
+            let at = match by_gateway.iter().position(|(g, _, _)| *g == gateway) {
+                Some(at) => at,
+                None => {
+                    let broadcast = self.reads_broadcasts(&gateway);
+                    by_gateway.push((gateway, broadcast, Vec::new()));
+                    by_gateway.len() - 1
                 }
-                kind => vec![kind],
             };
-            let event = kinds
-                .into_iter()
-                .flat_map(|kind| mush_rpc::split::pieces(PodEvent { kind: Some(kind) }));
-            match by_gateway.iter_mut().find(|(g, _)| *g == gateway) {
-                Some((_, events)) => events.extend(event),
-                None => by_gateway.push((gateway, event.collect())),
-            }
+            let (_, broadcast, events) = &mut by_gateway[at];
+            events.extend(mush_rpc::split::outgoing(kind, *broadcast));
         }
         // A delivery larger than a batch (a long line to a crowded room) goes in parts,
         // each with its own id (`<id>`, then `<id>/1`, `<id>/2`...) and confirmation.
         let mut parts: Vec<(GatewayId, String, Vec<PodEvent>)> = Vec::new();
-        for (gateway, events) in by_gateway {
+        for (gateway, _, events) in by_gateway {
             let groups = mush_rpc::split::by_bytes(events, mush_rpc::split::BATCH_BYTES / 2);
             for (n, group) in groups.into_iter().enumerate() {
                 let part = if n == 0 {
@@ -1069,17 +1066,9 @@ impl Engine {
         let Some(event) = event else { return };
         let gateways = self.gateways.read().unwrap_or_else(|p| p.into_inner());
         let attached = gateways.get(gateway);
-        let kinds = match event {
-            pod_event::Kind::Broadcast(_) if !attached.is_some_and(|a| a.broadcast) => {
-                mush_rpc::split::without_broadcast(event)
-            }
-            event => vec![event],
-        };
-        // No event leaves larger than a piece (see `mush_rpc::split`).
-        let pieces: Vec<PodEvent> = kinds
-            .into_iter()
-            .flat_map(|kind| mush_rpc::split::pieces(PodEvent { kind: Some(kind) }))
-            .collect();
+        // No event leaves larger than a piece (see `mush_rpc::split`); a gateway not
+        // attached now gets plain output, which whichever version attaches can read.
+        let pieces = mush_rpc::split::outgoing(event, attached.is_some_and(|a| a.broadcast));
         let Some(tx) = attached.map(|a| a.tx.clone()) else {
             // Held under the read lock: an attach (write lock) either sent it or comes after.
             let mut waiting = lock(&self.waiting);
@@ -1328,14 +1317,11 @@ impl Engine {
             }
         }
         for (gateway, handles) in by_gateway {
-            let event = match handles[..] {
-                [handle] => output_event(Handle(handle), text),
-                _ => pod_event::Kind::Broadcast(Broadcast {
-                    handles,
-                    text: text.to_owned(),
-                }),
-            };
-            self.to_gateway(&gateway, event);
+            let text = text.to_owned();
+            self.to_gateway(
+                &gateway,
+                pod_event::Kind::Broadcast(Broadcast { handles, text }),
+            );
         }
         Ok(())
     }

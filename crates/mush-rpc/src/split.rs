@@ -143,9 +143,22 @@ pub fn pieces(event: PodEvent) -> Vec<PodEvent> {
     }
 }
 
+/// The event as it leaves for a gateway: in [`pieces`], and with a broadcast made plain
+/// output per session unless the gateway said it reads broadcasts (`broadcast`).
+pub fn outgoing(event: pod_event::Kind, broadcast: bool) -> Vec<PodEvent> {
+    let kinds = match event {
+        pod_event::Kind::Broadcast(_) if !broadcast => without_broadcast(event),
+        event => vec![event],
+    };
+    kinds
+        .into_iter()
+        .flat_map(|kind| pieces(PodEvent { kind: Some(kind) }))
+        .collect()
+}
+
 /// The event as a gateway that does not read [`Broadcast`] needs it: a broadcast becomes
 /// one [`Output`] per session, in the order of its handles.
-pub fn without_broadcast(event: pod_event::Kind) -> Vec<pod_event::Kind> {
+fn without_broadcast(event: pod_event::Kind) -> Vec<pod_event::Kind> {
     match event {
         pod_event::Kind::Broadcast(b) => b
             .handles
